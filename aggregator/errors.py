@@ -1,0 +1,68 @@
+"""The exception tree.
+
+Exceptions are for the operator's mistakes and for failures that must stop a command.  A failing
+*source* is not one of them: fetch and parse problems travel as values (``FetchResult.error``,
+``UpdateOutcome.error``) so that one broken feed never stops a cycle.
+
+::
+
+    AggregatorError
+     ├── ConfigError            feeds.yaml is unreadable or invalid (names file, line, field)
+     ├── FeedError              one document could not be turned into posts
+     │    ├── FetchError        network, HTTP status, limits
+     │    │    └── RefusedURLError   the address checks said no (SSRF guard)
+     │    └── ParseError        not a feed, or a feed we refuse to parse
+     ├── StorageError           the database is unusable or its schema is too new
+     │    └── LockedError       another process holds the cycle lock
+     └── DeliveryError          an email could not be built or sent
+"""
+
+from __future__ import annotations
+
+
+class AggregatorError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class ConfigError(AggregatorError):
+    """``feeds.yaml`` is invalid.  ``problems`` holds one readable line per mistake."""
+
+    def __init__(self, path: str, problems: list[str]) -> None:
+        self.path = path
+        self.problems = problems
+        super().__init__("\n".join(problems) if problems else path)
+
+
+class FeedError(AggregatorError):
+    """A document (or its URL) could not be turned into posts."""
+
+
+class FetchError(FeedError):
+    def __init__(self, message: str, kind: str = "fetch") -> None:
+        self.kind = kind
+        super().__init__(message)
+
+
+class RefusedURLError(FetchError):
+    """The URL's scheme, host or resolved address is not allowed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, kind="refused")
+
+
+class ParseError(FeedError):
+    def __init__(self, message: str, kind: str = "parse") -> None:
+        self.kind = kind
+        super().__init__(message)
+
+
+class StorageError(AggregatorError):
+    pass
+
+
+class LockedError(StorageError):
+    pass
+
+
+class DeliveryError(AggregatorError):
+    pass

@@ -1,0 +1,291 @@
+"""The records that cross module boundaries.
+
+Every stage of the cycle hands the next one a frozen dataclass from this module, never a
+third-party object (no ``feedparser.FeedParserDict``, no ``aiohttp`` response, no SQLAlchemy row).
+That keeps each dependency inside the one module that owns it and makes every stage testable
+with plain values.
+
+The flow, one source at a time::
+
+    Source + SourceState --fetch--> FetchResult --parse--> ParsedFeed --normalise--> [Post]
+    --plan_update--> SourceUpdate --store.apply_update--> UpdateOutcome
+
+All datetimes are timezone-aware UTC.  Collections are tuples so that records stay hashable and
+immutable.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+# --------------------------------------------------------------------------------------------
+# Sources and their state
+
+
+@dataclass(frozen=True, slots=True)
+class ScrapeRules:
+    """CSS selectors for a source of type ``html`` (a listing page without a feed)."""
+
+    item: str
+    title: str | None = None
+    link: str | None = None
+    date: str | None = None
+    date_format: str = "%d/%m/%Y"
+    tags: str | None = None
+    excerpt: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A member's feed as the operator configured it in ``feeds.yaml``."""
+
+    id: str
+    name: str
+    organisation: str
+    url: str
+    homepage: str | None = None
+    language: str = "en"
+    tags: tuple[str, ...] = ()
+    enabled: bool = True
+    kind: str = "feed"  # "feed" or "html"
+    scrape: ScrapeRules | None = None
+    day_first: bool = False
+    contact: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """What the store remembers about a source between cycles (HTTP caching and health)."""
+
+    source_id: str
+    url: str  # the URL to fetch now: the configured one, or the target of a stored 301/308
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    last_fetch: datetime | None = None
+    last_success: datetime | None = None
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    failing_since: datetime | None = None
+    consecutive_failures: int = 0
+    next_fetch: datetime | None = None
+    gone: bool = False
+    entries_seen: int = 0
+    title: str | None = None  # the feed's own title, from its last good parse
+    link: str | None = None  # the feed's own alternate link
+
+
+# --------------------------------------------------------------------------------------------
+# Fetching
+
+
+class FetchStatus(enum.StrEnum):
+    """How one fetch ended, as the update cycle needs to know it."""
+
+    OK = "ok"  # 2xx with a body
+    NOT_MODIFIED = "not_modified"  # 304, or a body identical to the last one
+    ERROR = "error"  # anything that should back off and be retried
+    GONE = "gone"  # 410: stop fetching until re-enabled
+
+
+@dataclass(frozen=True, slots=True)
+class FetchRequest:
+    source_id: str
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """The outcome of fetching one source.  Errors are values here, never exceptions."""
+
+    request: FetchRequest
+    status: FetchStatus
+    http_status: int | None = None
+    final_url: str = ""  # after redirects; the base URL for relative links
+    permanent_url: str | None = None  # set when a 301/308 chain says the feed moved
+    body: bytes | None = None
+    content_type: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    etag: str | None = None
+    last_modified: str | None = None
+    error: str | None = None  # a readable message, for people
+    error_kind: str | None = None  # a short machine tag: timeout, http_404, refused, too_large…
+    retry_after_s: float | None = None
+    elapsed_s: float = 0.0
+
+
+# --------------------------------------------------------------------------------------------
+# Parsing (what a document says, before our rules)
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    name: str
+    affiliation: str | None = None
+    uri: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    href: str
+    rel: str = "alternate"
+    type: str | None = None
+    hreflang: str | None = None
+    length: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedEntry:
+    """One entry as the document states it: raw HTML, raw strings, nothing cleaned yet."""
+
+    guid: str | None = None
+    link: str | None = None
+    title: str | None = None  # may hold markup and entities
+    summary: str | None = None  # HTML
+    content: str | None = None  # HTML
+    authors: tuple[Author, ...] = ()
+    tags: tuple[str, ...] = ()
+    published: datetime | None = None
+    updated: datetime | None = None
+    published_raw: str | None = None  # the text, for formats feedparser misreads (dd/mm/yyyy)
+    updated_raw: str | None = None
+    language: str | None = None
+    base: str | None = None  # xml:base in force for the entry
+    links: tuple[Link, ...] = ()  # enclosures, alternates with hreflang, …
+    images: tuple[str, ...] = ()  # media:thumbnail / media:content URLs, in document order
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    url: str  # the document's final URL
+    format: str  # "rss20", "atom10", "json11", "html", …
+    title: str | None = None
+    link: str | None = None
+    self_link: str | None = None
+    language: str | None = None
+    authors: tuple[Author, ...] = ()
+    entries: tuple[ParsedEntry, ...] = ()
+    warnings: tuple[str, ...] = ()  # recoverable problems (feedparser's bozo, cut entries…)
+
+
+# --------------------------------------------------------------------------------------------
+# The blog-post model
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """One post in the canonical form every output is spliced from.
+
+    ``id`` is ours and stable across runs; ``guid`` is what the source called it.
+    ``content_html`` is already sanitized: it is safe to republish and to mail.
+    """
+
+    id: str
+    source_id: str
+    guid: str | None
+    title: str
+    link: str
+    published: datetime
+    updated: datetime
+    first_seen: datetime
+    language: str
+    excerpt: str
+    content_html: str
+    title_derived: bool = False
+    authors: tuple[Author, ...] = ()
+    tags: tuple[str, ...] = ()  # the publisher's labels, cleaned
+    topics: tuple[str, ...] = ()  # network-wide topic keys the tags map onto
+    image: str | None = None
+    content_hash: str = ""  # over every normalised field; unchanged hash = nothing to write
+    also_from: tuple[str, ...] = ()  # other sources that published the same story
+    translations: tuple[Link, ...] = ()
+
+
+# --------------------------------------------------------------------------------------------
+# Updating
+
+
+@dataclass(frozen=True, slots=True)
+class SourceUpdate:
+    """What one source's update writes, decided by ``update.plan_update``; applied atomically."""
+
+    source_id: str
+    state: SourceState
+    posts: tuple[Post, ...] = ()  # new or changed posts only
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateOutcome:
+    """One line of a cycle's report.  A failing source is an outcome, never an abort."""
+
+    source_id: str
+    status: FetchStatus
+    new_posts: int = 0
+    updated_posts: int = 0
+    error: str | None = None
+    http_status: int | None = None
+    elapsed_s: float = 0.0
+    moved_to: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CycleReport:
+    started: datetime
+    finished: datetime
+    outcomes: tuple[UpdateOutcome, ...]
+
+    def count(self, status: FetchStatus) -> int:
+        return sum(1 for o in self.outcomes if o.status is status)
+
+    @property
+    def new_posts(self) -> int:
+        return sum(o.new_posts for o in self.outcomes)
+
+    @property
+    def updated_posts(self) -> int:
+        return sum(o.updated_posts for o in self.outcomes)
+
+
+# --------------------------------------------------------------------------------------------
+# Digest editions (the ledger)
+
+
+class RecipientState(enum.StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"  # claimed before SMTP; never retried blindly (at-most-once delivery)
+    SENT = "sent"
+    FAILED = "failed"  # refused by the server: safe to retry
+
+
+@dataclass(frozen=True, slots=True)
+class EditionRecord:
+    """One edition of a digest: its window, its items and where it was rendered."""
+
+    id: str
+    name: str
+    window_start: datetime | None  # exclusive; None for the first edition
+    window_end: datetime  # inclusive: the watermark the next edition starts after
+    created: datetime
+    post_ids: tuple[str, ...]
+    subject: str
+    html_path: str | None = None
+    text_path: str | None = None
+    eml_path: str | None = None
+    sent: bool = False  # every recipient reached (or failed for good)
+    notes: tuple[str, ...] = ()  # e.g. "7 oldest items moved to a link to the site"
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientStatus:
+    edition_id: str
+    address: str
+    state: RecipientState
+    message_id: str | None = None
+    error: str | None = None
+    updated: datetime | None = None

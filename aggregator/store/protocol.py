@@ -1,0 +1,108 @@
+"""The storage contract.
+
+Every stage talks to storage through this Protocol, never through SQLAlchemy directly, so the
+SQLite default and PostgreSQL share one code path and tests can read the store back with plain
+records.  Rules every implementation keeps:
+
+* ``apply_update`` is one transaction: a crash leaves either all of a source's update or none.
+* A post is keyed by ``Post.id``; applying it again updates it in place (first_seen is kept).
+* Lists of posts come back newest first by ``published`` unless a method says otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from aggregator.models import (
+    EditionRecord,
+    Post,
+    RecipientState,
+    RecipientStatus,
+    Source,
+    SourceState,
+    SourceUpdate,
+)
+
+
+class Store(Protocol):
+    # --- sources -------------------------------------------------------------------------
+    def sync_sources(self, sources: Sequence[Source]) -> None:
+        """Make the stored source rows match the configuration (new rows get a fresh state).
+
+        A source whose configured URL changed gets its fetch URL and HTTP caching reset.
+        Sources absent from the configuration are kept (their posts stay) but not fetched.
+        """
+
+    def get_sources(self) -> dict[str, Source]:
+        """Every source the store knows, configured or not, by id."""
+
+    def get_states(self) -> dict[str, SourceState]: ...
+
+    def set_state(self, state: SourceState) -> None: ...
+
+    # --- posts ---------------------------------------------------------------------------
+    def known_posts(self, source_id: str, ids: Sequence[str]) -> dict[str, tuple[str, datetime]]:
+        """For the given post ids of one source: id -> (content_hash, first_seen)."""
+
+    def apply_update(self, update: SourceUpdate) -> tuple[int, int]:
+        """Write a source's new state and its new/changed posts atomically: (new, updated)."""
+
+    def recent_posts(
+        self,
+        limit: int,
+        *,
+        language: str | None = None,
+        source_id: str | None = None,
+        topic: str | None = None,
+        offset: int = 0,
+    ) -> list[Post]: ...
+
+    def posts_first_seen(
+        self, after: datetime | None, until: datetime, *, language: str | None = None
+    ) -> list[Post]:
+        """Posts with ``after < first_seen <= until``, oldest first seen first."""
+
+    def posts_by_ids(self, ids: Sequence[str]) -> list[Post]: ...
+
+    def count_posts(self) -> int: ...
+
+    # --- digest ledger -------------------------------------------------------------------
+    def last_edition(self, name: str) -> EditionRecord | None:
+        """The newest edition of that name, sent or not."""
+
+    def get_edition(self, edition_id: str) -> EditionRecord | None: ...
+
+    def list_editions(self, limit: int = 50) -> list[EditionRecord]: ...
+
+    def save_edition(self, edition: EditionRecord, recipients: Sequence[str]) -> None:
+        """Insert or replace an edition; recipients not yet present are added as PENDING."""
+
+    def recipients(self, edition_id: str) -> list[RecipientStatus]: ...
+
+    def claim_recipient(self, edition_id: str, address: str, now: datetime) -> bool:
+        """PENDING/FAILED -> SENDING in one statement; False if someone else has it or it is done."""
+
+    def mark_recipient(
+        self,
+        edition_id: str,
+        address: str,
+        state: RecipientState,
+        now: datetime,
+        *,
+        message_id: str | None = None,
+        error: str | None = None,
+    ) -> None: ...
+
+    # --- locks ---------------------------------------------------------------------------
+    def acquire_lock(self, name: str, owner: str, now: datetime, ttl_s: float) -> str | None:
+        """Take the named lock; None on success, else a description of the holder.
+
+        A lock past its TTL, or held by a process that no longer exists on this host, is
+        taken over.
+        """
+
+    def release_lock(self, name: str, owner: str) -> None: ...
+
+    def close(self) -> None: ...

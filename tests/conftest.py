@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tests.httpserver import FixtureServer
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+SEEDS = ROOT.parent / "shared" / "seeds"
+
+
+@pytest.fixture
+def http_server() -> Iterator[FixtureServer]:
+    """A real HTTP server on 127.0.0.1 with per-test routes."""
+    server = FixtureServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def now() -> datetime:
+    """The injected clock: tests never read the wall clock."""
+    return datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
