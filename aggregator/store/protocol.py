@@ -82,7 +82,7 @@ class Store(Protocol):
     def recipients(self, edition_id: str) -> list[RecipientStatus]: ...
 
     def claim_recipient(self, edition_id: str, address: str, now: datetime) -> bool:
-        """PENDING/FAILED -> SENDING in one statement; False if someone else has it or it is done."""
+        """PENDING/FAILED -> SENDING in one statement; False if taken by another or done."""
 
     def mark_recipient(
         self,

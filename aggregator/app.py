@@ -1,0 +1,290 @@
+"""Wire the stages into a cycle: the only place that knows all of them.
+
+``run_cycle`` is the update of every due source:
+
+    store.get_states -> Fetcher.fetch (async, bounded) -> process_document (process pool)
+    -> store.known_posts -> update.plan_update (pure) -> store.apply_update (one transaction)
+
+A failing source is an ``UpdateOutcome`` with its error; nothing a source does can abort the
+cycle.  The clock is a parameter (``clock``) so tests and the demo control time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from aggregator import __version__
+from aggregator.config import Settings
+from aggregator.errors import LockedError
+from aggregator.fetch import Fetcher, body_digest
+from aggregator.models import (
+    CycleReport,
+    FetchRequest,
+    FetchResult,
+    FetchStatus,
+    Source,
+    SourceState,
+    UpdateOutcome,
+)
+from aggregator.process import DocumentJob, ProcessedDocument, process_document, warm_up
+from aggregator.publish import PublishReport, publish_all
+from aggregator.store import open_store
+from aggregator.store.protocol import Store
+from aggregator.update import is_due, plan_update
+
+log = logging.getLogger("aggregator.cycle")
+
+Clock = Callable[[], datetime]
+Progress = Callable[[UpdateOutcome], None]
+
+# Below this many documents, a process pool costs more to start than it saves.
+POOL_THRESHOLD = 16
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def user_agent(settings: Settings) -> str:
+    if settings.fetch.user_agent:
+        return settings.fetch.user_agent
+    return f"localgov-aggregator/{__version__} (+{settings.site.base_url})"
+
+
+def open_configured_store(settings: Settings) -> Store:
+    return open_store(settings.storage_url)
+
+
+@dataclass
+class _Cycle:
+    settings: Settings
+    store: Store
+    clock: Clock
+    executor: Executor | None
+    progress: Progress | None
+    rng: random.Random
+
+    async def run(
+        self, sources: Sequence[Source], states: dict[str, SourceState]
+    ) -> list[UpdateOutcome]:
+        fetch = self.settings.fetch
+        async with Fetcher(
+            fetch, user_agent=user_agent(self.settings), allow=fetch.allow_private
+        ) as f:
+            tasks = [
+                asyncio.create_task(self._one(f, source, states[source.id])) for source in sources
+            ]
+            outcomes = []
+            for task in asyncio.as_completed(tasks):
+                outcome = await task
+                outcomes.append(outcome)
+                if self.progress is not None:
+                    self.progress(outcome)
+        return outcomes
+
+    async def _one(self, fetcher: Fetcher, source: Source, state: SourceState) -> UpdateOutcome:
+        started = time.perf_counter()
+        try:
+            return await self._update(fetcher, source, state, started)
+        except Exception as exc:  # a bug here must not take the other sources down
+            log.exception("source=%s outcome=crash", source.id)
+            return UpdateOutcome(
+                source.id,
+                FetchStatus.ERROR,
+                error=f"internal error: {exc}",
+                elapsed_s=time.perf_counter() - started,
+            )
+
+    async def _update(
+        self, fetcher: Fetcher, source: Source, state: SourceState, started: float
+    ) -> UpdateOutcome:
+        request = FetchRequest(source.id, state.url, state.etag, state.last_modified)
+        result = await fetcher.fetch(request)
+        now = self.clock()
+        processed: ProcessedDocument | None = None
+        digest = None
+        if result.status is FetchStatus.OK and result.body is not None:
+            digest = body_digest(result.body)
+            if digest == state.body_hash and state.last_error is None:
+                result = _as_not_modified(result)
+            else:
+                processed = await self._process(source, result, now)
+        posts = processed.posts if processed else ()
+        known = self.store.known_posts(source.id, [p.id for p in posts]) if posts else {}
+        update = plan_update(
+            state,
+            result,
+            now,
+            interval_s=self.settings.site.fetch_interval_minutes * 60,
+            max_backoff_s=self.settings.fetch.max_backoff_s,
+            posts=posts,
+            known=known,
+            parse_error=processed.error if processed else None,
+            body_hash=digest,
+            feed_title=processed.title if processed else None,
+            feed_link=processed.link if processed else None,
+            rng=self.rng,
+        )
+        new, updated = self.store.apply_update(update)
+        failed = processed is not None and processed.error is not None
+        outcome = UpdateOutcome(
+            source.id,
+            FetchStatus.ERROR if failed else result.status,
+            new_posts=new,
+            updated_posts=updated,
+            error=update.state.last_error if (failed or result.error) else None,
+            http_status=result.http_status,
+            elapsed_s=time.perf_counter() - started,
+            moved_to=result.permanent_url if result.permanent_url != state.url else None,
+        )
+        _log_outcome(outcome)
+        return outcome
+
+    async def _process(
+        self, source: Source, result: FetchResult, now: datetime
+    ) -> ProcessedDocument:
+        assert result.body is not None
+        job = DocumentJob(
+            source=source,
+            body=result.body,
+            url=result.final_url or result.request.url,
+            headers=dict(result.headers),
+            now=now,
+            languages=tuple(self.settings.site.languages),
+            topics={k: tuple(v) for k, v in self.settings.topics.items()},
+            max_entries=self.settings.fetch.max_entries,
+        )
+        if self.executor is None:
+            return process_document(job)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, process_document, job)
+
+
+def _as_not_modified(result: FetchResult) -> FetchResult:
+    """A 200 whose body is byte-identical to the last one: treat it as a 304, skip parsing."""
+    return replace(result, status=FetchStatus.NOT_MODIFIED, body=None)
+
+
+def _log_outcome(o: UpdateOutcome) -> None:
+    log.info(
+        "source=%s outcome=%s http=%s new=%d updated=%d elapsed_ms=%.0f%s",
+        o.source_id,
+        o.status.value,
+        o.http_status if o.http_status is not None else "-",
+        o.new_posts,
+        o.updated_posts,
+        o.elapsed_s * 1000,
+        f" error={o.error!r}" if o.error else "",
+    )
+
+
+def select_sources(
+    settings: Settings,
+    states: dict[str, SourceState],
+    now: datetime,
+    *,
+    only: Sequence[str] | None = None,
+    due_only: bool = False,
+) -> list[Source]:
+    """Enabled, not gone, and (for the scheduler) due; ``only`` restricts to some ids."""
+    chosen = []
+    for source in settings.source_list():
+        if not source.enabled or (only and source.id not in only):
+            continue
+        state = states[source.id]
+        if state.gone:
+            continue
+        if due_only and not is_due(state, now):
+            continue
+        chosen.append(source)
+    return chosen
+
+
+def run_cycle(
+    settings: Settings,
+    store: Store,
+    *,
+    clock: Clock = utc_now,
+    only: Sequence[str] | None = None,
+    due_only: bool = False,
+    progress: Progress | None = None,
+    workers: int | None = None,
+    rng: random.Random | None = None,
+) -> CycleReport:
+    """Fetch, parse, normalise and store every selected source; report one outcome each."""
+    started = clock()
+    store.sync_sources(settings.source_list())
+    states = store.get_states()
+    sources = select_sources(settings, states, started, only=only, due_only=due_only)
+    executor = _executor(len(sources), workers)
+    try:
+        cycle = _Cycle(settings, store, clock, executor, progress, rng or random.Random())
+        outcomes = asyncio.run(cycle.run(sources, states))
+    finally:
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+    return CycleReport(started, clock(), tuple(sorted(outcomes, key=lambda o: o.source_id)))
+
+
+def _executor(jobs: int, workers: int | None) -> Executor | None:
+    count = workers if workers is not None else (os.cpu_count() or 1)
+    if count <= 1 or jobs < POOL_THRESHOLD:
+        return None
+    import multiprocessing
+
+    # forkserver: workers start clean, without the parent's event loop, threads or sockets.
+    context = multiprocessing.get_context("forkserver")
+    return ProcessPoolExecutor(max_workers=count, mp_context=context, initializer=warm_up)
+
+
+# --------------------------------------------------------------------------------------------
+# Locks: one cycle (and one digest send) at a time across processes
+
+
+LOCK_TTL_S = 6 * 3600
+
+
+@contextmanager
+def held_lock(store: Store, name: str, clock: Clock = utc_now) -> Iterator[None]:
+    """Hold the named store lock for the block, or raise ``LockedError`` naming the holder.
+
+    The store recovers a lock whose process is dead (same host) or whose TTL has passed, so a
+    crash never leaves the product stuck.
+    """
+    owner = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+    holder = store.acquire_lock(name, owner, clock(), LOCK_TTL_S)
+    if holder is not None:
+        raise LockedError(f"the {name!r} lock is taken ({holder}); another run is in progress")
+    try:
+        yield
+    finally:
+        store.release_lock(name, owner)
+
+
+def fetch_and_publish(
+    settings: Settings,
+    store: Store,
+    *,
+    clock: Clock = utc_now,
+    only: Sequence[str] | None = None,
+    due_only: bool = False,
+    progress: Progress | None = None,
+) -> tuple[CycleReport, PublishReport]:
+    """One full cycle under the cycle lock: update the sources, then rewrite the outputs."""
+    with held_lock(store, "cycle", clock):
+        report = run_cycle(
+            settings, store, clock=clock, only=only, due_only=due_only, progress=progress
+        )
+        published = publish_all(store, settings, clock())
+    return report, published

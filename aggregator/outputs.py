@@ -1,0 +1,93 @@
+"""Atomic, change-only file writes for everything the site publishes.
+
+Two properties matter to subscribers and to the web server in front of the output directory:
+
+* a reader never sees a half-written file: data goes to a temporary file in the *same*
+  directory (so ``os.replace`` is a rename on one filesystem), is fsynced, then replaces the old
+  file in one step;
+* a file whose bytes did not change is not touched at all, so its mtime, inode, ETag and
+  Last-Modified stay put and feed readers polling with conditional requests get 304s.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from pathlib import Path
+
+TEMP_PREFIX = ".tmp-"  # the web server refuses to serve names starting with a dot
+# XML 1.0 forbids C0 controls except tab/LF/CR, surrogates and U+FFFE/U+FFFF; C1 controls and
+# DEL are allowed but only ever come from mis-decoded text, so they go too.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_ANY_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_SPACES = re.compile(r"\s+")
+
+
+def clean_text(value: str | None) -> str:
+    """Drop what XML 1.0 cannot carry; a lone surrogate becomes U+FFFD so the gap shows.
+
+    Every published format (Atom, RSS, OPML, JSON, HTML) goes through this: feedgen raises on
+    ESC or BEL, and a lone surrogate cannot even be encoded to UTF-8.
+    """
+    if not value:
+        return ""
+    if _ANY_BAD.search(value) is None:  # the common case: one scan, no copy
+        return value
+    return _NOT_XML.sub("", _SURROGATE.sub("\ufffd", value))
+
+
+def clean_line(value: str | None) -> str:
+    """A title or a name: cleaned and on one line (feed readers show CR/LF literally)."""
+    return _SPACES.sub(" ", clean_text(value)).strip()
+
+
+def write_atomic(path: Path, data: bytes) -> bool:
+    """Write ``data`` to ``path`` unless it already holds exactly these bytes.
+
+    Returns True when the file was created or replaced, False when it was left alone.
+    """
+    if _same_bytes(path, data):
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".part", dir=path.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.chmod(0o644)  # mkstemp creates 0600; published files are meant to be read
+        tmp.replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    _fsync_dir(path.parent)
+    return True
+
+
+def _same_bytes(path: Path, data: bytes) -> bool:
+    """Compare sizes first (a stat), then contents, so most changed files cost no read."""
+    try:
+        if path.stat().st_size != len(data):
+            return False
+        return path.read_bytes() == data
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return False
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the rename itself durable; some filesystems refuse to open a directory."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,179 @@
+"""The HTML pages: the network's blog listing, in the layout of the UCLG captures.
+
+Each post shows as the seeds show it: its title linking to the original, a line
+"tags - dd/mm/yyyy", the excerpt followed by a "(+)" read-more link, and the member organisation
+it came from.  One page set lists every language (``index.html``), and one set per site language
+(``fr/index.html``…) uses that language's interface strings and dates.
+
+This module turns posts into plain view records and hands them to ``templates/page.html``
+through the shared, autoescaping jinja2 environment; it returns bytes by path and writes nothing
+itself, so ``publish`` decides (atomically, change-only) what reaches the disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from aggregator.config import Settings
+from aggregator.models import Post, Source
+from aggregator.outputs import clean_line, clean_text
+from aggregator.templating import environment, long_date, numeric_date, strings
+
+TEMPLATE = "page.html"
+# A listing whose pages shift by one post at every new post is rewritten wholesale each cycle;
+# older posts stay reachable through the feeds' RFC 5005 archives, so the HTML stops here.
+MAX_PAGES = 20
+# Autonyms for the language switcher: a reader looks for their own language's name.
+AUTONYMS = {"en": "English", "fr": "Français", "es": "Español", "pt": "Português", "ar": "العربية"}
+
+
+@dataclass(frozen=True, slots=True)
+class FeedLink:
+    """A feed to announce with <link rel="alternate"> (autodiscovery) and in the page's list."""
+
+    title: str
+    href: str
+    type: str
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PostView:
+    """What the template needs of a post, already decided (no logic in the template)."""
+
+    title: str
+    link: str | None
+    language: str
+    meta: str  # "tags - dd/mm/yyyy", the seeds' second line
+    tags: str
+    date_numeric: str
+    date_long: str
+    date_iso: str
+    excerpt: str
+    organisation: str
+    source_name: str
+    image: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NavLink:
+    label: str
+    href: str
+    current: bool = False
+    language: str | None = None
+
+
+def _safe_http(url: str | None) -> str | None:
+    if not url:
+        return None
+    parts = urlsplit(url.strip())
+    return url.strip() if parts.scheme.lower() in ("http", "https") and parts.netloc else None
+
+
+def post_view(post: Post, sources: Mapping[str, Source], language: str, tz: ZoneInfo) -> PostView:
+    """One post as the seeds lay it out; dates in the site's time zone, text made encodable."""
+    local = post.published.astimezone(tz)
+    tags = ", ".join(t for t in (clean_line(x) for x in post.tags) if t)
+    numeric = numeric_date(local)
+    source = sources.get(post.source_id)
+    source_label = clean_line(source.name) if source else clean_line(post.source_id)
+    return PostView(
+        title=clean_line(post.title) or _shorten(clean_line(post.excerpt)) or source_label,
+        link=_safe_http(clean_line(post.link)),
+        language=clean_line(post.language) or language,
+        meta=f"{tags} - {numeric}" if tags else f"- {numeric}",
+        tags=tags,
+        date_numeric=numeric,
+        date_long=long_date(local, language),
+        date_iso=local.isoformat(),
+        excerpt=clean_text(post.excerpt).strip(),
+        organisation=clean_line(source.organisation) if source else "",
+        source_name=source_label,
+        image=_safe_http(clean_line(post.image)),
+    )
+
+
+def _shorten(text: str, limit: int = 90) -> str:
+    """A heading for a post without a title (the seeds have some): its excerpt's first words."""
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + "…"
+
+
+def page_name(number: int) -> str:
+    return "index.html" if number == 1 else f"page-{number}.html"
+
+
+def _chunks(posts: Sequence[Post], size: int) -> list[Sequence[Post]]:
+    if not posts:
+        return [[]]
+    count = min(MAX_PAGES, -(-len(posts) // size))
+    return [posts[i * size : (i + 1) * size] for i in range(count)]
+
+
+def _language_nav(settings: Settings, current: str | None, prefix: str) -> list[NavLink]:
+    """Links between page sets, relative to the page's own directory."""
+    label_all = strings(current)["all_languages"]
+    nav = [NavLink(label_all, f"{prefix}index.html", current is None)]
+    for lang in settings.site.languages:
+        nav.append(
+            NavLink(AUTONYMS.get(lang, lang), f"{prefix}{lang}/index.html", current == lang, lang)
+        )
+    return nav
+
+
+def render_pages(
+    posts: Sequence[Post],
+    sources: Mapping[str, Source],
+    settings: Settings,
+    feeds: Sequence[FeedLink],
+) -> dict[str, bytes]:
+    """Every HTML page, by path relative to the output directory.  ``posts``: newest first."""
+    out: dict[str, bytes] = {}
+    out.update(_render_set(posts, sources, settings, feeds, None))
+    for lang in settings.site.languages:
+        chosen = [p for p in posts if (p.language or "").split("-")[0].lower() == lang]
+        out.update(_render_set(chosen, sources, settings, feeds, lang))
+    return out
+
+
+def _render_set(
+    posts: Sequence[Post],
+    sources: Mapping[str, Source],
+    settings: Settings,
+    feeds: Sequence[FeedLink],
+    language: str | None,
+) -> dict[str, bytes]:
+    site = settings.site
+    ui_lang = language or (site.languages[0] if site.languages else "en")
+    directory = f"{language}/" if language else ""
+    prefix = "../" if language else ""
+    tz = ZoneInfo(site.timezone)
+    intro = site.intro.get(ui_lang) or site.description
+    paragraphs = [clean_text(p).strip() for p in intro.split("\n\n") if p.strip()]
+    chunks = _chunks(posts, site.page_size)
+    # The all-languages set announces every edition; a language set puts its own edition first.
+    own = [f for f in feeds if language and f.language == language]
+    announced = own + [f for f in feeds if f not in own]
+    template = environment().get_template(TEMPLATE)
+    out: dict[str, bytes] = {}
+    for number, chunk in enumerate(chunks, start=1):
+        html = template.render(
+            lang=ui_lang,
+            s=strings(ui_lang),
+            title=clean_line(site.title),
+            intro=paragraphs,
+            posts=[post_view(p, sources, ui_lang, tz) for p in chunk],
+            feeds=announced,
+            nav=_language_nav(settings, language, prefix),
+            css=f"{prefix}static/site.css",
+            page=number,
+            pages=len(chunks),
+            newer=page_name(number - 1) if number > 1 else None,
+            older=page_name(number + 1) if number < len(chunks) else None,
+        )
+        out[directory + page_name(number)] = html.encode("utf-8")
+    return out

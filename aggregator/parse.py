@@ -1,0 +1,856 @@
+"""Fetched bytes -> ``ParsedFeed``.  The only module that imports feedparser.
+
+Why this module is more than a call to ``feedparser.parse``:
+
+* feedparser is never given a URL or a string (it would fetch it or open a local file); it reads
+  ``io.BytesIO(body)`` with the response headers we already have.
+* Its lenient fallback parser expands internal entities itself, so a small document can grow to
+  hundreds of megabytes.  Every DOCTYPE is therefore removed from the prolog *before* feedparser
+  sees the bytes, and a document whose prolog still declares entities is refused as hostile.
+* It raises, despite its "bozo" contract, on numeric references beyond U+10FFFF or to
+  surrogates; those references are rewritten to U+FFFD first, and any exception left is turned
+  into ``ParseError`` so one broken feed never stops a cycle.
+* Its dates can be impossible (year 0, year 10000, 30 February rolled into March) and it misreads
+  ``25/03/2022``; dates are rebuilt here, and the raw text is always kept.
+* It does not read JSON Feed, which is mapped here by hand.
+
+Everything returned is plain data (``models``), every string is free of control characters and
+lone surrogates, and ``parse_document`` is a module-level function of bytes and plain values so
+that it can run in a ``ProcessPoolExecutor``.
+"""
+
+from __future__ import annotations
+
+import calendar
+import codecs
+import html
+import io
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urljoin
+
+import feedparser
+import lxml.etree
+import lxml.html
+
+from aggregator.errors import ParseError
+from aggregator.models import Author, Link, ParsedEntry, ParsedFeed
+
+__all__ = [
+    "MAX_DOCUMENT_BYTES",
+    "clean_text",
+    "find_feed_links",
+    "html_encoding",
+    "keep_newest",
+    "parse_document",
+]
+
+#: Larger documents are refused before any parser runs (the fetcher caps bodies too).
+MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
+#: How far into the document the prolog (XML declaration, comments, DOCTYPE) may extend.
+MAX_PROLOG_BYTES = 256 * 1024
+#: Longest title / HTML field kept; longer ones are cut and a warning is recorded.
+MAX_TITLE_CHARS = 4_000
+MAX_HTML_CHARS = 1_000_000
+
+FEED_LINK_TYPES = frozenset(
+    {
+        "application/rss+xml",
+        "application/atom+xml",
+        "application/feed+json",
+        "application/rdf+xml",
+    }
+)
+
+_UNSAFE_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_CONTROL_BYTES = re.compile(b"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f]")
+_CHAR_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,16})|([0-9]{1,20}));")
+_FEEDPARSER_HEAD_END = re.compile(rb"<\w")
+_DECLARATION = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY|ATTLIST|ELEMENT)", re.IGNORECASE)
+_ROOT_NAME = re.compile(rb"<([A-Za-z_][\w.:-]*)")
+_HTML_ROOTS = frozenset({b"html", b"head", b"body", b"meta", b"title", b"div", b"p", b"script"})
+_IMAGE_EXT = re.compile(r"\.(?:jpe?g|png|gif|webp|avif)(?:[?#]|$)", re.IGNORECASE)
+
+
+# ------------------------------------------------------------------------------------------
+# Public API
+
+
+def parse_document(
+    body: bytes,
+    *,
+    url: str,
+    headers: Mapping[str, str],
+    max_entries: int = 200,
+    day_first: bool = False,
+) -> ParsedFeed:
+    """Turn one fetched document into a ``ParsedFeed`` or raise ``ParseError``.
+
+    ``url`` is the final URL (after redirects): relative links resolve against it.
+    ``day_first`` reads ambiguous numeric dates such as ``03/04/2022`` as 3 April.
+    ``ParseError.kind`` is one of ``empty``, ``not_a_feed``, ``hostile``, ``invalid``.
+    """
+    if not body or not body.strip():
+        raise ParseError("empty document: the server sent no content", kind="empty")
+    if len(body) > MAX_DOCUMENT_BYTES:
+        raise ParseError(
+            f"document too large ({len(body)} bytes, limit {MAX_DOCUMENT_BYTES})", kind="hostile"
+        )
+    lowered = {k.lower(): v for k, v in headers.items()}
+    content_type = lowered.get("content-type", "").lower()
+    if _looks_like_json(body, content_type):
+        return _parse_json_feed(body, url=url, max_entries=max_entries, day_first=day_first)
+    return _parse_xml_feed(
+        body, url=url, headers=lowered, max_entries=max_entries, day_first=day_first
+    )
+
+
+def find_feed_links(html_doc: bytes, base_url: str) -> list[Link]:
+    """The feeds an HTML page advertises with ``<link rel="alternate" type=…>``, absolute.
+
+    Used for the "not a feed" message and by autodiscovery; nothing is fetched.
+    """
+    root = _html_root(html_doc)
+    if root is None:
+        return []
+    base = base_url
+    for el in root.iter("base"):
+        href = el.get("href")
+        if href:
+            base = urljoin(base_url, href.strip())
+            break
+    found: list[Link] = []
+    seen: set[str] = set()
+    for el in root.iter("link"):
+        rels = (el.get("rel") or "").lower().split()
+        kind = (el.get("type") or "").split(";")[0].strip().lower()
+        href = (el.get("href") or "").strip()
+        if "alternate" not in rels or kind not in FEED_LINK_TYPES or not href:
+            continue
+        absolute = clean_text(urljoin(base, href))
+        if absolute in seen:
+            continue
+        seen.add(absolute)
+        found.append(Link(href=absolute, rel="alternate", type=kind, hreflang=el.get("hreflang")))
+    return found
+
+
+def clean_text(value: str) -> str:
+    """Drop control characters (tab, LF and CR stay), lone surrogates and non-characters."""
+    return _UNSAFE_CHARS.sub("", value)
+
+
+def keep_newest(entries: Sequence[ParsedEntry], limit: int) -> tuple[ParsedEntry, ...]:
+    """At most ``limit`` entries: the newest by date, kept in document order.
+
+    Undated entries rank after dated ones, in document order; when no entry has a date the
+    first ``limit`` are kept (feeds list their newest items first).
+    """
+    if len(entries) <= limit:
+        return tuple(entries)
+    floor = datetime.min.replace(tzinfo=UTC)
+    ranked = sorted(
+        range(len(entries)),
+        key=lambda i: (_entry_date(entries[i]) is None, -_stamp(_entry_date(entries[i]) or floor)),
+    )
+    chosen = sorted(ranked[: max(limit, 0)])
+    return tuple(entries[i] for i in chosen)
+
+
+# ------------------------------------------------------------------------------------------
+# XML formats through feedparser
+
+
+def _parse_xml_feed(
+    body: bytes, *, url: str, headers: dict[str, str], max_entries: int, day_first: bool
+) -> ParsedFeed:
+    data, headers = _to_ascii_compatible(body, headers)
+    data, doctype = _strip_prolog_doctype(data)
+    if _is_html(data, headers.get("content-type", "")):
+        raise _not_a_feed(data, url)
+    data = _defuse(data)
+    response_headers = dict(headers)
+    response_headers["content-location"] = url
+    try:
+        result = feedparser.parse(
+            io.BytesIO(data),
+            response_headers=response_headers,
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
+        return _map_feedparser(
+            result,
+            data=data,
+            url=url,
+            doctype=doctype,
+            headers=headers,
+            max_entries=max_entries,
+            day_first=day_first,
+        )
+    except ParseError:
+        raise
+    except (Exception, RecursionError) as exc:  # feedparser raises despite its contract
+        raise ParseError(f"unreadable feed: {type(exc).__name__}: {exc}"[:300], "invalid") from exc
+
+
+def _map_feedparser(
+    result: Any,
+    *,
+    data: bytes,
+    url: str,
+    doctype: bytes,
+    headers: dict[str, str],
+    max_entries: int,
+    day_first: bool,
+) -> ParsedFeed:
+    version = str(result.get("version") or "")
+    if version == "rss091u" and b"netscape" in doctype.lower():
+        version = "rss091n"
+    feed = result.get("feed") or {}
+    raw_entries = result.get("entries") or []
+    warnings: list[str] = []
+    if b"[" in doctype:
+        warnings.append("removed a DOCTYPE with an internal subset; entities are never expanded")
+    if result.get("bozo"):
+        note = _bozo_warning(result.get("bozo_exception"))
+        if note:
+            warnings.append(note)
+    if not raw_entries:
+        if not version:
+            if "html" in headers.get("content-type", ""):
+                raise _not_a_feed(b"", url)
+            raise ParseError("not a feed: no RSS, Atom or JSON Feed document found", "not_a_feed")
+        if result.get("bozo"):
+            raise ParseError(f"invalid feed with no readable entries: {warnings[0]}", "invalid")
+    feed_language = _opt(feed.get("language"))
+    raw_authors = _raw_rss_authors(data) if version.startswith("rss") else []
+    entries = [
+        _map_entry(
+            e,
+            raw_authors=raw_authors,
+            url=url,
+            feed_language=feed_language,
+            day_first=day_first,
+            warnings=warnings,
+        )
+        for e in raw_entries
+    ]
+    kept = keep_newest(entries, max_entries)
+    if len(kept) < len(entries):
+        warnings.append(f"{len(entries)} entries in the document; kept the newest {len(kept)}")
+    return ParsedFeed(
+        url=url,
+        format=version or "unknown",
+        title=_opt(feed.get("title")),
+        link=_opt(feed.get("link")),
+        self_link=_first_href(feed.get("links") or [], "self", url),
+        language=feed_language,
+        authors=_authors(feed.get("authors") or [], raw_authors),
+        entries=kept,
+        warnings=tuple(dict.fromkeys(warnings)),
+    )
+
+
+def _map_entry(
+    e: Mapping[str, Any],
+    *,
+    raw_authors: Sequence[str],
+    url: str,
+    feed_language: str | None,
+    day_first: bool,
+    warnings: list[str],
+) -> ParsedEntry:
+    content_detail = _pick_content(e.get("content") or [])
+    summary_detail = e.get("summary_detail") or {}
+    content = _as_html(content_detail) if content_detail else None
+    summary = _as_html(summary_detail) if summary_detail else None
+    if summary is not None and content is not None and summary == content:
+        summary = None  # feedparser copies Atom content into summary when there is none
+    details = [d for d in (content_detail, summary_detail, e.get("title_detail")) if d]
+    base = next((str(d["base"]) for d in details if d.get("base")), None) or url
+    language = next((str(d["language"]) for d in details if d.get("language")), None)
+    published_raw = _opt(e.get("published"))
+    updated_raw = _opt(_own(e, "updated"))
+    links = e.get("links") or []
+    main = _main_link(links, base) or _abs(base, e.get("link"))
+    return ParsedEntry(
+        guid=_opt(e.get("id")),
+        link=main,
+        title=_cut(_opt(e.get("title")), MAX_TITLE_CHARS, "title", warnings),
+        summary=_cut(summary, MAX_HTML_CHARS, "summary", warnings),
+        content=_cut(content, MAX_HTML_CHARS, "content", warnings),
+        authors=_authors(e.get("authors") or [], raw_authors),
+        tags=_tags(e.get("tags") or []),
+        published=_entry_datetime(published_raw, e.get("published_parsed"), day_first),
+        updated=_entry_datetime(updated_raw, _own(e, "updated_parsed"), day_first),
+        published_raw=published_raw,
+        updated_raw=updated_raw,
+        language=_opt(language) or feed_language,
+        base=_opt(base),
+        links=_other_links(links, main, base),
+        images=_images(e, base),
+    )
+
+
+def _own(e: Mapping[str, Any], key: str) -> Any:
+    """The value the document set; feedparser's ``get("updated")`` falls back to published."""
+    return dict.get(e, key) if isinstance(e, dict) else e.get(key)
+
+
+def _pick_content(contents: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The richest ``content`` element: HTML or XHTML before plain text."""
+    for wanted in ("text/html", "application/xhtml+xml"):
+        for c in contents:
+            if str(c.get("type") or "").lower() == wanted:
+                return c
+    return contents[0] if contents else None
+
+
+def _as_html(detail: Mapping[str, Any]) -> str | None:
+    value = detail.get("value")
+    if value is None:
+        return None
+    text = clean_text(str(value))
+    kind = str(detail.get("type") or "text/html").lower()
+    if kind == "text/plain":
+        return html.escape(text, quote=False)
+    return text
+
+
+def _main_link(links: Sequence[Mapping[str, Any]], base: str) -> str | None:
+    """The entry's page: an HTML alternate, preferring one without ``hreflang``."""
+    alternates = [
+        link
+        for link in links
+        if (link.get("rel") or "alternate") == "alternate"
+        and str(link.get("type") or "text/html").lower() in ("text/html", "application/xhtml+xml")
+        and link.get("href")
+    ]
+    alternates.sort(key=lambda link: link.get("hreflang") is not None)
+    return _abs(base, alternates[0]["href"]) if alternates else None
+
+
+def _other_links(
+    links: Sequence[Mapping[str, Any]], main: str | None, base: str
+) -> tuple[Link, ...]:
+    out: list[Link] = []
+    for link in links:
+        rel = str(link.get("rel") or "alternate")
+        href = _abs(base, link.get("href"))
+        if rel not in ("enclosure", "alternate") or not href or href == main:
+            continue
+        out.append(
+            Link(
+                href=href,
+                rel=rel,
+                type=_opt(link.get("type")),
+                hreflang=_opt(link.get("hreflang")),
+                length=_int(link.get("length")),
+            )
+        )
+    return tuple(dict.fromkeys(out))
+
+
+def _images(e: Mapping[str, Any], base: str) -> tuple[str, ...]:
+    urls: list[str] = []
+    for thumb in e.get("media_thumbnail") or []:
+        urls.append(thumb.get("url") or "")
+    for media in e.get("media_content") or []:
+        kind = str(media.get("type") or "").lower()
+        medium = str(media.get("medium") or "").lower()
+        href = str(media.get("url") or "")
+        if (
+            medium == "image"
+            or kind.startswith("image/")
+            or (not kind and not medium and _IMAGE_EXT.search(href))
+        ):
+            urls.append(href)
+    resolved = (_abs(base, u) for u in urls if u)
+    return tuple(dict.fromkeys(u for u in resolved if u))
+
+
+def _authors(
+    items: Iterable[Mapping[str, Any]], raw_authors: Sequence[str] = ()
+) -> tuple[Author, ...]:
+    out: list[Author] = []
+    previous: Author | None = None
+    for item in items:
+        name = _opt(item.get("name"))
+        email = _opt(item.get("email"))
+        uri = _opt(item.get("href") or item.get("uri") or item.get("url"))
+        if email:
+            name, email = _repair_email(name, email, raw_authors)
+        if previous is not None and name and name != previous.name:
+            # feedparser carries one author's e-mail and URI over to the next one
+            email = None if email == previous.email else email
+            uri = None if uri == previous.uri else uri
+        label = name or email or uri
+        if label:
+            previous = Author(name=label, uri=uri, email=email)
+            out.append(previous)
+    return tuple(dict.fromkeys(out))
+
+
+_RSS_AUTHOR = re.compile(
+    rb"<(?:author|managingEditor|webMaster)>\s*([^<]{1,500}?)\s*</", re.IGNORECASE
+)
+_EMAIL_THEN_NAME = re.compile(r"^(\S+@\S+?)\s*\((.+)\)$")
+_NAME_THEN_EMAIL = re.compile(r"^(.+?)\s*[<(](\S+@[^\s>)]+)[>)]$")
+
+
+def _raw_rss_authors(data: bytes) -> list[str]:
+    """RSS ``<author>`` texts as written, to repair what feedparser's e-mail regex cut.
+
+    feedparser only knows top-level domains of 2-4 letters, so
+    ``press@city.barcelona (Press Office)`` comes back as a mangled name and a cut address.
+    """
+    found = (html.unescape(m.decode("utf-8", "replace")) for m in _RSS_AUTHOR.findall(data))
+    return [clean_text(text).strip() for text in found]
+
+
+def _repair_email(
+    name: str | None, email: str, raw_authors: Sequence[str]
+) -> tuple[str | None, str]:
+    for raw in raw_authors:
+        at = raw.find(email)
+        end = at + len(email)
+        if at < 0 or end >= len(raw) or not (raw[end].isalnum() or raw[end] in "-."):
+            continue
+        first = _EMAIL_THEN_NAME.match(raw)
+        if first:
+            return first.group(2).strip() or None, first.group(1)
+        second = _NAME_THEN_EMAIL.match(raw)
+        if second:
+            return second.group(1).strip() or None, second.group(2)
+        return None, raw.split()[0] if "@" in raw.split()[0] else email
+    return name, email
+
+
+def _tags(items: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
+    out = (_opt(item.get("term")) or _opt(item.get("label")) for item in items)
+    return tuple(dict.fromkeys(t for t in out if t))
+
+
+def _first_href(links: Sequence[Mapping[str, Any]], rel: str, base: str) -> str | None:
+    for link in links:
+        if link.get("rel") == rel and link.get("href"):
+            return _abs(base, link["href"])
+    return None
+
+
+def _bozo_warning(exc: object) -> str | None:
+    """A warning for a real well-formedness problem; content-type quibbles are not one."""
+    name = type(exc).__name__
+    if name in ("NonXMLContentType",):
+        return None
+    if name == "CharacterEncodingOverride":
+        # text/* without a charset "declares" us-ascii (RFC 3023): not the publisher's mistake
+        return None if "us-ascii" in str(exc) else f"declared character encoding was wrong: {exc}"
+    return clean_text(f"feed is not well-formed XML ({exc}); read it leniently")
+
+
+def _not_a_feed(data: bytes, url: str) -> ParseError:
+    links = find_feed_links(data, url) if data else []
+    if links:
+        listed = ", ".join(link.href for link in links)
+        return ParseError(f"not a feed: this is an HTML page; it advertises {listed}", "not_a_feed")
+    return ParseError("not a feed: this is an HTML page and it advertises no feed", "not_a_feed")
+
+
+# ------------------------------------------------------------------------------------------
+# Hostile input: neutralised before feedparser runs
+
+
+def _to_ascii_compatible(body: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str, str]]:
+    """Re-encode UTF-16/UTF-32 documents as UTF-8 so that byte scans below see the markup."""
+    head = body[:4]
+    codec = None
+    if head.startswith((b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00")) or head in (
+        b"\x00\x00\x00<",
+        b"<\x00\x00\x00",
+    ):
+        codec = "utf-32"
+        if not head.startswith((b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00")):
+            codec = "utf-32-be" if head[0] == 0 else "utf-32-le"
+    elif head.startswith((b"\xfe\xff", b"\xff\xfe")):
+        codec = "utf-16"
+    elif head.startswith(b"\x00<"):
+        codec = "utf-16-be"
+    elif head.startswith(b"<\x00"):
+        codec = "utf-16-le"
+    elif head == b"\x4c\x6f\xa7\x94":
+        raise ParseError("unsupported character encoding (EBCDIC)", "invalid")
+    if codec is None:
+        return body, headers
+    text = body.decode(codec, "replace").lstrip("\ufeff")
+    text = re.sub(r"^(<\?xml[^>]*?encoding\s*=\s*[\"'])[^\"']*", r"\1utf-8", text, count=1)
+    fixed = dict(headers)
+    kind = fixed.get("content-type", "application/xml").split(";")[0]
+    fixed["content-type"] = f"{kind}; charset=utf-8"
+    return text.encode("utf-8", "replace"), fixed
+
+
+def _strip_prolog_doctype(data: bytes) -> tuple[bytes, bytes]:
+    """Remove every DOCTYPE (with its internal subset) before the root element.
+
+    Returns the new bytes and the removed declaration(s).  The scan is bounded by
+    ``MAX_PROLOG_BYTES``; a prolog we cannot delimit, or declarations left where feedparser
+    would still read them, end in ``ParseError(kind="hostile")``.
+    """
+    removed = b""
+    i = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    while True:
+        while i < len(data) and data[i] in b" \t\r\n":
+            i += 1
+        if i > MAX_PROLOG_BYTES:
+            raise ParseError("hostile document: prolog too long", "hostile")
+        if data.startswith(b"<?", i):
+            i = _find_end(data, b"?>", i)
+        elif data.startswith(b"<!--", i):
+            i = _find_end(data, b"-->", i)
+        elif data[i : i + 9].upper() == b"<!DOCTYPE":
+            end = _doctype_end(data, i)
+            removed += data[i:end]
+            data = data[:i] + data[end:]
+        else:
+            break
+    head_end = _FEEDPARSER_HEAD_END.search(data, i, i + MAX_PROLOG_BYTES)
+    head = data[: head_end.start() if head_end else i + MAX_PROLOG_BYTES]
+    if _DECLARATION.search(head):
+        raise ParseError("hostile document: DTD declarations outside the prolog", "hostile")
+    return data, removed
+
+
+def _find_end(data: bytes, marker: bytes, start: int) -> int:
+    end = data.find(marker, start, start + MAX_PROLOG_BYTES)
+    if end < 0:
+        raise ParseError("hostile or truncated document: unterminated prolog", "hostile")
+    return end + len(marker)
+
+
+def _doctype_end(data: bytes, start: int) -> int:
+    """Index just after the DOCTYPE starting at ``start``: quotes, ``[…]`` and comments aware."""
+    limit = min(len(data), start + MAX_PROLOG_BYTES)
+    i = start + 9
+    quote = 0
+    in_subset = False
+    while i < limit:
+        ch = data[i]
+        if quote:
+            if ch == quote:
+                quote = 0
+        elif data.startswith(b"<!--", i):
+            i = _find_end(data, b"-->", i)
+            continue
+        elif ch in b"\"'":
+            quote = ch
+        elif ch == 0x5B:  # [
+            in_subset = True
+        elif ch == 0x5D:  # ]
+            in_subset = False
+        elif ch == 0x3E and not in_subset:  # >
+            return i + 1
+        i += 1
+    raise ParseError("hostile or truncated document: unterminated DOCTYPE", "hostile")
+
+
+def _is_html(data: bytes, content_type: str) -> bool:
+    """True when the root element is an HTML one, whatever the declared content type."""
+    first = _FEEDPARSER_HEAD_END.search(data)
+    match = _ROOT_NAME.match(data, first.start()) if first else None
+    if match:
+        return match.group(1).lower() in _HTML_ROOTS
+    return "html" in content_type
+
+
+def _defuse(data: bytes) -> bytes:
+    """Rewrite character references feedparser would raise on; drop raw control bytes."""
+    return _CHAR_REF.sub(_fix_char_ref, _CONTROL_BYTES.sub(b"", data))
+
+
+def _fix_char_ref(match: re.Match[bytes]) -> bytes:
+    hexa, dec = match.groups()
+    code = int(hexa, 16) if hexa else int(dec)
+    if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF or code == 0:
+        return b"&#xFFFD;"
+    if code < 0x20 and code not in (0x9, 0xA, 0xD):
+        return b""
+    return match.group(0)
+
+
+# ------------------------------------------------------------------------------------------
+# JSON Feed 1.0 / 1.1
+
+
+def _looks_like_json(body: bytes, content_type: str) -> bool:
+    if "json" in content_type:
+        return True
+    head = body[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
+    return head.startswith(b"{") and b"jsonfeed.org" in body[:4096]
+
+
+def _parse_json_feed(body: bytes, *, url: str, max_entries: int, day_first: bool) -> ParsedFeed:
+    try:
+        doc = json.loads(body.decode("utf-8-sig", "replace"))
+    except (ValueError, RecursionError) as exc:
+        raise ParseError(f"invalid JSON: {exc}"[:300], "invalid") from exc
+    version = str(doc.get("version", "")) if isinstance(doc, dict) else ""
+    if "jsonfeed.org" not in version:
+        raise ParseError("not a feed: a JSON document that is not a JSON Feed", "not_a_feed")
+    items = doc.get("items")
+    if not isinstance(items, list):
+        raise ParseError("invalid JSON Feed: no list of items", "invalid")
+    warnings: list[str] = []
+    feed_language = _opt(doc.get("language"))
+    entries = [
+        _map_json_item(item, url=url, feed_language=feed_language, warnings=warnings)
+        for item in items
+        if isinstance(item, dict)
+    ]
+    del day_first  # JSON Feed dates are RFC 3339; nothing is ambiguous
+    kept = keep_newest(entries, max_entries)
+    if len(kept) < len(entries):
+        warnings.append(f"{len(entries)} entries in the document; kept the newest {len(kept)}")
+    return ParsedFeed(
+        url=url,
+        format="json11" if version.rstrip("/").endswith("1.1") else "json10",
+        title=_opt(doc.get("title")),
+        link=_abs(url, doc.get("home_page_url")),
+        self_link=_abs(url, doc.get("feed_url")),
+        language=feed_language,
+        authors=_json_authors(doc, url),
+        entries=kept,
+        warnings=tuple(dict.fromkeys(warnings)),
+    )
+
+
+def _map_json_item(
+    item: Mapping[str, Any], *, url: str, feed_language: str | None, warnings: list[str]
+) -> ParsedEntry:
+    content = _opt(item.get("content_html"))
+    if content is None and _opt(item.get("content_text")) is not None:
+        content = html.escape(str(_opt(item.get("content_text"))), quote=False)
+    summary_text = _opt(item.get("summary"))
+    published_raw = _opt(item.get("date_published"))
+    updated_raw = _opt(item.get("date_modified"))
+    images = (_abs(url, item.get(key)) for key in ("image", "banner_image"))
+    tags = item.get("tags") if isinstance(item.get("tags"), list) else []
+    return ParsedEntry(
+        guid=_opt(item.get("id")),
+        link=_abs(url, item.get("url")) or _abs(url, item.get("external_url")),
+        title=_cut(_opt(item.get("title")), MAX_TITLE_CHARS, "title", warnings),
+        summary=html.escape(summary_text, quote=False) if summary_text else None,
+        content=_cut(content, MAX_HTML_CHARS, "content", warnings),
+        authors=_json_authors(item, url),
+        tags=tuple(dict.fromkeys(t for t in (_opt(x) for x in tags or []) if t)),
+        published=_iso_datetime(published_raw),
+        updated=_iso_datetime(updated_raw),
+        published_raw=published_raw,
+        updated_raw=updated_raw,
+        language=_opt(item.get("language")) or feed_language,
+        base=url,
+        links=_json_attachments(item.get("attachments"), url),
+        images=tuple(dict.fromkeys(u for u in images if u)),
+    )
+
+
+def _json_authors(obj: Mapping[str, Any], url: str) -> tuple[Author, ...]:
+    raw = obj.get("authors")
+    if not isinstance(raw, list):
+        raw = [obj["author"]] if isinstance(obj.get("author"), dict) else []
+    items = [
+        {"name": a.get("name"), "href": _abs(url, a.get("url"))} for a in raw if isinstance(a, dict)
+    ]
+    return _authors(items)
+
+
+def _json_attachments(raw: object, url: str) -> tuple[Link, ...]:
+    if not isinstance(raw, list):
+        return ()
+    out: list[Link] = []
+    for item in raw:
+        href = _abs(url, item.get("url")) if isinstance(item, dict) else None
+        if href and isinstance(item, dict):
+            out.append(
+                Link(
+                    href=href,
+                    rel="enclosure",
+                    type=_opt(item.get("mime_type")),
+                    length=_int(item.get("size_in_bytes")),
+                )
+            )
+    return tuple(out)
+
+
+# ------------------------------------------------------------------------------------------
+# Dates
+
+_ISO_PARTS = re.compile(
+    r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[Tt ](\d{1,2}):(\d{1,2})(?::(\d{1,2}))?)?"
+)
+_RFC822_PARTS = re.compile(
+    r"(\d{1,2})\s+([A-Za-z]{3})[a-z]*\.?\s+(\d{2,4})(?:\s+(\d{1,2}):(\d{1,2})(?::(\d{1,2}))?)?"
+)
+_NUMERIC_DATE = re.compile(
+    r"^\s*(\d{1,4})[/.](\d{1,2})[/.](\d{1,4})(?:[ T,]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?\s*$"
+)
+_MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_abbr) if m}
+
+
+def _entry_datetime(raw: str | None, parsed: Any, day_first: bool) -> datetime | None:
+    """An aware UTC datetime, or None when the date is absent, impossible or out of range."""
+    if raw is None:
+        return None
+    matched, numeric = _numeric_date(raw, day_first)
+    if matched:
+        return numeric
+    if parsed is None or _impossible(raw):
+        return None
+    try:
+        y, mo, d, hh, mm, ss = (int(x) for x in tuple(parsed)[:6])
+    except (TypeError, ValueError):
+        return None
+    return _safe_datetime(y, mo, d, hh, mm, ss)
+
+
+def _numeric_date(raw: str, day_first: bool) -> tuple[bool, datetime | None]:
+    """``25/03/2022``, ``3/4/2022`` (day-first when asked or obvious), ``2016/6/29``.
+
+    feedparser misreads these; the first value says whether ``raw`` had this shape at all.
+    """
+    match = _NUMERIC_DATE.match(raw)
+    if not match:
+        return False, None
+    a, b, c, hh, mm, ss = (int(x) if x else 0 for x in match.groups())
+    if len(match.group(1)) == 4:
+        year, month, day = a, b, c
+    elif day_first or a > 12:
+        day, month, year = a, b, c
+    else:
+        month, day, year = a, b, c
+    if year < 100:
+        year += 2000
+    return True, _safe_datetime(year, month, day, hh, mm, ss)
+
+
+def _impossible(raw: str) -> bool:
+    """True when the text names a date that does not exist (feedparser rolls those over)."""
+    iso = _ISO_PARTS.match(raw)
+    if iso:
+        y, mo, d, hh, mm, ss = (int(x) if x else 0 for x in iso.groups())
+        return _safe_datetime(y, mo, d, hh, mm, ss) is None
+    rfc = _RFC822_PARTS.search(raw)
+    if rfc and rfc.group(2).lower() in _MONTHS:
+        d, y = int(rfc.group(1)), int(rfc.group(3))
+        hh, mm, ss = (int(x) if x else 0 for x in rfc.group(4, 5, 6))
+        y = y + 2000 if y < 100 else y
+        return _safe_datetime(y, _MONTHS[rfc.group(2).lower()], d, hh, mm, ss) is None
+    return False
+
+
+def _safe_datetime(y: int, mo: int, d: int, hh: int, mm: int, ss: int) -> datetime | None:
+    try:
+        return datetime(y, mo, d, hh, mm, min(ss, 59), tzinfo=UTC)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _iso_datetime(raw: str | None) -> datetime | None:
+    """RFC 3339 / ISO 8601 text -> aware UTC; naive times are taken as UTC."""
+    if raw is None:
+        return None
+    text = raw.strip()
+    try:
+        value = datetime.fromisoformat(text)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        offset = value.utcoffset() or timedelta(0)
+        return (value.replace(tzinfo=None) - offset).replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        return None
+
+
+# ------------------------------------------------------------------------------------------
+# Small helpers
+
+
+def _opt(value: object) -> str | None:
+    """A cleaned, non-empty string, or None."""
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    text = clean_text(str(value)).strip()
+    return text or None
+
+
+def _abs(base: str, href: object) -> str | None:
+    text = _opt(href)
+    if text is None:
+        return None
+    try:
+        return clean_text(urljoin(base, text))
+    except ValueError:
+        return text
+
+
+def _int(value: object) -> int | None:
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return number if number >= 0 else None
+
+
+def _cut(value: str | None, limit: int, field: str, warnings: list[str]) -> str | None:
+    if value is None or len(value) <= limit:
+        return value
+    warnings.append(f"an entry {field} longer than {limit} characters was cut")
+    return value[:limit]
+
+
+def _entry_date(entry: ParsedEntry) -> datetime | None:
+    return entry.updated or entry.published
+
+
+def _stamp(value: datetime) -> float:
+    return (value - datetime.min.replace(tzinfo=UTC)).total_seconds()
+
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+
+
+def html_encoding(doc: bytes) -> str:
+    """The character encoding of an HTML page: BOM, ``<meta charset>``, else UTF-8 or cp1252.
+
+    Without this, lxml guesses Latin-1 for a UTF-8 page that declares nothing ("RÃ©silience").
+    """
+    if doc.startswith(b"\xef\xbb\xbf"):
+        return "utf-8"
+    if doc.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    declared = _META_CHARSET.search(doc[:4096])
+    if declared:
+        name = declared.group(1).decode("ascii").lower()
+        try:
+            return codecs.lookup(name).name
+        except LookupError:
+            pass
+    try:
+        doc.decode("utf-8")
+    except UnicodeDecodeError:
+        return "cp1252"
+    return "utf-8"
+
+
+def _html_root(doc: bytes) -> Any:
+    if not doc.strip():
+        return None
+    parser = lxml.html.HTMLParser(
+        encoding=html_encoding(doc), no_network=True, remove_comments=True, remove_pis=True
+    )
+    try:
+        return lxml.html.document_fromstring(doc, parser=parser)
+    except (lxml.etree.ParserError, ValueError):
+        return None

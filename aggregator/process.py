@@ -1,0 +1,92 @@
+"""The CPU stage of a cycle: a fetched document in, normalised posts out.
+
+Parsing (feedparser) and normalising (sanitizing, language detection) are CPU-bound, so a cycle
+runs this stage in a process pool.  Everything that crosses the process boundary is a frozen,
+picklable record, and ``process_document`` is a module-level function that never raises: a bad
+document becomes ``ProcessedDocument.error``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from aggregator.errors import FeedError
+from aggregator.models import ParsedFeed, Post, Source
+from aggregator.normalise import normalise
+from aggregator.parse import parse_document
+from aggregator.scrape import scrape_listing
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentJob:
+    source: Source
+    body: bytes
+    url: str
+    headers: Mapping[str, str]
+    now: datetime
+    languages: tuple[str, ...]
+    topics: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    max_entries: int = 200
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessedDocument:
+    source_id: str
+    posts: tuple[Post, ...] = ()
+    title: str | None = None
+    link: str | None = None
+    warnings: tuple[str, ...] = ()
+    error: str | None = None
+
+
+def process_document(job: DocumentJob) -> ProcessedDocument:
+    """Parse and normalise one document; any failure is returned, never raised."""
+    source = job.source
+    try:
+        parsed = _parse(job)
+        posts = normalise(
+            parsed,
+            source,
+            job.now,
+            languages=job.languages,
+            topics=job.topics,
+        )
+    except FeedError as exc:
+        return ProcessedDocument(source.id, error=str(exc))
+    except Exception as exc:  # a bug or a parser crash must not stop the cycle
+        log.exception("unexpected error processing %s", source.id)
+        return ProcessedDocument(source.id, error=f"internal error: {type(exc).__name__}: {exc}")
+    return ProcessedDocument(
+        source.id,
+        posts=tuple(posts),
+        title=parsed.title,
+        link=parsed.link,
+        warnings=parsed.warnings,
+    )
+
+
+def _parse(job: DocumentJob) -> ParsedFeed:
+    source = job.source
+    if source.kind == "html" and source.scrape is not None:
+        return scrape_listing(
+            job.body, url=job.url, rules=source.scrape, max_entries=job.max_entries
+        )
+    return parse_document(
+        job.body,
+        url=job.url,
+        headers=job.headers,
+        max_entries=job.max_entries,
+        day_first=source.day_first,
+    )
+
+
+def warm_up() -> None:
+    """Import and initialise the heavy parts once per worker process (language model…)."""
+    from aggregator import language
+
+    language.detect("warm up", ("en", "fr", "es"))

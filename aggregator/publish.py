@@ -1,0 +1,645 @@
+"""Write what subscribers read: the combined feeds, their editions, archives, OPML and pages.
+
+This is the only module that imports feedgen.  Everything it writes is a pure function of the
+store's contents and the settings, so that publishing twice with nothing new produces the same
+bytes and ``write_atomic`` leaves every file alone (stable ETags, 304s for feed readers):
+
+* a feed's ``updated`` is its newest entry's, never the clock;
+* entry ids are derived from ``Post.id`` (``urn:uuid:`` v5), not from URLs that may move;
+* RFC 5005 archive pages are cut in first-seen order, which only ever grows at the end, and a
+  complete page is written once and never again.
+
+Text from members' feeds can hold characters XML cannot carry (ESC, BEL, lone surrogates);
+feedgen raises on them, so every string goes through ``clean_text`` first.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from feedgen.entry import FeedEntry
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
+from feedgen.feed import FeedGenerator
+from lxml import etree
+
+from aggregator import __version__
+from aggregator.config import Settings
+from aggregator.models import Post, Source, SourceState
+from aggregator.outputs import clean_line, clean_text, write_atomic
+from aggregator.pages import FeedLink, render_pages
+from aggregator.store.protocol import Store
+from aggregator.templating import TEMPLATES_DIR
+
+FH_NS = "http://purl.org/syndication/history/1.0"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+ATOM_TYPE = "application/atom+xml"
+RSS_TYPE = "application/rss+xml"
+JSON_TYPE = "application/feed+json"
+GENERATOR_NAME = "localgov-aggregator"
+GENERATOR_URI = "https://github.com/localgov-aggregator/localgov-aggregator"
+# Fixed forever: entry ids are uuid5(ENTRY_NAMESPACE, Post.id); changing it re-announces every post.
+ENTRY_NAMESPACE = uuid.UUID("6f1d2f0e-8d5b-4f0c-9a51-3c1b8f0b7e21")
+_SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+# --------------------------------------------------------------------------------------------
+# The report
+
+
+@dataclass(frozen=True, slots=True)
+class PublishReport:
+    """What one publish did; ``changed_feeds`` are the public URLs to ping a WebSub hub with."""
+
+    written: tuple[Path, ...]
+    unchanged: tuple[Path, ...]
+    posts: int  # posts in the store
+    feed_entries: int  # entries in feed.atom
+    archives: int  # complete RFC 5005 archive pages
+    changed_feeds: tuple[str, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.written)
+
+
+# --------------------------------------------------------------------------------------------
+# Text hygiene
+
+
+def safe_url(value: str | None) -> str | None:
+    """Only absolute http(s) URLs are republished; anything else (javascript:, file:) is dropped."""
+    url = clean_line(value)
+    head = url[:8].lower()
+    if head.startswith("https://") or head.startswith("http://"):
+        return url if urlsplit(url).netloc else None
+    return None
+
+
+def entry_id(post_id: str) -> str:
+    """A stable URN for a post, independent of the site's domain and of the member's URLs."""
+    return f"urn:uuid:{uuid.uuid5(ENTRY_NAMESPACE, post_id)}"
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _iso(value: datetime) -> str:
+    return _utc(value).isoformat()
+
+
+def _base_language(tag: str | None) -> str:
+    return (tag or "").split("-")[0].lower()
+
+
+# --------------------------------------------------------------------------------------------
+# The site: what every output needs, computed once per publish
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSpec:
+    """One feed edition: where it lives, what it is called, which posts it carries."""
+
+    path: str  # relative to output_dir, e.g. "topics/water.atom"
+    title: str
+    language: str | None = None  # xml:lang of the feed element
+    html_path: str = ""  # the page this feed is the alternate of (relative to base_url)
+
+
+@dataclass(frozen=True)
+class _Site:
+    settings: Settings
+    sources: Mapping[str, Source]
+    states: Mapping[str, SourceState]
+    posts: Sequence[Post]  # newest first by (published, id)
+    now: datetime
+    source_updated: Mapping[str, datetime]
+    newest_updated: datetime  # of any post; the clock only when the store is empty
+    # per-publish caches: a post appears in up to five editions, a source in many entries
+    _entries: dict[str, etree._Element] = field(default_factory=dict)
+    _sources: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def base(self) -> str:
+        return self.settings.site.base_url
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def topic_label(self, key: str) -> str:
+        labels = self.settings.topics.get(key) or []
+        return clean_line(labels[0]) if labels else key
+
+
+def _load_site(store: Store, settings: Settings, now: datetime) -> _Site:
+    total = store.count_posts()
+    posts = store.recent_posts(total) if total > 0 else []
+    posts = sorted(posts, key=lambda p: (_utc(p.published), p.id), reverse=True)
+    newest: dict[str, datetime] = {}
+    for post in posts:
+        updated = _utc(post.updated)
+        if post.source_id not in newest or updated > newest[post.source_id]:
+            newest[post.source_id] = updated
+    overall = max(newest.values(), default=_utc(now))
+    return _Site(settings, store.get_sources(), store.get_states(), posts, now, newest, overall)
+
+
+# --------------------------------------------------------------------------------------------
+# feedgen extensions: what feedgen cannot write by itself
+
+
+class _EntryExtras(BaseEntryExtension):  # type: ignore[misc]
+    """Per-entry xml:lang and a complete atom:source (feedgen's own writes only title and link)."""
+
+    def __init__(self) -> None:
+        self.language: str | None = None
+        self.source: dict[str, str] | None = None
+
+    def extend_atom(self, entry: etree._Element) -> etree._Element:
+        if self.language:
+            entry.set(XML_LANG, self.language)
+        if self.source:
+            _append_source(entry, self.source)
+        return entry
+
+
+def _append_source(entry: etree._Element, info: Mapping[str, str]) -> None:
+    # feedgen builds un-namespaced elements under a root carrying xmlns: do the same
+    source = etree.SubElement(entry, "source")
+    etree.SubElement(source, "id").text = info["id"]
+    etree.SubElement(source, "title").text = info["title"]
+    if info.get("alternate"):
+        etree.SubElement(source, "link", rel="alternate", href=info["alternate"])
+    etree.SubElement(source, "link", rel="self", href=info["self"], type=ATOM_TYPE)
+    etree.SubElement(source, "updated").text = info["updated"]
+
+
+class _FeedExtras(BaseExtension):  # type: ignore[misc]
+    """fh:archive on archive pages (RFC 5005), WebSub hub links in RSS, and prebuilt entries.
+
+    Entries are built once per publish and appended to every edition that carries them, which
+    is several times cheaper than letting feedgen rebuild each one per feed.  lxml *moves* an
+    element on append; that is safe because each document is serialized before the next one
+    takes the element, and no document holds the same post twice.
+    """
+
+    def __init__(self) -> None:
+        self.archive = False
+        self.hub: str | None = None
+        self.entries: list[etree._Element] = []
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"fh": FH_NS} if self.archive else {}
+
+    def extend_atom(self, feed: etree._Element) -> etree._Element:
+        if self.archive:
+            etree.SubElement(feed, f"{{{FH_NS}}}archive")
+        for entry in self.entries:
+            feed.append(entry)
+        return feed
+
+    def extend_rss(self, feed: etree._Element) -> etree._Element:
+        channel = feed.find("channel")
+        if self.hub and channel is not None:
+            etree.SubElement(
+                channel, "{http://www.w3.org/2005/Atom}link", href=self.hub, rel="hub"
+            )
+        return feed
+
+
+# --------------------------------------------------------------------------------------------
+# Atom
+
+
+def _source_info(site: _Site, source_id: str) -> dict[str, str]:
+    cached = site._sources.get(source_id)
+    if cached is None:
+        cached = site._sources[source_id] = _build_source_info(site, source_id)
+    return cached
+
+
+def _build_source_info(site: _Site, source_id: str) -> dict[str, str]:
+    source = site.sources.get(source_id)
+    state = site.states.get(source_id)
+    title = (state.title if state and state.title else None) or (source.name if source else "")
+    feed_url = source.url if source else (state.url if state else "")
+    alternate = safe_url(source.homepage if source else None) or safe_url(
+        state.link if state else None
+    )
+    updated = site.source_updated.get(source_id, site.newest_updated)
+    return {
+        "id": clean_line(feed_url) or f"urn:source:{clean_line(source_id)}",
+        "title": clean_line(title) or clean_line(source_id),
+        "alternate": alternate or "",
+        "self": safe_url(feed_url) or site.url(f"sources/{source_id}.atom"),
+        "updated": _iso(updated),
+    }
+
+
+def _post_title(post: Post) -> str:
+    title = clean_line(post.title)
+    if title:
+        return title
+    return clean_line(post.excerpt)[:80] or clean_line(post.link) or "…"
+
+
+def _categories(site: _Site, post: Post) -> list[dict[str, str]]:
+    cats = [{"term": t, "label": t} for t in (clean_line(x) for x in post.tags) if t]
+    scheme = site.url("topics/")
+    for key in post.topics:
+        term = clean_line(key)
+        if term:
+            cats.append({"term": term, "scheme": scheme, "label": site.topic_label(key)})
+    return cats
+
+
+def _atom_entry(site: _Site, post: Post) -> etree._Element:
+    """One post as an atom:entry element, built once per publish and copied into each edition."""
+    cached = site._entries.get(post.id)
+    if cached is None:
+        cached = site._entries[post.id] = _feed_entry(site, post).atom_entry()
+    return cached
+
+
+def _feed_entry(site: _Site, post: Post) -> FeedEntry:
+    fe = FeedEntry()
+    fe.register_extension("lg", _EntryExtras, atom=True, rss=False)
+    fe.id(entry_id(post.id))
+    fe.title(_post_title(post))
+    for tr in post.translations:
+        href = safe_url(tr.href)
+        if href and tr.hreflang:
+            fe.link(href=href, rel="alternate", hreflang=clean_line(tr.hreflang), type="text/html")
+    link = safe_url(post.link)
+    if link:
+        fe.link(href=link, rel="alternate", type="text/html")
+    fe.published(_utc(post.published))
+    fe.updated(_utc(post.updated))
+    for author in post.authors:
+        name = clean_line(author.name)
+        if name:
+            person = {"name": name}
+            uri = safe_url(author.uri)
+            if uri:
+                person["uri"] = uri
+            fe.author(person)
+    cats = _categories(site, post)
+    if cats:
+        fe.category(cats)
+    summary = clean_text(post.excerpt).strip()
+    if summary:
+        fe.summary(summary, type="text")
+    content = clean_text(post.content_html).strip()
+    if content:
+        fe.content(content, type="html")
+    elif not link:
+        fe.content(summary or _post_title(post), type="text")
+    fe.lg.language = clean_line(post.language) or None
+    fe.lg.source = _source_info(site, post.source_id)
+    return fe
+
+
+def _feed_generator(site: _Site, spec: FeedSpec, updated: datetime) -> FeedGenerator:
+    settings = site.settings.site
+    fg = FeedGenerator()
+    fg.id(site.url(spec.path))
+    fg.title(clean_line(spec.title))
+    if settings.description:
+        fg.subtitle(clean_line(settings.description))
+    fg.author({"name": clean_line(settings.author or settings.title), "uri": site.base})
+    fg.link(href=site.url(spec.path), rel="self", type=ATOM_TYPE)
+    fg.link(href=site.url(spec.html_path), rel="alternate", type="text/html")
+    if settings.hub:
+        fg.link(href=settings.hub, rel="hub")
+    fg.updated(updated)
+    fg.generator(GENERATOR_NAME, version=__version__, uri=GENERATOR_URI)
+    if settings.icon:
+        fg.icon(urljoin(site.base, settings.icon))
+    if settings.logo:
+        fg.logo(urljoin(site.base, settings.logo))
+    if spec.language:
+        fg.language(spec.language)
+    return fg
+
+
+def atom_document(
+    site: _Site,
+    spec: FeedSpec,
+    posts: Sequence[Post],
+    *,
+    archive: bool = False,
+    prev_archive: str | None = None,
+    current: str | None = None,
+) -> bytes:
+    """Serialize one Atom document; ``posts`` are written in the given order."""
+    updated = max((_utc(p.updated) for p in posts), default=site.newest_updated)
+    fg = _feed_generator(site, spec, updated)
+    if prev_archive:
+        fg.link(href=site.url(prev_archive), rel="prev-archive", type=ATOM_TYPE)
+    if current:
+        fg.link(href=site.url(current), rel="current", type=ATOM_TYPE)
+    fg.register_extension("lgfeed", _FeedExtras, None, atom=True, rss=False)
+    fg.lgfeed.archive = archive
+    fg.lgfeed.entries = [_atom_entry(site, post) for post in posts]
+    data: bytes = fg.atom_str(pretty=True)
+    return data
+
+
+# --------------------------------------------------------------------------------------------
+# Editions
+
+
+def feed_specs(site: _Site) -> list[tuple[FeedSpec, Callable[[Post], bool]]]:
+    """Every Atom edition and the filter choosing its posts, in a stable order."""
+    title = site.settings.site.title
+    specs: list[tuple[FeedSpec, Callable[[Post], bool]]] = [
+        (FeedSpec("feed.atom", title), lambda p: True)
+    ]
+    for lang in site.settings.site.languages:
+        if _SAFE_NAME.match(lang):
+            specs.append(
+                (
+                    FeedSpec(f"feed-{lang}.atom", f"{title} ({lang})", lang, f"{lang}/"),
+                    lambda p, lang=lang: _base_language(p.language) == lang,  # type: ignore[misc]
+                )
+            )
+    topics = set(site.settings.topics) | {t for p in site.posts for t in p.topics}
+    for key in sorted(t for t in topics if _SAFE_NAME.match(t)):
+        specs.append(
+            (
+                FeedSpec(f"topics/{key}.atom", f"{title}: {site.topic_label(key)}"),
+                lambda p, key=key: key in p.topics,  # type: ignore[misc]
+            )
+        )
+    for sid in sorted(s for s in site.sources if _SAFE_NAME.match(s)):
+        name = site.sources[sid].name
+        specs.append(
+            (
+                FeedSpec(f"sources/{sid}.atom", f"{title}: {name}"),
+                lambda p, sid=sid: p.source_id == sid,  # type: ignore[misc]
+            )
+        )
+    return specs
+
+
+def _newest(posts: Iterable[Post], predicate: Callable[[Post], bool], limit: int) -> list[Post]:
+    out: list[Post] = []
+    for post in posts:
+        if predicate(post):
+            out.append(post)
+            if len(out) >= limit:
+                break
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# RFC 5005 archives
+
+
+def archive_pages(posts: Iterable[Post], size: int) -> list[list[Post]]:
+    """Complete pages of ``size`` posts in first-seen order (oldest page first).
+
+    New posts are first seen *now*, after every stored one, so they only ever extend the tail:
+    a complete page keeps its members for good.
+    """
+    ordered = sorted(posts, key=lambda p: (_utc(p.first_seen), p.id))
+    return [ordered[i * size : (i + 1) * size] for i in range(len(ordered) // size)]
+
+
+def archive_path(number: int) -> str:
+    return f"archive/{number}.atom"
+
+
+# --------------------------------------------------------------------------------------------
+# RSS 2.0, JSON Feed 1.1, OPML 2.0
+
+
+def rss_document(site: _Site, posts: Sequence[Post]) -> bytes:
+    settings = site.settings.site
+    fg = FeedGenerator()
+    fg.load_extension("dc", atom=False, rss=True)
+    fg.register_extension("lgfeed", _FeedExtras, None, atom=False, rss=True)
+    fg.lgfeed.hub = settings.hub
+    fg.title(clean_line(settings.title))
+    fg.description(clean_line(settings.description) or clean_line(settings.title))
+    fg.link(href=site.url("feed.rss"), rel="self")
+    fg.link(href=site.base, rel="alternate")  # feedgen uses the last link as <link>
+    updated = max((_utc(p.updated) for p in posts), default=site.newest_updated)
+    fg.lastBuildDate(updated)
+    fg.pubDate(updated)
+    fg.generator(GENERATOR_NAME, version=__version__, uri=GENERATOR_URI)
+    if settings.logo:
+        fg.image(urljoin(site.base, settings.logo), clean_line(settings.title), site.base)
+    for post in posts:
+        fe = fg.add_entry(order="append")
+        fe.guid(entry_id(post.id), permalink=False)
+        fe.title(_post_title(post))
+        link = safe_url(post.link)
+        if link:
+            fe.link(href=link)
+        fe.description(clean_text(post.excerpt).strip() or _post_title(post))
+        content = clean_text(post.content_html).strip()
+        if content:
+            fe.content(content)
+        fe.pubDate(_utc(post.published))
+        for cat in _categories(site, post):
+            fe.category(cat)
+        names = [clean_line(a.name) for a in post.authors if clean_line(a.name)]
+        if names:
+            fe.dc.dc_creator(names)
+        info = _source_info(site, post.source_id)
+        fe.source(url=info["self"], title=info["title"])
+    data: bytes = fg.rss_str(pretty=True)
+    return data
+
+
+def json_feed_document(site: _Site, posts: Sequence[Post]) -> bytes:
+    settings = site.settings.site
+    doc: dict[str, Any] = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": clean_line(settings.title),
+        "home_page_url": site.base,
+        "feed_url": site.url("feed.json"),
+        "description": clean_line(settings.description),
+        "authors": [{"name": clean_line(settings.author or settings.title), "url": site.base}],
+    }
+    if settings.icon:
+        doc["icon"] = urljoin(site.base, settings.icon)
+    if settings.hub:
+        doc["hubs"] = [{"type": "WebSub", "url": settings.hub}]
+    doc["items"] = [_json_item(site, post) for post in posts]
+    return (json.dumps(doc, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+
+
+def _json_item(site: _Site, post: Post) -> dict[str, Any]:
+    item: dict[str, Any] = {"id": entry_id(post.id)}
+    link = safe_url(post.link)
+    if link:
+        item["url"] = link
+    item["title"] = _post_title(post)
+    item["content_html"] = clean_text(post.content_html) or clean_text(post.excerpt)
+    if post.excerpt:
+        item["summary"] = clean_text(post.excerpt)
+    image = safe_url(post.image)
+    if image:
+        item["image"] = image
+    item["date_published"] = _iso(post.published)
+    item["date_modified"] = _iso(post.updated)
+    authors = [
+        {"name": clean_line(a.name), **({"url": u} if (u := safe_url(a.uri)) else {})}
+        for a in post.authors
+        if clean_line(a.name)
+    ]
+    if authors:
+        item["authors"] = authors
+    tags = [c["label"] for c in _categories(site, post)]
+    if tags:
+        item["tags"] = list(dict.fromkeys(tags))
+    if post.language:
+        item["language"] = clean_line(post.language)
+    info = _source_info(site, post.source_id)
+    item["_source"] = {"id": post.source_id, "title": info["title"], "feed_url": info["self"]}
+    return item
+
+
+def opml_document(site: _Site) -> bytes:
+    """Every configured, enabled source, so a reader can follow the members one by one."""
+    settings = site.settings
+    root = etree.Element("opml", version="2.0")
+    head = etree.SubElement(root, "head")
+    etree.SubElement(head, "title").text = clean_line(settings.site.title)
+    etree.SubElement(head, "docs").text = "http://opml.org/spec2.opml"
+    body = etree.SubElement(root, "body")
+    for source in sorted(settings.source_list(), key=lambda s: (s.organisation, s.name, s.id)):
+        if not source.enabled:
+            continue
+        attrs = {
+            "type": "rss",
+            "text": clean_line(source.name),
+            "title": clean_line(source.name),
+            "xmlUrl": clean_line(source.url),
+        }
+        if source.homepage:
+            attrs["htmlUrl"] = clean_line(source.homepage)
+        attrs["language"] = source.language
+        if source.tags:
+            attrs["category"] = ",".join(clean_line(t).replace(",", " ") for t in source.tags)
+        attrs["description"] = clean_line(source.organisation)
+        etree.SubElement(body, "outline", attrs)
+    data: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return data
+
+
+# --------------------------------------------------------------------------------------------
+# The entry point
+
+
+@dataclass
+class _Writer:
+    root: Path
+    written: list[Path] = field(default_factory=list)
+    unchanged: list[Path] = field(default_factory=list)
+
+    def put(self, relative: str, data: bytes) -> bool:
+        path = self.root / relative
+        changed = write_atomic(path, data)
+        (self.written if changed else self.unchanged).append(path)
+        return changed
+
+
+def publish_all(store: Store, settings: Settings, now: datetime) -> PublishReport:
+    """Rewrite every output whose bytes changed; return what was written for logs and WebSub."""
+    site = _load_site(store, settings, now)
+    out = _Writer(settings.output_dir)
+    size = settings.site.feed_entries
+    changed_feeds: list[str] = []
+
+    pages = archive_pages(site.posts, size)
+    newest_archive = archive_path(len(pages)) if pages else None
+    _write_archives(site, out, pages)
+
+    links: list[FeedLink] = []
+    main_entries = 0
+    for spec, predicate in feed_specs(site):
+        chosen = _newest(site.posts, predicate, size)
+        main = spec.path == "feed.atom"
+        main_entries = len(chosen) if main else main_entries
+        data = atom_document(site, spec, chosen, prev_archive=newest_archive if main else None)
+        if out.put(spec.path, data):
+            changed_feeds.append(site.url(spec.path))
+        links.append(FeedLink(spec.title, site.url(spec.path), ATOM_TYPE, spec.language))
+
+    newest = list(site.posts[:size])
+    for name, data in (
+        ("feed.rss", rss_document(site, newest)),
+        ("feed.json", json_feed_document(site, newest)),
+    ):
+        if out.put(name, data):
+            changed_feeds.append(site.url(name))
+    links.insert(1, FeedLink(f"{settings.site.title} (RSS)", site.url("feed.rss"), RSS_TYPE))
+    links.insert(2, FeedLink(f"{settings.site.title} (JSON)", site.url("feed.json"), JSON_TYPE))
+    out.put("sources.opml", opml_document(site))
+
+    for relative, data in render_pages(site.posts, site.sources, settings, links).items():
+        out.put(relative, data)
+    _copy_static(out)
+
+    return PublishReport(
+        written=tuple(out.written),
+        unchanged=tuple(out.unchanged),
+        posts=len(site.posts),
+        feed_entries=main_entries,
+        archives=len(pages),
+        changed_feeds=tuple(changed_feeds),
+    )
+
+
+def _write_archives(site: _Site, out: _Writer, pages: Sequence[Sequence[Post]]) -> None:
+    """Write complete archive pages that do not exist yet; existing ones are final."""
+    title = site.settings.site.title
+    for number, members in enumerate(pages, start=1):
+        relative = archive_path(number)
+        if (out.root / relative).is_file():
+            out.unchanged.append(out.root / relative)
+            continue
+        spec = FeedSpec(relative, f"{title} (archive {number})")
+        newest_first = list(reversed(members))
+        data = atom_document(
+            site,
+            spec,
+            newest_first,
+            archive=True,
+            prev_archive=archive_path(number - 1) if number > 1 else None,
+            current="feed.atom",
+        )
+        out.put(relative, data)
+
+
+def _copy_static(out: _Writer) -> None:
+    """The pages' stylesheet lives beside the templates; publish it with the pages."""
+    static = TEMPLATES_DIR / "static"
+    if not static.is_dir():
+        return
+    for item in sorted(static.iterdir()):
+        if item.is_file() and not item.name.startswith("."):
+            out.put(f"static/{item.name}", item.read_bytes())
+
+
+__all__ = [
+    "FeedSpec",
+    "PublishReport",
+    "archive_pages",
+    "clean_line",
+    "clean_text",
+    "entry_id",
+    "publish_all",
+    "safe_url",
+]

@@ -1,0 +1,314 @@
+"""Make feed HTML safe to republish and to mail, and turn it into plain text.
+
+This is the only module that imports nh3 (Rust's ammonia, an HTML5 parser with an allowlist).
+It was chosen over bleach because it is about 30 times faster on a 3 KB entry and it removed every
+active vector of the 47-vector table in ``tests/test_sanitize.py`` with a strict allowlist.
+
+The pipeline for ``sanitize_html``:
+
+1. **Bound the work** (before nh3): cut the input at ``MAX_HTML_CHARS`` and drop opening tags
+   nested deeper than ``MAX_DEPTH``.  html5ever's tree building is superlinear in nesting depth
+   (50,000 nested ``<div>`` take seconds), so a hostile feed could stall a cycle.
+2. **Lazy-loaded images**: ``data-src``/``data-lazy-src``/``data-original`` or the first
+   ``srcset`` candidate becomes ``src`` when ``src`` is missing or a placeholder, and 1×1
+   tracking pixels are dropped.  This edits raw markup, which is safe because nh3 runs after.
+3. **nh3** with a strict allowlist: no script/style/iframe/form/object/embed/svg/math, no event
+   handlers, no ``style``/``class``/``id``; ``href`` may be http, https or mailto and ``src``
+   only http or https (nh3 decodes entities and drops tabs/newlines first, so
+   ``&#106;avascript:`` and ``java\\tscript:`` are caught); relative URLs are resolved against
+   the base or removed when there is none; links get ``rel="noopener noreferrer"``.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from functools import lru_cache
+
+import nh3
+
+from aggregator.urls import absolute_url
+
+MAX_HTML_CHARS = 256_000
+MAX_DEPTH = 200
+
+_VOID = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+     "source", "track", "wbr"}
+)  # fmt: skip
+# Elements whose end tag is optional: an unclosed one is closed by its next sibling, so it
+# does not deepen the tree and must not count towards the depth cap.
+_OPTIONAL_END = frozenset(
+    {"p", "li", "dt", "dd", "rt", "rp", "optgroup", "option", "colgroup", "caption", "thead",
+     "tbody", "tfoot", "tr", "td", "th"}
+)  # fmt: skip
+
+ALLOWED_TAGS = frozenset(
+    {"a", "abbr", "b", "blockquote", "br", "caption", "code", "col", "colgroup", "dd", "del",
+     "details", "dfn", "div", "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3", "h4",
+     "h5", "h6", "hr", "i", "img", "ins", "kbd", "li", "mark", "ol", "p", "pre", "q", "s",
+     "samp", "small", "span", "strong", "sub", "summary", "sup", "table", "tbody", "td",
+     "tfoot", "th", "thead", "time", "tr", "u", "ul"}
+)  # fmt: skip
+ALLOWED_ATTRIBUTES: dict[str, set[str]] = {
+    "*": {"lang", "dir", "title"},
+    "a": {"href", "hreflang"},
+    "img": {"src", "alt", "width", "height"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan", "scope"},
+    "col": {"span"},
+    "colgroup": {"span"},
+    "ol": {"start", "reversed"},
+    "li": {"value"},
+    "time": {"datetime"},
+}
+# Removed with everything inside them (the rest of unknown tags keep their text).
+_DROP_WITH_CONTENT = frozenset(
+    {"script", "style", "iframe", "object", "embed", "svg", "math", "template", "noscript",
+     "noembed", "noframes", "frameset", "frame", "xmp", "title", "head", "select", "textarea",
+     "applet", "audio", "video", "canvas", "map", "button"}
+)  # fmt: skip
+_BLOCKS = frozenset(
+    {"p", "div", "br", "li", "ul", "ol", "dl", "dt", "dd", "blockquote", "pre", "h1", "h2", "h3",
+     "h4", "h5", "h6", "hr", "table", "tr", "td", "th", "figure", "figcaption", "caption",
+     "details", "summary"}
+)  # fmt: skip
+
+_TAG_RE = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9:-]*)[^>]*?(/?)>")
+_IMG_RE = re.compile(r"""<img\b(?:[^>"']|"[^"]*"|'[^']*')*>""", re.IGNORECASE)
+_ATTR_RE = re.compile(
+    r"""([^\s"'>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?"""
+)
+_LAZY_ATTRS = ("data-src", "data-lazy-src", "data-original", "data-orig-file", "data-srcset")
+_PLACEHOLDER_HINTS = ("data:", "placeholder", "blank.gif", "spacer.gif", "pixel.gif", "lazy")
+_OUT_TAG_RE = re.compile(r"</?([a-z0-9]+)>")
+_SPACE_RE = re.compile(r"[^\S\n]+")
+_NEWLINES_RE = re.compile(r"\s*\n\s*")
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u2028\u2029\ufeff]")
+_TAGLIKE_RE = re.compile(r"<[a-zA-Z/!?][^<>]*>")
+_ENTITY_RE = re.compile(r"&(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});")
+
+
+def bound_markup(markup: str) -> str:
+    """Cut ``markup`` to ``MAX_HTML_CHARS`` and drop opening tags nested beyond ``MAX_DEPTH``.
+
+    The depth is estimated with a tag regex, not a parser: it only has to bound nh3's work,
+    and whatever it leaves behind is still sanitized afterwards.
+    """
+    if len(markup) > MAX_HTML_CHARS:
+        cut = markup.rfind("<", 0, MAX_HTML_CHARS)
+        markup = markup[: cut if cut > MAX_HTML_CHARS // 2 else MAX_HTML_CHARS]
+    if markup.count("<") <= MAX_DEPTH:
+        return markup
+    depth = 0
+    pieces: list[str] = []
+    last = 0
+    for match in _TAG_RE.finditer(markup):
+        closing, name, self_closing = match.group(1), match.group(2).lower(), match.group(3)
+        if name in _VOID or name in _OPTIONAL_END or self_closing:
+            continue
+        if closing:
+            depth = max(0, depth - 1)
+            continue
+        depth += 1
+        if depth > MAX_DEPTH:
+            depth -= 1
+            pieces.append(markup[last : match.start()])
+            last = match.end()
+    if not pieces:
+        return markup
+    pieces.append(markup[last:])
+    return "".join(pieces)
+
+
+def _attrs(tag: str) -> list[tuple[str, str | None]]:
+    inner = tag[4:-1]
+    found: list[tuple[str, str | None]] = []
+    for m in _ATTR_RE.finditer(inner):
+        value = next((v for v in m.group(2, 3, 4) if v is not None), None)
+        found.append((m.group(1).lower(), None if value is None else html.unescape(value)))
+    return found
+
+
+def _first_srcset(value: str) -> str | None:
+    first = value.split(",")[0].strip().split()
+    return first[0] if first else None
+
+
+def _is_pixel(values: dict[str, str | None]) -> bool:
+    return any((values.get(k) or "").strip() in ("0", "1", "1px") for k in ("width", "height"))
+
+
+def _rewrite_img(match: re.Match[str]) -> str:
+    attrs = _attrs(match.group(0))
+    values = dict(attrs)
+    if _is_pixel(values):
+        return ""
+    src = (values.get("src") or "").strip()
+    if not src or any(h in src.lower() for h in _PLACEHOLDER_HINTS):
+        lazy = next((values[a] for a in _LAZY_ATTRS if values.get(a)), None)
+        if lazy is None and values.get("srcset"):
+            lazy = values["srcset"]
+        candidate = _first_srcset(lazy) if lazy else None
+        if candidate:
+            src = candidate
+    kept = [(k, v) for k, v in attrs if k != "src"]
+    out = [f'src="{html.escape(src)}"'] if src else []
+    out += [k if v is None else f'{k}="{html.escape(v)}"' for k, v in kept]
+    return "<img " + " ".join(out) + ">"
+
+
+def fix_lazy_images(markup: str) -> str:
+    """Give lazily loaded images a real ``src`` and drop 1×1 tracking pixels."""
+    if "<img" not in markup and "<IMG" not in markup:
+        return markup
+    return _IMG_RE.sub(_rewrite_img, markup)
+
+
+def _relative_resolver(base: str | None) -> Callable[[str], str | None]:
+    def resolve(url: str) -> str | None:
+        if not base or url.lstrip().startswith("#"):
+            return None
+        return absolute_url(url, base)
+
+    return resolve
+
+
+@lru_cache(maxsize=64)
+def _cleaner(base: str | None) -> nh3.Cleaner:
+    return nh3.Cleaner(
+        tags=set(ALLOWED_TAGS),
+        clean_content_tags=set(_DROP_WITH_CONTENT),
+        attributes={k: set(v) for k, v in ALLOWED_ATTRIBUTES.items()},
+        url_schemes={"http", "https", "mailto"},
+        strip_comments=True,
+        link_rel="noopener noreferrer",
+        url_relative=_relative_resolver(base),
+    )
+
+
+_SRC_RE = re.compile(r'<img src="([^"]*)"')
+
+
+def _only_web_images(clean: str) -> str:
+    """nh3 applies one scheme list to every URL attribute; images must not be ``mailto:``."""
+    if "mailto:" not in clean:
+        return clean
+    return _SRC_RE.sub(lambda m: "<img" if m.group(1).startswith("mailto:") else m.group(0), clean)
+
+
+def sanitize_html(markup: str, base_url: str | None) -> str:
+    """Return ``markup`` reduced to the allowlist above, safe to republish and to mail.
+
+    ``base_url`` resolves relative ``href``/``src``; without one (or when it is not http(s))
+    relative URLs are removed, because they would point at our own site.
+    """
+    if not markup or not markup.strip():
+        return ""
+    base = absolute_url(base_url) if base_url else None
+    prepared = fix_lazy_images(bound_markup(_CONTROL_RE.sub("", markup)))
+    return _only_web_images(_cleaner(base).clean(prepared).strip())
+
+
+@lru_cache(maxsize=1)
+def _text_cleaner() -> nh3.Cleaner:
+    return nh3.Cleaner(
+        tags=set(_BLOCKS),
+        clean_content_tags=set(_DROP_WITH_CONTENT),
+        attributes={},
+        strip_comments=True,
+        link_rel=None,
+    )
+
+
+def _strip_taglike(text: str) -> str:
+    """Remove what still looks like a tag after decoding (``&lt;b&gt;`` written as text).
+
+    Plain text may be put into HTML by a careless consumer; repeating until nothing changes
+    catches ``<<b>b>`` that would rebuild a tag after one pass.
+    """
+    for _ in range(50):
+        stripped = _TAGLIKE_RE.sub("", text)
+        if stripped == text:
+            return stripped
+        text = stripped
+    return text.replace("<", "")
+
+
+_HAS_TAG_RE = re.compile(r"<[a-zA-Z/!]")
+_PLAIN_BREAK_RE = re.compile(r"\n|[ \t]{2,}")
+
+
+def html_to_blocks(markup: str) -> str:
+    """Plain text with one line per block (paragraph, list item, heading…).
+
+    Byline detection needs to know where the first paragraph ends; everything else calls
+    :func:`html_to_text`.  Text without any tag is taken as plain text, where a line break or
+    a run of spaces separates paragraphs (as in the seeds' "officer  Dicen que…").
+    """
+    if not markup:
+        return ""
+    if _HAS_TAG_RE.search(markup):
+        cleaned = " ".join(_text_cleaner().clean(bound_markup(markup)).split())
+        text = _OUT_TAG_RE.sub(lambda m: "\n" if m.group(1) in _BLOCKS else "", cleaned)
+        text = html.unescape(text)
+    else:
+        text = _PLAIN_BREAK_RE.sub("\n", html.unescape(markup[:MAX_HTML_CHARS]))
+    text = _strip_taglike(text)
+    text = _CONTROL_RE.sub("", text.replace("\r", "\n").replace("\xa0", " "))
+    text = _SPACE_RE.sub(" ", text)
+    return _NEWLINES_RE.sub("\n", text).strip()
+
+
+def html_to_text(markup: str) -> str:
+    """Plain text of an HTML fragment: no markup, entities decoded, whitespace collapsed."""
+    return " ".join(html_to_blocks(markup).split())
+
+
+def decode_entities(text: str) -> str:
+    """Decode well-formed entities once more (``&amp;eacute;`` seen in double-escaped titles)."""
+    if "&" not in text:
+        return text
+    return _ENTITY_RE.sub(lambda m: html.unescape(m.group(0)), text)
+
+
+def clean_text(text: str) -> str:
+    """One line of plain text: control characters out, whitespace collapsed."""
+    return " ".join(_CONTROL_RE.sub("", text).split())
+
+
+_ELLIPSIS = "…"
+
+
+def truncate(text: str, limit: int) -> str:
+    """``text`` cut at a word boundary to at most ``limit`` characters, ``…`` included."""
+    if len(text) <= limit:
+        return text
+    room = max(1, limit - len(_ELLIPSIS))
+    cut = text[: room + 1]
+    space = cut.rfind(" ")
+    head = cut[:space] if space > room // 2 else text[:room]
+    return head.rstrip(" ,;:-–—.…") + _ELLIPSIS
+
+
+_TRAILERS = re.compile(
+    r"\s*(?:\(\+\)|\[(?:…|\.\.\.)\]|(?:read more|continue reading|lire la suite|leer más|"
+    r"seguir leyendo|en savoir plus)\s*(?:→|»|\.\.\.|…)?|The post .{1,300} appeared first on "
+    r".{1,200}\.)\s*$",
+    re.IGNORECASE,
+)
+
+
+def excerpt(text: str, limit: int = 300) -> str:
+    """A teaser of plain ``text``: one line, read-more trailers removed, cut at a word.
+
+    The result never holds markup and is at most ``limit`` characters.
+    """
+    flat = clean_text(_strip_taglike(text))
+    for _ in range(3):
+        trimmed = _TRAILERS.sub("", flat)
+        if trimmed == flat:
+            break
+        flat = trimmed
+    return truncate(flat.strip(), limit)

@@ -1,0 +1,103 @@
+"""APScheduler jobs, and nothing else: each job calls one ``jobs``-level function.
+
+The job store is APScheduler's SQLAlchemyJobStore on the same database as the posts, so a restart
+resumes the schedule.  Jobs are registered by textual reference with plain arguments (the config
+path), which is what a persistent job store needs.  Every job runs with ``max_instances=1`` (a
+slow cycle is never overlapped by the next) and ``coalesce=True`` with a long misfire grace: a
+digest missed while the process was down runs once when it comes back, not once per missed slot.
+
+On start the stored jobs are reconciled with ``feeds.yaml`` while the scheduler is paused: a
+digest job whose schedule did not change is kept as stored (so its missed run is still due); a
+changed or new one is (re)created; jobs for editions that left the config are removed.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from datetime import datetime
+from types import FrameType
+from zoneinfo import ZoneInfo
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from aggregator.config import Settings
+
+log = logging.getLogger("aggregator.scheduler")
+
+CYCLE_JOB = "cycle"
+DIGEST_PREFIX = "digest:"
+MISFIRE_GRACE_S = 24 * 3600
+
+
+def build_scheduler(settings: Settings) -> BackgroundScheduler:
+    return BackgroundScheduler(
+        jobstores={"default": SQLAlchemyJobStore(url=settings.storage_url)},
+        executors={"default": ThreadPoolExecutor(2)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_S},
+        timezone=ZoneInfo(settings.site.timezone),
+    )
+
+
+def reconcile_jobs(scheduler: BackgroundScheduler, settings: Settings, now: datetime) -> None:
+    """Make the stored jobs match the configuration (call while the scheduler is paused)."""
+    config_path = str(settings.path.resolve())
+    scheduler.add_job(
+        "aggregator.jobs:cycle_job",
+        IntervalTrigger(minutes=settings.site.fetch_interval_minutes),
+        args=[config_path],
+        id=CYCLE_JOB,
+        name="fetch and publish",
+        replace_existing=True,
+        next_run_time=now,  # a first cycle right away
+    )
+    wanted = {DIGEST_PREFIX + e.name: e for e in settings.digest.editions}
+    for job in scheduler.get_jobs():
+        if job.id.startswith(DIGEST_PREFIX) and job.id not in wanted:
+            scheduler.remove_job(job.id)
+    for job_id, edition in wanted.items():
+        trigger = CronTrigger.from_crontab(edition.schedule, timezone=ZoneInfo(edition.timezone))
+        existing = scheduler.get_job(job_id)
+        if (
+            existing is not None
+            and str(existing.trigger) == str(trigger)
+            and list(existing.args) == [config_path, edition.name]
+        ):
+            continue  # keep its stored next run time: a missed edition is still due
+        scheduler.add_job(
+            "aggregator.jobs:digest_job",
+            trigger,
+            args=[config_path, edition.name],
+            id=job_id,
+            name=f"digest {edition.name}",
+            replace_existing=True,
+        )
+
+
+def run_forever(settings: Settings, stop_event: threading.Event | None = None) -> None:
+    """Run a first cycle now, then follow the schedule until SIGINT or SIGTERM."""
+    scheduler = build_scheduler(settings)
+    stop = stop_event or threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("signal %s received: stopping after running jobs finish", signum)
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+    scheduler.start(paused=True)
+    try:
+        reconcile_jobs(scheduler, settings, datetime.now(ZoneInfo(settings.site.timezone)))
+        scheduler.resume()
+        for job in scheduler.get_jobs():
+            log.info("scheduled %s: next run %s", job.name, job.next_run_time)
+        stop.wait()
+    finally:
+        scheduler.shutdown(wait=True)
+    log.info("scheduler stopped")

@@ -1,0 +1,163 @@
+"""Opening a database: the engine, SQLite's settings, and migrating to the code's schema.
+
+Two backends share one code path: SQLite (the default, a file beside ``feeds.yaml``) and
+PostgreSQL through psycopg 3.  Anything else is refused up front rather than half working.
+
+SQLite is set up for a cron job, a scheduler and a web server touching one file at once: WAL
+(readers never block the writer), ``synchronous=NORMAL`` (safe with WAL, no fsync per commit),
+foreign keys on, and a busy timeout so a second writer waits instead of failing.  pysqlite's own
+transaction handling is switched off so that we emit ``BEGIN`` ourselves: writes take
+``BEGIN IMMEDIATE``, which reserves the write lock up front and so avoids the "database is
+locked" failure SQLite returns when a read transaction later tries to write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy.engine import URL, Connection
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+
+from aggregator.errors import StorageError
+from aggregator.store.schema import metadata
+
+#: The Alembic revision this code writes and reads.  A database at a revision the code does not
+#: know (written by a newer release) is refused instead of being misread.
+SCHEMA_VERSION = "0001"
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+BUSY_TIMEOUT_MS = 15_000
+WRITE_OPTION = "aggregator_write"  # execution option: this connection will write
+_PG_MIGRATION_LOCK = 0x61676772  # pg_advisory_xact_lock key held while migrating ("aggr")
+
+
+def create_store_engine(url: str) -> Engine:
+    """An engine for a SQLite or PostgreSQL URL, with the settings described above."""
+    parsed = _parse(url)
+    backend = parsed.get_backend_name()
+    try:
+        if backend == "sqlite":
+            return _sqlite_engine(parsed)
+        if backend == "postgresql":
+            if parsed.drivername == "postgresql":  # the bare scheme means psycopg 3 here
+                parsed = parsed.set(drivername="postgresql+psycopg")
+            return create_engine(parsed, pool_pre_ping=True)
+    except ImportError as exc:
+        raise StorageError(
+            f"no database driver for {parsed.drivername}: {exc}; for PostgreSQL install "
+            "the 'postgres' extra (psycopg 3)"
+        ) from exc
+    raise StorageError(
+        f"unsupported database {parsed.drivername!r}: use sqlite:///path or "
+        "postgresql+psycopg://user@host/db"
+    )
+
+
+def _parse(url: str) -> URL:
+    try:
+        return make_url(url)
+    except (ArgumentError, ValueError) as exc:
+        raise StorageError(f"invalid storage URL {url!r}: {exc}") from exc
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    database = url.database or ""
+    if database in ("", ":memory:"):
+        # One shared in-memory database: every connection must be the same one.
+        engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    else:
+        if not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+    event.listen(engine, "connect", _sqlite_on_connect)
+    event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (see module docstring)
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    writes = bool(conn.get_execution_options().get(WRITE_OPTION))
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+
+
+@contextmanager
+def translate_errors(action: str) -> Iterator[None]:
+    """Turn a driver or SQLAlchemy failure into a StorageError that names what we were doing."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise StorageError(f"database error while {action}: {detail}") from exc
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the database to the code's schema, or refuse one written by a newer release."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    script = ScriptDirectory.from_config(config)
+    with (
+        translate_errors("migrating the schema"),
+        engine.connect().execution_options(**{WRITE_OPTION: True}) as conn,
+        conn.begin(),
+    ):
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+        current = set(MigrationContext.configure(conn).get_current_heads())
+        _refuse_unknown(current, script)
+        if current != set(script.get_heads()):
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+
+def _refuse_unknown(current: set[str], script: ScriptDirectory) -> None:
+    known = {rev.revision for rev in script.walk_revisions()}
+    unknown = sorted(current - known)
+    if unknown:
+        raise StorageError(
+            f"the database schema is at revision {', '.join(unknown)}, newer than this "
+            f"version of the aggregator knows (up to {SCHEMA_VERSION}); upgrade the "
+            "aggregator or point it at another database"
+        )
+
+
+def schema_drift(engine: Engine) -> list[str]:
+    """Differences between the live tables and ``schema.metadata``; empty when they agree.
+
+    Tables that are not ours (APScheduler's job store shares the database) are ignored.
+    """
+
+    def ours(name: str | None, kind: str, _parent: Any) -> bool:
+        return kind != "table" or name in metadata.tables
+
+    with translate_errors("comparing the schema"), engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_name": ours}
+        )
+        return [repr(diff) for diff in compare_metadata(context, metadata)]
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision stamped in the database (for ``aggregator doctor`` style reports)."""
+    with translate_errors("reading the schema revision"), engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()

@@ -1,0 +1,227 @@
+"""Post rows: writing a source's new and changed posts, and the queries outputs are built from.
+
+Lists inside a post (authors, tags, topics, also_from, translations) are JSON text: they are
+always read and written whole, and JSON keeps their order on both backends.  Topics are also
+copied into ``post_topics`` so that filtering by topic uses an index.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, Select, bindparam, delete, func, insert, select, update
+from sqlalchemy.engine import Connection
+
+from aggregator.models import Author, Link, Post
+from aggregator.store.schema import post_topics, posts
+
+# SQLite allows 32766 bound parameters per statement (older builds 999); stay well below.
+CHUNK = 500
+
+_UPDATABLE = tuple(c.name for c in posts.columns if c.name not in ("id", "first_seen"))
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _author_dict(author: Author) -> dict[str, str]:
+    data = {"name": author.name}
+    for key in ("affiliation", "uri", "email"):
+        value = getattr(author, key)
+        if value is not None:
+            data[key] = value
+    return data
+
+
+def _link_dict(link: Link) -> dict[str, Any]:
+    data: dict[str, Any] = {"href": link.href, "rel": link.rel}
+    for key in ("type", "hreflang", "length"):
+        value = getattr(link, key)
+        if value is not None:
+            data[key] = value
+    return data
+
+
+def post_row(post: Post) -> dict[str, Any]:
+    return {
+        "id": post.id,
+        "source_id": post.source_id,
+        "guid": post.guid,
+        "title": post.title,
+        "link": post.link,
+        "published": post.published,
+        "updated": post.updated,
+        "first_seen": post.first_seen,
+        "language": post.language,
+        "excerpt": post.excerpt,
+        "content_html": post.content_html,
+        "title_derived": post.title_derived,
+        "authors": _dumps([_author_dict(a) for a in post.authors]),
+        "tags": _dumps(list(post.tags)),
+        "topics": _dumps(list(post.topics)),
+        "image": post.image,
+        "content_hash": post.content_hash,
+        "also_from": _dumps(list(post.also_from)),
+        "translations": _dumps([_link_dict(t) for t in post.translations]),
+    }
+
+
+def row_post(row: Row[Any]) -> Post:
+    return Post(
+        id=row.id,
+        source_id=row.source_id,
+        guid=row.guid,
+        title=row.title,
+        link=row.link,
+        published=row.published,
+        updated=row.updated,
+        first_seen=row.first_seen,
+        language=row.language,
+        excerpt=row.excerpt,
+        content_html=row.content_html,
+        title_derived=bool(row.title_derived),
+        authors=tuple(
+            Author(
+                name=a["name"],
+                affiliation=a.get("affiliation"),
+                uri=a.get("uri"),
+                email=a.get("email"),
+            )
+            for a in json.loads(row.authors)
+        ),
+        tags=tuple(json.loads(row.tags)),
+        topics=tuple(json.loads(row.topics)),
+        image=row.image,
+        content_hash=row.content_hash,
+        also_from=tuple(json.loads(row.also_from)),
+        translations=tuple(
+            Link(
+                href=t["href"],
+                rel=t.get("rel", "alternate"),
+                type=t.get("type"),
+                hreflang=t.get("hreflang"),
+                length=t.get("length"),
+            )
+            for t in json.loads(row.translations)
+        ),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+
+
+def known_posts(
+    conn: Connection, source_id: str, ids: Sequence[str]
+) -> dict[str, tuple[str, datetime]]:
+    found: dict[str, tuple[str, datetime]] = {}
+    for chunk in _chunks(list(dict.fromkeys(ids))):
+        query = select(posts.c.id, posts.c.content_hash, posts.c.first_seen).where(
+            posts.c.source_id == source_id, posts.c.id.in_(chunk)
+        )
+        for row in conn.execute(query):
+            found[row.id] = (row.content_hash, row.first_seen)
+    return found
+
+
+def _stored_hashes(conn: Connection, ids: Sequence[str]) -> dict[str, str]:
+    hashes: dict[str, str] = {}
+    for chunk in _chunks(ids):
+        query = select(posts.c.id, posts.c.content_hash).where(posts.c.id.in_(chunk))
+        hashes.update((row.id, row.content_hash) for row in conn.execute(query))
+    return hashes
+
+
+def upsert_posts(conn: Connection, batch: Sequence[Post]) -> tuple[int, int]:
+    """Insert new posts and rewrite changed ones (first_seen kept): (new, updated).
+
+    A post whose content_hash equals the stored one is not written at all.  The caller owns
+    the transaction.
+    """
+    latest = {post.id: post for post in batch}  # a repeated id: the last one wins
+    stored = _stored_hashes(conn, list(latest))
+    new = [p for p in latest.values() if p.id not in stored]
+    changed = [p for p in latest.values() if p.id in stored and stored[p.id] != p.content_hash]
+    if new:
+        conn.execute(insert(posts), [post_row(p) for p in new])
+    if changed:
+        statement = (
+            update(posts)
+            .where(posts.c.id == bindparam("_id"))
+            .values({name: bindparam(f"_{name}") for name in _UPDATABLE})
+        )
+        rows = [{f"_{k}": v for k, v in post_row(p).items() if k != "first_seen"} for p in changed]
+        conn.execute(statement, rows)
+        for chunk in _chunks([p.id for p in changed]):
+            conn.execute(delete(post_topics).where(post_topics.c.post_id.in_(chunk)))
+    topic_rows = [
+        {"post_id": p.id, "topic": topic} for p in (*new, *changed) for topic in set(p.topics)
+    ]
+    if topic_rows:
+        conn.execute(insert(post_topics), topic_rows)
+    return len(new), len(changed)
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+
+
+def _newest_first(query: Select[Any]) -> Select[Any]:
+    return query.order_by(posts.c.published.desc(), posts.c.id.desc())
+
+
+def recent_posts(
+    conn: Connection,
+    limit: int,
+    *,
+    language: str | None,
+    source_id: str | None,
+    topic: str | None,
+    offset: int,
+) -> list[Post]:
+    if limit <= 0:
+        return []
+    query = select(posts)
+    if language is not None:
+        query = query.where(posts.c.language == language)
+    if source_id is not None:
+        query = query.where(posts.c.source_id == source_id)
+    if topic is not None:
+        tagged = select(post_topics.c.post_id).where(post_topics.c.topic == topic)
+        query = query.where(posts.c.id.in_(tagged))
+    query = _newest_first(query).limit(limit).offset(max(offset, 0))
+    return [row_post(row) for row in conn.execute(query)]
+
+
+def posts_first_seen(
+    conn: Connection, after: datetime | None, until: datetime, *, language: str | None
+) -> list[Post]:
+    query = select(posts).where(posts.c.first_seen <= until)
+    if after is not None:
+        query = query.where(posts.c.first_seen > after)
+    if language is not None:
+        query = query.where(posts.c.language == language)
+    query = query.order_by(posts.c.first_seen.asc(), posts.c.id.asc())
+    return [row_post(row) for row in conn.execute(query)]
+
+
+def posts_by_ids(conn: Connection, ids: Sequence[str]) -> list[Post]:
+    found: list[Post] = []
+    for chunk in _chunks(list(dict.fromkeys(ids))):
+        rows = conn.execute(select(posts).where(posts.c.id.in_(chunk)))
+        found.extend(row_post(row) for row in rows)
+    found.sort(key=lambda p: (p.published, p.id), reverse=True)
+    return found
+
+
+def count_posts(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(posts)).scalar_one())

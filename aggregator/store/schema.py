@@ -1,0 +1,201 @@
+"""The tables, as SQLAlchemy Core metadata, and the one column type they need.
+
+This module describes the schema the code expects *now*; the Alembic revisions in
+``migrations/versions`` are what builds it in a database, and a test compares the two so they
+cannot drift apart.
+
+Datetimes go through :class:`UTCDateTime`: PostgreSQL keeps them in ``timestamptz``; SQLite has
+no time zone type, so they are stored as fixed-width ISO 8601 text in UTC
+(``2026-11-20T12:00:00.000000+00:00``).  Fixed width and one offset mean text order is time
+order, so ``ORDER BY`` and ``<``/``>`` comparisons work on the text unchanged.
+
+Strings are ``TEXT`` without lengths: SQLite ignores declared lengths, so a limit only PostgreSQL
+enforced would make an odd feed fail on one backend and pass on the other.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+# Constraint names are fixed by convention so that later migrations can refer to them on both
+# backends (SQLite batch mode needs names to drop or alter a constraint).
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ISO_WIDTH = len("2026-11-20T12:00:00.000000+00:00")
+
+
+def to_utc(value: datetime) -> datetime:
+    """Normalise an aware datetime to UTC; a naive one is a bug upstream, so refuse it."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value.isoformat()} reached the store; use aware UTC")
+    return value.astimezone(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on every backend (``timestamptz`` or sortable ISO text)."""
+
+    impl = String(ISO_WIDTH)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(DateTime(timezone=True))
+        return dialect.type_descriptor(String(ISO_WIDTH))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        utc = to_utc(value)
+        if dialect.name == "postgresql":
+            return utc
+        return utc.isoformat(timespec="microseconds")
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, datetime):
+            return to_utc(value)
+        return to_utc(datetime.fromisoformat(str(value)))
+
+
+metadata = MetaData(naming_convention=NAMING)
+
+sources = Table(
+    "sources",
+    metadata,
+    Column("id", Text, primary_key=True),
+    # what the operator configured
+    Column("name", Text, nullable=False),
+    Column("organisation", Text, nullable=False, server_default=""),
+    Column("config_url", Text, nullable=False),
+    Column("homepage", Text),
+    Column("language", Text, nullable=False, server_default="en"),
+    Column("tags", Text, nullable=False, server_default="[]"),  # JSON list
+    Column("enabled", Boolean, nullable=False, server_default="1"),
+    Column("kind", Text, nullable=False, server_default="feed"),
+    Column("scrape", Text),  # JSON object of ScrapeRules, or NULL
+    Column("day_first", Boolean, nullable=False, server_default="0"),
+    Column("contact", Text),
+    Column("configured", Boolean, nullable=False, server_default="1"),  # in feeds.yaml now
+    # what the store remembers between cycles (models.SourceState)
+    Column("url", Text, nullable=False),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("body_hash", Text),
+    Column("last_fetch", UTCDateTime),
+    Column("last_success", UTCDateTime),
+    Column("last_error", Text),
+    Column("last_error_at", UTCDateTime),
+    Column("failing_since", UTCDateTime),
+    Column("consecutive_failures", Integer, nullable=False, server_default="0"),
+    Column("next_fetch", UTCDateTime),
+    Column("gone", Boolean, nullable=False, server_default="0"),
+    Column("entries_seen", Integer, nullable=False, server_default="0"),
+    Column("title", Text),
+    Column("link", Text),
+)
+
+posts = Table(
+    "posts",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("source_id", Text, ForeignKey("sources.id"), nullable=False),
+    Column("guid", Text),
+    Column("title", Text, nullable=False),
+    Column("link", Text, nullable=False),
+    Column("published", UTCDateTime, nullable=False),
+    Column("updated", UTCDateTime, nullable=False),
+    Column("first_seen", UTCDateTime, nullable=False),
+    Column("language", Text, nullable=False),
+    Column("excerpt", Text, nullable=False),
+    Column("content_html", Text, nullable=False),
+    Column("title_derived", Boolean, nullable=False, server_default="0"),
+    Column("authors", Text, nullable=False, server_default="[]"),  # JSON list of objects
+    Column("tags", Text, nullable=False, server_default="[]"),  # JSON list of strings
+    Column("topics", Text, nullable=False, server_default="[]"),  # JSON list of strings
+    Column("image", Text),
+    Column("content_hash", Text, nullable=False, server_default=""),
+    Column("also_from", Text, nullable=False, server_default="[]"),  # JSON list of source ids
+    Column("translations", Text, nullable=False, server_default="[]"),  # JSON list of links
+    Index(None, "published", "id"),
+    Index(None, "first_seen"),
+    Index(None, "source_id"),
+    Index(None, "language", "published"),
+)
+
+# One row per (post, topic): lets ``recent_posts(topic=…)`` use an index instead of scanning
+# the JSON text of every post.  ``posts.topics`` stays the source of truth for the order.
+post_topics = Table(
+    "post_topics",
+    metadata,
+    Column("post_id", Text, ForeignKey("posts.id", ondelete="CASCADE"), nullable=False),
+    Column("topic", Text, nullable=False),
+    PrimaryKeyConstraint("post_id", "topic"),
+    Index(None, "topic", "post_id"),
+)
+
+editions = Table(
+    "editions",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("window_start", UTCDateTime),
+    Column("window_end", UTCDateTime, nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("post_ids", Text, nullable=False, server_default="[]"),  # JSON list, in edition order
+    Column("subject", Text, nullable=False),
+    Column("html_path", Text),
+    Column("text_path", Text),
+    Column("eml_path", Text),
+    Column("sent", Boolean, nullable=False, server_default="0"),
+    Column("notes", Text, nullable=False, server_default="[]"),  # JSON list of strings
+    Index(None, "name", "created"),
+    Index(None, "created"),
+)
+
+recipients = Table(
+    "recipients",
+    metadata,
+    Column("edition_id", Text, ForeignKey("editions.id", ondelete="CASCADE"), nullable=False),
+    Column("address", Text, nullable=False),
+    Column("position", Integer, nullable=False, server_default="0"),  # the mailing-list order
+    Column("state", Text, nullable=False, server_default="pending"),
+    Column("message_id", Text),
+    Column("error", Text),
+    Column("updated", UTCDateTime),
+    PrimaryKeyConstraint("edition_id", "address"),
+)
+
+locks = Table(
+    "locks",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("owner", Text, nullable=False),
+    Column("pid", Integer),
+    Column("host", Text),
+    Column("acquired", UTCDateTime, nullable=False),
+    Column("expires", UTCDateTime, nullable=False),
+)

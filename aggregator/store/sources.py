@@ -1,0 +1,191 @@
+"""Source rows: the operator's configuration and the state the update cycle keeps beside it.
+
+One row per source holds both halves, so a fetch reads everything it needs in one query.  The
+configuration half is rewritten from ``feeds.yaml`` on every sync; the state half is written
+only by the update cycle (``write_state``), except where a configuration change makes the old
+state meaningless (a new URL).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row, insert, select, update
+from sqlalchemy.engine import Connection
+
+from aggregator.models import ScrapeRules, Source, SourceState
+from aggregator.store.schema import sources
+
+STATE_FIELDS = (
+    "url",
+    "etag",
+    "last_modified",
+    "body_hash",
+    "last_fetch",
+    "last_success",
+    "last_error",
+    "last_error_at",
+    "failing_since",
+    "consecutive_failures",
+    "next_fetch",
+    "gone",
+    "entries_seen",
+    "title",
+    "link",
+)
+
+# What a changed URL (or a source switched back on) starts again from: nothing cached, not
+# gone, not failing, due now.  History (last_success, entries_seen, title) is kept.
+_FRESH_FETCH: dict[str, Any] = {
+    "etag": None,
+    "last_modified": None,
+    "body_hash": None,
+    "gone": False,
+    "consecutive_failures": 0,
+    "failing_since": None,
+    "next_fetch": None,
+}
+
+
+def _config_values(source: Source) -> dict[str, Any]:
+    scrape = source.scrape
+    return {
+        "name": source.name,
+        "organisation": source.organisation,
+        "config_url": source.url,
+        "homepage": source.homepage,
+        "language": source.language,
+        "tags": json.dumps(list(source.tags), ensure_ascii=False),
+        "enabled": source.enabled,
+        "kind": source.kind,
+        "scrape": None if scrape is None else json.dumps(_scrape_dict(scrape), ensure_ascii=False),
+        "day_first": source.day_first,
+        "contact": source.contact,
+        "configured": True,
+    }
+
+
+def _scrape_dict(rules: ScrapeRules) -> dict[str, str | None]:
+    return {
+        "item": rules.item,
+        "title": rules.title,
+        "link": rules.link,
+        "date": rules.date,
+        "date_format": rules.date_format,
+        "tags": rules.tags,
+        "excerpt": rules.excerpt,
+    }
+
+
+def _scrape_rules(text: str | None) -> ScrapeRules | None:
+    if not text:
+        return None
+    data = json.loads(text)
+    return ScrapeRules(
+        item=data["item"],
+        title=data.get("title"),
+        link=data.get("link"),
+        date=data.get("date"),
+        date_format=data.get("date_format") or "%d/%m/%Y",
+        tags=data.get("tags"),
+        excerpt=data.get("excerpt"),
+    )
+
+
+def sync_sources(conn: Connection, configured: Sequence[Source]) -> None:
+    """Make rows match the configuration; see ``Store.sync_sources`` for the rules."""
+    existing = {
+        row.id: row
+        for row in conn.execute(
+            select(sources.c.id, sources.c.config_url, sources.c.enabled, sources.c.configured)
+        )
+    }
+    fresh: list[dict[str, Any]] = []
+    for source in configured:
+        values = _config_values(source)
+        old = existing.get(source.id)
+        if old is None:
+            fresh.append({"id": source.id, "url": source.url, **values, **_FRESH_FETCH})
+            continue
+        if old.config_url != source.url:
+            values.update(_FRESH_FETCH, url=source.url)
+        elif source.enabled and not (old.enabled and old.configured):
+            values.update(_FRESH_FETCH)  # switched back on: retry even a source that was gone
+        conn.execute(update(sources).where(sources.c.id == source.id).values(values))
+    if fresh:
+        conn.execute(insert(sources), fresh)
+    absent = set(existing) - {s.id for s in configured}
+    if absent:
+        conn.execute(
+            update(sources).where(sources.c.id.in_(sorted(absent))).values(configured=False)
+        )
+
+
+def _source(row: Row[Any]) -> Source:
+    return Source(
+        id=row.id,
+        name=row.name,
+        organisation=row.organisation,
+        url=row.config_url,
+        homepage=row.homepage,
+        language=row.language,
+        tags=tuple(json.loads(row.tags or "[]")),
+        enabled=bool(row.enabled and row.configured),  # gone from feeds.yaml: never fetched
+        kind=row.kind,
+        scrape=_scrape_rules(row.scrape),
+        day_first=bool(row.day_first),
+        contact=row.contact,
+    )
+
+
+def _state(row: Row[Any]) -> SourceState:
+    return SourceState(
+        source_id=row.id,
+        url=row.url,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        body_hash=row.body_hash,
+        last_fetch=row.last_fetch,
+        last_success=row.last_success,
+        last_error=row.last_error,
+        last_error_at=row.last_error_at,
+        failing_since=row.failing_since,
+        consecutive_failures=row.consecutive_failures,
+        next_fetch=row.next_fetch,
+        gone=bool(row.gone),
+        entries_seen=row.entries_seen,
+        title=row.title,
+        link=row.link,
+    )
+
+
+def get_sources(conn: Connection) -> dict[str, Source]:
+    return {row.id: _source(row) for row in conn.execute(select(sources).order_by(sources.c.id))}
+
+
+def get_states(conn: Connection) -> dict[str, SourceState]:
+    return {row.id: _state(row) for row in conn.execute(select(sources).order_by(sources.c.id))}
+
+
+def write_state(conn: Connection, state: SourceState) -> None:
+    """Store a source's state.  A state for a source never synced gets a placeholder row
+    (disabled, not configured) rather than an error, so the state is never lost."""
+    values = {name: getattr(state, name) for name in STATE_FIELDS}
+    result = conn.execute(update(sources).where(sources.c.id == state.source_id).values(values))
+    if result.rowcount == 0:
+        conn.execute(
+            insert(sources).values(
+                id=state.source_id,
+                name=state.title or state.source_id,
+                organisation="",
+                config_url=state.url,
+                tags="[]",
+                enabled=False,
+                kind="feed",
+                day_first=False,
+                configured=False,
+                **values,
+            )
+        )

@@ -1,0 +1,194 @@
+"""``SqlStore``: the Store Protocol over SQLAlchemy Core, for SQLite and PostgreSQL alike.
+
+Each public method is one transaction on its own pooled connection, so the object can be shared
+between threads (scheduler jobs, the web server).  Writes go through ``_write`` (on SQLite:
+``BEGIN IMMEDIATE``), reads through ``_read``.  Every database failure leaves as a
+``StorageError`` naming the operation: callers never see SQLAlchemy types.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from types import TracebackType
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import Connection
+
+from aggregator.models import (
+    EditionRecord,
+    Post,
+    RecipientState,
+    RecipientStatus,
+    Source,
+    SourceState,
+    SourceUpdate,
+)
+from aggregator.store import editions as _editions
+from aggregator.store import locks as _locks
+from aggregator.store import posts as _posts
+from aggregator.store import sources as _sources
+from aggregator.store.engine import (
+    WRITE_OPTION,
+    current_revision,
+    schema_drift,
+    translate_errors,
+)
+
+
+class SqlStore:
+    """The one Store implementation.  Build it with ``aggregator.store.open_store(url)``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._host = _locks.this_host()
+
+    @property
+    def backend(self) -> str:
+        """``sqlite`` or ``postgresql``: for reports, never for branching outside the store."""
+        return self._engine.dialect.name
+
+    # --- plumbing ----------------------------------------------------------------------------
+    @contextmanager
+    def _write(self, action: str) -> Iterator[Connection]:
+        with (
+            translate_errors(action),
+            self._engine.connect().execution_options(**{WRITE_OPTION: True}) as conn,
+            conn.begin(),
+        ):
+            yield conn
+
+    @contextmanager
+    def _read(self, action: str) -> Iterator[Connection]:
+        with translate_errors(action), self._engine.connect() as conn:
+            yield conn
+
+    def schema_revision(self) -> str | None:
+        """The Alembic revision stamped in the database (``SCHEMA_VERSION`` once opened)."""
+        return current_revision(self._engine)
+
+    def schema_drift(self) -> list[str]:
+        """How the live tables differ from the code's schema: empty when healthy."""
+        return schema_drift(self._engine)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> SqlStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- sources -----------------------------------------------------------------------------
+    def sync_sources(self, sources: Sequence[Source]) -> None:
+        with self._write("syncing sources with the configuration") as conn:
+            _sources.sync_sources(conn, sources)
+
+    def get_sources(self) -> dict[str, Source]:
+        with self._read("reading sources") as conn:
+            return _sources.get_sources(conn)
+
+    def get_states(self) -> dict[str, SourceState]:
+        with self._read("reading source states") as conn:
+            return _sources.get_states(conn)
+
+    def set_state(self, state: SourceState) -> None:
+        with self._write(f"saving the state of source {state.source_id}") as conn:
+            _sources.write_state(conn, state)
+
+    # --- posts -------------------------------------------------------------------------------
+    def known_posts(self, source_id: str, ids: Sequence[str]) -> dict[str, tuple[str, datetime]]:
+        with self._read("reading known posts") as conn:
+            return _posts.known_posts(conn, source_id, ids)
+
+    def apply_update(self, update: SourceUpdate) -> tuple[int, int]:
+        with self._write(f"saving the update of source {update.source_id}") as conn:
+            _sources.write_state(conn, update.state)
+            return _posts.upsert_posts(conn, update.posts)
+
+    def recent_posts(
+        self,
+        limit: int,
+        *,
+        language: str | None = None,
+        source_id: str | None = None,
+        topic: str | None = None,
+        offset: int = 0,
+    ) -> list[Post]:
+        with self._read("reading recent posts") as conn:
+            return _posts.recent_posts(
+                conn, limit, language=language, source_id=source_id, topic=topic, offset=offset
+            )
+
+    def posts_first_seen(
+        self, after: datetime | None, until: datetime, *, language: str | None = None
+    ) -> list[Post]:
+        with self._read("reading posts by first seen") as conn:
+            return _posts.posts_first_seen(conn, after, until, language=language)
+
+    def posts_by_ids(self, ids: Sequence[str]) -> list[Post]:
+        with self._read("reading posts by id") as conn:
+            return _posts.posts_by_ids(conn, ids)
+
+    def count_posts(self) -> int:
+        with self._read("counting posts") as conn:
+            return _posts.count_posts(conn)
+
+    # --- digest ledger -----------------------------------------------------------------------
+    def last_edition(self, name: str) -> EditionRecord | None:
+        with self._read("reading the last edition") as conn:
+            return _editions.last_edition(conn, name)
+
+    def get_edition(self, edition_id: str) -> EditionRecord | None:
+        with self._read("reading an edition") as conn:
+            return _editions.get_edition(conn, edition_id)
+
+    def list_editions(self, limit: int = 50) -> list[EditionRecord]:
+        with self._read("listing editions") as conn:
+            return _editions.list_editions(conn, limit)
+
+    def save_edition(self, edition: EditionRecord, recipients: Sequence[str]) -> None:
+        with self._write(f"saving edition {edition.id}") as conn:
+            _editions.save_edition(conn, edition, recipients)
+
+    def recipients(self, edition_id: str) -> list[RecipientStatus]:
+        with self._read("reading recipients") as conn:
+            return _editions.list_recipients(conn, edition_id)
+
+    def claim_recipient(self, edition_id: str, address: str, now: datetime) -> bool:
+        with self._write("claiming a recipient") as conn:
+            return _editions.claim_recipient(conn, edition_id, address, now)
+
+    def mark_recipient(
+        self,
+        edition_id: str,
+        address: str,
+        state: RecipientState,
+        now: datetime,
+        *,
+        message_id: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        with self._write("recording a delivery") as conn:
+            _editions.mark_recipient(
+                conn, edition_id, address, state, now, message_id=message_id, error=error
+            )
+
+    # --- locks -------------------------------------------------------------------------------
+    def acquire_lock(self, name: str, owner: str, now: datetime, ttl_s: float) -> str | None:
+        with self._write(f"taking lock {name}") as conn:
+            return _locks.acquire_lock(
+                conn, name, owner, now, ttl_s, pid=os.getpid(), host=self._host
+            )
+
+    def release_lock(self, name: str, owner: str) -> None:
+        with self._write(f"releasing lock {name}") as conn:
+            _locks.release_lock(conn, name, owner)

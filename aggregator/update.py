@@ -1,0 +1,156 @@
+"""Decide what one source's fetch changes: pure functions, ``now`` passed in.
+
+Nothing here does I/O.  The cycle (``app.run_cycle``) fetches, parses and normalises, asks the
+store which posts it already has, and then calls ``plan_update``, which returns the complete
+``SourceUpdate`` to apply in one transaction.  Keeping the decisions pure makes every rule
+(backoff, moved feeds, gone feeds, unchanged posts) testable with plain values.
+
+Scheduling rules:
+
+* success or 304: the next fetch is one interval later and the failure count resets;
+* an error: exponential backoff from the interval, doubled per consecutive failure, with ±10 %
+  jitter so that a host's feeds do not retry in lockstep, capped at ``max_backoff_s`` (one day by
+  default).  A source is never dropped: it keeps being retried at the cap;
+* 429/503 with Retry-After: the later of the backoff and the (already clamped) Retry-After;
+* 410 Gone: ``gone`` is set and the source is not fetched again until its configured URL
+  changes or an operator re-enables it;
+* a 301/308 chain: the stored fetch URL becomes the new location (the fetcher only reports a
+  permanent URL after every hop passed the address checks).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from aggregator.models import FetchResult, FetchStatus, Post, SourceState, SourceUpdate
+
+JITTER = 0.1
+
+
+def is_due(state: SourceState, now: datetime) -> bool:
+    """A source is due when it has never been fetched or its next fetch time has come."""
+    if state.gone:
+        return False
+    return state.next_fetch is None or state.next_fetch <= now
+
+
+def backoff_delay(
+    failures: int, interval_s: float, max_s: float, rng: random.Random | None = None
+) -> float:
+    """Seconds to wait after ``failures`` consecutive failures (failures >= 1)."""
+    exponent = min(max(failures - 1, 0), 30)
+    delay = min(interval_s * (2**exponent), max_s)
+    if rng is not None:
+        delay *= 1 + rng.uniform(-JITTER, JITTER)
+    return min(delay, max_s)
+
+
+def changed_posts(
+    posts: Sequence[Post], known: Mapping[str, tuple[str, datetime]]
+) -> tuple[Post, ...]:
+    """Posts that are new, or whose content hash differs from the stored one."""
+    out: list[Post] = []
+    for post in posts:
+        stored = known.get(post.id)
+        if stored is None or stored[0] != post.content_hash:
+            out.append(post)
+    return tuple(out)
+
+
+def plan_update(
+    state: SourceState,
+    result: FetchResult,
+    now: datetime,
+    *,
+    interval_s: float,
+    max_backoff_s: float,
+    posts: Sequence[Post] = (),
+    known: Mapping[str, tuple[str, datetime]] | None = None,
+    parse_error: str | None = None,
+    body_hash: str | None = None,
+    feed_title: str | None = None,
+    feed_link: str | None = None,
+    rng: random.Random | None = None,
+) -> SourceUpdate:
+    """The state to store and the posts to write after one fetch of one source.
+
+    ``parse_error`` turns an HTTP success into a failure of the source (a 200 that is not a feed is
+    still a broken feed for its owner).  HTTP caching headers are kept from the fetch even then, so
+    an unchanged broken document is not parsed again and again.
+    """
+    failed = result.status is FetchStatus.ERROR or parse_error is not None
+    base = replace(state, last_fetch=now)
+    if result.permanent_url and result.permanent_url != state.url:
+        base = replace(base, url=result.permanent_url)
+
+    if result.status is FetchStatus.GONE:
+        message = result.error or "HTTP 410 Gone: the publisher removed this feed"
+        gone = replace(
+            base,
+            gone=True,
+            last_error=message,
+            last_error_at=now,
+            next_fetch=None,
+            consecutive_failures=base.consecutive_failures + 1,
+            failing_since=base.failing_since or now,
+        )
+        return SourceUpdate(state.source_id, gone)
+
+    if failed:
+        failures = base.consecutive_failures + 1
+        delay = backoff_delay(failures, interval_s, max_backoff_s, rng)
+        if result.retry_after_s is not None:
+            delay = max(delay, result.retry_after_s)
+        failing = replace(
+            base,
+            consecutive_failures=failures,
+            last_error=parse_error or result.error or "unknown error",
+            last_error_at=now,
+            failing_since=base.failing_since or now,
+            next_fetch=now + timedelta(seconds=delay),
+        )
+        if result.status is FetchStatus.OK:
+            failing = _with_caching(failing, result, body_hash)
+        return SourceUpdate(state.source_id, failing)
+
+    healthy = replace(
+        base,
+        consecutive_failures=0,
+        failing_since=None,
+        last_success=now,
+        next_fetch=now + timedelta(seconds=interval_s),
+    )
+    healthy = _with_caching(healthy, result, body_hash)
+    if result.status is FetchStatus.NOT_MODIFIED:
+        return SourceUpdate(state.source_id, healthy)
+
+    to_write = changed_posts(posts, known or {})
+    healthy = replace(
+        healthy,
+        entries_seen=len(posts),
+        title=feed_title or healthy.title,
+        link=feed_link or healthy.link,
+    )
+    return SourceUpdate(state.source_id, healthy, to_write)
+
+
+def _with_caching(state: SourceState, result: FetchResult, body_hash: str | None) -> SourceState:
+    """Keep validators verbatim; replace them only when the server sent new ones."""
+    return replace(
+        state,
+        etag=result.etag if result.etag is not None else state.etag,
+        last_modified=(
+            result.last_modified if result.last_modified is not None else state.last_modified
+        ),
+        body_hash=body_hash if body_hash is not None else state.body_hash,
+    )
+
+
+def failing_for(state: SourceState, now: datetime) -> timedelta | None:
+    """How long the source has been failing, or None when it is healthy."""
+    if state.failing_since is None:
+        return None
+    return now - state.failing_since

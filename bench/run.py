@@ -1,0 +1,345 @@
+"""``python bench/run.py [--sources N]``: the product's figures, measured in one run.
+
+Phases, each in its own process so that peak memory is its own:
+
+* ours:    a cold cycle (every entry new) and a warm cycle (every source answers 304) through
+           the real pipeline (fetch, parse, normalise, store in SQLite);
+* reader:  the same corpus through lemon24/reader, cold and warm, as the peer;
+* floor:   the raw download of every body plus an lxml parse of each: no tool can beat this;
+* normalise, publish, digest: per-entry normalisation cost, publishing every output from 10,000
+           stored posts, and rendering + inlining a 100-item digest.
+
+The corpus is deterministic (bench/corpus.py) and served by bench/feedserver.py on loopback in a
+separate process, over 64 loopback addresses so the per-host limit applies as in the wild.  The
+last line printed is one JSON object holding every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+from corpus import document_name, generate  # noqa: E402
+
+HOSTS = 64
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _urls(sources: int, port: int) -> list[str]:
+    return [f"http://127.0.0.{1 + s % HOSTS}:{port}/{document_name(s)}" for s in range(sources)]
+
+
+def _peak_mib() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    workers = os.cpu_count() or 1
+    return (own + kids * workers) / 1024  # kids: the largest worker, counted once per worker
+
+
+# --------------------------------------------------------------------------------------------
+# phases (each runs in a child process and prints one JSON line)
+
+
+def phase_ours(corpus: Path, port: int, sources: int, work: Path) -> dict[str, Any]:
+    from aggregator import config
+    from aggregator.app import run_cycle
+    from aggregator.store import open_store
+
+    allow = [f"127.0.0.{h}:{port}" for h in range(1, HOSTS + 1)]
+    lines = [
+        "site:",
+        "  title: bench",
+        "fetch:",
+        f"  allow_private: {json.dumps(allow)}",
+        "  max_entries: 50",
+        "sources:",
+    ]
+    for i, url in enumerate(_urls(sources, port)):
+        lang = ("en", "fr", "es")[i % 3]
+        lines += [
+            f"  - id: s{i}",
+            f"    name: Member {i}",
+            f"    organisation: Org {i}",
+            f"    url: {url}",
+            f"    language: {lang}",
+        ]
+    path = work / "feeds.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    settings = config.load(path)
+    store = open_store(settings.storage_url)
+    t0 = time.perf_counter()
+    cold = run_cycle(settings, store)
+    t1 = time.perf_counter()
+    warm = run_cycle(settings, store)
+    t2 = time.perf_counter()
+    posts = store.count_posts()
+    store.close()
+    failed = [o for o in cold.outcomes if o.error]
+    return {
+        "cold_s": round(t1 - t0, 3),
+        "warm_s": round(t2 - t1, 3),
+        "entries": posts,
+        "cold_failed": len(failed),
+        "first_error": failed[0].error if failed else None,
+        "warm_not_modified": sum(1 for o in warm.outcomes if o.status.value == "not_modified"),
+        "peak_rss_mib": round(_peak_mib(), 1),
+    }
+
+
+def phase_reader(corpus: Path, port: int, sources: int, work: Path) -> dict[str, Any]:
+    import logging
+
+    from reader import make_reader
+
+    logging.getLogger("reader").setLevel(logging.CRITICAL)
+    r = make_reader(str(work / "reader.sqlite"))
+    for url in _urls(sources, port):
+        r.add_feed(url)
+    workers = int(os.environ.get("BENCH_READER_WORKERS", "32"))
+    t0 = time.perf_counter()
+    r.update_feeds(scheduled=False, workers=workers)
+    t1 = time.perf_counter()
+    r.update_feeds(scheduled=False, workers=workers)
+    t2 = time.perf_counter()
+    entries = r.get_entry_counts().total
+    r.close()
+    return {
+        "reader_cold_s": round(t1 - t0, 3),
+        "reader_warm_s": round(t2 - t1, 3),
+        "reader_entries": entries,
+        "reader_workers": workers,
+        "reader_peak_rss_mib": round(_peak_mib(), 1),
+    }
+
+
+def phase_floor(corpus: Path, port: int, sources: int, work: Path) -> dict[str, Any]:
+    import asyncio
+
+    import aiohttp
+    from lxml import etree
+
+    async def download() -> list[bytes]:
+        sem = asyncio.Semaphore(32)
+        async with aiohttp.ClientSession() as session:
+
+            async def one(url: str) -> bytes:
+                async with sem, session.get(url) as resp:
+                    return await resp.read()
+
+            return await asyncio.gather(*(one(u) for u in _urls(sources, port)))
+
+    t0 = time.perf_counter()
+    bodies = asyncio.run(download())
+    for body in bodies:
+        etree.fromstring(body)
+    t1 = time.perf_counter()
+    return {"floor_s": round(t1 - t0, 3), "floor_bytes": sum(len(b) for b in bodies)}
+
+
+def phase_normalise(corpus: Path, port: int, sources: int, work: Path) -> dict[str, Any]:
+    from datetime import UTC, datetime
+
+    from aggregator.models import Source
+    from aggregator.normalise import normalise
+    from aggregator.parse import parse_document
+
+    parsed = []
+    for s in range(min(sources, 100)):
+        name = document_name(s)
+        body = (corpus / name).read_bytes()
+        parsed.append(
+            (s, parse_document(body, url=f"http://127.0.0.1/{name}", headers={}, max_entries=50))
+        )
+    now = datetime(2026, 11, 22, tzinfo=UTC)
+    entries = 0
+    t0 = time.perf_counter()
+    for s, feed in parsed:
+        src = Source(id=f"s{s}", name="x", organisation="x", url="http://127.0.0.1/")
+        entries += len(normalise(feed, src, now, languages=("en", "fr", "es")))
+    t1 = time.perf_counter()
+    t2 = time.perf_counter()
+    for s in range(min(sources, 100)):
+        name = document_name(s)
+        parse_document(
+            (corpus / name).read_bytes(), url=f"http://127.0.0.1/{name}", headers={}, max_entries=50
+        )
+    t3 = time.perf_counter()
+    return {
+        "normalise_us_per_entry": round((t1 - t0) / entries * 1e6, 1),
+        "parse_us_per_entry": round((t3 - t2) / entries * 1e6, 1),
+    }
+
+
+def phase_publish(corpus: Path, port: int, sources: int, work: Path) -> dict[str, Any]:
+    sys.path.insert(0, str(HERE))
+    from sample_posts import fill_store, settings_for
+
+    settings = settings_for(work)
+    store = fill_store(settings, 10_000)
+    from datetime import UTC, datetime
+
+    from aggregator.publish import publish_all
+
+    now = datetime(2026, 11, 22, tzinfo=UTC)
+    t0 = time.perf_counter()
+    report = publish_all(store, settings, now)
+    t1 = time.perf_counter()
+    again = publish_all(store, settings, now)
+    t2 = time.perf_counter()
+    store.close()
+    return {
+        "publish_10k_s": round(t1 - t0, 3),
+        "publish_10k_unchanged_s": round(t2 - t1, 3),
+        "publish_files": len(report.written),
+        "publish_rewritten_second_time": len(again.written),
+    }
+
+
+def phase_digest(corpus: Path, port: int, sources: int, work: Path) -> dict[str, Any]:
+    sys.path.insert(0, str(HERE))
+    from sample_posts import digest_render_ms
+
+    return {"digest_100_ms": round(digest_render_ms(work, 100), 1)}
+
+
+PHASES = {
+    "ours": phase_ours,
+    "reader": phase_reader,
+    "floor": phase_floor,
+    "normalise": phase_normalise,
+    "publish": phase_publish,
+    "digest": phase_digest,
+}
+
+
+# --------------------------------------------------------------------------------------------
+# orchestration
+
+
+def _run_phase(name: str, corpus: Path, port: int, sources: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as work:
+        proc = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--phase",
+                name,
+                "--corpus",
+                str(corpus),
+                "--port",
+                str(port),
+                "--sources",
+                str(sources),
+                "--work",
+                work,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    if proc.returncode != 0:
+        print(f"phase {name} failed:\n{proc.stderr[-3000:]}", file=sys.stderr)
+        return {f"{name}_error": proc.stderr.strip().splitlines()[-1] if proc.stderr else "failed"}
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sources", type=int, default=1000)
+    parser.add_argument("--skip-reader", action="store_true", help="Do not run the peer.")
+    parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
+    parser.add_argument("--corpus", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase:
+        result = PHASES[args.phase](args.corpus, args.port, args.sources, args.work)
+        print(json.dumps(result))
+        return
+
+    with tempfile.TemporaryDirectory(prefix="bench-corpus-") as tmp:
+        corpus = Path(tmp)
+        size = generate(corpus, args.sources)
+        port = _free_port()
+        server = subprocess.Popen(
+            [sys.executable, str(HERE / "feedserver.py"), str(corpus), str(port), str(HOSTS)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            if server.stdout is None or server.stdout.readline().strip() != "ready":
+                raise SystemExit("the benchmark's feed server did not start")
+            figures: dict[str, Any] = {
+                "sources": args.sources,
+                "corpus_mib": round(size / 2**20, 1),
+                "cores": os.cpu_count(),
+            }
+            names = ["floor", "ours"] + ([] if args.skip_reader else ["reader"])
+            names += ["normalise", "publish", "digest"]
+            for name in names:
+                print(f"… {name}", file=sys.stderr, flush=True)
+                figures.update(_run_phase(name, corpus, port, args.sources))
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    _ratios(figures)
+    _print_table(figures)
+    print(json.dumps(figures, sort_keys=True))
+
+
+def _ratios(f: dict[str, Any]) -> None:
+    if "cold_s" in f and "reader_cold_s" in f:
+        f["reader_cold_ratio"] = round(f["reader_cold_s"] / f["cold_s"], 2)
+        f["reader_warm_ratio"] = round(f["reader_warm_s"] / f["warm_s"], 2)
+    if "cold_s" in f and "floor_s" in f:
+        f["floor_cold_ratio"] = round(f["cold_s"] / f["floor_s"], 2)
+
+
+def _print_table(f: dict[str, Any]) -> None:
+    rows = [
+        ("sources x entries", f"{f.get('sources')} x 20 ({f.get('entries', '?')} stored)"),
+        ("cold cycle (ours)", f"{f.get('cold_s', '?')} s"),
+        ("warm cycle (ours, all 304)", f"{f.get('warm_s', '?')} s"),
+        (
+            "cold cycle (reader)",
+            f"{f.get('reader_cold_s', '-')} s  ratio {f.get('reader_cold_ratio', '-')}x",
+        ),
+        (
+            "warm cycle (reader)",
+            f"{f.get('reader_warm_s', '-')} s  ratio {f.get('reader_warm_ratio', '-')}x",
+        ),
+        (
+            "floor (download + lxml)",
+            f"{f.get('floor_s', '?')} s  ours/floor {f.get('floor_cold_ratio', '-')}",
+        ),
+        ("peak memory (ours)", f"{f.get('peak_rss_mib', '?')} MiB"),
+        ("normalise per entry", f"{f.get('normalise_us_per_entry', '?')} µs"),
+        ("publish from 10k posts", f"{f.get('publish_10k_s', '?')} s"),
+        ("digest of 100 items", f"{f.get('digest_100_ms', '?')} ms"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    for label, value in rows:
+        print(f"{label:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""The pure update rules: backoff, moved and gone feeds, unchanged posts, kept validators."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from aggregator.models import FetchRequest, FetchResult, FetchStatus, Post, SourceState
+from aggregator.update import backoff_delay, changed_posts, is_due, plan_update
+
+HOUR = 3600.0
+DAY = 24 * HOUR
+
+
+def _state(**kw: object) -> SourceState:
+    base = SourceState(source_id="s", url="https://a.example/feed", etag='"v1"', last_modified="x")
+    return replace(base, **kw)  # type: ignore[arg-type]
+
+
+def _result(status: FetchStatus, **kw: object) -> FetchResult:
+    req = FetchRequest("s", "https://a.example/feed", '"v1"', "x")
+    return FetchResult(request=req, status=status, **kw)  # type: ignore[arg-type]
+
+
+def _post(pid: str, h: str, now: datetime) -> Post:
+    return Post(
+        id=pid,
+        source_id="s",
+        guid=None,
+        title="t",
+        link="https://a.example/p",
+        published=now,
+        updated=now,
+        first_seen=now,
+        language="en",
+        excerpt="",
+        content_html="",
+        content_hash=h,
+    )
+
+
+def _plan(state: SourceState, result: FetchResult, now: datetime, **kw: object):  # type: ignore[no-untyped-def]
+    return plan_update(state, result, now, interval_s=HOUR, max_backoff_s=DAY, **kw)  # type: ignore[arg-type]
+
+
+def test_success_schedules_the_next_fetch_one_interval_later(now: datetime) -> None:
+    update = _plan(_state(consecutive_failures=3, failing_since=now), _result(FetchStatus.OK), now)
+    assert update.state.next_fetch == now + timedelta(hours=1)
+    assert update.state.consecutive_failures == 0
+    assert update.state.failing_since is None
+    assert update.state.last_success == now
+
+
+def test_validators_are_kept_unless_the_server_sends_new_ones(now: datetime) -> None:
+    kept = _plan(_state(), _result(FetchStatus.NOT_MODIFIED), now).state
+    assert (kept.etag, kept.last_modified) == ('"v1"', "x")
+    new = _plan(_state(), _result(FetchStatus.OK, etag='"v2"'), now).state
+    assert (new.etag, new.last_modified) == ('"v2"', "x")
+
+
+def test_errors_back_off_exponentially_capped_at_a_day_and_never_drop(now: datetime) -> None:
+    delays = [backoff_delay(n, HOUR, DAY) for n in range(1, 12)]
+    assert delays[:4] == [HOUR, 2 * HOUR, 4 * HOUR, 8 * HOUR]
+    assert max(delays) == DAY and delays[-1] == DAY
+    state = _state()
+    for _ in range(20):
+        state = _plan(state, _result(FetchStatus.ERROR, error="HTTP 500"), now).state
+    assert state.consecutive_failures == 20
+    assert state.next_fetch == now + timedelta(days=1)
+    assert state.last_error == "HTTP 500" and not state.gone
+
+
+def test_jitter_stays_within_ten_percent_and_under_the_cap() -> None:
+    rng = random.Random(7)
+    for n in range(1, 8):
+        d = backoff_delay(n, HOUR, DAY, rng)
+        base = min(HOUR * 2 ** (n - 1), DAY)
+        assert 0.9 * base <= d <= min(1.1 * base, DAY)
+
+
+def test_retry_after_wins_when_later_than_the_backoff(now: datetime) -> None:
+    update = _plan(
+        _state(), _result(FetchStatus.ERROR, error="HTTP 429", retry_after_s=5 * HOUR), now
+    )
+    assert update.state.next_fetch == now + timedelta(hours=5)
+
+
+def test_gone_stops_fetching(now: datetime) -> None:
+    state = _plan(_state(), _result(FetchStatus.GONE, http_status=410), now).state
+    assert state.gone and state.next_fetch is None
+    assert not is_due(state, now + timedelta(days=365))
+
+
+def test_a_permanent_redirect_moves_the_stored_url(now: datetime) -> None:
+    result = _result(FetchStatus.OK, permanent_url="https://b.example/feed")
+    assert _plan(_state(), result, now).state.url == "https://b.example/feed"
+    temporary = _result(FetchStatus.OK, final_url="https://c.example/feed")
+    assert _plan(_state(), temporary, now).state.url == "https://a.example/feed"
+
+
+def test_a_parse_error_is_a_failure_of_the_source(now: datetime) -> None:
+    update = _plan(_state(), _result(FetchStatus.OK, etag='"v9"'), now, parse_error="not a feed")
+    assert update.state.consecutive_failures == 1
+    assert update.state.last_error == "not a feed"
+    assert update.state.etag == '"v9"'
+    assert update.posts == ()
+
+
+def test_only_new_or_changed_posts_are_written(now: datetime) -> None:
+    posts = [_post("a", "h1", now), _post("b", "h2", now), _post("c", "h3", now)]
+    known = {"a": ("h1", now), "b": ("old", now)}
+    assert [p.id for p in changed_posts(posts, known)] == ["b", "c"]
+    update = _plan(_state(), _result(FetchStatus.OK), now, posts=posts, known=known)
+    assert [p.id for p in update.posts] == ["b", "c"]
+    assert update.state.entries_seen == 3
