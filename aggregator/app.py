@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 
 from aggregator import __version__
 from aggregator.config import Settings
+from aggregator.dedupe import link_key, title_key
 from aggregator.errors import LockedError
 from aggregator.fetch import Fetcher, body_digest
 from aggregator.models import (
@@ -121,7 +122,17 @@ class _Cycle:
             else:
                 processed = await self._process(source, result, now)
         posts = processed.posts if processed else ()
-        known = self.store.known_posts(source.id, [p.id for p in posts]) if posts else {}
+        ids = [p.id for p in posts]
+        known = self.store.known_posts(source.id, ids) if posts else {}
+        aliases = self.store.alias_targets(source.id, ids) if posts else {}
+        fresh = [p for p in posts if p.id not in known]
+        candidates = (
+            self.store.story_candidates(
+                [link_key(p.link) for p in fresh], [title_key(p.title) for p in fresh], source.id
+            )
+            if fresh
+            else []
+        )
         update = plan_update(
             state,
             result,
@@ -130,6 +141,8 @@ class _Cycle:
             max_backoff_s=self.settings.fetch.max_backoff_s,
             posts=posts,
             known=known,
+            aliases=aliases,
+            candidates=candidates,
             parse_error=processed.error if processed else None,
             body_hash=digest,
             feed_title=processed.title if processed else None,

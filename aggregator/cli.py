@@ -36,8 +36,8 @@ from aggregator.update import failing_for
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def config_option(func: F) -> F:
@@ -404,3 +404,15 @@ def entrypoint() -> None:
     except AggregatorError as exc:
         err_console.print(f"[red]error:[/] {exc}")
         raise SystemExit(1) from None
+
+
+def _register_member_commands() -> None:
+    """The member-facing `feeds` commands live in their own module (cli_feeds)."""
+    try:
+        from aggregator import cli_feeds
+    except ImportError:  # pragma: no cover - only while that module is being written
+        return
+    cli_feeds.register(feeds)
+
+
+_register_member_commands()

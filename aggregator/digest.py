@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import html as html_lib
 import logging
-import os
 import re
-import socket
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -35,7 +33,7 @@ from urllib.parse import quote, urlsplit
 from premailer import Premailer
 
 from aggregator.config import EditionSettings, Settings, SmtpSettings
-from aggregator.errors import DeliveryError, LockedError
+from aggregator.errors import DeliveryError
 from aggregator.mail import MailMessage, Sender, SendResult, SmtpSender, build_message, one_line
 from aggregator.models import EditionRecord, Post, RecipientState, Source
 from aggregator.store.protocol import Store
@@ -47,6 +45,7 @@ SHORT_EXCERPT = 140  # characters an excerpt keeps when the edition is too large
 UNSUBSCRIBE_TOKEN = "AGGREGATOR-UNSUBSCRIBE-LINK"  # noqa: S105 - survives jinja escaping and premailer as is
 PREVIEW_ADDRESS = "subscriber@example.invalid"  # RFC 2606: can never be delivered
 _PREHEADER_CHARS = 140
+_EMPTY_NOTE = "nothing new since the last edition: a send would skip it (not recorded)"
 
 SenderFactory = Callable[[SmtpSettings], Sender]
 
@@ -77,6 +76,7 @@ class DigestItem:
     published: datetime
     image: str | None = None
     also_from: str = ""
+    rank: int = 0  # 0 for the newest; the clip drops the highest ranks first
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +117,22 @@ class SendReport:
     empty: bool = False  # nothing new in the window and skip_empty: nothing sent or recorded
     complete: bool = False  # the edition is now marked sent
     error: str | None = None  # the SMTP session failed; unsent recipients stay pending
+
+    def __str__(self) -> str:
+        """One line for logs and the CLI."""
+        if self.empty:
+            return "nothing new since the last edition: nothing sent"
+        name = self.edition.id if self.edition else "edition"
+        parts = [f"{len(self.sent)} sent", f"{len(self.failed)} refused"]
+        if self.skipped:
+            parts.append(f"{len(self.skipped)} already done or in flight")
+        line = f"{'[TEST] ' if self.test else ''}{name}: {', '.join(parts)}"
+        line += "; ".join(["", *(f"{a}: {e}" for a, e in self.failed)])
+        if self.error:
+            line += f"; stopped: {self.error}"
+        if self.complete:
+            line += "; edition complete"
+        return line
 
 
 # --------------------------------------------------------------------------------------------
@@ -251,43 +267,106 @@ def render_edition(
     over_cap: int = 0,
     clip_bytes: int = CLIP_BYTES,
 ) -> RenderedDigest:
-    """Render both parts of an edition and inline its CSS, keeping the HTML under Gmail's clip.
+    """Render both parts of an edition and inline its CSS once, under Gmail's clip.
 
     ``posts`` are shown newest published first; ``over_cap`` counts matching posts already
-    left out by ``max_items``, which the "more on the site" link includes.
+    left out by ``max_items``, which the "more on the site" link includes.  Fitting under
+    the clip edits the inlined HTML through comment markers the templates leave around each
+    item, excerpt and section, so premailer (the slow part) runs once whatever the size.
     """
     lang = _base_lang(edition.language)
     site_url = settings.site.base_url
-    items = [_item(p, sources, lang, site_url) for p in posts]
-    items.sort(key=lambda i: (i.published, i.post_id), reverse=True)
+    ordered = sorted(
+        (_item(p, sources, lang, site_url) for p in posts),
+        key=lambda i: (i.published, i.post_id),
+        reverse=True,
+    )
+    items = [replace(item, rank=rank) for rank, item in enumerate(ordered)]
     by_id = {p.id: p for p in posts}
-    frame = _frame(settings, edition, items, date, lang)
+    frame = _frame(settings, edition, len(items) + over_cap, items, date, lang)
     notes: list[str] = []
     if over_cap:
         notes.append(f"{over_cap} more posts than max_items ({edition.max_items}) left to the site")
     budget = clip_bytes - CLIP_SLACK
     html = _render_html(frame, items, by_id, over_cap)
     if _size(html) > budget:
+        html = _MARK_EXCERPT.sub(_shorter_excerpt, html)
         items = [replace(i, excerpt=_shorten(i.excerpt, SHORT_EXCERPT)) for i in items]
-        html = _render_html(frame, items, by_id, over_cap)
         notes.append(f"excerpts shortened to {SHORT_EXCERPT} characters to stay under Gmail's clip")
-    dropped = 0
-    while _size(html) > budget and items:
-        keep = min(len(items) - 1, int(len(items) * budget / _size(html) * 0.97))
-        dropped += len(items) - keep
-        items = items[:keep]
-        html = _render_html(frame, items, by_id, over_cap + dropped)
+    keep = _fitting(html, len(items), budget)
+    dropped = len(items) - keep
     if dropped:
+        html = _drop_items(html, keep)
+        items = items[:keep]
         notes.append(
             f"{dropped} oldest items moved to a link to the site to stay under Gmail's clip"
         )
+    html = _finish(html, over_cap + dropped)
     text = _render_text(frame, items, by_id, over_cap + dropped)
     return RenderedDigest(html, text, frame.subject, tuple(notes), tuple(i.post_id for i in items))
+
+
+# Markers the digest templates put in comments; premailer keeps comments where they stand.
+_MARK_ITEM = re.compile(r"<!--i:(\d+)-->.*?<!--/i-->\n?", re.S)
+_MARK_EXCERPT = re.compile(r"<!--e-->(.*?)<!--/e-->", re.S)
+_MARK_SECTION = re.compile(r"<!--s-->(.*?)<!--/s-->\n?", re.S)
+_MARK_MORE = re.compile(r"<!--m-->.*?<!--/m-->\n?", re.S)
+_MARK_COUNT = re.compile(r"<!--c-->\d*<!--/c-->")
+_MARK_ANY = re.compile(r"<!--(?:/?[isemc]|i:\d+)-->")
+
+
+def _shorter_excerpt(match: re.Match[str]) -> str:
+    text = html_lib.unescape(match.group(1))
+    return f"<!--e-->{html_lib.escape(_shorten(text, SHORT_EXCERPT), quote=False)}<!--/e-->"
+
+
+def _fitting(html: str, count: int, budget: int) -> int:
+    """How many of the newest items fit: drop the oldest (highest rank) until under budget."""
+    excess = _size(html) - budget
+    if excess <= 0:
+        return count
+    sizes = {int(m.group(1)): _size(m.group(0)) for m in _MARK_ITEM.finditer(html)}
+    keep = count
+    while keep > 0 and excess > 0:
+        keep -= 1
+        excess -= sizes.get(keep, 0)
+    return keep
+
+
+def _drop_items(html: str, keep: int) -> str:
+    html = _MARK_ITEM.sub(lambda m: m.group(0) if int(m.group(1)) < keep else "", html)
+    # a section whose every item moved to the site loses its heading too
+    return _MARK_SECTION.sub(lambda m: m.group(0) if "<!--i:" in m.group(1) else "", html)
+
+
+def _finish(html: str, more: int) -> str:
+    """Set the "more on the site" count (or remove the link) and strip the markers."""
+    html = _MARK_COUNT.sub(str(more), html) if more else _MARK_MORE.sub("", html)
+    return _MARK_ANY.sub("", html)
+
+
+def wrap(text: str, width: int = 72) -> str:
+    """Greedy word wrap for the plain-text part; a long URL keeps its own unbroken line.
+
+    ``textwrap`` does the same but costs more than the rest of the text rendering together.
+    """
+    lines: list[str] = []
+    current = ""
+    for word in text.split():
+        if current and len(current) + 1 + len(word) > width:
+            lines.append(current)
+            current = word
+        else:
+            current = f"{current} {word}" if current else word
+    if current:
+        lines.append(current)
+    return "\n".join(lines)
 
 
 def _frame(
     settings: Settings,
     edition: EditionSettings,
+    count: int,
     items: Sequence[DigestItem],
     date: datetime,
     lang: str,
@@ -298,7 +377,7 @@ def _frame(
     edition_date = long_date(date, lang)
     values = {
         "site": site_title,
-        "count": str(len(items)),
+        "count": str(count),
         "date": edition_date,
         "edition": edition.name,
         "first_title": items[0].title if items else "",
@@ -332,6 +411,7 @@ def _context(
         "sections": group_items(items, posts, frame.group_by, s["other"]),
         "more_count": more,
         "unsubscribe_href": UNSUBSCRIBE_TOKEN,
+        "wrap": wrap,
     }
 
 
@@ -366,6 +446,8 @@ def inline_css(html: str) -> str:
             remove_classes=False,
             strip_important=False,
             disable_validation=True,
+            # the templates set width attributes themselves; premailer would add height="auto"
+            disable_basic_attributes=["width", "height"],
             cssutils_logging_level=logging.CRITICAL,
         ).transform(pretty_print=False)
     )
@@ -498,6 +580,8 @@ def preview(store: Store, settings: Settings, edition_name: str, now: datetime) 
     saved = not (prepared.empty and edition.skip_empty)
     if saved:
         store.save_edition(record, edition.recipients)
+    else:
+        record = replace(record, notes=(*record.notes, _EMPTY_NOTE))
     return PreviewFiles(paths[0], paths[1], paths[2], record, saved)
 
 
@@ -522,20 +606,14 @@ def send(
     With ``to``, one test copy ("[TEST]" in the subject) goes to that address and the ledger is
     not touched.  Otherwise the last edition is resent while unsent (only recipients still
     PENDING or FAILED get it), or a new window starts after its ``window_end``.
+
+    Callers hold the store lock ``digest:<edition>`` around it (``app.held_lock``, as the CLI
+    and the scheduler's job do): the claims make a concurrent run safe, the lock makes it quiet.
     """
     edition = settings.edition(edition_name)
     if to is not None:
         return _send_test(store, settings, edition, now, to, smtp_factory)
-    owner = f"{socket.gethostname()}:{os.getpid()}"
-    lock = f"digest:{edition.name}"
-    ttl = 600 + 2 * len(edition.recipients) * 60 / settings.digest.smtp.rate_per_minute
-    holder = store.acquire_lock(lock, owner, now, ttl)
-    if holder is not None:
-        raise LockedError(f"edition {edition.name!r} is being sent by {holder}")
-    try:
-        return _send_edition(store, settings, edition, now, smtp_factory)
-    finally:
-        store.release_lock(lock, owner)
+    return _send_edition(store, settings, edition, now, smtp_factory)
 
 
 def _send_test(

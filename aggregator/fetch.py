@@ -23,6 +23,7 @@ What the client does not do for us, and this module does:
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import ipaddress
 import socket
@@ -113,6 +114,9 @@ class _Failure(Exception):
 
 class _RefusedAddress(OSError):
     """Raised from the resolver and the socket factory; an OSError so aiohttp wraps it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(errno.EACCES, message)  # strerror carries the reason into aiohttp's text
 
 
 _REFUSED_MARK = "refused by the address policy"
@@ -254,7 +258,8 @@ class _GuardedResolver(AbstractResolver):
                 self._guard.endpoints.add((_canonical_ip(answer["host"]), port))
         if not kept:
             reason = problems[0] if problems else "no address"
-            raise _RefusedAddress(f"{_REFUSED_MARK}: {host} resolves to {reason}")
+            message = f"{host} resolves only to refused addresses ({reason})"
+            raise _RefusedAddress(f"{_REFUSED_MARK}: {message}")
         return kept
 
     async def close(self) -> None:
@@ -284,17 +289,44 @@ class _GuardedConnector(aiohttp.TCPConnector):
         return conn
 
 
+def _connector(
+    guard: _Guard, resolver: AbstractResolver | None, **kwargs: Any
+) -> _GuardedConnector:
+    inner = resolver or aiohttp.ThreadedResolver()
+    return _GuardedConnector(
+        guard,
+        resolver=_GuardedResolver(guard, inner),
+        socket_factory=guard.socket_factory,
+        ttl_dns_cache=60,
+        **kwargs,
+    )
+
+
+def guarded_connector(
+    allow: Collection[str] = (), *, resolver: AbstractResolver | None = None
+) -> aiohttp.TCPConnector:
+    """A connector with the Fetcher's address checks, for our other aiohttp clients.
+
+    The WebSub ping, for one, posts to an operator-given hub URL: ``check_url`` vets its
+    spelling, this vets what the name resolves to and the peer actually reached.  Create it
+    inside a running event loop and pass it as ``ClientSession(connector=..., trust_env=False)``.
+    A refusal surfaces as ``aiohttp.ClientConnectorError`` whose text contains "refused".
+    """
+    return _connector(_Guard(AddressPolicy.from_allow(allow)), resolver)
+
+
 def _refusal_in(exc: BaseException) -> str | None:
-    """The address-policy message buried in an aiohttp connection error, if any."""
-    seen: set[int] = set()
+    """The address-policy reason buried in an aiohttp connection error, if any."""
+    chain: list[BaseException] = []
     current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        text = str(current)
-        if isinstance(current, _RefusedAddress) or _REFUSED_MARK in text:
-            return text[text.find(_REFUSED_MARK) + len(_REFUSED_MARK) + 2 :]
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
         inner = getattr(current, "os_error", None)
         current = inner if isinstance(inner, BaseException) else current.__cause__
+    for item in reversed(chain):  # the innermost error words it best
+        text = item.strerror if isinstance(item, OSError) and item.strerror else str(item)
+        if _REFUSED_MARK in text:
+            return text[text.index(_REFUSED_MARK) + len(_REFUSED_MARK) + 2 :].rstrip("]")
     return None
 
 
@@ -379,15 +411,8 @@ class Fetcher:
         self._hosts: dict[str, asyncio.Semaphore] = {}
 
     async def __aenter__(self) -> Fetcher:
-        inner = self._inner_resolver or aiohttp.ThreadedResolver()
-        connector = _GuardedConnector(
-            self._guard,
-            limit=0,  # the semaphores below do the limiting, so queued fetches hold nothing
-            limit_per_host=0,
-            resolver=_GuardedResolver(self._guard, inner),
-            socket_factory=self._guard.socket_factory,
-            ttl_dns_cache=60,
-        )
+        # limit=0: the semaphores below do the limiting, so queued fetches hold nothing
+        connector = _connector(self._guard, self._inner_resolver, limit=0, limit_per_host=0)
         timeout = aiohttp.ClientTimeout(
             total=None,
             sock_connect=self._settings.connect_timeout_s,
@@ -627,5 +652,6 @@ __all__ = [
     "body_digest",
     "describe_error",
     "describe_status",
+    "guarded_connector",
     "parse_retry_after",
 ]

@@ -47,7 +47,12 @@ def _full_model() -> Any:
         if not _MODEL:
             from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-            _MODEL.append(LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True))
+            # 0.4 loads ``model.npz.xz`` with from_model_file; 0.2/0.3 a pickle.
+            load = (
+                getattr(LanguageIdentifier, "from_model_file", None)
+                or LanguageIdentifier.from_pickled_model
+            )
+            _MODEL.append(load(MODEL_FILE, norm_probs=True))
         return _MODEL[0]
 
 
@@ -68,7 +73,7 @@ def detect_with_confidence(text: str, allowed: Sequence[str]) -> tuple[str | Non
     codes = frozenset(t for t in (normalise_tag(a) for a in allowed) if t)
     if not codes:
         return None, 0.0
-    if sum(ch.isalpha() for ch in text) < MIN_LETTERS:
+    if sum(map(str.isalpha, text[:2000])) < MIN_LETTERS:
         return None, 0.0
     if len(codes) == 1:  # nothing to choose between: let the source's language decide
         return None, 0.0

@@ -218,6 +218,7 @@ class SourceUpdate:
     source_id: str
     state: SourceState
     posts: tuple[Post, ...] = ()  # new or changed posts only
+    merges: tuple[tuple[Post, str], ...] = ()  # (a duplicate of a stored story, its primary id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import astuple, dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
@@ -583,14 +583,17 @@ def choose_language(
     One exception to that order: a feed-wide declaration loses to detection when detection is
     very sure (``OVERRIDE_CONFIDENCE``, ``OVERRIDE_MIN_LETTERS``) and names another site
     language, because multilingual blogs such as the seeds' declare one language for all.
+    An entry language equal to the feed's counts as the feed's: parsers copy the channel's
+    ``<language>`` onto every item, so it says nothing about this entry.
     """
     declared = normalise_tag(entry_lang)
-    if declared:
-        return declared
     feed_declared = normalise_tag(feed_lang)
+    if declared and declared != feed_declared:
+        return declared
+    feed_declared = feed_declared or declared
     detected, confidence = detect_with_confidence(text, languages)
     if feed_declared:
-        letters = sum(ch.isalpha() for ch in text)
+        letters = sum(map(str.isalpha, text))
         strong = confidence >= OVERRIDE_CONFIDENCE and letters >= OVERRIDE_MIN_LETTERS
         return detected if detected and strong else feed_declared
     if detected and confidence >= MIN_CONFIDENCE:
@@ -602,11 +605,39 @@ def choose_language(
 # Hash and assembly
 
 
-def content_hash(post: Post) -> str:
+_HASHED_FIELDS = tuple(
+    f.name for f in fields(Post) if f.name not in ("first_seen", "content_hash", "also_from")
+)
+
+
+def _plain_value(value: object) -> object:
+    if isinstance(value, tuple):
+        return [_plain_value(v) for v in value]
+    if isinstance(value, (Author, Link)):
+        return [getattr(value, f.name) for f in fields(value)]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def content_hash(
+    post: Post, stated_dates: tuple[datetime | None, datetime | None] | None = None
+) -> str:
     """sha256 over every normalised field except ``first_seen``, ``also_from`` (set later by
-    dedupe) and the hash itself: an unchanged entry gives the same hash and is not rewritten."""
-    values = astuple(replace(post, first_seen=post.published, content_hash="", also_from=()))
-    blob = json.dumps(values, default=str, ensure_ascii=False, separators=(",", ":"))
+    dedupe) and the hash itself: an unchanged entry gives the same hash and is not rewritten.
+
+    ``stated_dates`` are (published, updated) as far as the feed stated them; a date that
+    only came from the first-seen fallback (missing, or clamped from the future) is hashed as
+    unknown, so a dateless entry normalised without its stored ``first_seen`` still hashes the
+    same from one cycle to the next.
+    """
+    values = [_plain_value(getattr(post, name)) for name in _HASHED_FIELDS]
+    if stated_dates is not None:
+        stated = {d for d in stated_dates if d is not None}
+        for position, name in enumerate(_HASHED_FIELDS):
+            if name in ("published", "updated") and getattr(post, name) not in stated:
+                values[position] = None
+    blob = json.dumps(values, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -653,12 +684,11 @@ def _one(entry: ParsedEntry, link_ok: bool, guid: str | None, ctx: _Context) -> 
         text=body,
     )
     first_seen = as_utc(ctx.known_first_seen.get(pid)) or ctx.now
-    published, updated = choose_dates(
+    stated = (
         entry_date(entry.published, entry.published_raw, source.day_first),
         entry_date(entry.updated, entry.updated_raw, source.day_first),
-        first_seen,
-        ctx.now,
     )
+    published, updated = choose_dates(*stated, first_seen, ctx.now)
     tags = clean_tags(entry.tags)
     teaser = excerpt(body, EXCERPT_LIMIT)
     detect_text = f"{'' if derived else title}\n{teaser}"
@@ -685,7 +715,7 @@ def _one(entry: ParsedEntry, link_ok: bool, guid: str | None, ctx: _Context) -> 
         image=pick_image(entry, base, content_html),
         translations=translations(entry, base, final_link),
     )
-    return replace(post, content_hash=content_hash(post))
+    return replace(post, content_hash=content_hash(post, stated))
 
 
 def _usable_links(entries: Sequence[ParsedEntry], feed: ParsedFeed, source: Source) -> list[bool]:

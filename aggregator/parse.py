@@ -6,7 +6,10 @@ Why this module is more than a call to ``feedparser.parse``:
   ``io.BytesIO(body)`` with the response headers we already have.
 * Its lenient fallback parser expands internal entities itself, so a small document can grow to
   hundreds of megabytes.  Every DOCTYPE is therefore removed from the prolog *before* feedparser
-  sees the bytes, and a document whose prolog still declares entities is refused as hostile.
+  sees the document, and one that still declares entities where feedparser looks is refused as
+  hostile.  The checks run on decoded text (we pick the encoding, then hand feedparser UTF-8
+  that says so): declarations hidden by UTF-16, UTF-7 or ISO-2022 escapes (``<!DOC\x1b(BTYPE``,
+  which feedparser's own DOCTYPE filter misses and then expands) are seen like plain ones.
 * It raises, despite its "bozo" contract, on numeric references beyond U+10FFFF or to
   surrogates; those references are rewritten to U+FFFD first, and any exception left is turned
   into ``ParseError`` so one broken feed never stops a cycle.
@@ -55,6 +58,8 @@ MAX_PROLOG_BYTES = 256 * 1024
 #: Longest title / HTML field kept; longer ones are cut and a warning is recorded.
 MAX_TITLE_CHARS = 4_000
 MAX_HTML_CHARS = 1_000_000
+#: Deeper HTML is flattened to text: sanitizing it costs time quadratic in the depth.
+MAX_HTML_DEPTH = 1_000
 
 FEED_LINK_TYPES = frozenset(
     {
@@ -66,12 +71,14 @@ FEED_LINK_TYPES = frozenset(
 )
 
 _UNSAFE_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
-_CONTROL_BYTES = re.compile(b"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f]")
-_CHAR_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,16})|([0-9]{1,20}));")
-_FEEDPARSER_HEAD_END = re.compile(rb"<\w")
-_DECLARATION = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY|ATTLIST|ELEMENT)", re.IGNORECASE)
-_ROOT_NAME = re.compile(rb"<([A-Za-z_][\w.:-]*)")
-_HTML_ROOTS = frozenset({b"html", b"head", b"body", b"meta", b"title", b"div", b"p", b"script"})
+_CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CHAR_REF = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,16})|([0-9]{1,20}));")
+_FEEDPARSER_HEAD_END = re.compile(r"<\w", re.ASCII)
+_DECLARATION = re.compile(r"<!\s*(?:DOCTYPE|ENTITY|ATTLIST|ELEMENT)", re.IGNORECASE)
+_ROOT_NAME = re.compile(r"<([A-Za-z_][\w.:-]*)")
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]{0,200}?encoding\s*=\s*["']([A-Za-z0-9._:-]{1,40})""")
+_XML_ENCODING_TEXT = re.compile(r"""^(\s*<\?xml[^>]{0,200}?encoding\s*=\s*["'])[^"']*""")
+_HTML_ROOTS = frozenset({"html", "head", "body", "meta", "title", "div", "p", "script"})
 _IMAGE_EXT = re.compile(r"\.(?:jpe?g|png|gif|webp|avif)(?:[?#]|$)", re.IGNORECASE)
 
 
@@ -108,12 +115,12 @@ def parse_document(
     )
 
 
-def find_feed_links(html_doc: bytes, base_url: str) -> list[Link]:
+def find_feed_links(html: bytes, base_url: str) -> list[Link]:
     """The feeds an HTML page advertises with ``<link rel="alternate" type=…>``, absolute.
 
     Used for the "not a feed" message and by autodiscovery; nothing is fetched.
     """
-    root = _html_root(html_doc)
+    root = _html_root(html)
     if root is None:
         return []
     base = base_url
@@ -134,7 +141,9 @@ def find_feed_links(html_doc: bytes, base_url: str) -> list[Link]:
         if absolute in seen:
             continue
         seen.add(absolute)
-        found.append(Link(href=absolute, rel="alternate", type=kind, hreflang=el.get("hreflang")))
+        found.append(
+            Link(href=absolute, rel="alternate", type=kind, hreflang=_opt(el.get("hreflang")))
+        )
     return found
 
 
@@ -167,12 +176,16 @@ def keep_newest(entries: Sequence[ParsedEntry], limit: int) -> tuple[ParsedEntry
 def _parse_xml_feed(
     body: bytes, *, url: str, headers: dict[str, str], max_entries: int, day_first: bool
 ) -> ParsedFeed:
-    data, headers = _to_ascii_compatible(body, headers)
-    data, doctype = _strip_prolog_doctype(data)
-    if _is_html(data, headers.get("content-type", "")):
-        raise _not_a_feed(data, url)
-    data = _defuse(data)
+    content_type = headers.get("content-type", "")
+    text, encoding_note = _decode(body, content_type)
+    text, doctype = _strip_prolog_doctype(text)
+    if _is_html(text, content_type):
+        raise _not_a_feed(body, url)
+    # feedparser gets UTF-8 that says so: the text it parses is the text checked here
+    data = _XML_ENCODING_TEXT.sub(r"\1utf-8", _defuse(text), count=1).encode("utf-8")
+    media_type = content_type.split(";")[0].strip() or "application/xml"
     response_headers = dict(headers)
+    response_headers["content-type"] = f"{media_type}; charset=utf-8"
     response_headers["content-location"] = url
     try:
         result = feedparser.parse(
@@ -186,6 +199,7 @@ def _parse_xml_feed(
             data=data,
             url=url,
             doctype=doctype,
+            encoding_note=encoding_note,
             headers=headers,
             max_entries=max_entries,
             day_first=day_first,
@@ -193,7 +207,8 @@ def _parse_xml_feed(
     except ParseError:
         raise
     except (Exception, RecursionError) as exc:  # feedparser raises despite its contract
-        raise ParseError(f"unreadable feed: {type(exc).__name__}: {exc}"[:300], "invalid") from exc
+        message = clean_text(f"unreadable feed: {type(exc).__name__}: {exc}")[:300]
+        raise ParseError(message, "invalid") from exc
 
 
 def _map_feedparser(
@@ -201,30 +216,31 @@ def _map_feedparser(
     *,
     data: bytes,
     url: str,
-    doctype: bytes,
+    doctype: str,
+    encoding_note: str | None,
     headers: dict[str, str],
     max_entries: int,
     day_first: bool,
 ) -> ParsedFeed:
     version = str(result.get("version") or "")
-    if version == "rss091u" and b"netscape" in doctype.lower():
+    if version == "rss091u" and "netscape" in doctype.lower():
         version = "rss091n"
     feed = result.get("feed") or {}
     raw_entries = result.get("entries") or []
-    warnings: list[str] = []
-    if b"[" in doctype:
+    warnings: list[str] = [encoding_note] if encoding_note else []
+    if "[" in doctype:
         warnings.append("removed a DOCTYPE with an internal subset; entities are never expanded")
-    if result.get("bozo"):
-        note = _bozo_warning(result.get("bozo_exception"))
-        if note:
-            warnings.append(note)
+    exc = result.get("bozo_exception") if result.get("bozo") else None
+    note = _bozo_warning(exc) if exc is not None else None
+    if note:
+        warnings.append(note)
     if not raw_entries:
         if not version:
             if "html" in headers.get("content-type", ""):
                 raise _not_a_feed(b"", url)
             raise ParseError("not a feed: no RSS, Atom or JSON Feed document found", "not_a_feed")
-        if result.get("bozo"):
-            raise ParseError(f"invalid feed with no readable entries: {warnings[0]}", "invalid")
+        if note and type(exc).__name__ != "CharacterEncodingOverride":
+            raise ParseError(f"invalid feed with no readable entries: {note}", "invalid")
     feed_language = _opt(feed.get("language"))
     raw_authors = _raw_rss_authors(data) if version.startswith("rss") else []
     entries = [
@@ -242,7 +258,7 @@ def _map_feedparser(
     if len(kept) < len(entries):
         warnings.append(f"{len(entries)} entries in the document; kept the newest {len(kept)}")
     return ParsedFeed(
-        url=url,
+        url=clean_text(url),
         format=version or "unknown",
         title=_opt(feed.get("title")),
         link=_opt(feed.get("link")),
@@ -288,7 +304,7 @@ def _map_entry(
         updated=_entry_datetime(updated_raw, _own(e, "updated_parsed"), day_first),
         published_raw=published_raw,
         updated_raw=updated_raw,
-        language=_opt(language) or feed_language,
+        language=_opt(e.get("language")) or _opt(language) or feed_language,
         base=_opt(base),
         links=_other_links(links, main, base),
         images=_images(e, base),
@@ -464,120 +480,171 @@ def _not_a_feed(data: bytes, url: str) -> ParseError:
 # Hostile input: neutralised before feedparser runs
 
 
-def _to_ascii_compatible(body: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str, str]]:
-    """Re-encode UTF-16/UTF-32 documents as UTF-8 so that byte scans below see the markup."""
-    head = body[:4]
-    codec = None
-    if head.startswith((b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00")) or head in (
-        b"\x00\x00\x00<",
-        b"<\x00\x00\x00",
-    ):
-        codec = "utf-32"
-        if not head.startswith((b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00")):
-            codec = "utf-32-be" if head[0] == 0 else "utf-32-le"
-    elif head.startswith((b"\xfe\xff", b"\xff\xfe")):
-        codec = "utf-16"
-    elif head.startswith(b"\x00<"):
-        codec = "utf-16-be"
-    elif head.startswith(b"<\x00"):
-        codec = "utf-16-le"
-    elif head == b"\x4c\x6f\xa7\x94":
+def _decode(body: bytes, content_type: str) -> tuple[str, str | None]:
+    """The document as text, and a warning when its declared encoding was wrong.
+
+    Every check below runs on this text, never on bytes: a declaration written in UTF-16,
+    UTF-7 (``+ADw-!ENTITY``) or split by ISO-2022 escapes cannot slip past them.  Order:
+    byte-order mark or NUL pattern, HTTP charset, XML declaration, then UTF-8, cp1252, Latin-1.
+    """
+    detected = _detect_wide(body)
+    if detected:
+        return body.decode(detected, "replace").lstrip("\ufeff"), None
+    if body.startswith(b"\x4c\x6f\xa7\x94"):
         raise ParseError("unsupported character encoding (EBCDIC)", "invalid")
-    if codec is None:
-        return body, headers
-    text = body.decode(codec, "replace").lstrip("\ufeff")
-    text = re.sub(r"^(<\?xml[^>]*?encoding\s*=\s*[\"'])[^\"']*", r"\1utf-8", text, count=1)
-    fixed = dict(headers)
-    kind = fixed.get("content-type", "application/xml").split(";")[0]
-    fixed["content-type"] = f"{kind}; charset=utf-8"
-    return text.encode("utf-8", "replace"), fixed
+    declared = [_charset(content_type), _xml_encoding(body)]
+    candidates = [c for c in declared if c] + ["utf-8", "cp1252", "latin-1"]
+    for name in dict.fromkeys(candidates):
+        if name.startswith(("utf-16", "utf-32")):
+            continue  # without a BOM or NULs these would turn ASCII into CJK
+        try:
+            text = body.decode(name)
+        except (UnicodeDecodeError, LookupError):
+            continue
+        wanted = next((c for c in declared if c), None)
+        note = None
+        if wanted and wanted != name:
+            note = f"declared character encoding {wanted} does not fit the document; read as {name}"
+        return text.lstrip("\ufeff"), note
+    raise ParseError("the document cannot be decoded", "invalid")  # pragma: no cover
 
 
-def _strip_prolog_doctype(data: bytes) -> tuple[bytes, bytes]:
+def _detect_wide(body: bytes) -> str | None:
+    """UTF-16/UTF-32 by byte-order mark or by where the NUL bytes of ASCII markup fall."""
+    for bom, codec in (
+        (b"\x00\x00\xfe\xff", "utf-32-be"),
+        (b"\xff\xfe\x00\x00", "utf-32-le"),
+        (b"\xef\xbb\xbf", "utf-8"),
+        (b"\xfe\xff", "utf-16-be"),
+        (b"\xff\xfe", "utf-16-le"),
+    ):
+        if body.startswith(bom):
+            return codec if codec != "utf-8" else None
+    sample = body[:64]
+    if b"\x00" not in sample:
+        return None
+    zeros = [sum(1 for b in sample[k::4] if b == 0) for k in range(4)]
+    quarter = len(sample[0::4])
+    if zeros[1] == zeros[2] == quarter and zeros[3] == quarter and zeros[0] < quarter:
+        return "utf-32-le"
+    if zeros[0] == zeros[1] == zeros[2] == quarter and zeros[3] < quarter:
+        return "utf-32-be"
+    return "utf-16-le" if zeros[1] + zeros[3] >= zeros[0] + zeros[2] else "utf-16-be"
+
+
+def _charset(content_type: str) -> str | None:
+    for param in content_type.split(";")[1:]:
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset":
+            return _codec_name(value.strip().strip("\"'"))
+    return None
+
+
+def _xml_encoding(body: bytes) -> str | None:
+    match = _XML_ENCODING.match(body[:300])
+    return _codec_name(match.group(1).decode("ascii")) if match else None
+
+
+def _codec_name(label: str) -> str | None:
+    try:
+        return codecs.lookup(label).name
+    except LookupError:
+        return None
+
+
+def _strip_prolog_doctype(text: str) -> tuple[str, str]:
     """Remove every DOCTYPE (with its internal subset) before the root element.
 
-    Returns the new bytes and the removed declaration(s).  The scan is bounded by
+    Returns the new text and the removed declaration(s).  The scan is bounded by
     ``MAX_PROLOG_BYTES``; a prolog we cannot delimit, or declarations left where feedparser
     would still read them, end in ``ParseError(kind="hostile")``.
     """
-    removed = b""
-    i = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    removed: list[str] = []
+    kept: list[str] = []
+    start = i = 0
     while True:
-        while i < len(data) and data[i] in b" \t\r\n":
+        while i < len(text) and text[i] in " \t\r\n":
             i += 1
         if i > MAX_PROLOG_BYTES:
             raise ParseError("hostile document: prolog too long", "hostile")
-        if data.startswith(b"<?", i):
-            i = _find_end(data, b"?>", i)
-        elif data.startswith(b"<!--", i):
-            i = _find_end(data, b"-->", i)
-        elif data[i : i + 9].upper() == b"<!DOCTYPE":
-            end = _doctype_end(data, i)
-            removed += data[i:end]
-            data = data[:i] + data[end:]
+        if text.startswith("<?", i):
+            i = _find_end(text, "?>", i)
+        elif text.startswith("<!--", i):
+            i = _find_end(text, "-->", i)
+        elif text[i : i + 9].upper() == "<!DOCTYPE":
+            end = _doctype_end(text, i)
+            kept.append(text[start:i])
+            removed.append(text[i:end])
+            start = i = end
         else:
             break
-    head_end = _FEEDPARSER_HEAD_END.search(data, i, i + MAX_PROLOG_BYTES)
-    head = data[: head_end.start() if head_end else i + MAX_PROLOG_BYTES]
+    if removed:  # one copy of the document, however many declarations were dropped
+        text = "".join([*kept, text[start:]])
+        i -= sum(len(r) for r in removed)
+    head_end = _FEEDPARSER_HEAD_END.search(text, i, i + MAX_PROLOG_BYTES)
+    if head_end is None and len(text) > i + MAX_PROLOG_BYTES:
+        raise ParseError("hostile document: no element near the start", "hostile")
+    # feedparser reads entity declarations from everything before the first element
+    head = text[: head_end.start() if head_end else len(text)]
     if _DECLARATION.search(head):
         raise ParseError("hostile document: DTD declarations outside the prolog", "hostile")
-    return data, removed
+    return text, "".join(removed)
 
 
-def _find_end(data: bytes, marker: bytes, start: int) -> int:
-    end = data.find(marker, start, start + MAX_PROLOG_BYTES)
+def _find_end(text: str, marker: str, start: int) -> int:
+    end = text.find(marker, start, start + MAX_PROLOG_BYTES)
     if end < 0:
         raise ParseError("hostile or truncated document: unterminated prolog", "hostile")
     return end + len(marker)
 
 
-def _doctype_end(data: bytes, start: int) -> int:
+def _doctype_end(text: str, start: int) -> int:
     """Index just after the DOCTYPE starting at ``start``: quotes, ``[…]`` and comments aware."""
-    limit = min(len(data), start + MAX_PROLOG_BYTES)
+    limit = min(len(text), start + MAX_PROLOG_BYTES)
     i = start + 9
-    quote = 0
+    quote = ""
     in_subset = False
     while i < limit:
-        ch = data[i]
+        ch = text[i]
         if quote:
             if ch == quote:
-                quote = 0
-        elif data.startswith(b"<!--", i):
-            i = _find_end(data, b"-->", i)
+                quote = ""
+        elif text.startswith("<!--", i):
+            i = _find_end(text, "-->", i)
             continue
-        elif ch in b"\"'":
+        elif ch in "\"'":
             quote = ch
-        elif ch == 0x5B:  # [
+        elif ch == "[":
             in_subset = True
-        elif ch == 0x5D:  # ]
+        elif ch == "]":
             in_subset = False
-        elif ch == 0x3E and not in_subset:  # >
+        elif ch == ">" and not in_subset:
             return i + 1
         i += 1
     raise ParseError("hostile or truncated document: unterminated DOCTYPE", "hostile")
 
 
-def _is_html(data: bytes, content_type: str) -> bool:
+def _is_html(text: str, content_type: str) -> bool:
     """True when the root element is an HTML one, whatever the declared content type."""
-    first = _FEEDPARSER_HEAD_END.search(data)
-    match = _ROOT_NAME.match(data, first.start()) if first else None
+    first = _FEEDPARSER_HEAD_END.search(text)
+    match = _ROOT_NAME.match(text, first.start()) if first else None
     if match:
         return match.group(1).lower() in _HTML_ROOTS
     return "html" in content_type
 
 
-def _defuse(data: bytes) -> bytes:
-    """Rewrite character references feedparser would raise on; drop raw control bytes."""
-    return _CHAR_REF.sub(_fix_char_ref, _CONTROL_BYTES.sub(b"", data))
+def _defuse(text: str) -> str:
+    """Rewrite character references feedparser would raise on; drop raw control characters."""
+    return _CHAR_REF.sub(_fix_char_ref, _CONTROL_CHARS.sub("", text))
 
 
-def _fix_char_ref(match: re.Match[bytes]) -> bytes:
+def _fix_char_ref(match: re.Match[str]) -> str:
     hexa, dec = match.groups()
     code = int(hexa, 16) if hexa else int(dec)
     if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF or code == 0:
-        return b"&#xFFFD;"
+        return "&#xFFFD;"
     if code < 0x20 and code not in (0x9, 0xA, 0xD):
-        return b""
+        return ""
     return match.group(0)
 
 
@@ -586,17 +653,22 @@ def _fix_char_ref(match: re.Match[bytes]) -> bytes:
 
 
 def _looks_like_json(body: bytes, content_type: str) -> bool:
-    if "json" in content_type:
+    """JSON by its first character; the content type only decides for odd openings.
+
+    Servers mislabel feeds both ways, so an XML body sent as ``application/json`` still goes
+    to feedparser and a JSON Feed sent as ``text/plain`` is still read.
+    """
+    head = body[:1024].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"{"):
         return True
-    head = body[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
-    return head.startswith(b"{") and b"jsonfeed.org" in body[:4096]
+    return "json" in content_type and not head.startswith(b"<")
 
 
 def _parse_json_feed(body: bytes, *, url: str, max_entries: int, day_first: bool) -> ParsedFeed:
     try:
         doc = json.loads(body.decode("utf-8-sig", "replace"))
     except (ValueError, RecursionError) as exc:
-        raise ParseError(f"invalid JSON: {exc}"[:300], "invalid") from exc
+        raise ParseError(clean_text(f"invalid JSON: {exc}")[:300], "invalid") from exc
     version = str(doc.get("version", "")) if isinstance(doc, dict) else ""
     if "jsonfeed.org" not in version:
         raise ParseError("not a feed: a JSON document that is not a JSON Feed", "not_a_feed")
@@ -615,7 +687,7 @@ def _parse_json_feed(body: bytes, *, url: str, max_entries: int, day_first: bool
     if len(kept) < len(entries):
         warnings.append(f"{len(entries)} entries in the document; kept the newest {len(kept)}")
     return ParsedFeed(
-        url=url,
+        url=clean_text(url),
         format="json11" if version.rstrip("/").endswith("1.1") else "json10",
         title=_opt(doc.get("title")),
         link=_abs(url, doc.get("home_page_url")),
@@ -804,14 +876,74 @@ def _int(value: object) -> int | None:
 
 
 def _cut(value: str | None, limit: int, field: str, warnings: list[str]) -> str | None:
-    if value is None or len(value) <= limit:
-        return value
-    warnings.append(f"an entry {field} longer than {limit} characters was cut")
-    return value[:limit]
+    """Bound a field's length, and for HTML fields its nesting depth."""
+    if value is None:
+        return None
+    if len(value) > limit:
+        warnings.append(f"an entry {field} longer than {limit} characters was cut")
+        value = value[:limit]
+    if field != "title" and _html_depth(value) > MAX_HTML_DEPTH:
+        warnings.append(f"an entry {field} nested deeper than {MAX_HTML_DEPTH} was made text")
+        text = html.unescape(" ".join(_TAG.sub(" ", value).split()))
+        value = html.escape(clean_text(text), quote=False)
+    return value
+
+
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]*)[^>]*?(/?)>|<!--.*?-->", re.DOTALL)
+# elements that never nest (void) or whose end tag may be left out, so they do not add depth
+_FLAT_ELEMENTS = frozenset(
+    {
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+        "p",
+        "li",
+        "dt",
+        "dd",
+        "tr",
+        "td",
+        "th",
+        "thead",
+        "tbody",
+        "tfoot",
+        "option",
+        "optgroup",
+        "colgroup",
+        "caption",
+        "rb",
+        "rt",
+        "rp",
+    }
+)
+
+
+def _html_depth(markup: str) -> int:
+    """The deepest element nesting in ``markup``, counted cheaply with one regex pass."""
+    if markup.count("<") <= MAX_HTML_DEPTH:
+        return 0
+    depth = deepest = 0
+    for match in _TAG.finditer(markup):
+        closing, name, self_closing = match.groups()
+        if name is None or self_closing or name.lower() in _FLAT_ELEMENTS:
+            continue
+        depth = max(depth - 1, 0) if closing else depth + 1
+        deepest = max(deepest, depth)
+    return deepest
 
 
 def _entry_date(entry: ParsedEntry) -> datetime | None:
-    return entry.updated or entry.published
+    return entry.published or entry.updated
 
 
 def _stamp(value: datetime) -> float:

@@ -15,6 +15,7 @@ feedgen raises on them, so every string goes through ``clean_text`` first.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import uuid
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 from feedgen.entry import FeedEntry
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
@@ -47,6 +48,10 @@ GENERATOR_NAME = "localgov-aggregator"
 GENERATOR_URI = "https://github.com/localgov-aggregator/localgov-aggregator"
 # Fixed forever: entry ids are uuid5(ENTRY_NAMESPACE, Post.id); changing it re-announces every post.
 ENTRY_NAMESPACE = uuid.UUID("6f1d2f0e-8d5b-4f0c-9a51-3c1b8f0b7e21")
+_LANG_TAG = re.compile(r"^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$")  # RFC 4287's atomLanguageTag
+ARCHIVE_MARKER = "archive/.page-size"
+_ARCHIVE_FILE = re.compile(r"^[0-9]+\.atom$")
+_PAGE_FILE = re.compile(r"^page-[0-9]+\.html$")
 _SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
@@ -64,6 +69,7 @@ class PublishReport:
     feed_entries: int  # entries in feed.atom
     archives: int  # complete RFC 5005 archive pages
     changed_feeds: tuple[str, ...] = ()
+    removed: tuple[Path, ...] = ()  # listing pages past the last one (fewer posts, bigger pages)
 
     @property
     def changed(self) -> bool:
@@ -78,8 +84,10 @@ def safe_url(value: str | None) -> str | None:
     """Only absolute http(s) URLs are republished; anything else (javascript:, file:) is dropped."""
     url = clean_line(value)
     head = url[:8].lower()
-    if head.startswith("https://") or head.startswith("http://"):
-        return url if urlsplit(url).netloc else None
+    for prefix in ("https://", "http://"):
+        if head.startswith(prefix):
+            rest = url[len(prefix) :]
+            return url if rest and rest[0] not in "/?#" else None  # a host must follow
     return None
 
 
@@ -121,11 +129,11 @@ class _Site:
     states: Mapping[str, SourceState]
     posts: Sequence[Post]  # newest first by (published, id)
     now: datetime
-    source_updated: Mapping[str, datetime]
     newest_updated: datetime  # of any post; the clock only when the store is empty
     # per-publish caches: a post appears in up to five editions, a source in many entries
     _entries: dict[str, etree._Element] = field(default_factory=dict)
     _sources: dict[str, dict[str, str]] = field(default_factory=dict)
+    _source_elements: dict[str, etree._Element] = field(default_factory=dict)
 
     @property
     def base(self) -> str:
@@ -143,13 +151,8 @@ def _load_site(store: Store, settings: Settings, now: datetime) -> _Site:
     total = store.count_posts()
     posts = store.recent_posts(total) if total > 0 else []
     posts = sorted(posts, key=lambda p: (_utc(p.published), p.id), reverse=True)
-    newest: dict[str, datetime] = {}
-    for post in posts:
-        updated = _utc(post.updated)
-        if post.source_id not in newest or updated > newest[post.source_id]:
-            newest[post.source_id] = updated
-    overall = max(newest.values(), default=_utc(now))
-    return _Site(settings, store.get_sources(), store.get_states(), posts, now, newest, overall)
+    overall = max((_utc(p.updated) for p in posts), default=_utc(now))
+    return _Site(settings, store.get_sources(), store.get_states(), posts, now, overall)
 
 
 # --------------------------------------------------------------------------------------------
@@ -157,29 +160,44 @@ def _load_site(store: Store, settings: Settings, now: datetime) -> _Site:
 
 
 class _EntryExtras(BaseEntryExtension):  # type: ignore[misc]
-    """Per-entry xml:lang and a complete atom:source (feedgen's own writes only title and link)."""
+    """Per-entry xml:lang, links and a complete atom:source.
+
+    feedgen 1.0 drops rel, type and hreflang from entry links (it reads them back from the new
+    element instead of the input) and its source() writes only title and link, so both are
+    written here.
+    """
 
     def __init__(self) -> None:
         self.language: str | None = None
-        self.source: dict[str, str] | None = None
+        self.source: etree._Element | None = None
+        self.source_updated = ""
+        self.links: list[dict[str, str]] = []
 
     def extend_atom(self, entry: etree._Element) -> etree._Element:
         if self.language:
             entry.set(XML_LANG, self.language)
-        if self.source:
-            _append_source(entry, self.source)
+        for old in entry.findall("link"):  # only there when the entry has no content
+            entry.remove(old)
+        for attrs in self.links:
+            etree.SubElement(entry, "link", attrs)
+        if self.source is not None:
+            source = copy.deepcopy(self.source)
+            etree.SubElement(source, "updated").text = self.source_updated
+            entry.append(source)
         return entry
 
 
-def _append_source(entry: etree._Element, info: Mapping[str, str]) -> None:
+def source_element(info: Mapping[str, str]) -> etree._Element:
+    """atom:source without its updated (added per entry); built once per source, then copied."""
     # feedgen builds un-namespaced elements under a root carrying xmlns: do the same
-    source = etree.SubElement(entry, "source")
+    source = etree.Element("source")
     etree.SubElement(source, "id").text = info["id"]
     etree.SubElement(source, "title").text = info["title"]
     if info.get("alternate"):
         etree.SubElement(source, "link", rel="alternate", href=info["alternate"])
-    etree.SubElement(source, "link", rel="self", href=info["self"], type=ATOM_TYPE)
-    etree.SubElement(source, "updated").text = info["updated"]
+    # no type: the member's feed may be RSS, Atom or JSON, and a wrong hint is worse than none
+    etree.SubElement(source, "link", rel="self", href=info["self"])
+    return source
 
 
 class _FeedExtras(BaseExtension):  # type: ignore[misc]
@@ -209,9 +227,7 @@ class _FeedExtras(BaseExtension):  # type: ignore[misc]
     def extend_rss(self, feed: etree._Element) -> etree._Element:
         channel = feed.find("channel")
         if self.hub and channel is not None:
-            etree.SubElement(
-                channel, "{http://www.w3.org/2005/Atom}link", href=self.hub, rel="hub"
-            )
+            etree.SubElement(channel, "{http://www.w3.org/2005/Atom}link", href=self.hub, rel="hub")
         return feed
 
 
@@ -226,6 +242,13 @@ def _source_info(site: _Site, source_id: str) -> dict[str, str]:
     return cached
 
 
+def _source_template(site: _Site, source_id: str) -> etree._Element:
+    cached = site._source_elements.get(source_id)
+    if cached is None:
+        cached = site._source_elements[source_id] = source_element(_source_info(site, source_id))
+    return cached
+
+
 def _build_source_info(site: _Site, source_id: str) -> dict[str, str]:
     source = site.sources.get(source_id)
     state = site.states.get(source_id)
@@ -234,13 +257,11 @@ def _build_source_info(site: _Site, source_id: str) -> dict[str, str]:
     alternate = safe_url(source.homepage if source else None) or safe_url(
         state.link if state else None
     )
-    updated = site.source_updated.get(source_id, site.newest_updated)
     return {
         "id": clean_line(feed_url) or f"urn:source:{clean_line(source_id)}",
         "title": clean_line(title) or clean_line(source_id),
         "alternate": alternate or "",
         "self": safe_url(feed_url) or site.url(f"sources/{source_id}.atom"),
-        "updated": _iso(updated),
     }
 
 
@@ -272,15 +293,22 @@ def _atom_entry(site: _Site, post: Post) -> etree._Element:
 def _feed_entry(site: _Site, post: Post) -> FeedEntry:
     fe = FeedEntry()
     fe.register_extension("lg", _EntryExtras, atom=True, rss=False)
+    language = clean_line(post.language)
+    fe.lg.language = language if _LANG_TAG.match(language) else None
     fe.id(entry_id(post.id))
     fe.title(_post_title(post))
-    for tr in post.translations:
-        href = safe_url(tr.href)
-        if href and tr.hreflang:
-            fe.link(href=href, rel="alternate", hreflang=clean_line(tr.hreflang), type="text/html")
     link = safe_url(post.link)
     if link:
-        fe.link(href=link, rel="alternate", type="text/html")
+        fe.lg.links.append({"rel": "alternate", "type": "text/html", "href": link})
+    for tr in post.translations:
+        href = safe_url(tr.href)
+        lang = clean_line(tr.hreflang)
+        if href and lang and _LANG_TAG.match(lang) and _base_language(lang) != post.language:
+            # "related", not "alternate": readers take the first or the last alternate as
+            # the entry's link (feedparser the last), and a translation must not win that
+            fe.lg.links.append(
+                {"rel": "related", "type": "text/html", "href": href, "hreflang": lang}
+            )
     fe.published(_utc(post.published))
     fe.updated(_utc(post.updated))
     for author in post.authors:
@@ -300,10 +328,15 @@ def _feed_entry(site: _Site, post: Post) -> FeedEntry:
     content = clean_text(post.content_html).strip()
     if content:
         fe.content(content, type="html")
-    elif not link:
+    elif link:
+        fe.link(href=link, rel="alternate")  # feedgen wants content or an alternate link
+    else:
         fe.content(summary or _post_title(post), type="text")
-    fe.lg.language = clean_line(post.language) or None
-    fe.lg.source = _source_info(site, post.source_id)
+    # The source feed was updated at least when this entry was; the entry's own time keeps the
+    # element stable, where the source's newest post would rewrite every edition holding any
+    # of its posts whenever it publishes.
+    fe.lg.source = _source_template(site, post.source_id)
+    fe.lg.source_updated = _iso(post.updated)
     return fe
 
 
@@ -556,42 +589,23 @@ class _Writer:
 
 
 def publish_all(store: Store, settings: Settings, now: datetime) -> PublishReport:
-    """Rewrite every output whose bytes changed; return what was written for logs and WebSub."""
+    """Rewrite every output whose bytes changed; return what was written for logs and WebSub.
+
+    ``now`` only dates feeds of an empty store; with posts, every date comes from the posts.
+    """
     site = _load_site(store, settings, now)
     out = _Writer(settings.output_dir)
-    size = settings.site.feed_entries
-    changed_feeds: list[str] = []
-
-    pages = archive_pages(site.posts, size)
-    newest_archive = archive_path(len(pages)) if pages else None
+    pages = archive_pages(site.posts, settings.site.feed_entries)
     _write_archives(site, out, pages)
-
-    links: list[FeedLink] = []
-    main_entries = 0
-    for spec, predicate in feed_specs(site):
-        chosen = _newest(site.posts, predicate, size)
-        main = spec.path == "feed.atom"
-        main_entries = len(chosen) if main else main_entries
-        data = atom_document(site, spec, chosen, prev_archive=newest_archive if main else None)
-        if out.put(spec.path, data):
-            changed_feeds.append(site.url(spec.path))
-        links.append(FeedLink(spec.title, site.url(spec.path), ATOM_TYPE, spec.language))
-
-    newest = list(site.posts[:size])
-    for name, data in (
-        ("feed.rss", rss_document(site, newest)),
-        ("feed.json", json_feed_document(site, newest)),
-    ):
-        if out.put(name, data):
-            changed_feeds.append(site.url(name))
-    links.insert(1, FeedLink(f"{settings.site.title} (RSS)", site.url("feed.rss"), RSS_TYPE))
-    links.insert(2, FeedLink(f"{settings.site.title} (JSON)", site.url("feed.json"), JSON_TYPE))
+    links, changed_feeds, main_entries = _write_feeds(
+        site, out, archive_path(len(pages)) if pages else None
+    )
     out.put("sources.opml", opml_document(site))
-
-    for relative, data in render_pages(site.posts, site.sources, settings, links).items():
+    pages_html = render_pages(site.posts, site.sources, settings, links)
+    for relative, data in pages_html.items():
         out.put(relative, data)
+    removed = _remove_stale_pages(out.root, pages_html.keys())
     _copy_static(out)
-
     return PublishReport(
         written=tuple(out.written),
         unchanged=tuple(out.unchanged),
@@ -599,12 +613,57 @@ def publish_all(store: Store, settings: Settings, now: datetime) -> PublishRepor
         feed_entries=main_entries,
         archives=len(pages),
         changed_feeds=tuple(changed_feeds),
+        removed=removed,
     )
 
 
+def _write_feeds(
+    site: _Site, out: _Writer, newest_archive: str | None
+) -> tuple[list[FeedLink], list[str], int]:
+    """Every Atom edition, RSS and JSON Feed: (links to announce, changed URLs, main entries)."""
+    size = site.settings.site.feed_entries
+    title = clean_line(site.settings.site.title)
+    links: list[FeedLink] = []
+    changed: list[str] = []
+    main_entries = 0
+    for spec, predicate in feed_specs(site):
+        chosen = _newest(site.posts, predicate, size)
+        main = spec.path == "feed.atom"
+        main_entries = len(chosen) if main else main_entries
+        data = atom_document(site, spec, chosen, prev_archive=newest_archive if main else None)
+        if out.put(spec.path, data):
+            changed.append(site.url(spec.path))
+        links.append(
+            FeedLink(clean_line(spec.title), site.url(spec.path), ATOM_TYPE, spec.language)
+        )
+    newest = list(site.posts[:size])
+    for name, data in (
+        ("feed.rss", rss_document(site, newest)),
+        ("feed.json", json_feed_document(site, newest)),
+    ):
+        if out.put(name, data):
+            changed.append(site.url(name))
+    links.insert(1, FeedLink(f"{title} (RSS)", site.url("feed.rss"), RSS_TYPE))
+    links.insert(2, FeedLink(f"{title} (JSON)", site.url("feed.json"), JSON_TYPE))
+    return links, changed, main_entries
+
+
 def _write_archives(site: _Site, out: _Writer, pages: Sequence[Sequence[Post]]) -> None:
-    """Write complete archive pages that do not exist yet; existing ones are final."""
+    """Write complete archive pages that do not exist yet; existing ones are final.
+
+    Page boundaries depend on the page size (``site.feed_entries``), remembered in a dotfile
+    the server never serves: when the operator changes it, the old pages are cut wrong, so
+    they are deleted and rebuilt once.
+    """
     title = site.settings.site.title
+    marker = out.root / ARCHIVE_MARKER
+    size = str(site.settings.site.feed_entries).encode()
+    if marker.is_file() and marker.read_bytes() != size:
+        for old in (out.root / "archive").glob("*.atom"):
+            if _ARCHIVE_FILE.match(old.name):
+                old.unlink(missing_ok=True)
+    if pages:
+        write_atomic(marker, size)
     for number, members in enumerate(pages, start=1):
         relative = archive_path(number)
         if (out.root / relative).is_file():
@@ -621,6 +680,22 @@ def _write_archives(site: _Site, out: _Writer, pages: Sequence[Sequence[Post]]) 
             current="feed.atom",
         )
         out.put(relative, data)
+
+
+def _remove_stale_pages(root: Path, current: Iterable[str]) -> tuple[Path, ...]:
+    """Delete ``page-N.html`` files a previous publish wrote but this one did not.
+
+    Only files named like our own pagination, and only in directories holding a page set, are
+    ever touched: the output directory may hold other people's files.
+    """
+    keep = {root / name for name in current}
+    removed = []
+    for directory in sorted({p.parent for p in keep}):
+        for path in sorted(directory.glob("page-*.html")):
+            if path not in keep and _PAGE_FILE.match(path.name):
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return tuple(removed)
 
 
 def _copy_static(out: _Writer) -> None:

@@ -62,17 +62,20 @@ def scrape_listing(
             f"not a feed: no item on the page matches the selector {rules.item!r}", "not_a_feed"
         )
     date_pattern = _date_regex(rules.date_format)
-    entries = [_entry(item, rules, base, date_pattern) for item in items]
-    kept = keep_newest(entries, max_entries)
+    read = [_entry(item, rules, base, date_pattern) for item in items]
+    entries = [e for e in read if e.link or e.title or e.summary]
     warnings = []
+    if len(entries) < len(read):  # an ad slot or a placeholder matching the item selector
+        warnings.append(f"{len(read) - len(entries)} empty items on the page were skipped")
+    kept = keep_newest(entries, max_entries)
     if len(kept) < len(entries):
         warnings.append(f"{len(entries)} items on the page; kept the newest {len(kept)}")
     title_el = next(iter(root.iter("title")), None)
     return ParsedFeed(
-        url=url,
+        url=clean_text(url),
         format="html",
         title=_text(title_el),
-        link=url,
+        link=clean_text(url),
         language=_opt(root.get("lang")),
         entries=kept,
         warnings=tuple(warnings),
@@ -82,10 +85,10 @@ def scrape_listing(
 def _entry(item: Any, rules: ScrapeRules, base: str, date_pattern: re.Pattern[str]) -> ParsedEntry:
     title_el = _first(item, rules.title)
     meta_date = _text(_first(item, rules.date))
-    published, published_raw, date_span = _find_date(meta_date, rules.date_format, date_pattern)
+    published, published_raw = _find_date(meta_date, rules.date_format, date_pattern)
     tags_text = _text(_first(item, rules.tags))
-    if tags_text is not None and rules.tags == rules.date and date_span is not None:
-        tags_text = tags_text[: date_span[0]] + tags_text[date_span[1] :]
+    if tags_text is not None:  # tags and date often share one line: "Migration - 28/09/2018"
+        tags_text = date_pattern.sub("", tags_text, count=1)
     excerpt = _excerpt(_first(item, rules.excerpt))
     return ParsedEntry(
         link=_link(item, rules, title_el, base),
@@ -100,19 +103,19 @@ def _entry(item: Any, rules: ScrapeRules, base: str, date_pattern: re.Pattern[st
 
 def _find_date(
     text: str | None, date_format: str, pattern: re.Pattern[str]
-) -> tuple[datetime | None, str | None, tuple[int, int] | None]:
-    """(date, raw text, where it sat in ``text``); a missing date keeps the raw text."""
+) -> tuple[datetime | None, str | None]:
+    """(date, raw text): the first date-shaped part of ``text``; an unreadable one stays raw."""
     if text is None:
-        return None, None, None
+        return None, None
     match = pattern.search(text)
     if match is None:
-        return None, text.strip(_SEPARATORS) or None, None
+        return None, text.strip(_SEPARATORS) or None
     raw = match.group(0)
     try:
         value = datetime.strptime(raw, date_format).replace(tzinfo=UTC)
     except ValueError:
         value = None
-    return value, raw, match.span()
+    return value, raw
 
 
 def _date_regex(date_format: str) -> re.Pattern[str]:

@@ -15,7 +15,9 @@ Scheduling rules:
 * 410 Gone: ``gone`` is set and the source is not fetched again until its configured URL
   changes or an operator re-enables it;
 * a 301/308 chain: the stored fetch URL becomes the new location (the fetcher only reports a
-  permanent URL after every hop passed the address checks).
+  permanent URL after every hop passed the address checks);
+* a post that another member already published (``dedupe``) is not stored twice: it becomes an
+  alias of the stored story, whose ``also_from`` names this source.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from aggregator.dedupe import StoryKey, find_duplicates
 from aggregator.models import FetchResult, FetchStatus, Post, SourceState, SourceUpdate
 
 JITTER = 0.1
@@ -60,6 +63,31 @@ def changed_posts(
     return tuple(out)
 
 
+def split_duplicates(
+    posts: Sequence[Post],
+    known: Mapping[str, tuple[str, datetime]],
+    aliases: Mapping[str, str],
+    candidates: Sequence[StoryKey],
+) -> tuple[tuple[Post, ...], tuple[tuple[Post, str], ...]]:
+    """Split posts to write into (own posts, merges into another source's story).
+
+    A post already recorded as an alias stays one (its primary is kept); a post never seen
+    before is matched against the other sources' stored stories (``dedupe.match``); a post of
+    this source already stored as its own is never merged away.
+    """
+    own: list[Post] = []
+    merges: list[tuple[Post, str]] = []
+    fresh = [p for p in posts if p.id not in known and p.id not in aliases]
+    matched = find_duplicates(fresh, candidates)
+    for post in posts:
+        primary = aliases.get(post.id) or matched.get(post.id)
+        if primary is not None:
+            merges.append((post, primary))
+        else:
+            own.append(post)
+    return tuple(own), tuple(merges)
+
+
 def plan_update(
     state: SourceState,
     result: FetchResult,
@@ -69,6 +97,8 @@ def plan_update(
     max_backoff_s: float,
     posts: Sequence[Post] = (),
     known: Mapping[str, tuple[str, datetime]] | None = None,
+    aliases: Mapping[str, str] | None = None,
+    candidates: Sequence[StoryKey] = (),
     parse_error: str | None = None,
     body_hash: str | None = None,
     feed_title: str | None = None,
@@ -128,13 +158,14 @@ def plan_update(
         return SourceUpdate(state.source_id, healthy)
 
     to_write = changed_posts(posts, known or {})
+    own, merges = split_duplicates(to_write, known or {}, aliases or {}, candidates)
     healthy = replace(
         healthy,
         entries_seen=len(posts),
         title=feed_title or healthy.title,
         link=feed_link or healthy.link,
     )
-    return SourceUpdate(state.source_id, healthy, to_write)
+    return SourceUpdate(state.source_id, healthy, own, merges)
 
 
 def _with_caching(state: SourceState, result: FetchResult, body_hash: str | None) -> SourceState:

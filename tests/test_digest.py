@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import struct
 import subprocess
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -34,7 +36,6 @@ from aggregator.digest import (
     select_posts,
     send,
 )
-from aggregator.errors import LockedError
 from aggregator.mail import SmtpSender
 from aggregator.models import (
     EditionRecord,
@@ -42,7 +43,11 @@ from aggregator.models import (
     RecipientState,
     RecipientStatus,
     Source,
+    SourceState,
+    SourceUpdate,
 )
+from aggregator.store import open_store
+from aggregator.store.protocol import Store
 from tests.httpserver import FixtureServer
 from tests.test_mail import FakeClock, SmtpServer, free_port
 
@@ -151,8 +156,46 @@ class FakeStore:
         if self.locks.get(name, ("",))[0] == owner:
             del self.locks[name]
 
-    def states(self, edition_id: str) -> dict[str, RecipientState]:
-        return {a: s.state for a, s in self.ledger[edition_id].items()}
+
+@pytest.fixture(params=["fake", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The in-memory fake, and the real SQLite store: the ledger rules hold for both."""
+    if request.param == "fake":
+        yield FakeStore()
+        return
+    real = open_store(f"sqlite:///{tmp_path / 'digest.sqlite3'}")
+    real.sync_sources(SOURCES)
+    yield real
+    real.close()
+
+
+def add(store: Store, *posts: Post) -> None:
+    """Store posts the way an update cycle would, whichever store this is."""
+    if isinstance(store, FakeStore):
+        store.add(*posts)
+        return
+    for source_id in sorted({p.source_id for p in posts}):
+        url = next(s.url for s in SOURCES if s.id == source_id)
+        mine = tuple(p for p in posts if p.source_id == source_id)
+        store.apply_update(SourceUpdate(source_id, SourceState(source_id, url), mine))
+
+
+def ledger(store: Store, edition_id: str) -> dict[str, RecipientStatus]:
+    return {r.address: r for r in store.recipients(edition_id)}
+
+
+def states(store: Store, edition_id: str) -> dict[str, RecipientState]:
+    return {a: r.state for a, r in ledger(store, edition_id).items()}
+
+
+def is_sent(store: Store, edition_id: str) -> bool:
+    edition = store.get_edition(edition_id)
+    assert edition is not None
+    return edition.sent
+
+
+def edition_ids(store: Store) -> list[str]:
+    return [e.id for e in store.list_editions()]
 
 
 # --------------------------------------------------------------------------------------------
@@ -248,10 +291,10 @@ def titles_in(html: str) -> list[str]:
 
 
 def test_edition_reaches_three_recipients_with_full_headers(
-    tmp_path: Path, smtp: SmtpServer, now: datetime
+    store: Store, tmp_path: Path, smtp: SmtpServer, now: datetime
 ) -> None:
-    store = FakeStore()
-    store.add(
+    add(
+        store,
         make_post(1, first_seen=now - timedelta(hours=3)),
         make_post(
             2,
@@ -268,11 +311,12 @@ def test_edition_reaches_three_recipients_with_full_headers(
     assert report.complete
     assert report.error is None
     assert sorted(report.sent) == RECIPIENTS
+    assert str(report) == "weekly-2026-11-20T12:00:00Z: 3 sent, 0 refused; edition complete"
     assert report.edition is not None
     assert report.edition.id == "weekly-2026-11-20T12:00:00Z"
-    ledger = store.ledger[report.edition.id]
-    assert {s.state for s in ledger.values()} == {RecipientState.SENT}
-    assert store.editions[report.edition.id].sent
+    recipients = ledger(store, report.edition.id)
+    assert {s.state for s in recipients.values()} == {RecipientState.SENT}
+    assert is_sent(store, report.edition.id)
 
     received = smtp.handler.received
     assert len(received) == 3
@@ -283,7 +327,7 @@ def test_edition_reaches_three_recipients_with_full_headers(
         assert msg["From"].addresses[0].addr_spec == "news@network.example.org"
         assert msg["Subject"] == "Local governments network: 3 new posts"
         assert msg["Date"].datetime == now
-        assert msg["Message-ID"] == ledger[address].message_id
+        assert msg["Message-ID"] == recipients[address].message_id
         assert msg["Message-ID"].endswith("@network.example.org>")
         personal = UNSUB.format(email=quote(address, safe=""), edition=quote(report.edition.id))
         assert msg["List-Unsubscribe"] == f"<{personal}>"
@@ -317,10 +361,9 @@ def test_edition_reaches_three_recipients_with_full_headers(
 
 
 def test_refused_recipient_is_failed_then_retried_alone_then_nothing(
-    tmp_path: Path, smtp: SmtpServer, now: datetime
+    store: Store, tmp_path: Path, smtp: SmtpServer, now: datetime
 ) -> None:
-    store = FakeStore()
-    store.add(make_post(1, first_seen=now - timedelta(hours=1)))
+    add(store, make_post(1, first_seen=now - timedelta(hours=1)))
     settings = make_settings(tmp_path, smtp)
     smtp.handler.refuse.add("bruno@example.org")
 
@@ -330,10 +373,10 @@ def test_refused_recipient_is_failed_then_retried_alone_then_nothing(
     assert sorted(first.sent) == ["ana@example.org", "chloe@example.org"]
     assert first.failed == (("bruno@example.org", "550 no such user"),)
     assert not first.complete
-    status = store.ledger[edition_id]["bruno@example.org"]
+    status = ledger(store, edition_id)["bruno@example.org"]
     assert status.state is RecipientState.FAILED
     assert status.error == "550 no such user"
-    assert not store.editions[edition_id].sent
+    assert not is_sent(store, edition_id)
 
     smtp.handler.refuse.clear()
     later = now + timedelta(minutes=30)
@@ -343,20 +386,19 @@ def test_refused_recipient_is_failed_then_retried_alone_then_nothing(
     assert retry.sent == ("bruno@example.org",)
     assert retry.complete
     assert [r.rcpt_tos for r in smtp.handler.received[2:]] == [["bruno@example.org"]]
-    assert store.editions[edition_id].sent
+    assert is_sent(store, edition_id)
 
     again = send(store, settings, "weekly", later, smtp_factory=paced)
     assert again.empty
     assert again.sent == ()
     assert len(smtp.handler.received) == 3
-    assert list(store.editions) == [edition_id]
+    assert edition_ids(store) == [edition_id]
 
 
 def test_an_address_refused_twice_does_not_hold_back_later_editions(
-    tmp_path: Path, smtp: SmtpServer, now: datetime
+    store: Store, tmp_path: Path, smtp: SmtpServer, now: datetime
 ) -> None:
-    store = FakeStore()
-    store.add(make_post(1, first_seen=now - timedelta(hours=1)))
+    add(store, make_post(1, first_seen=now - timedelta(hours=1)))
     settings = make_settings(tmp_path, smtp)
     smtp.handler.refuse.add("bruno@example.org")
     send(store, settings, "weekly", now, smtp_factory=paced)
@@ -364,7 +406,7 @@ def test_an_address_refused_twice_does_not_hold_back_later_editions(
     assert retry.failed
     assert retry.complete
 
-    store.add(make_post(2, first_seen=now + timedelta(days=1)))
+    add(store, make_post(2, first_seen=now + timedelta(days=1)))
     nxt = send(store, settings, "weekly", now + timedelta(days=7), smtp_factory=paced)
     assert nxt.edition is not None
     assert nxt.edition.window_start == now
@@ -372,10 +414,9 @@ def test_an_address_refused_twice_does_not_hold_back_later_editions(
 
 
 def test_a_recipient_left_sending_by_a_crash_is_never_mailed_again(
-    tmp_path: Path, smtp: SmtpServer, now: datetime
+    store: Store, tmp_path: Path, smtp: SmtpServer, now: datetime
 ) -> None:
-    store = FakeStore()
-    store.add(make_post(1, first_seen=now - timedelta(hours=1)))
+    add(store, make_post(1, first_seen=now - timedelta(hours=1)))
     settings = make_settings(tmp_path, smtp)
     files = preview(store, settings, "weekly", now)
     assert store.claim_recipient(files.edition.id, "ana@example.org", now)  # then "crashed"
@@ -384,40 +425,41 @@ def test_a_recipient_left_sending_by_a_crash_is_never_mailed_again(
     assert "ana@example.org" in report.skipped
     assert sorted(report.sent) == ["bruno@example.org", "chloe@example.org"]
     assert smtp.handler.to("ana@example.org") == []
-    assert store.states(files.edition.id)["ana@example.org"] is RecipientState.SENDING
+    assert states(store, files.edition.id)["ana@example.org"] is RecipientState.SENDING
     assert report.complete
 
 
-def test_a_lost_server_leaves_unsent_recipients_pending(tmp_path: Path, now: datetime) -> None:
-    store = FakeStore()
-    store.add(make_post(1, first_seen=now - timedelta(hours=1)))
+def test_a_lost_server_leaves_unsent_recipients_pending(
+    store: Store, tmp_path: Path, now: datetime
+) -> None:
+    add(store, make_post(1, first_seen=now - timedelta(hours=1)))
     settings = make_settings(tmp_path)  # nothing listens on that port
     report = send(store, settings, "weekly", now, smtp_factory=paced)
     assert report.error is not None
     assert "cannot open" in report.error
     assert report.edition is not None
-    assert set(store.states(report.edition.id).values()) == {RecipientState.PENDING}
-    assert not store.editions[report.edition.id].sent
+    assert set(states(store, report.edition.id).values()) == {RecipientState.PENDING}
+    assert not is_sent(store, report.edition.id)
 
 
 def test_a_late_post_with_an_old_date_is_in_the_next_edition_once(
-    tmp_path: Path, smtp: SmtpServer, now: datetime
+    store: Store, tmp_path: Path, smtp: SmtpServer, now: datetime
 ) -> None:
-    store = FakeStore()
     settings = make_settings(tmp_path, smtp, recipients=["ana@example.org"])
-    store.add(make_post(1, first_seen=now - timedelta(days=1)))
+    add(store, make_post(1, first_seen=now - timedelta(days=1)))
     first = send(store, settings, "weekly", now, smtp_factory=paced)
     assert first.edition is not None
     assert first.edition.post_ids == ("post-1",)
 
     # first seen one hour after edition 1 closed, but published ten days before it
-    store.add(
+    add(
+        store,
         make_post(
             2,
             first_seen=now + timedelta(hours=1),
             published=now - timedelta(days=10),
             title="Late arrival",
-        )
+        ),
     )
     second = send(store, settings, "weekly", now + timedelta(days=7), smtp_factory=paced)
     assert second.edition is not None
@@ -430,10 +472,9 @@ def test_a_late_post_with_an_old_date_is_in_the_next_edition_once(
 
 
 def test_feed_text_with_line_breaks_cannot_add_a_header(
-    tmp_path: Path, smtp: SmtpServer, now: datetime
+    store: Store, tmp_path: Path, smtp: SmtpServer, now: datetime
 ) -> None:
-    store = FakeStore()
-    store.add(make_post(1, first_seen=now, title="Budget\r\nBcc: x@y.example\r\nX-Evil: 1"))
+    add(store, make_post(1, first_seen=now, title="Budget\r\nBcc: x@y.example\r\nX-Evil: 1"))
     settings = make_settings(
         tmp_path, smtp, subject="{first_title}", recipients=["ana@example.org"]
     )
@@ -448,10 +489,9 @@ def test_feed_text_with_line_breaks_cannot_add_a_header(
 
 
 def test_test_copy_is_marked_and_leaves_the_ledger_alone(
-    tmp_path: Path, smtp: SmtpServer, now: datetime
+    store: Store, tmp_path: Path, smtp: SmtpServer, now: datetime
 ) -> None:
-    store = FakeStore()
-    store.add(make_post(1, first_seen=now))
+    add(store, make_post(1, first_seen=now))
     settings = make_settings(tmp_path, smtp)
     report = send(store, settings, "weekly", now, to="staff@example.org", smtp_factory=paced)
     assert report.test
@@ -459,21 +499,19 @@ def test_test_copy_is_marked_and_leaves_the_ledger_alone(
     (got,) = smtp.handler.received
     assert got.rcpt_tos == ["staff@example.org"]
     assert got.parsed()["Subject"] == "[TEST] Local governments network: 1 new posts"
-    assert store.editions == {}
-    assert store.ledger == {}
+    assert edition_ids(store) == []
     real = send(store, settings, "weekly", now, smtp_factory=paced)
     assert sorted(real.sent) == RECIPIENTS
 
 
 def test_an_empty_window_sends_and_records_nothing(
-    tmp_path: Path, smtp: SmtpServer, now: datetime
+    store: Store, tmp_path: Path, smtp: SmtpServer, now: datetime
 ) -> None:
-    store = FakeStore()
     report = send(store, make_settings(tmp_path, smtp), "weekly", now, smtp_factory=paced)
     assert report.empty
     assert report.edition is None
     assert smtp.handler.received == []
-    assert store.editions == {}
+    assert edition_ids(store) == []
 
     always = make_settings(tmp_path, smtp, skip_empty=False, recipients=["ana@example.org"])
     sent = send(store, always, "weekly", now, smtp_factory=paced)
@@ -481,21 +519,13 @@ def test_an_empty_window_sends_and_records_nothing(
     assert titles_in(html_part(smtp.handler.received[0].parsed())) == []
 
 
-def test_a_send_in_progress_elsewhere_is_refused(tmp_path: Path, now: datetime) -> None:
-    store = FakeStore()
-    store.add(make_post(1, first_seen=now))
-    store.acquire_lock("digest:weekly", "otherhost:42", now, 600)
-    with pytest.raises(LockedError, match="otherhost:42"):
-        send(store, make_settings(tmp_path), "weekly", now, smtp_factory=paced)
-
-
 # --------------------------------------------------------------------------------------------
 # Selection
 
 
-def test_selection_filters_language_topics_sources_and_caps(now: datetime) -> None:
-    store = FakeStore()
-    store.add(
+def test_selection_filters_language_topics_sources_and_caps(store: Store, now: datetime) -> None:
+    add(
+        store,
         make_post(1, first_seen=now, language="fr-CA", topics=("climate",)),
         make_post(2, first_seen=now, language="fr", topics=("housing",)),
         make_post(3, first_seen=now, language="en", topics=("climate",)),
@@ -510,8 +540,7 @@ def test_selection_filters_language_topics_sources_and_caps(now: datetime) -> No
     assert all(p.source_id == "uclg" for p in sel.posts)
 
 
-def test_selection_window_is_first_seen_not_published(now: datetime) -> None:
-    store = FakeStore()
+def test_selection_window_is_first_seen_not_published(store: Store, now: datetime) -> None:
     last = EditionRecord(
         id="weekly-x",
         name="weekly",
@@ -522,7 +551,8 @@ def test_selection_window_is_first_seen_not_published(now: datetime) -> None:
         subject="s",
         sent=True,
     )
-    store.add(
+    add(
+        store,
         make_post(1, first_seen=now, published=now + timedelta(days=1)),  # closed window
         make_post(2, first_seen=now + timedelta(seconds=1), published=now - timedelta(days=300)),
         make_post(3, first_seen=now + timedelta(days=2)),  # after this edition's end
@@ -644,10 +674,9 @@ def test_300_long_items_stay_under_gmails_clip(tmp_path: Path, now: datetime) ->
 
 
 def test_preview_writes_three_files_and_is_stable_until_sent(
-    tmp_path: Path, smtp: SmtpServer, now: datetime
+    store: Store, tmp_path: Path, smtp: SmtpServer, now: datetime
 ) -> None:
-    store = FakeStore()
-    store.add(make_post(1, first_seen=now - timedelta(hours=1)))
+    add(store, make_post(1, first_seen=now - timedelta(hours=1)))
     settings = make_settings(tmp_path, smtp)
     files = preview(store, settings, "weekly", now)
     assert files.edition.id == "weekly-2026-11-20T12:00:00Z"
@@ -662,9 +691,11 @@ def test_preview_writes_three_files_and_is_stable_until_sent(
     assert eml["To"] == "subscriber@example.invalid"
     for header in ("From", "Subject", "Date", "Message-ID", "List-Unsubscribe", "MIME-Version"):
         assert eml[header], header
-    assert store.editions[files.edition.id].eml_path == str(files.eml_path)
+    saved = store.get_edition(files.edition.id)
+    assert saved is not None
+    assert saved.eml_path == str(files.eml_path)
 
-    store.add(make_post(2, first_seen=now + timedelta(hours=1)))
+    add(store, make_post(2, first_seen=now + timedelta(hours=1)))
     again = preview(store, settings, "weekly", now + timedelta(hours=2))
     assert again.edition.id == files.edition.id
     assert again.edition.post_ids == ("post-1",)
@@ -681,11 +712,13 @@ def test_preview_writes_three_files_and_is_stable_until_sent(
     assert nxt.edition.post_ids == ("post-2",)
 
 
-def test_preview_of_an_empty_window_records_nothing(tmp_path: Path, now: datetime) -> None:
-    store = FakeStore()
+def test_preview_of_an_empty_window_records_nothing(
+    store: Store, tmp_path: Path, now: datetime
+) -> None:
     files = preview(store, make_settings(tmp_path), "weekly", now)
     assert not files.saved
-    assert store.editions == {}
+    assert edition_ids(store) == []
+    assert any("nothing new" in note for note in files.edition.notes)
     assert files.html_path.exists()
 
 
@@ -707,15 +740,36 @@ window.addEventListener('load', function () {{
     return {{text: a.textContent, left: r.left, right: r.right, width: r.width,
             height: r.height, visible: cs.visibility === 'visible' && cs.display !== 'none'}};
   }});
+  var images = [].map.call(d.querySelectorAll('td.item img'), function (img) {{
+    var r = img.getBoundingClientRect();
+    return {{natural: img.naturalWidth, right: r.right, width: r.width}};
+  }});
   var pre = document.createElement('pre');
   pre.id = 'measure';
   pre.textContent = JSON.stringify({{inner: w.innerWidth,
     scroll: d.documentElement.scrollWidth,
     table: d.querySelector('table.container').getBoundingClientRect().width,
-    titles: titles}});
+    titles: titles, images: images}});
   document.body.appendChild(pre);
 }});
 </script></body></html>"""
+
+
+def _png(width: int, height: int) -> bytes:
+    """A plain grey RGB PNG, enough for a browser to load and lay out."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    rows = b"".join(b"\x00" + b"\x99\x99\x99" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _measure(server: FixtureServer, width: int, profile: Path) -> dict[str, Any]:
@@ -776,6 +830,11 @@ def test_html_part_fits_600_and_375_pixels_in_chromium(
             "break/opportunity/in/it/at/all/for/the/layout/engine",
         ),
     ]
+    # a wide feed image, served from 127.0.0.1, must shrink with the column
+    image = http_server.route("/wide.png", _png(1200, 400), headers={"Content-Type": "image/png"})
+    posts[0] = replace(posts[0], image=image)
+    # and one that never loads (images blocked or gone): its box must not widen the table
+    posts[1] = replace(posts[1], image=http_server.url("/missing.png"))
     rendered = _render(tmp_path, posts, now)
     http_server.route(
         "/email.html", rendered.html, headers={"Content-Type": "text/html; charset=utf-8"}
@@ -787,6 +846,10 @@ def test_html_part_fits_600_and_375_pixels_in_chromium(
         assert m["scroll"] <= width, m
         assert m["table"] <= width
         assert {t["text"] for t in m["titles"]} == expected
+        assert sorted(i["natural"] for i in m["images"]) == [0, 1200]
+        for img in m["images"]:
+            assert 0 < img["width"] <= min(width, 552)
+            assert img["right"] <= width
         for t in m["titles"]:
             assert t["visible"], t
             assert t["width"] > 0, t

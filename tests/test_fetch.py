@@ -16,11 +16,18 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from aggregator.config import FetchSettings
-from aggregator.fetch import Fetcher, body_digest, describe_status, parse_retry_after
+from aggregator.fetch import (
+    Fetcher,
+    body_digest,
+    describe_status,
+    guarded_connector,
+    parse_retry_after,
+)
 from aggregator.models import FetchRequest, FetchResult, FetchStatus
 from tests.httpserver import FixtureServer
 
@@ -516,6 +523,32 @@ def test_connection_refused(http_server: FixtureServer) -> None:
     assert result.error == "connection refused"
 
 
+def test_tls_failure_is_reported(http_server: FixtureServer) -> None:
+    """Speaking TLS to a plain HTTP server fails the handshake: a TLS error, not a crash."""
+    url = http_server.route("/feed", RSS).replace("http://", "https://")
+    result = fetch(http_server, url)
+    assert result.status is FetchStatus.ERROR
+    assert result.error_kind == "tls"
+    assert (result.error or "").startswith("TLS")
+
+
+class FailingDNS(AbstractResolver):
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        raise OSError(socket.EAI_NONAME, "Name or service not known")
+
+    async def close(self) -> None:
+        pass
+
+
+def test_unknown_host_is_reported(http_server: FixtureServer) -> None:
+    result = fetch(http_server, "https://no-such-feed.example.org/rss", resolver=FailingDNS())
+    assert result.status is FetchStatus.ERROR
+    assert result.error_kind == "dns"
+    assert result.error == "could not resolve host no-such-feed.example.org"
+
+
 def test_server_hanging_up_without_answer(http_server: FixtureServer) -> None:
     def hang_up(h: BaseHTTPRequestHandler) -> None:
         h.close_connection = True
@@ -587,7 +620,10 @@ def test_name_resolving_to_loopback_is_refused_without_connecting(
     assert dns.asked == ["feeds.example.org"]
     assert result.status is FetchStatus.ERROR
     assert result.error_kind == "refused"
-    assert "feeds.example.org resolves to 127.0.0.1 is a loopback address" in (result.error or "")
+    assert result.error == (
+        "refused: feeds.example.org resolves only to refused addresses"
+        " (127.0.0.1 is a loopback address)"
+    )
     assert http_server.requests == []
 
 
@@ -630,6 +666,27 @@ def test_socket_factory_refuses_private_addresses_before_connect() -> None:
         with pytest.raises(OSError, match="refused by the address policy"):
             guard.socket_factory((socket.AF_INET, socket.SOCK_STREAM, 6, "", address))
     guard.socket_factory((socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 8080))).close()
+
+
+def test_guarded_connector_for_other_clients(http_server: FixtureServer) -> None:
+    """The WebSub ping's session gets the same checks: refused unless allowed, by name too."""
+    url = http_server.route("/hub", b"ok")
+
+    async def post(allow: list[str], target: str, dns: AbstractResolver | None = None) -> str:
+        connector = guarded_connector(allow, resolver=dns)
+        async with (
+            aiohttp.ClientSession(connector=connector, trust_env=False) as session,
+            session.post(target, data={"hub.mode": "publish"}) as resp,
+        ):
+            return await resp.text()
+
+    assert asyncio.run(post([http_server.hostport], url)) == "ok"
+    with pytest.raises(aiohttp.ClientConnectorError, match="refused"):
+        asyncio.run(post([], url))
+    by_name = f"http://hub.example.org:{http_server.port}/hub"
+    with pytest.raises(aiohttp.ClientConnectorError, match="refused"):
+        asyncio.run(post([http_server.hostport], by_name, FakeDNS("127.0.0.1")))
+    assert len(http_server.hits("/hub")) == 1
 
 
 # --------------------------------------------------------------------------------------------

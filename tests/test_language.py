@@ -41,7 +41,10 @@ def test_at_least_95_percent_of_the_labelled_set_is_detected() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("Welcoming Bologna : un parcours de deux ans pour renforcer l’inclusion des migrants", "fr"),
+        (
+            "Welcoming Bologna : un parcours de deux ans pour renforcer l’inclusion des migrants",
+            "fr",
+        ),
         ("La cultura como respuesta a los retos urbanos globales", "es"),
         ("Kazan was Mentioned Specially by the Lee Kuan Yew World City Prize", "en"),
     ],

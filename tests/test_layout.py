@@ -20,8 +20,8 @@ OWNERS: dict[str, set[str]] = {
     "aiohttp": {"fetch", "netguard", "web"},
     "ruamel": {"config", "roster"},
     "smtplib": {"mail"},
-    "click": {"cli"},
-    "rich": {"cli"},
+    "click": {"cli", "cli_feeds"},
+    "rich": {"cli", "cli_feeds"},
 }
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
 import smtplib
 import socket
 import ssl
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -379,3 +382,70 @@ def test_a_lost_session_raises(smtp_server: SmtpServer) -> None:
         sender._smtp.close()  # the server hung up under us
         with pytest.raises(DeliveryError, match="session lost"):
             sender.send(_message())
+
+
+# --------------------------------------------------------------------------------------------
+# Real TLS: STARTTLS and implicit TLS against aiosmtpd with a throwaway certificate
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("the openssl command is not installed")
+    where = tmp_path_factory.mktemp("tls")
+    cert, key = where / "cert.pem", where / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return cert, key
+
+
+def _tls_contexts(certificate: tuple[Path, Path]) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    cert, key = certificate
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(cert, key)
+    client = ssl.create_default_context(cafile=str(cert))
+    return server, client
+
+
+def test_starttls_session_is_encrypted_before_auth(certificate: tuple[Path, Path]) -> None:
+    server_ctx, client_ctx = _tls_contexts(certificate)
+    logins: list[bool] = []
+
+    def authenticator(
+        server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+    ) -> AuthResult:
+        logins.append(session.ssl is not None)
+        return AuthResult(success=True)
+
+    server = SmtpServer(tls_context=server_ctx, require_starttls=True, authenticator=authenticator)
+    server.controller.start()
+    try:
+        settings = server.settings(security="starttls")
+        env = {USER_ENV: "digest", PASSWORD_ENV: "s3cret"}
+        with SmtpSender(settings, env=env, ssl_context=client_ctx, sleep=lambda s: None) as s:
+            assert s.send(_message()).ok
+        # a client that does not trust the certificate never gets to send anything
+        with pytest.raises(DeliveryError, match="cannot open"):
+            SmtpSender(settings, env=env, sleep=lambda s: None).open()
+    finally:
+        server.controller.stop()
+    assert logins == [True]
+    assert len(server.handler.received) == 1
+
+
+def test_implicit_tls_session(certificate: tuple[Path, Path]) -> None:
+    server_ctx, client_ctx = _tls_contexts(certificate)
+    server = SmtpServer(ssl_context=server_ctx)
+    server.controller.start()
+    try:
+        settings = server.settings(security="tls")
+        with SmtpSender(settings, env={}, ssl_context=client_ctx, sleep=lambda s: None) as s:
+            assert s.send(_message()).ok
+    finally:
+        server.controller.stop()
+    assert len(server.handler.received) == 1

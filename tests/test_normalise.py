@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -232,10 +231,12 @@ def test_text_that_only_starts_like_a_byline_is_kept(text: str) -> None:
 def test_authors_entry_then_byline_then_feed() -> None:
     text = "<p>By Ann Lee, Policy officer</p><p>The council met.</p>"
     feed_author = (Author(name="UCLG"),)
-    with_entry = ParsedEntry(title="t1", link="https://x.example/1", summary=text,
-                             authors=(Author(name="Bob Roe"),))
-    with_byline = ParsedEntry(title="t2", link="https://x.example/2", summary=text,
-                              authors=(Author(name="admin"),))
+    with_entry = ParsedEntry(
+        title="t1", link="https://x.example/1", summary=text, authors=(Author(name="Bob Roe"),)
+    )
+    with_byline = ParsedEntry(
+        title="t2", link="https://x.example/2", summary=text, authors=(Author(name="admin"),)
+    )
     bare = ParsedEntry(title="t3", link="https://x.example/3", summary="<p>The council met.</p>")
     posts = normalise(feed(with_entry, with_byline, bare, authors=feed_author), SOURCE, NOW)
     assert [[a.name for a in p.authors] for p in posts] == [["Bob Roe"], ["Ann Lee"], ["UCLG"]]
@@ -259,8 +260,11 @@ NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
 def _entry(**kw: object) -> ParsedEntry:
-    base: dict[str, object] = {"title": "Housing plan", "guid": "tag:uclg,2026:1",
-                               "link": "https://www.uclg.example/en/blog/housing-plan"}
+    base: dict[str, object] = {
+        "title": "Housing plan",
+        "guid": "tag:uclg,2026:1",
+        "link": "https://www.uclg.example/en/blog/housing-plan",
+    }
     base.update(kw)
     return ParsedEntry(**base)  # type: ignore[arg-type]
 
@@ -274,7 +278,9 @@ def test_id_survives_guid_changes_https_moves_and_tracking_parameters() -> None:
     assert first.startswith("uclg-blog:") and len(first) == len("uclg-blog:") + 32
     assert _id(_entry(guid="https://www.uclg.example/?p=991")) == first
     assert _id(_entry(link="http://uclg.example/en/blog/housing-plan/")) == first
-    assert _id(_entry(link="https://www.uclg.example/en/blog/housing-plan?utm_source=nl#top")) == first
+    assert (
+        _id(_entry(link="https://www.uclg.example/en/blog/housing-plan?utm_source=nl#top")) == first
+    )
 
 
 def test_id_falls_back_to_the_guid_when_links_cannot_name_the_post() -> None:
@@ -285,7 +291,9 @@ def test_id_falls_back_to_the_guid_when_links_cannot_name_the_post() -> None:
     assert len({p.id for p in posts}) == 2
     assert posts[0].id == post_id("uclg-blog", guid="post-a")
     shared = "https://www.uclg.example/en/blog/all"
-    posts = normalise(feed(_entry(link=shared, guid="g1"), _entry(link=shared, guid="g2")), SOURCE, NOW)
+    posts = normalise(
+        feed(_entry(link=shared, guid="g1"), _entry(link=shared, guid="g2")), SOURCE, NOW
+    )
     assert [p.id for p in posts] == [post_id("uclg-blog", guid=g) for g in ("g1", "g2")]
 
 
@@ -301,8 +309,14 @@ def test_reused_or_numbered_guids_are_not_trusted() -> None:
 
 
 def test_same_story_twice_in_one_document_gives_one_post() -> None:
-    twice = normalise(feed(ParsedEntry(title="Same", published_raw="01/01/2024"),
-                           ParsedEntry(title="Same", published_raw="01/01/2024")), SOURCE, NOW)
+    twice = normalise(
+        feed(
+            ParsedEntry(title="Same", published_raw="01/01/2024"),
+            ParsedEntry(title="Same", published_raw="01/01/2024"),
+        ),
+        SOURCE,
+        NOW,
+    )
     assert len(twice) == 1
 
 
@@ -314,6 +328,16 @@ def test_normalise_is_pure_and_first_seen_is_kept() -> None:
     again = normalise(feed(entry), SOURCE, later, known_first_seen={first[0].id: NOW})
     assert again[0].first_seen == NOW
     assert again[0].content_hash == first[0].content_hash
+
+
+def test_dateless_posts_hash_the_same_without_their_stored_first_seen() -> None:
+    entry = ParsedEntry(title="No date", summary="<p>Text.</p>", guid="tag:x,1")
+    today = normalise(feed(entry), SOURCE, NOW)[0]
+    tomorrow = normalise(feed(entry), SOURCE, NOW + timedelta(days=1))[0]
+    assert today.published == NOW and tomorrow.published == NOW + timedelta(days=1)
+    assert today.content_hash == tomorrow.content_hash
+    future = replace(entry, published=NOW + timedelta(days=30))
+    assert normalise(feed(future), SOURCE, NOW)[0].content_hash == today.content_hash
 
 
 def test_content_hash_follows_every_field_but_first_seen() -> None:
@@ -405,8 +429,9 @@ def test_titles_are_cleaned_and_capped() -> None:
 
 
 def test_missing_title_without_text_uses_the_link_slug() -> None:
-    [post] = normalise(feed(_entry(title=None, link="https://x.example/news/new-bike-lanes.html")),
-                       SOURCE, NOW)
+    [post] = normalise(
+        feed(_entry(title=None, link="https://x.example/news/new-bike-lanes.html")), SOURCE, NOW
+    )
     assert post.title == "New bike lanes" and post.title_derived
 
 
@@ -431,9 +456,12 @@ def test_excerpt_from_summary_else_content_and_content_sanitized() -> None:
 def test_image_prefers_media_then_enclosure_then_content() -> None:
     content = "<img src='https://cdn.example/in-content.jpg'>"
     media = _entry(content=content, images=("javascript:x", "/media/thumb.jpg"))
-    enclosure = _entry(content=content, links=(Link(href="/f/photo.png", rel="enclosure",
-                                                    type="image/png"),))
-    posts = [normalise(feed(e), SOURCE, NOW)[0] for e in (media, enclosure, _entry(content=content))]
+    enclosure = _entry(
+        content=content, links=(Link(href="/f/photo.png", rel="enclosure", type="image/png"),)
+    )
+    posts = [
+        normalise(feed(e), SOURCE, NOW)[0] for e in (media, enclosure, _entry(content=content))
+    ]
     assert [p.image for p in posts] == [
         "https://www.uclg.example/media/thumb.jpg",
         "https://www.uclg.example/f/photo.png",
@@ -447,7 +475,9 @@ def test_image_prefers_media_then_enclosure_then_content() -> None:
 
 def test_dates_fall_back_published_updated_first_seen() -> None:
     upd = datetime(2026, 5, 1, 8, 0, tzinfo=timezone(timedelta(hours=2)))
-    posts = normalise(feed(_entry(updated=upd), _entry(title="b", guid="b", link=None)), SOURCE, NOW)
+    posts = normalise(
+        feed(_entry(updated=upd), _entry(title="b", guid="b", link=None)), SOURCE, NOW
+    )
     assert posts[0].published == posts[0].updated == datetime(2026, 5, 1, 6, 0, tzinfo=UTC)
     assert posts[1].published == posts[1].first_seen == NOW
 
@@ -455,8 +485,11 @@ def test_dates_fall_back_published_updated_first_seen() -> None:
 def test_future_dates_are_clamped_to_first_seen() -> None:
     soon = NOW + timedelta(minutes=5)
     later = NOW + timedelta(days=400)
-    posts = normalise(feed(_entry(published=soon), _entry(title="b", guid="b", link=None,
-                                                           published=later)), SOURCE, NOW)
+    posts = normalise(
+        feed(_entry(published=soon), _entry(title="b", guid="b", link=None, published=later)),
+        SOURCE,
+        NOW,
+    )
     assert posts[0].published == soon
     assert posts[1].published == NOW and posts[1].updated == NOW
 
@@ -502,8 +535,10 @@ def test_day_first_raw_date_wins_over_a_misread_one() -> None:
 
 
 def test_impossible_dates_never_crash() -> None:
-    entries = [_entry(title=f"t{i}", guid=f"g{i}", link=None, published_raw=raw)
-               for i, raw in enumerate(["31/02/2022", "00/00/0000", "9" * 70, "2024-13-45"])]
+    entries = [
+        _entry(title=f"t{i}", guid=f"g{i}", link=None, published_raw=raw)
+        for i, raw in enumerate(["31/02/2022", "00/00/0000", "9" * 70, "2024-13-45"])
+    ]
     posts = normalise(feed(*entries), SOURCE, NOW)
     assert all(p.published == NOW for p in posts)
 
@@ -521,6 +556,21 @@ def test_language_declared_then_feed_then_detected_then_source() -> None:
         _entry(title="Kazan", guid="3", link=None),
     ), replace(SOURCE, language="fr"), NOW)  # fmt: skip
     assert [p.language for p in posts] == ["en", "es", "fr"]
+
+
+def test_an_entry_language_copied_from_the_channel_counts_as_the_channels() -> None:
+    es = "La cultura como respuesta a los retos urbanos globales de las ciudades del mundo"
+    fr_declared = "Housing policy in European cities after the crisis of the last decade"
+    posts = normalise(
+        feed(
+            _entry(title=es, guid="1", link=None, language="en"),
+            _entry(title=fr_declared, guid="2", link=None, language="fr"),
+            language="en",
+        ),
+        SOURCE,
+        NOW,
+    )
+    assert [p.language for p in posts] == ["es", "fr"]
 
 
 def test_a_feed_wide_language_loses_only_to_a_sure_detection() -> None:
@@ -552,3 +602,64 @@ def test_clean_tags_splits_and_dedups_without_accents() -> None:
     assert clean_tags(["Résilience, Resiliencia", "resilience", " COVID19 ,, public services",
                        "<b>Vivienda</b>", "Non classé"]) == (
         "Résilience", "Resiliencia", "COVID19", "public services", "Vivienda")  # fmt: skip
+
+
+_URLS = st.one_of(
+    st.none(),
+    st.text(max_size=40),
+    st.sampled_from([
+        "javascript:alert(1)", "/rel/path", "https://ok.example/a?utm_source=x", "http://[::1",
+        "http://h:99999/", "//cdn.example/x.jpg", "data:image/png;base64,AA", " https://a.example ",
+        "mailto:a@b.example", "https://ok.example/a", "file:///etc/passwd", "http://",
+    ]),
+)  # fmt: skip
+_DATES = st.one_of(
+    st.none(),
+    st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)),
+    st.datetimes(
+        min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)
+    ),
+)
+_ENTRIES = st.builds(
+    ParsedEntry,
+    guid=st.one_of(st.none(), st.text(max_size=20), st.sampled_from(["1", "https://g.example/1"])),
+    link=_URLS,
+    title=st.one_of(st.none(), st.text(max_size=60)),
+    summary=st.one_of(st.none(), st.text(max_size=200)),
+    content=st.one_of(st.none(), st.text(max_size=200)),
+    authors=st.lists(st.builds(Author, name=st.text(max_size=20)), max_size=2).map(tuple),
+    tags=st.lists(st.text(max_size=20), max_size=3).map(tuple),
+    published=_DATES,
+    updated=_DATES,
+    published_raw=st.one_of(st.none(), st.text(max_size=20), st.sampled_from(["31/02/2022"])),
+    language=st.one_of(st.none(), st.text(max_size=6), st.sampled_from(["fr-CA", "es"])),
+    base=_URLS,
+    links=st.lists(
+        st.builds(
+            Link,
+            href=st.text(max_size=30) | st.sampled_from(["/fr/x", "javascript:x"]),
+            rel=st.sampled_from(["alternate", "enclosure"]),
+            hreflang=st.one_of(st.none(), st.sampled_from(["fr", "xx-yy", "", "de-DE"])),
+        ),
+        max_size=3,
+    ).map(tuple),
+    images=st.lists(_URLS.filter(lambda u: u is not None), max_size=2).map(tuple),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(entries=st.lists(_ENTRIES, max_size=4))
+def test_property_any_entries_give_well_formed_posts(entries: list[ParsedEntry]) -> None:
+    posts = normalise(feed(*entries), SOURCE, NOW)
+    assert len(posts) <= len(entries)
+    assert len({p.id for p in posts}) == len(posts)
+    for post in posts:
+        assert canonicalize(post.link) == post.link
+        assert post.image is None or post.image.startswith(("http://", "https://"))
+        for when in (post.published, post.updated, post.first_seen):
+            assert when.utcoffset() == timedelta(0)
+        assert post.published <= NOW + timedelta(minutes=10)
+        assert post.updated >= post.published
+        assert post.language and post.language == post.language.lower()
+        assert all(t.href.startswith(("http://", "https://")) for t in post.translations)
+        assert len(post.content_hash) == 64

@@ -116,6 +116,11 @@ def _rss(items: str, prolog: str = "") -> bytes:
     ).encode()
 
 
+def _root(document: bytes) -> bytes:
+    """The document from its root element on, to put another prolog in front."""
+    return document[document.index(b"<rss") :]
+
+
 def _item(title: str, date: str = "", link: str = "https://x.example.org/a") -> str:
     pub = f"<pubDate>{date}</pubDate>" if date else ""
     return f"<item><title>{title}</title><link>{link}</link>{pub}</item>"
@@ -172,6 +177,42 @@ def test_dates_never_raise_and_keep_the_raw_text(
     assert entry.published == expected
     assert entry.published_raw == raw
     assert entry.published is None or entry.published.tzinfo is not None
+
+
+def test_json_feed_1_0_without_a_json_content_type() -> None:
+    body = json.dumps(
+        {
+            "version": "https://jsonfeed.org/version/1",
+            "title": "Old style",
+            "author": {"name": "Ana Ruiz", "url": "https://a.example.org/ana"},
+            "items": [
+                {"id": "1", "url": "/one", "content_text": "a < b", "tags": ["x", 3, None]},
+                "not an item",
+                {"id": {"odd": 1}, "date_published": "2024-02-30T10:00:00Z"},
+            ],
+        }
+    ).encode()
+    feed = parse_document(
+        body, url="https://a.example.org/feed", headers={"Content-Type": "text/plain"}
+    )
+    assert feed.format == "json10"
+    assert feed.authors[0].name == "Ana Ruiz"
+    first, second = feed.entries
+    assert (first.link, first.content, first.tags) == (
+        "https://a.example.org/one",
+        "a &lt; b",
+        ("x", "3"),
+    )
+    assert (second.guid, second.published, second.published_raw) == (
+        None,
+        None,
+        "2024-02-30T10:00:00Z",
+    )
+
+
+def test_xml_sent_as_json_is_still_read() -> None:
+    feed = parse_document(_rss(_item("a")), url=URL, headers={"Content-Type": "application/json"})
+    assert feed.format == "rss20"
 
 
 def test_html_page_names_the_feeds_it_advertises() -> None:
@@ -234,10 +275,12 @@ def test_broken_xml_with_entries_is_kept_with_a_warning() -> None:
     assert any("not well-formed" in w for w in feed.warnings)
 
 
-def test_valid_feed_without_entries_is_not_an_error() -> None:
-    feed = parse_document(_rss(""), url=URL, headers=RSS_HEADERS)
+@pytest.mark.parametrize("headers", [RSS_HEADERS, {}, {"Content-Type": "text/xml"}])
+def test_valid_feed_without_entries_is_not_an_error(headers: dict[str, str]) -> None:
+    feed = parse_document(_rss(""), url=URL, headers=headers)
     assert feed.title == "T"
     assert feed.entries == ()
+    assert feed.warnings == ()
 
 
 def test_control_characters_never_reach_the_output() -> None:
@@ -257,6 +300,27 @@ def test_fetched_over_http_with_real_headers(http_server: FixtureServer) -> None
     feed = parse_document(fetched, url=url, headers=headers)
     assert feed.entries[0].link == http_server.url("/posts/harbourtown-congress/")
     assert feed.warnings == ()
+
+
+def test_nothing_is_ever_fetched(http_server: FixtureServer) -> None:
+    """DTDs, external entities and advertised links stay unfetched: the server sees nothing."""
+    dtd = http_server.route("/evil.dtd", '<!ENTITY x "leaked">')
+    ent = http_server.route("/entity", "leaked")
+    prolog = (
+        f'<!DOCTYPE rss SYSTEM "{dtd}" [<!ENTITY y SYSTEM "{ent}"> '
+        f'<!ENTITY % p SYSTEM "{dtd}"> %p;]>\n'
+    )
+    feed = parse_document(_rss(_item("&x; &y;"), prolog), url=URL, headers={})
+    assert "leaked" not in json.dumps(as_data(feed))
+    page = (
+        f'<!DOCTYPE html SYSTEM "{dtd}"><html><head><link rel="stylesheet" href="{ent}">'
+        f'<link rel="alternate" type="application/rss+xml" href="{ent}"></head></html>'
+    ).encode()
+    with pytest.raises(ParseError, match="advertises"):
+        parse_document(page, url=URL, headers={"Content-Type": "text/html"})
+    with pytest.raises(ParseError):
+        scrape_listing(page, url=URL, rules=ScrapeRules(item="article"))
+    assert http_server.requests == []
 
 
 def test_runs_in_a_process_pool() -> None:
@@ -288,7 +352,12 @@ HOSTILE: dict[str, bytes] = {
         _item("&a;" * 20_000), f'<!DOCTYPE rss [<!ENTITY a "{"a" * 50_000}">]>'
     ),
     "doctype_after_text": b'<?xml version="1.0"?>\ntext\n<!DOCTYPE r [\n<!ENTITY a "aaaa">\n]>\n'
-    + _rss(_item("&a;"))[22:],
+    + _root(_rss(_item("&a;"))),
+    "many_doctypes": b'<?xml version="1.0"?>' + b"<!DOCTYPE a>" * 20_000 + _root(_rss(_item("x"))),
+    "doctype_after_long_text": b'<?xml version="1.0"?>\n'
+    + b"x" * 300_000
+    + b'<!DOCTYPE r [\n<!ENTITY a "aaaa">\n]>\n'
+    + _root(_rss(_item("&a;"))),
     "unterminated_doctype": b'<?xml version="1.0"?>\n<!DOCTYPE rss [ <!ENTITY a "' + b"a" * 300_000,
     "parameter_entities": _rss(
         _item("x"), '<!DOCTYPE rss [<!ENTITY % p SYSTEM "file:///etc/passwd"> %p;]>'
@@ -298,6 +367,19 @@ HOSTILE: dict[str, bytes] = {
     )
     .decode()
     .encode("utf-16"),
+    "utf7_declarations": b'<?xml version="1.0" encoding="utf-7"?>\n'
+    + b"+ADw-!DOCTYPE rss +AFs-+ADw-!ENTITY a +ACI-"
+    + b"a" * 50_000
+    + b"+ACIAPgBdAD4-\n"
+    + _root(_rss(_item("&a;" * 20_000))),
+    "iso2022_split_declarations": b'<?xml version="1.0" encoding="iso-2022-jp"?>\n'
+    + b'<!DOC\x1b(BTYPE rss [\n<!EN\x1b(BTITY a "'
+    + b"a" * 50_000
+    + b'">\n]>\n'
+    + _root(_rss(_item("&a;" * 20_000))),
+    "utf16_without_bom": (
+        " \n" + _rss(_item("&a;" * 2000), f'<!DOCTYPE rss [<!ENTITY a "{"a" * 50_000}">]>').decode()
+    ).encode("utf-16-le"),
     "nesting_5000": _rss(_item("<b>" * 5000 + "deep" + "</b>" * 5000)),
     "nesting_in_content": _rss(
         "<item><title>t</title><description><![CDATA["
@@ -342,10 +424,30 @@ def test_entity_doctype_is_reported() -> None:
     assert any("entities are never expanded" in w for w in feed.warnings)
 
 
-def test_entities_stay_unexpanded() -> None:
-    feed = parse_document(HOSTILE["quadratic_blowup"], url=URL, headers=RSS_HEADERS)
+@pytest.mark.parametrize(
+    ("name", "headers"),
+    [
+        ("quadratic_blowup", RSS_HEADERS),
+        ("single_line_doctype", {}),
+        ("utf7_declarations", {}),
+        ("iso2022_split_declarations", {"Content-Type": "text/xml"}),
+        ("utf16_without_bom", {"Content-Type": "application/xml; charset=utf-16le"}),
+        ("utf16_entities", {}),
+    ],
+)
+def test_entities_stay_unexpanded(name: str, headers: dict[str, str]) -> None:
+    """Whatever the encoding hides the declarations in, the entity is never expanded."""
+    feed = parse_document(HOSTILE[name], url=URL, headers=headers)
     assert (feed.entries[0].title or "").startswith("&a;&a;")
     assert "aaaa" not in (feed.entries[0].title or "")
+    assert any("entities are never expanded" in w for w in feed.warnings)
+
+
+def test_wrong_declared_encoding_is_read_and_reported() -> None:
+    body = _rss(_item("Caf\u00e9")).decode().encode("latin-1")
+    feed = parse_document(body, url=URL, headers={"Content-Type": "text/xml; charset=utf-8"})
+    assert feed.entries[0].title == "Caf\u00e9"
+    assert any("does not fit the document" in w for w in feed.warnings)
 
 
 def test_impossible_character_references_become_replacement_characters() -> None:
@@ -371,6 +473,17 @@ def test_feed_served_as_html_is_still_read() -> None:
     )
     assert len(feed.entries) == 4
     assert feed.warnings == ()
+
+
+def test_deeply_nested_html_is_flattened_to_text() -> None:
+    deep = "<div>" * 3000 + "<b>deep &amp; dark</b>" + "</div>" * 3000
+    ok = "<ul>" + "<li>item <em>x</em>" * 3000 + "</ul>"  # unclosed <li> are not nesting
+    body = _rss(f"<item><title>t</title><description><![CDATA[{deep}]]></description></item>")
+    feed = parse_document(body, url=URL, headers=RSS_HEADERS)
+    assert feed.entries[0].summary == "deep &amp; dark"
+    assert any("nested deeper" in w for w in feed.warnings)
+    body = _rss(f"<item><title>t</title><description><![CDATA[{ok}]]></description></item>")
+    assert parse_document(body, url=URL, headers=RSS_HEADERS).entries[0].summary == ok
 
 
 def test_netscape_doctype_is_dropped_but_recognised() -> None:
@@ -423,6 +536,12 @@ PIECES = [
     b'{"version": "https://jsonfeed.org/version/1", "items": [',
     b'{"date_published": "x", "id": {}}',
     b"<html><link rel=alternate type=application/rss+xml href=//x>",
+    b'<?xml version="1.0" encoding="utf-7"?>',
+    b'<?xml version="1.0" encoding="iso-2022-jp"?>',
+    b"+ADw-!ENTITY b +ACI-bb+ACI-+AD4-",
+    b"\x1b(B",
+    b"\x00<\x00r\x00",
+    b"\xfe\xff",
 ]
 
 

@@ -7,6 +7,7 @@ active content, no event handler, no ``style`` and no URL whose scheme is not ht
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element
 
@@ -44,9 +45,7 @@ def _local(name: str) -> str:
 
 def unsafe_parts(output: str) -> list[str]:
     """Everything in ``output`` a browser could run or load unsafely, as readable strings."""
-    root: Element = html5lib.parseFragment(
-        output, treebuilder="etree", namespaceHTMLElements=False
-    )
+    root: Element = html5lib.parseFragment(output, treebuilder="etree", namespaceHTMLElements=False)
     problems: list[str] = []
     for element in root.iter():
         if not isinstance(element.tag, str) or element is root:
@@ -127,7 +126,7 @@ XSS_VECTORS = [
     "<xmp><img src=x onerror=alert(1)></xmp>",
     "<scr<script>ipt>alert(1)</script>",
     "<<script>script>alert(1)<</script>/script>",
-    "<img \"\"\"><script>alert(1)</script>\">",
+    '<img """><script>alert(1)</script>">',
     "<template><script>alert(1)</script></template>",
     "<select><style></select><img src=x onerror=alert(1)>",
     "<a href='javascript:alert(1)' id='x' class='y' name='z' style='color:red'>x</a>",
@@ -157,15 +156,23 @@ def test_harmless_markup_is_kept() -> None:
         "<table><tr><th scope='col'>a</th></tr><tr><td colspan='2'>b</td></tr></table>"
     )
     output = sanitize_html(source, BASE)
-    for piece in ("<h2>Housing</h2>", "<strong>city</strong>", "<em>plans</em>", "<li>one</li>",
-                  "<blockquote>quoted</blockquote>", 'scope="col"', 'colspan="2"'):
+    for piece in (
+        "<h2>Housing</h2>",
+        "<strong>city</strong>",
+        "<em>plans</em>",
+        "<li>one</li>",
+        "<blockquote>quoted</blockquote>",
+        'scope="col"',
+        'colspan="2"',
+    ):
         assert piece in output
     assert '<a href="https://city.example/plan" rel="noopener noreferrer">a plan</a>' in output
 
 
 def test_relative_urls_are_resolved_against_the_base() -> None:
     output = sanitize_html(
-        "<a href='../post/2'>next</a><img src='/files/a.jpg' alt='A'><img src='//cdn.example/b.png'>",
+        "<a href='../post/2'>next</a><img src='/files/a.jpg' alt='A'>"
+        "<img src='//cdn.example/b.png'>",
         BASE,
     )
     assert 'href="https://members.example.org/post/2"' in output
@@ -184,7 +191,9 @@ def test_fragment_only_links_are_dropped() -> None:
 
 
 def test_mailto_links_allowed_but_not_as_image_sources() -> None:
-    output = sanitize_html("<a href='mailto:press@city.example'>m</a><img src='mailto:x@y.z'>", BASE)
+    output = sanitize_html(
+        "<a href='mailto:press@city.example'>m</a><img src='mailto:x@y.z'>", BASE
+    )
     assert 'href="mailto:press@city.example"' in output
     assert "src=" not in output
 
@@ -193,14 +202,22 @@ def test_mailto_links_allowed_but_not_as_image_sources() -> None:
     ("img", "expected"),
     [
         ("<img data-src='/a.jpg' alt='x'>", "https://members.example.org/a.jpg"),
-        ("<img src='data:image/gif;base64,R0lGOD' data-lazy-src='b.jpg'>",
-         "https://members.example.org/blog/b.jpg"),
-        ("<img src='/spacer.gif' data-original='https://cdn.example/c.jpg'>",
-         "https://cdn.example/c.jpg"),
-        ("<img srcset='https://cdn.example/d-400.jpg 400w, https://cdn.example/d-800.jpg 800w'>",
-         "https://cdn.example/d-400.jpg"),
-        ("<img src='placeholder.png' data-srcset='/e.jpg 1x, /e2.jpg 2x'>",
-         "https://members.example.org/e.jpg"),
+        (
+            "<img src='data:image/gif;base64,R0lGOD' data-lazy-src='b.jpg'>",
+            "https://members.example.org/blog/b.jpg",
+        ),
+        (
+            "<img src='/spacer.gif' data-original='https://cdn.example/c.jpg'>",
+            "https://cdn.example/c.jpg",
+        ),
+        (
+            "<img srcset='https://cdn.example/d-400.jpg 400w, https://cdn.example/d-800.jpg 800w'>",
+            "https://cdn.example/d-400.jpg",
+        ),
+        (
+            "<img src='placeholder.png' data-srcset='/e.jpg 1x, /e2.jpg 2x'>",
+            "https://members.example.org/e.jpg",
+        ),
         ("<IMG SRC='real.jpg' DATA-SRC='other.jpg'>", "https://members.example.org/blog/real.jpg"),
     ],
 )
@@ -240,7 +257,9 @@ def test_huge_input_is_cut() -> None:
 
 
 def test_html_to_text_decodes_and_flattens() -> None:
-    text = html_to_text("<p>Caf&eacute; &amp; <b>bar</b></p>\n\n<p>  next&nbsp;one</p><script>x()</script>")
+    text = html_to_text(
+        "<p>Caf&eacute; &amp; <b>bar</b></p>\n\n<p>  next&nbsp;one</p><script>x()</script>"
+    )
     assert text == "Café & bar next one"
 
 
@@ -274,14 +293,69 @@ def test_excerpt_drops_read_more_trailers() -> None:
 # --------------------------------------------------------------------------------------------
 # Properties
 
-_TAGS = ["p", "div", "a", "img", "script", "style", "svg", "math", "iframe", "form", "b", "table",
-         "td", "noscript", "template", "textarea", "title", "select", "object", "li", "xmp",
-         "video", "base", "meta", "mglyph", "malignmark", "foreignObject", "desc", "option"]
-_ATTRS = ["href", "src", "onerror", "onclick", "style", "xlink:href", "action", "formaction",
-          "poster", "srcset", "data-src", "background", "title", "id", "class", "is"]
-_VALUES = ["javascript:alert(1)", "&#106;avascript:alert(1)", "java\tscript:x", "data:text/html,x",
-           "https://ok.example/a", "/rel", "x", "</noscript><img src=x onerror=alert(1)>",
-           "mailto:a@b.example", "vbscript:x", "\" onmouseover=\"alert(1)", "'><svg onload=x>"]
+_TAGS = [
+    "p",
+    "div",
+    "a",
+    "img",
+    "script",
+    "style",
+    "svg",
+    "math",
+    "iframe",
+    "form",
+    "b",
+    "table",
+    "td",
+    "noscript",
+    "template",
+    "textarea",
+    "title",
+    "select",
+    "object",
+    "li",
+    "xmp",
+    "video",
+    "base",
+    "meta",
+    "mglyph",
+    "malignmark",
+    "foreignObject",
+    "desc",
+    "option",
+]
+_ATTRS = [
+    "href",
+    "src",
+    "onerror",
+    "onclick",
+    "style",
+    "xlink:href",
+    "action",
+    "formaction",
+    "poster",
+    "srcset",
+    "data-src",
+    "background",
+    "title",
+    "id",
+    "class",
+    "is",
+]
+_VALUES = [
+    "javascript:alert(1)",
+    "&#106;avascript:alert(1)",
+    "java\tscript:x",
+    "data:text/html,x",
+    "https://ok.example/a",
+    "/rel",
+    "x",
+    "</noscript><img src=x onerror=alert(1)>",
+    "mailto:a@b.example",
+    "vbscript:x",
+    '" onmouseover="alert(1)',
+    "'><svg onload=x>",
+]
 
 
 @st.composite
@@ -291,8 +365,9 @@ def html_fragments(draw: st.DrawFn) -> str:
         kind = draw(st.integers(0, 4))
         tag = draw(st.sampled_from(_TAGS))
         if kind == 0:
-            attrs = draw(st.lists(st.tuples(st.sampled_from(_ATTRS), st.sampled_from(_VALUES)),
-                                  max_size=3))
+            attrs = draw(
+                st.lists(st.tuples(st.sampled_from(_ATTRS), st.sampled_from(_VALUES)), max_size=3)
+            )
             quote = draw(st.sampled_from(["'", '"', ""]))
             rendered = "".join(f" {n}={quote}{v}{quote}" for n, v in attrs)
             pieces.append(f"<{tag}{rendered}{draw(st.sampled_from(['>', '/>', '']))}")
@@ -301,8 +376,26 @@ def html_fragments(draw: st.DrawFn) -> str:
         elif kind == 2:
             pieces.append(draw(st.text(max_size=20)))
         elif kind == 3:
-            pieces.append(draw(st.sampled_from(["<!--", "-->", "<![CDATA[", "]]>", "&lt;", "&",
-                                                "<", ">", "'", '"', "&#0;", "\x00"])))
+            pieces.append(
+                draw(
+                    st.sampled_from(
+                        [
+                            "<!--",
+                            "-->",
+                            "<![CDATA[",
+                            "]]>",
+                            "&lt;",
+                            "&",
+                            "<",
+                            ">",
+                            "'",
+                            '"',
+                            "&#0;",
+                            "\x00",
+                        ]
+                    )
+                )
+            )
         else:
             pieces.append(draw(st.sampled_from(_VALUES)))
     return "".join(pieces)
@@ -325,3 +418,12 @@ def test_property_any_text_sanitizes_safely(markup: str) -> None:
 def test_property_sanitizing_twice_changes_nothing_unsafe(markup: str) -> None:
     once = sanitize_html(markup, BASE)
     assert unsafe_parts(sanitize_html(once, BASE)) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(markup=st.one_of(st.text(max_size=1200), html_fragments()))
+def test_property_excerpt_is_short_plain_text(markup: str) -> None:
+    for text in (excerpt(markup), excerpt(html_to_text(markup))):
+        assert len(text) <= 300
+        assert not re.search(r"<[A-Za-z/!?][^<>]*>", text)
+        assert "\n" not in text and "  " not in text

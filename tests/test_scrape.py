@@ -116,6 +116,20 @@ def test_separate_elements_and_another_date_format() -> None:
     assert entry.summary == "Line oneline two"
 
 
+def test_empty_items_are_skipped_with_a_warning() -> None:
+    body = _page("<article><p class='meta'></p></article>", _article("Kept", "- 01/01/2020", "x"))
+    feed = scrape_listing(body, url=URL, rules=RULES)
+    assert [e.title for e in feed.entries] == ["Kept"]
+    assert feed.warnings == ("1 empty items on the page were skipped",)
+
+
+def test_deeply_nested_page_is_read_without_error() -> None:
+    deep = "<div>" * 5000 + "deep" + "</div>" * 5000
+    body = _page(_article("A", "- 01/01/2020", "x"), f"<article>{deep}</article>")
+    feed = scrape_listing(body, url=URL, rules=RULES)
+    assert feed.entries[0].title == "A"
+
+
 def test_excerpt_is_escaped_html() -> None:
     entry = scrape_listing(
         _page(_article("A", "- 01/01/2020", "a < b & c")), url=URL, rules=RULES

@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy import Row, Select, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
+from aggregator.dedupe import StoryKey, link_key, title_key
 from aggregator.models import Author, Link, Post
-from aggregator.store.schema import post_topics, posts
+from aggregator.store.schema import post_aliases, post_topics, posts
 
 # SQLite allows 32766 bound parameters per statement (older builds 999); stay well below.
 CHUNK = 500
@@ -72,6 +73,8 @@ def post_row(post: Post) -> dict[str, Any]:
         "content_hash": post.content_hash,
         "also_from": _dumps(list(post.also_from)),
         "translations": _dumps([_link_dict(t) for t in post.translations]),
+        "link_key": link_key(post.link),
+        "title_key": title_key(post.title),
     }
 
 
@@ -130,7 +133,69 @@ def known_posts(
         )
         for row in conn.execute(query):
             found[row.id] = (row.content_hash, row.first_seen)
+        aliases = select(
+            post_aliases.c.alias_id, post_aliases.c.content_hash, post_aliases.c.first_seen
+        ).where(post_aliases.c.source_id == source_id, post_aliases.c.alias_id.in_(chunk))
+        for row in conn.execute(aliases):
+            found[row.alias_id] = (row.content_hash, row.first_seen)
     return found
+
+
+def alias_targets(conn: Connection, source_id: str, ids: Sequence[str]) -> dict[str, str]:
+    """For ids of one source that are aliases: alias id -> primary post id."""
+    found: dict[str, str] = {}
+    for chunk in _chunks(list(dict.fromkeys(ids))):
+        query = select(post_aliases.c.alias_id, post_aliases.c.post_id).where(
+            post_aliases.c.source_id == source_id, post_aliases.c.alias_id.in_(chunk)
+        )
+        found.update((row.alias_id, row.post_id) for row in conn.execute(query))
+    return found
+
+
+def story_candidates(
+    conn: Connection, link_keys: Sequence[str], title_keys: Sequence[str], exclude_source: str
+) -> list[StoryKey]:
+    """Stored posts of other sources sharing a link key or a (non-empty) title key."""
+    found: dict[str, StoryKey] = {}
+    columns = (
+        posts.c.id, posts.c.source_id, posts.c.link_key, posts.c.title_key,
+        posts.c.language, posts.c.published, posts.c.first_seen,
+    )
+    for column, keys in ((posts.c.link_key, link_keys), (posts.c.title_key, title_keys)):
+        for chunk in _chunks([k for k in dict.fromkeys(keys) if k]):
+            query = select(*columns).where(column.in_(chunk), posts.c.source_id != exclude_source)
+            for row in conn.execute(query):
+                found[row.id] = StoryKey(
+                    row.id, row.source_id, row.link_key, row.title_key, row.language,
+                    row.published, row.first_seen,
+                )
+    return list(found.values())
+
+
+def merge_aliases(conn: Connection, merges: Sequence[tuple[Post, str]]) -> None:
+    """Record each duplicate as an alias of its primary and name its source on the primary."""
+    for duplicate, primary_id in merges:
+        conn.execute(delete(post_aliases).where(post_aliases.c.alias_id == duplicate.id))
+        conn.execute(
+            insert(post_aliases).values(
+                alias_id=duplicate.id,
+                post_id=primary_id,
+                source_id=duplicate.source_id,
+                content_hash=duplicate.content_hash,
+                first_seen=duplicate.first_seen,
+            )
+        )
+        row = conn.execute(
+            select(posts.c.source_id, posts.c.also_from).where(posts.c.id == primary_id)
+        ).one_or_none()
+        if row is None:
+            continue
+        also = list(json.loads(row.also_from))
+        if duplicate.source_id != row.source_id and duplicate.source_id not in also:
+            also.append(duplicate.source_id)
+            conn.execute(
+                update(posts).where(posts.c.id == primary_id).values(also_from=_dumps(also))
+            )
 
 
 def _stored_hashes(conn: Connection, ids: Sequence[str]) -> dict[str, str]:

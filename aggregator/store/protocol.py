@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
+from aggregator.dedupe import StoryKey
 from aggregator.models import (
     EditionRecord,
     Post,
@@ -47,7 +48,19 @@ class Store(Protocol):
         """For the given post ids of one source: id -> (content_hash, first_seen)."""
 
     def apply_update(self, update: SourceUpdate) -> tuple[int, int]:
-        """Write a source's new state and its new/changed posts atomically: (new, updated)."""
+        """Write a source's new state and its new/changed posts atomically: (new, updated).
+
+        ``update.merges`` (duplicate, primary id) are recorded in the same transaction: the
+        duplicate is remembered as an alias and its source named in the primary's also_from.
+        """
+
+    def alias_targets(self, source_id: str, ids: Sequence[str]) -> dict[str, str]:
+        """For post ids of one source stored as duplicates (aliases): alias id -> primary id."""
+
+    def story_candidates(
+        self, link_keys: Sequence[str], title_keys: Sequence[str], exclude_source: str
+    ) -> list[StoryKey]:
+        """Posts of other sources sharing one of these link keys or title keys (dedupe)."""
 
     def recent_posts(
         self,

@@ -140,10 +140,30 @@ posts = Table(
     Column("content_hash", Text, nullable=False, server_default=""),
     Column("also_from", Text, nullable=False, server_default="[]"),  # JSON list of source ids
     Column("translations", Text, nullable=False, server_default="[]"),  # JSON list of links
+    # dedupe.link_key / dedupe.title_key: how the same story from another member is found
+    Column("link_key", Text, nullable=False, server_default=""),
+    Column("title_key", Text, nullable=False, server_default=""),
     Index(None, "published", "id"),
     Index(None, "first_seen"),
     Index(None, "source_id"),
     Index(None, "language", "published"),
+    Index(None, "link_key"),
+    Index(None, "title_key"),
+)
+
+# A post of one source found to be the same story as a stored post of another source: it is
+# not stored again; this row remembers it (so the next fetch knows it) and the primary post
+# lists the source in ``also_from``.
+post_aliases = Table(
+    "post_aliases",
+    metadata,
+    Column("alias_id", Text, primary_key=True),
+    Column("post_id", Text, ForeignKey("posts.id", ondelete="CASCADE"), nullable=False),
+    Column("source_id", Text, nullable=False),
+    Column("content_hash", Text, nullable=False, server_default=""),
+    Column("first_seen", UTCDateTime, nullable=False),
+    Index(None, "post_id"),
+    Index(None, "source_id"),
 )
 
 # One row per (post, topic): lets ``recent_posts(topic=…)`` use an index instead of scanning

@@ -17,6 +17,7 @@ from types import TracebackType
 from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
+from aggregator.dedupe import StoryKey
 from aggregator.models import (
     EditionRecord,
     Post,
@@ -112,7 +113,20 @@ class SqlStore:
     def apply_update(self, update: SourceUpdate) -> tuple[int, int]:
         with self._write(f"saving the update of source {update.source_id}") as conn:
             _sources.write_state(conn, update.state)
-            return _posts.upsert_posts(conn, update.posts)
+            counts = _posts.upsert_posts(conn, update.posts)
+            if update.merges:
+                _posts.merge_aliases(conn, update.merges)
+            return counts
+
+    def alias_targets(self, source_id: str, ids: Sequence[str]) -> dict[str, str]:
+        with self._read("reading post aliases") as conn:
+            return _posts.alias_targets(conn, source_id, ids)
+
+    def story_candidates(
+        self, link_keys: Sequence[str], title_keys: Sequence[str], exclude_source: str
+    ) -> list[StoryKey]:
+        with self._read("looking up the same story from other sources") as conn:
+            return _posts.story_candidates(conn, link_keys, title_keys, exclude_source)
 
     def recent_posts(
         self,

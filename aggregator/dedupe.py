@@ -1,0 +1,99 @@
+"""The same story from several members becomes one post: pure matching rules.
+
+Networks cross-post: UCLG, CEMR and PLATFORMA may all announce one study.  Subscribers must see
+it once, naming every member that published it.  Rules, in order:
+
+1. **Same link.**  Two posts whose links share a *link key* are one story, whatever their
+   titles or languages.  The key is looser than the canonical link (itself already free of
+   tracking parameters and fragments): it ignores the scheme, a leading ``www.``, a trailing
+   slash and the order of query parameters, which is how the same page is linked from
+   different sites.
+2. **Same title, same language, close in time.**  Two posts with the same *title key*
+   (case-folded, accents and punctuation removed) in the same language, published within
+   ``WINDOW`` of each other, are one story.  Titles of fewer than ``MIN_TITLE_WORDS`` words
+   ("News", "Editorial") never match on their own: too many different posts share them.
+
+The post first seen stays primary; the others become aliases of it (``also_from`` on the post).
+Versions of a story in other languages are not merged: they are translations, linked when the
+source marks them (hreflang alternates), and rule 2 never matches across languages.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from aggregator.models import Post
+
+WINDOW = timedelta(days=4)
+MIN_TITLE_WORDS = 4
+_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+
+
+@dataclass(frozen=True, slots=True)
+class StoryKey:
+    """What the store returns about a candidate post of another source."""
+
+    post_id: str
+    source_id: str
+    link_key: str
+    title_key: str
+    language: str
+    published: datetime
+    first_seen: datetime
+
+
+def link_key(url: str) -> str:
+    """A key under which two links to the same page compare equal."""
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower().removeprefix("www.")
+    port = f":{parts.port}" if parts.port not in (None, 80, 443) else ""
+    path = parts.path.rstrip("/") or "/"
+    query = urlencode(sorted(parse_qsl(parts.query, keep_blank_values=True)))
+    return f"{host}{port}{path}" + (f"?{query}" if query else "")
+
+
+def title_key(title: str) -> str:
+    """Case-folded words of a title without accents or punctuation; '' when too short."""
+    decomposed = unicodedata.normalize("NFKD", title)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    words = _NON_WORD.sub(" ", bare).split()
+    return " ".join(words) if len(words) >= MIN_TITLE_WORDS else ""
+
+
+def match(post: Post, candidates: Iterable[StoryKey], *, window: timedelta = WINDOW) -> str | None:
+    """The id of the post ``post`` duplicates, or None.  The earliest first seen wins."""
+    own_link, own_title = link_key(post.link), title_key(post.title)
+    found = [
+        c
+        for c in candidates
+        if c.source_id != post.source_id
+        and (
+            c.link_key == own_link
+            or (
+                own_title
+                and c.title_key == own_title
+                and c.language == post.language
+                and abs(c.published - post.published) <= window
+            )
+        )
+    ]
+    if not found:
+        return None
+    return min(found, key=lambda c: (c.first_seen, c.post_id)).post_id
+
+
+def find_duplicates(
+    posts: Sequence[Post], candidates: Sequence[StoryKey], *, window: timedelta = WINDOW
+) -> dict[str, str]:
+    """For each post that duplicates a stored story: post id -> the primary post's id."""
+    merges: dict[str, str] = {}
+    for post in posts:
+        primary = match(post, candidates, window=window)
+        if primary is not None:
+            merges[post.id] = primary
+    return merges

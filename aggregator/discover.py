@@ -1,0 +1,426 @@
+"""From a URL a member pastes to the feed we would subscribe to, or a reason we will not.
+
+Members rarely know their feed's address: they paste their home page, a blog page or a feed.
+``discover`` fetches what they gave; if it is a feed, that is the answer; if it is an HTML page it
+follows the feeds the page advertises (``<link rel="alternate">``) and, when it advertises none,
+tries the paths common CMSs publish feeds at.  The answer is a ``Candidate`` showing what the
+feed will look like on our site (its latest entries, normalised exactly as a cycle would) or a
+``Refusal`` with one sentence a member can act on.
+
+Address policy: a member's submission never benefits from the operator's ``allow_private``
+list.  That list exists so staff can point the aggregator at a server on the local network; a
+web form open to members must not be a way to make our server fetch from that network.
+
+Everything here is pure apart from the ``Fetcher`` handed in; ``now`` is injected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from urllib.parse import urljoin, urlsplit
+
+from aggregator.app import user_agent
+from aggregator.config import Settings
+from aggregator.errors import ParseError, RefusedURLError
+from aggregator.fetch import Fetcher
+from aggregator.language import normalise_tag
+from aggregator.models import FetchRequest, FetchResult, FetchStatus, ParsedFeed, Source
+from aggregator.netguard import check_url
+from aggregator.normalise import normalise
+from aggregator.parse import find_feed_links, parse_document
+from aggregator.urls import canonicalize, identity_key
+
+__all__ = [
+    "COMMON_PATHS",
+    "MAX_ADVERTISED",
+    "PREVIEW_ENTRIES",
+    "Candidate",
+    "PreviewEntry",
+    "Refusal",
+    "RefusalKind",
+    "SourceCheck",
+    "check_sources",
+    "check_sources_async",
+    "discover",
+    "discover_async",
+    "discover_many",
+    "duplicate_of",
+    "feed_keys",
+    "self_link_duplicates",
+]
+
+COMMON_PATHS = ("/feed", "/rss.xml", "/atom.xml", "/feed.xml", "/index.xml", "/feed/")
+PREVIEW_ENTRIES = 3
+#: A page may advertise dozens of feeds (comments, tags…); only the first few are tried, so a
+#: submitted page cannot make us fetch an unbounded list of URLs.
+MAX_ADVERTISED = 5
+
+
+class RefusalKind(enum.StrEnum):
+    NOT_A_FEED = "not_a_feed"
+    UNREACHABLE = "unreachable"
+    REFUSED = "refused"
+    DUPLICATE = "duplicate"
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewEntry:
+    """One entry as subscribers will see it (title, link, date and excerpt after normalising)."""
+
+    title: str
+    link: str
+    published: datetime
+    excerpt: str
+    language: str
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A feed found for a submitted URL, with what it will contribute."""
+
+    submitted: str  # what the member gave
+    url: str  # the feed's URL, to configure
+    format: str  # rss20, atom10, json11…
+    title: str | None
+    homepage: str | None  # the feed's own link to its site
+    language: str | None  # declared by the feed, else the most common among its entries
+    entry_count: int
+    latest: tuple[PreviewEntry, ...]
+    self_link: str | None = None
+    found_by: str = "direct"  # "direct", "advertised" (page <link>) or "common path"
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a URL cannot be added: ``message`` is one line, meant for the member."""
+
+    submitted: str
+    kind: RefusalKind
+    message: str
+    duplicate_of: str | None = None  # the configured source id, for DUPLICATE
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    feed: ParsedFeed
+    url: str
+    found_by: str
+
+
+# --------------------------------------------------------------------------------------------
+# Duplicates
+
+
+def feed_keys(*urls: str | None) -> frozenset[str]:
+    """Comparable keys of feed URLs: scheme, ``www.``, a trailing slash and tracking ignored."""
+    keys = set()
+    for url in urls:
+        canonical = canonicalize(url)
+        if canonical:
+            keys.add(identity_key(canonical))
+    return frozenset(keys)
+
+
+def duplicate_of(keys: Collection[str], sources: Iterable[Source]) -> Source | None:
+    """The first configured source whose feed URL has one of ``keys``."""
+    for source in sources:
+        if feed_keys(source.url) & set(keys):
+            return source
+    return None
+
+
+def _duplicate_refusal(submitted: str, source: Source, how: str) -> Refusal:
+    return Refusal(
+        submitted,
+        RefusalKind.DUPLICATE,
+        f"duplicate of source {source.id} ({source.url}): {how}",
+        duplicate_of=source.id,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Discovery
+
+
+def _allow(settings: Settings, member: bool) -> tuple[str, ...]:
+    return () if member else tuple(settings.fetch.allow_private)
+
+
+def _unreachable(submitted: str, result: FetchResult, what: str = "") -> Refusal:
+    prefix = f"{what} " if what else ""
+    if result.error_kind == "refused":
+        return Refusal(submitted, RefusalKind.REFUSED, f"{prefix}refused address: {result.error}")
+    error = result.error or f"HTTP {result.http_status}"
+    return Refusal(submitted, RefusalKind.UNREACHABLE, f"{prefix}not reachable: {error}")
+
+
+def _parse(result: FetchResult, settings: Settings) -> ParsedFeed:
+    assert result.body is not None
+    return parse_document(
+        result.body,
+        url=result.final_url or result.request.url,
+        headers=dict(result.headers),
+        max_entries=settings.fetch.max_entries,
+    )
+
+
+_MALFORMED = "feed is not well-formed XML"
+
+
+def _parse_new(result: FetchResult, settings: Settings) -> ParsedFeed:
+    """``_parse`` for a feed about to be added: one that is not well-formed is refused.
+
+    A cycle reads such a feed leniently (a source that breaks later keeps working as far as it
+    can), but signing up a feed that is already broken means silently lost entries from day one.
+    """
+    feed = _parse(result, settings)
+    for warning in feed.warnings:
+        if warning.startswith(_MALFORMED):
+            raise ParseError(f"not a valid feed: {warning.split(';')[0]}", kind="invalid")
+    return feed
+
+
+def _is_page(error: ParseError) -> bool:
+    return error.kind == "not_a_feed" and "HTML page" in str(error)
+
+
+async def _get(fetcher: Fetcher, url: str) -> FetchResult:
+    return await fetcher.fetch(FetchRequest(source_id="discover", url=url))
+
+
+async def _try_feed(fetcher: Fetcher, url: str, settings: Settings) -> ParsedFeed | str:
+    """The parsed feed at ``url``, or a short reason it is not one."""
+    result = await _get(fetcher, url)
+    if result.status is not FetchStatus.OK or result.body is None:
+        return result.error or f"HTTP {result.http_status}"
+    try:
+        return _parse_new(result, settings)
+    except ParseError as exc:
+        return str(exc)
+
+
+async def _from_page(
+    fetcher: Fetcher, page: FetchResult, settings: Settings, submitted: str
+) -> _Found | Refusal:
+    """An HTML page: its advertised feeds first, then the common paths at its site's root."""
+    assert page.body is not None
+    base = page.final_url or page.request.url
+    links = find_feed_links(page.body, base)[:MAX_ADVERTISED]
+    reasons: list[str] = []
+    for link in links:
+        got = await _try_feed(fetcher, link.href, settings)
+        if isinstance(got, ParsedFeed):
+            return _Found(got, link.href, "advertised")
+        reasons.append(f"{link.href}: {got}")
+    if links:
+        kind = RefusalKind.REFUSED if all("refused" in r for r in reasons) else None
+        message = "the page advertises a feed, but " + "; ".join(reasons)
+        return Refusal(submitted, kind or RefusalKind.NOT_A_FEED, message)
+    parts = urlsplit(base)
+    root = f"{parts.scheme}://{parts.netloc}/"
+    tries = [urljoin(root, path) for path in COMMON_PATHS]
+    results = await asyncio.gather(*(_try_feed(fetcher, url, settings) for url in tries))
+    for url, got in zip(tries, results, strict=True):
+        if isinstance(got, ParsedFeed):
+            return _Found(got, url, "common path")
+    shown = ", ".join(COMMON_PATHS)
+    return Refusal(
+        submitted,
+        RefusalKind.NOT_A_FEED,
+        f"not a feed: {base} is an HTML page that advertises no feed, and none of {shown} "
+        "on its site is one",
+    )
+
+
+async def _find(fetcher: Fetcher, url: str, settings: Settings) -> _Found | Refusal:
+    result = await _get(fetcher, url)
+    if result.status is not FetchStatus.OK or result.body is None:
+        return _unreachable(url, result)
+    try:
+        return _Found(_parse_new(result, settings), result.final_url or url, "direct")
+    except ParseError as exc:
+        if _is_page(exc):
+            return await _from_page(fetcher, result, settings, url)
+        return Refusal(url, RefusalKind.NOT_A_FEED, _not_feed_message(exc))
+
+
+def _not_feed_message(exc: ParseError) -> str:
+    text = str(exc)
+    return text if text.startswith(("not a feed", "not a valid feed")) else f"not a feed: {text}"
+
+
+def _candidate(found: _Found, submitted: str, settings: Settings, now: datetime) -> Candidate:
+    feed = found.feed
+    provisional = Source(
+        id="candidate",
+        name=feed.title or "",
+        organisation=feed.title or "",
+        url=found.url,
+        homepage=feed.link,
+        language=normalise_tag(feed.language) or settings.site.languages[0],
+    )
+    posts = normalise(
+        feed,
+        provisional,
+        now,
+        languages=settings.site.languages,
+        topics=settings.topics,
+    )
+    newest = sorted(posts, key=lambda p: p.published, reverse=True)[:PREVIEW_ENTRIES]
+    languages = [p.language for p in posts]
+    common = max(set(languages), key=languages.count) if languages else None
+    return Candidate(
+        submitted=submitted,
+        url=found.url,
+        format=feed.format,
+        title=feed.title,
+        homepage=canonicalize(feed.link) if feed.link else None,
+        language=normalise_tag(feed.language) or common,
+        entry_count=len(feed.entries),
+        latest=tuple(
+            PreviewEntry(p.title, p.link, p.published, p.excerpt, p.language) for p in newest
+        ),
+        self_link=feed.self_link,
+        found_by=found.found_by,
+        warnings=feed.warnings,
+    )
+
+
+async def discover_with(
+    fetcher: Fetcher,
+    url: str,
+    settings: Settings,
+    *,
+    member: bool,
+    now: datetime,
+    sources: Sequence[Source] | None = None,
+) -> Candidate | Refusal:
+    """``discover`` with a fetcher the caller opened (its allow-list must match ``member``)."""
+    known = settings.source_list() if sources is None else sources
+    submitted = url.strip()
+    try:
+        checked = check_url(submitted, _allow(settings, member))
+    except RefusedURLError as exc:
+        return Refusal(submitted, RefusalKind.REFUSED, f"refused address: {exc}")
+    same = duplicate_of(feed_keys(checked), known)
+    if same is not None:
+        return _duplicate_refusal(submitted, same, "same feed URL")
+    found = await _find(fetcher, checked, settings)
+    if isinstance(found, Refusal):
+        return replace(found, submitted=submitted)
+    same = duplicate_of(feed_keys(found.url), known)
+    if same is not None:
+        return _duplicate_refusal(submitted, same, "same feed URL")
+    same = duplicate_of(feed_keys(found.feed.self_link), known)
+    if same is not None:
+        return _duplicate_refusal(submitted, same, "the feed's self link is that source's URL")
+    return _candidate(found, submitted, settings, now)
+
+
+def _fetcher(settings: Settings, member: bool) -> Fetcher:
+    return Fetcher(settings.fetch, user_agent=user_agent(settings), allow=_allow(settings, member))
+
+
+async def discover_async(
+    url: str, settings: Settings, *, member: bool, now: datetime
+) -> Candidate | Refusal:
+    """Find the feed behind ``url``; for callers already inside an event loop."""
+    async with _fetcher(settings, member) as fetcher:
+        return await discover_with(fetcher, url, settings, member=member, now=now)
+
+
+def discover(url: str, settings: Settings, *, member: bool, now: datetime) -> Candidate | Refusal:
+    """Find the feed behind ``url``, or say why it cannot be added.
+
+    ``member=True`` for anything a member submitted (the web form): the operator's
+    ``allow_private`` list is then ignored, so loopback and private addresses are refused.
+    """
+    return asyncio.run(discover_async(url, settings, member=member, now=now))
+
+
+def discover_many(
+    urls: Sequence[str], settings: Settings, *, member: bool, now: datetime
+) -> list[Candidate | Refusal]:
+    """``discover`` for several URLs at once, concurrently, in the order given."""
+
+    async def run() -> list[Candidate | Refusal]:
+        async with _fetcher(settings, member) as fetcher:
+            jobs = (discover_with(fetcher, u, settings, member=member, now=now) for u in urls)
+            return list(await asyncio.gather(*jobs))
+
+    return asyncio.run(run())
+
+
+# --------------------------------------------------------------------------------------------
+# Checking configured sources (feeds check / feeds validate)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceCheck:
+    """A configured source fetched and parsed now: ``error`` is None when it is a usable feed."""
+
+    source_id: str
+    url: str
+    entry_count: int = 0
+    error: str | None = None
+    self_link: str | None = None
+    final_url: str | None = None
+    title: str | None = None
+
+
+async def _check_one(fetcher: Fetcher, source: Source, settings: Settings) -> SourceCheck:
+    result = await fetcher.fetch(FetchRequest(source.id, source.url))
+    if result.status is not FetchStatus.OK or result.body is None:
+        kind = "refused address" if result.error_kind == "refused" else "not reachable"
+        error = result.error or f"HTTP {result.http_status}"
+        return SourceCheck(source.id, source.url, error=f"{kind}: {error}")
+    final = result.final_url or source.url
+    if source.kind == "html":  # a scraped listing: reachable is all we can say here
+        return SourceCheck(source.id, source.url, final_url=final)
+    try:
+        feed = _parse(result, settings)
+    except ParseError as exc:
+        return SourceCheck(source.id, source.url, error=_not_feed_message(exc), final_url=final)
+    return SourceCheck(
+        source.id,
+        source.url,
+        entry_count=len(feed.entries),
+        self_link=feed.self_link,
+        final_url=final,
+        title=feed.title,
+    )
+
+
+async def check_sources_async(sources: Sequence[Source], settings: Settings) -> list[SourceCheck]:
+    """Fetch and parse every source now (operator mode: the allow-list applies)."""
+    async with _fetcher(settings, member=False) as fetcher:
+        return list(await asyncio.gather(*(_check_one(fetcher, s, settings) for s in sources)))
+
+
+def check_sources(sources: Sequence[Source], settings: Settings) -> list[SourceCheck]:
+    return asyncio.run(check_sources_async(sources, settings))
+
+
+def self_link_duplicates(
+    checks: Sequence[SourceCheck], sources: Sequence[Source]
+) -> Mapping[str, Source]:
+    """Source id -> the earlier source it duplicates: configured URLs, final URLs after
+    redirects and the feeds' self links are compared, so two spellings of one feed are caught."""
+    by_id = {c.source_id: c for c in checks}
+    keys: list[frozenset[str]] = []
+    for source in sources:
+        check = by_id.get(source.id)
+        extra = (check.self_link, check.final_url) if check is not None else ()
+        keys.append(feed_keys(source.url, *extra))
+    found: dict[str, Source] = {}
+    for i, source in enumerate(sources):
+        for j in range(i):
+            if keys[i] & keys[j]:
+                found[source.id] = sources[j]
+                break
+    return found

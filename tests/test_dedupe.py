@@ -1,0 +1,116 @@
+"""The same story from several members is stored, published and mailed once, naming them all."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import feedparser
+import pytest
+
+from aggregator import config
+from aggregator.app import run_cycle
+from aggregator.dedupe import StoryKey, find_duplicates, link_key, title_key
+from aggregator.digest import preview
+from aggregator.models import Post
+from aggregator.publish import publish_all
+from aggregator.store import open_store
+from tests.httpserver import FixtureServer
+
+
+def _post(pid: str, source: str, title: str, link: str, when: datetime, lang: str = "en") -> Post:
+    return Post(id=pid, source_id=source, guid=None, title=title, link=link, published=when,
+                updated=when, first_seen=when, language=lang, excerpt="", content_html="")
+
+
+def _key(p: Post, first_seen: datetime) -> StoryKey:
+    return StoryKey(p.id, p.source_id, link_key(p.link), title_key(p.title), p.language,
+                    p.published, first_seen)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("https://platforma-dev.eu/news/study/", "http://www.platforma-dev.eu/news/study"),
+        ("https://x.org/a?b=2&a=1", "https://x.org/a?a=1&b=2"),
+        ("https://X.org:443/a", "https://x.org/a"),
+    ],
+)
+def test_link_keys_ignore_what_sites_vary(a: str, b: str) -> None:
+    assert link_key(a) == link_key(b)
+
+
+def test_title_keys_fold_case_accents_and_punctuation_but_not_short_titles() -> None:
+    assert title_key("Résilience : les villes s’organisent!") == title_key(
+        "resilience les villes s organisent"
+    )
+    assert title_key("News") == ""
+
+
+def test_rules_link_then_title_in_same_language_within_the_window(now: datetime) -> None:
+    stored = _post("cemr:1", "cemr", "Localising the global goals: a new study", "https://a.org/s", now)
+    keys = [_key(stored, now)]
+    same_link = _post("uclg:9", "uclg", "Another title entirely here", "https://www.a.org/s/", now)
+    same_title = _post("pf:3", "pf", "Localising the Global Goals – a new study", "https://b.org/x",
+                       now + timedelta(days=2))
+    late = _post("pf:4", "pf", "Localising the global goals: a new study", "https://b.org/y",
+                 now + timedelta(days=30))
+    other_lang = _post("pf:5", "pf", "Localising the global goals: a new study", "https://b.org/z",
+                       now, lang="fr")
+    own_source = _post("cemr:2", "cemr", "Localising the global goals: a new study", "https://a.org/s", now)
+    merges = find_duplicates([same_link, same_title, late, other_lang, own_source], keys)
+    assert merges == {"uclg:9": "cemr:1", "pf:3": "cemr:1"}
+
+
+def _rss(items: list[tuple[str, str, str]]) -> str:
+    body = "".join(
+        f"<item><title>{t}</title><link>{link}</link><guid>{g}</guid>"
+        "<pubDate>Mon, 02 Nov 2026 10:00:00 +0000</pubDate>"
+        "<description>Local and regional governments across Europe pave the way.</description></item>"
+        for t, link, g in items
+    )
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title><link>https://x.org/</link>{body}</channel></rss>'
+
+
+def test_a_story_from_three_sources_appears_once_everywhere_naming_all_three(
+    http_server: FixtureServer, tmp_path: Path, now: datetime
+) -> None:
+    title = "Localising the global goals: a new study by PLATFORMA and CEMR"
+    http_server.route("/cemr.rss", _rss([(title, "https://platforma-dev.eu/news/study", "c1")]),
+                      headers={"Content-Type": "application/rss+xml"})
+    http_server.route("/pf.rss", _rss([(title, "https://platforma-dev.eu/news/study?fbclid=z", "p1"),
+                                       ("Another post about water in cities", "https://platforma-dev.eu/w", "p2")]),
+                      headers={"Content-Type": "application/rss+xml"})
+    http_server.route("/uclg.rss", _rss([("Local governments pave the way for the goals",
+                                          "https://www.platforma-dev.eu/news/study/", "u1")]),
+                      headers={"Content-Type": "application/rss+xml"})
+    lines = ["site:", "  title: Net", f"fetch:\n  allow_private: ['{http_server.hostport}']", "sources:"]
+    for sid, org in (("cemr", "CEMR"), ("pf", "PLATFORMA"), ("uclg", "UCLG")):
+        lines += [f"  - id: {sid}", f"    name: {org}", f"    organisation: {org}",
+                  f"    url: {http_server.url('/' + sid + '.rss')}"]
+    path = tmp_path / "feeds.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    settings = config.load(path)
+    store = open_store(settings.storage_url)
+    try:
+        for _ in range(2):  # a second cycle must not add a copy either
+            run_cycle(settings, store, clock=lambda: now, only=["cemr"])
+            run_cycle(settings, store, clock=lambda: now + timedelta(minutes=1))
+        stored = store.recent_posts(100)
+        study = [p for p in stored if "platforma-dev.eu/news/study" in p.link]
+        assert len(study) == 1
+        assert study[0].source_id == "cemr"
+        assert set(study[0].also_from) == {"pf", "uclg"}
+        assert store.count_posts() == 2
+
+        publish_all(store, settings, now + timedelta(minutes=2))
+        feed = feedparser.parse((settings.output_dir / "feed.atom").read_bytes())
+        matching = [e for e in feed.entries if "platforma-dev.eu/news/study" in e.link]
+        assert len(matching) == 1
+        files = preview(store, settings, settings.digest.editions[0].name, now + timedelta(minutes=3))
+        text = Path(files.text_path).read_text(encoding="utf-8")
+        assert text.count(title) == 1
+        for org in ("CEMR", "PLATFORMA", "UCLG"):
+            assert org in text
+    finally:
+        store.close()

@@ -1,0 +1,694 @@
+"""The combined feed and its editions, read back the way subscribers' software reads them.
+
+Every document is checked twice, independently: with feedparser (what feed readers see) and
+with lxml (the exact XML), and every Atom document against RFC 4287's RELAX NG schema.  The
+store is an in-memory fake with only the read methods publishing calls.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import feedparser
+import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from lxml import etree
+
+from aggregator.config import Settings
+from aggregator.models import Author, Link, Post, Source, SourceState
+from aggregator.outputs import clean_line, clean_text, write_atomic
+from aggregator.publish import entry_id, publish_all
+
+DATA = Path(__file__).resolve().parent / "data"
+A = "{http://www.w3.org/2005/Atom}"
+FH = "{http://purl.org/syndication/history/1.0}"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+BASE_URL = "https://news.example.org/"
+T0 = datetime(2026, 10, 1, 8, 0, tzinfo=UTC)
+
+HOSTILE_TITLE = (
+    "Fish & chips <b>not bold</b> ]]> \U0001f3d9\ufe0f "
+    "\u0645\u062f\u064a\u0646\u0629 \u0627\u0644\u0631\u0628\u0627\u0637 "
+    "\x1b[31mESC\x07BEL\x00NUL \ud83d lone"
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Fakes and builders (also used by test_pages and test_web)
+
+
+class FakeStore:
+    """The read side of the Store protocol that publishing uses, over a list of posts."""
+
+    def __init__(
+        self,
+        posts: Sequence[Post],
+        sources: Sequence[Source],
+        states: dict[str, SourceState] | None = None,
+    ) -> None:
+        self.posts = list(posts)
+        self.sources = {s.id: s for s in sources}
+        self.states = states or {}
+
+    def recent_posts(
+        self,
+        limit: int,
+        *,
+        language: str | None = None,
+        source_id: str | None = None,
+        topic: str | None = None,
+        offset: int = 0,
+    ) -> list[Post]:
+        chosen = [
+            p
+            for p in self.posts
+            if (language is None or p.language == language)
+            and (source_id is None or p.source_id == source_id)
+            and (topic is None or topic in p.topics)
+        ]
+        chosen.sort(key=lambda p: p.published, reverse=True)
+        return chosen[offset : offset + limit]
+
+    def get_sources(self) -> dict[str, Source]:
+        return dict(self.sources)
+
+    def get_states(self) -> dict[str, SourceState]:
+        return dict(self.states)
+
+    def count_posts(self) -> int:
+        return len(self.posts)
+
+
+SOURCES: list[dict[str, Any]] = [
+    {
+        "id": "uclg",
+        "name": "UCLG blog",
+        "organisation": "United Cities and Local Governments",
+        "url": "https://uclg.example.org/feed.xml",
+        "homepage": "https://uclg.example.org/blog",
+        "language": "en",
+    },
+    {
+        "id": "cemr",
+        "name": "CEMR news",
+        "organisation": "Council of European Municipalities and Regions",
+        "url": "https://cemr.example.org/rss",
+        "language": "fr",
+        "tags": ["europe"],
+    },
+    {
+        "id": "platforma",
+        "name": "PLATFORMA",
+        "organisation": "PLATFORMA",
+        "url": "https://platforma.example.org/atom",
+        "language": "es",
+    },
+    {
+        "id": "retired",
+        "name": "Retired member",
+        "organisation": "Old association",
+        "url": "https://old.example.org/feed",
+        "enabled": False,
+    },
+]
+
+
+def make_settings(tmp_path: Path, **site: Any) -> Settings:
+    values: dict[str, Any] = {
+        "title": "Network news",
+        "base_url": BASE_URL,
+        "description": "News from the members of the network.",
+        "intro": {
+            "en": "This blog is a space for knowledge-sharing.\n\nRead on.",
+            "fr": "Ce blog est un espace de partage.",
+        },
+        "feed_entries": 4,
+        "page_size": 3,
+        "icon": "static/icon.png",
+        "logo": "https://cdn.example.org/logo.png",
+        "hub": "https://hub.example.org/",
+    }
+    values.update(site)
+    settings = Settings.model_validate(
+        {
+            "site": values,
+            "topics": {"resilience": ["Resilience", "Résilience"], "migration": ["Migration"]},
+            "sources": SOURCES,
+        }
+    )
+    return settings.model_copy(update={"path": tmp_path / "feeds.yaml"})
+
+
+def sources_of(settings: Settings) -> list[Source]:
+    return settings.source_list()
+
+
+def make_post(n: int, **changes: Any) -> Post:
+    """Post n of a steady stream: one every 6 hours, first seen an hour after publication."""
+    published = T0 + timedelta(hours=6 * n)
+    lang = ("en", "fr", "es")[n % 3]
+    source = {"en": "uclg", "fr": "cemr", "es": "platforma"}[lang]
+    post = Post(
+        id=f"post-{n:04d}",
+        source_id=source,
+        guid=f"https://{source}.example.org/p/{n}",
+        title=f"Post {n}: local governments act",
+        link=f"https://{source}.example.org/p/{n}",
+        published=published,
+        updated=published + timedelta(minutes=30),
+        first_seen=published + timedelta(hours=1),
+        language=lang,
+        excerpt=f"Excerpt of post {n}, cut near three hundred characters...",
+        content_html=f'<p>Body of post {n} with <a href="https://example.org/">a link</a>.</p>',
+        authors=(Author(f"Author {n}", uri=f"https://example.org/people/{n}"),),
+        tags=("Résilience", "Resiliencia") if n % 2 else ("Migration",),
+        topics=("resilience",) if n % 2 else ("migration",),
+    )
+    return replace(post, **changes)
+
+
+def build(tmp_path: Path, posts: Sequence[Post], **site: Any) -> tuple[Settings, FakeStore]:
+    settings = make_settings(tmp_path, **site)
+    return settings, FakeStore(posts, sources_of(settings))
+
+
+def atom_schema() -> etree.RelaxNG:
+    return etree.RelaxNG(etree.parse(str(DATA / "atom.rng")))
+
+
+def read_xml(path: Path) -> etree._Element:
+    return etree.fromstring(path.read_bytes())
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    """inode and mtime of every file: what a rewrite would change."""
+    out = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            st = path.stat()
+            out[str(path.relative_to(root))] = (st.st_ino, st.st_mtime_ns)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# write_atomic
+
+
+def test_write_atomic_writes_only_changed_bytes(tmp_path: Path) -> None:
+    target = tmp_path / "deep" / "feed.atom"
+    assert write_atomic(target, b"one") is True
+    before = target.stat()
+    assert write_atomic(target, b"one") is False
+    after = target.stat()
+    assert (before.st_ino, before.st_mtime_ns) == (after.st_ino, after.st_mtime_ns)
+    assert write_atomic(target, b"two") is True
+    assert target.read_bytes() == b"two"
+    assert write_atomic(target, b"tw0") is True  # same size, different bytes
+    assert target.read_bytes() == b"tw0"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["feed.atom"]  # no temp left
+    assert target.stat().st_mode & 0o777 == 0o644
+
+
+def test_clean_text_keeps_text_and_drops_what_xml_cannot_carry() -> None:
+    assert clean_text("a\x1bb\x07c\x00d\ufffe") == "abcd"
+    assert clean_text("tab\tnl\ncr\r") == "tab\tnl\ncr\r"
+    assert clean_text("x\ud83dy") == "x\ufffdy"
+    assert clean_text("\U0001f3d9 \u0645\u062f") == "\U0001f3d9 \u0645\u062f"
+    assert clean_line("  two\r\nlines\t ") == "two lines"
+
+
+# --------------------------------------------------------------------------------------------
+# The combined feed, field by field
+
+
+def test_combined_atom_carries_every_field(tmp_path: Path, now: datetime) -> None:
+    posts = [make_post(n) for n in range(7)]
+    posts[6] = replace(
+        posts[6],
+        translations=(Link("https://uclg.example.org/fr/p/6", hreflang="fr"),),
+        authors=(Author("Kelly Henao", uri="https://columbus.example.org/"), Author("Sara H")),
+    )
+    settings, store = build(tmp_path, posts)
+    store.states["uclg"] = SourceState("uclg", "https://uclg.example.org/feed.xml", title="UCLG")
+    report = publish_all(store, settings, now)
+    feed_path = settings.output_dir / "feed.atom"
+    assert feed_path in report.written
+    assert report.feed_entries == 4
+
+    # --- with lxml: the exact XML
+    root = read_xml(feed_path)
+    assert root.tag == f"{A}feed"
+    assert root.findtext(f"{A}id") == BASE_URL + "feed.atom"
+    assert root.findtext(f"{A}title") == "Network news"
+    newest = posts[6]
+    assert root.findtext(f"{A}updated") == newest.updated.isoformat()  # not `now`
+    links = {(ln.get("rel"), ln.get("href")) for ln in root.findall(f"{A}link")}
+    assert ("self", BASE_URL + "feed.atom") in links
+    assert ("alternate", BASE_URL) in links
+    assert ("hub", "https://hub.example.org/") in links
+    generator = root.find(f"{A}generator")
+    assert generator is not None and generator.text == "localgov-aggregator"
+    assert generator.get("version")
+    assert root.findtext(f"{A}icon") == BASE_URL + "static/icon.png"
+    assert root.findtext(f"{A}logo") == "https://cdn.example.org/logo.png"
+
+    entries = root.findall(f"{A}entry")
+    assert [e.findtext(f"{A}id") for e in entries] == [
+        entry_id(p.id) for p in sorted(posts, key=lambda p: p.published, reverse=True)[:4]
+    ]
+    first = entries[0]
+    assert first.findtext(f"{A}id").startswith("urn:uuid:")
+    assert first.get(XML_LANG) == "en"
+    assert first.findtext(f"{A}title") == newest.title
+    entry_links = [
+        (ln.get("rel"), ln.get("href"), ln.get("hreflang"), ln.get("type"))
+        for ln in first.findall(f"{A}link")
+    ]
+    assert entry_links == [
+        ("alternate", newest.link, None, "text/html"),
+        ("related", "https://uclg.example.org/fr/p/6", "fr", "text/html"),  # the translation
+    ]
+    assert first.findtext(f"{A}published") == newest.published.isoformat()
+    assert first.findtext(f"{A}updated") == newest.updated.isoformat()
+    authors = [(a.findtext(f"{A}name"), a.findtext(f"{A}uri")) for a in first.findall(f"{A}author")]
+    assert authors == [("Kelly Henao", "https://columbus.example.org/"), ("Sara H", None)]
+    cats = {(c.get("term"), c.get("scheme"), c.get("label")) for c in first.findall(f"{A}category")}
+    assert ("Migration", None, "Migration") in cats
+    assert ("migration", BASE_URL + "topics/", "Migration") in cats
+    summary = first.find(f"{A}summary")
+    assert summary is not None and summary.text == newest.excerpt
+    content = first.find(f"{A}content")
+    assert content is not None and content.get("type") == "html"
+    assert content.text == newest.content_html
+    source = first.find(f"{A}source")
+    assert source is not None
+    assert source.findtext(f"{A}id") == "https://uclg.example.org/feed.xml"
+    assert source.findtext(f"{A}title") == "UCLG"  # the feed's own title, from its state
+    source_links = {(ln.get("rel"), ln.get("href")) for ln in source.findall(f"{A}link")}
+    assert source_links == {
+        ("alternate", "https://uclg.example.org/blog"),
+        ("self", "https://uclg.example.org/feed.xml"),
+    }
+    assert source.findtext(f"{A}updated") == newest.updated.isoformat()
+    assert atom_schema().validate(root.getroottree())
+
+    # --- with feedparser: what a feed reader sees
+    parsed = feedparser.parse(feed_path.read_bytes())
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    assert parsed.version == "atom10"
+    assert parsed.feed.id == BASE_URL + "feed.atom"
+    assert parsed.feed.generator == "localgov-aggregator"
+    assert len(parsed.entries) == 4
+    e0 = parsed.entries[0]
+    assert e0.title == newest.title
+    assert e0.link == newest.link
+    assert e0.published_parsed[:5] == newest.published.timetuple()[:5]
+    assert e0.updated_parsed[:5] == newest.updated.timetuple()[:5]
+    assert [a.name for a in e0.authors] == ["Kelly Henao", "Sara H"]
+    assert e0.summary == newest.excerpt
+    assert e0.content[0].type == "text/html"
+    assert '<a href="https://example.org/">a link</a>' in e0.content[0].value
+    assert {t.term for t in e0.tags} == {"Migration", "migration"}
+    assert e0.source.title == "UCLG"
+    assert e0.source.id == "https://uclg.example.org/feed.xml"
+
+
+def test_hostile_text_survives_every_format(tmp_path: Path, now: datetime) -> None:
+    long_title = "Mobilité " * 600  # 5,400 characters
+    posts = [
+        make_post(
+            1,
+            title=HOSTILE_TITLE,
+            excerpt="AT&T <script>alert(1)</script> ]]> \x07 \ud800 עברית",
+            content_html="<p>R&amp;D &lt;tag&gt; ]]&gt; \U0001f600 \x1b</p>",
+            tags=("A&B", "<i>x</i>", "\u0645\u062f\u064a\u0646\u0629"),
+            authors=(Author("Zoë \x1b O'Brien <zob>"),),
+        ),
+        make_post(2, title=long_title),
+    ]
+    settings, store = build(tmp_path, posts)
+    publish_all(store, settings, now)
+    out = settings.output_dir
+    expected_title = clean_line(HOSTILE_TITLE)
+    assert "\x1b" not in expected_title and "\ufffd" in expected_title
+
+    root = read_xml(out / "feed.atom")
+    titles = [e.findtext(f"{A}title") for e in root.findall(f"{A}entry")]
+    assert expected_title in titles
+    assert clean_line(long_title) in titles
+    hostile = next(e for e in root.findall(f"{A}entry") if e.findtext(f"{A}title") == titles[1])
+    assert hostile.findtext(f"{A}summary").startswith("AT&T <script>alert(1)</script> ]]>")
+    assert hostile.findtext(f"{A}author/{A}name") == "Zoë O'Brien <zob>"
+    assert atom_schema().validate(root.getroottree()), atom_schema().error_log
+
+    parsed = feedparser.parse((out / "feed.atom").read_bytes())
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    assert {e.title for e in parsed.entries} >= {clean_line(long_title)}
+    assert any("\U0001f3d9" in e.title and "\u0645\u062f" in e.title for e in parsed.entries)
+
+    rss = feedparser.parse((out / "feed.rss").read_bytes())
+    assert not rss.bozo, rss.get("bozo_exception")
+    assert rss.version == "rss20"
+    assert any("\U0001f3d9" in e.title for e in rss.entries)
+    data = json.loads((out / "feed.json").read_text(encoding="utf-8"))
+    assert expected_title in [i["title"] for i in data["items"]]
+    for path in out.rglob("*.atom"):
+        assert atom_schema().validate(etree.parse(str(path))), path
+
+
+def test_every_atom_document_validates_against_rfc4287(tmp_path: Path, now: datetime) -> None:
+    settings, store = build(tmp_path, [make_post(n) for n in range(11)], feed_entries=3)
+    publish_all(store, settings, now)
+    schema = atom_schema()
+    documents = sorted(settings.output_dir.rglob("*.atom"))
+    names = {str(p.relative_to(settings.output_dir)) for p in documents}
+    assert {"feed.atom", "feed-en.atom", "archive/1.atom", "topics/migration.atom"} <= names
+    for path in documents:
+        assert schema.validate(etree.parse(str(path))), (path, schema.error_log)
+
+
+def test_the_schema_rejects_broken_atom() -> None:
+    """The validation above is only worth something if the schema can say no."""
+    schema = atom_schema()
+    ok = b"""<feed xmlns="http://www.w3.org/2005/Atom"><id>urn:x</id><title>t</title>
+      <updated>2026-01-01T00:00:00Z</updated></feed>"""
+    assert schema.validate(etree.fromstring(ok))
+    for broken in (
+        ok.replace(b"<id>urn:x</id>", b""),  # no id
+        ok.replace(b"2026-01-01T00:00:00Z", b"01/01/2026"),  # not a date
+        ok.replace(b"<title>t</title>", b"<title>t</title><title>u</title>"),  # two titles
+        ok.replace(b"</feed>", b"<entry><title>x</title></entry></feed>"),  # entry without id
+        ok.replace(b"<feed ", b'<feed xml:lang="not a tag" '),
+    ):
+        assert not schema.validate(etree.fromstring(broken)), broken
+
+
+# --------------------------------------------------------------------------------------------
+# Editions, RSS, JSON Feed, OPML
+
+
+def test_editions_hold_the_right_posts(tmp_path: Path, now: datetime) -> None:
+    posts = [make_post(n) for n in range(9)]
+    settings, store = build(tmp_path, posts, feed_entries=10)
+    publish_all(store, settings, now)
+    out = settings.output_dir
+
+    for lang in ("en", "fr", "es"):
+        path = out / f"feed-{lang}.atom"
+        root = read_xml(path)
+        assert root.get(XML_LANG) == lang
+        got = {e.findtext(f"{A}id") for e in root.findall(f"{A}entry")}
+        assert got == {entry_id(p.id) for p in posts if p.language == lang}
+        parsed = feedparser.parse(path.read_bytes())
+        assert not parsed.bozo and len(parsed.entries) == 3
+        alternate = [
+            ln.get("href") for ln in root.findall(f"{A}link") if ln.get("rel") == "alternate"
+        ]
+        assert alternate == [f"{BASE_URL}{lang}/"]
+
+    migration = read_xml(out / "topics" / "migration.atom")
+    got = {e.findtext(f"{A}id") for e in migration.findall(f"{A}entry")}
+    assert got == {entry_id(p.id) for p in posts if "migration" in p.topics}
+    resilience = feedparser.parse((out / "topics" / "resilience.atom").read_bytes())
+    assert len(resilience.entries) == 4
+
+    cemr = read_xml(out / "sources" / "cemr.atom")
+    got = {e.findtext(f"{A}id") for e in cemr.findall(f"{A}entry")}
+    assert got == {entry_id(p.id) for p in posts if p.source_id == "cemr"}
+    retired = feedparser.parse((out / "sources" / "retired.atom").read_bytes())
+    assert not retired.bozo and retired.entries == []  # an empty edition is still a feed
+
+    rss = feedparser.parse((out / "feed.rss").read_bytes())
+    assert rss.version == "rss20" and not rss.bozo
+    assert rss.feed.link == BASE_URL
+    assert [e.id for e in rss.entries] == [
+        entry_id(p.id) for p in sorted(posts, key=lambda p: p.published, reverse=True)
+    ]
+    assert rss.entries[0].link == posts[8].link
+    assert rss.entries[0].author == "Author 8"  # dc:creator
+    assert rss.entries[0].source.href == "https://platforma.example.org/atom"
+    rss_root = read_xml(out / "feed.rss")
+    hub = rss_root.find("channel/{http://www.w3.org/2005/Atom}link[@rel='hub']")
+    assert hub is not None and hub.get("href") == "https://hub.example.org/"
+
+    data = json.loads((out / "feed.json").read_text(encoding="utf-8"))
+    assert data["version"] == "https://jsonfeed.org/version/1.1"
+    assert data["feed_url"] == BASE_URL + "feed.json"
+    assert data["hubs"] == [{"type": "WebSub", "url": "https://hub.example.org/"}]
+    item = data["items"][0]
+    assert item["id"] == entry_id(posts[8].id)
+    assert item["url"] == posts[8].link
+    assert item["date_published"] == posts[8].published.isoformat()
+    assert item["language"] == "es"
+    assert item["authors"] == [{"name": "Author 8", "url": "https://example.org/people/8"}]
+    assert "Migration" in item["tags"]
+
+    opml = read_xml(out / "sources.opml")
+    assert opml.get("version") == "2.0"
+    outlines = {o.get("xmlUrl"): o for o in opml.iter("outline")}
+    assert set(outlines) == {
+        "https://uclg.example.org/feed.xml",
+        "https://cemr.example.org/rss",
+        "https://platforma.example.org/atom",
+    }  # the disabled source is not offered
+    uclg = outlines["https://uclg.example.org/feed.xml"]
+    assert uclg.get("text") == "UCLG blog" and uclg.get("type") == "rss"
+    assert uclg.get("htmlUrl") == "https://uclg.example.org/blog"
+
+
+def test_unsafe_links_are_not_republished(tmp_path: Path, now: datetime) -> None:
+    post = make_post(
+        0, link="javascript:alert(1)", authors=(Author("X", uri="file:///etc/passwd"),)
+    )
+    settings, store = build(tmp_path, [post])
+    publish_all(store, settings, now)
+    raw = b"".join(p.read_bytes() for p in settings.output_dir.rglob("*") if p.is_file())
+    assert b"javascript:" not in raw
+    assert b"file:///etc" not in raw
+
+
+# --------------------------------------------------------------------------------------------
+# Stability: same content, same bytes, files untouched
+
+
+def test_publishing_twice_rewrites_nothing(tmp_path: Path, now: datetime) -> None:
+    settings, store = build(tmp_path, [make_post(n) for n in range(10)], feed_entries=3)
+    first = publish_all(store, settings, now)
+    assert first.written and first.changed_feeds
+    before = snapshot(settings.output_dir)
+    contents = {p: (settings.output_dir / p).read_bytes() for p in before}
+    second = publish_all(store, settings, now + timedelta(days=3))  # a later clock changes nothing
+    assert second.written == ()
+    assert second.changed_feeds == ()
+    assert len(second.unchanged) == len(first.written)
+    assert snapshot(settings.output_dir) == before
+    assert {p: (settings.output_dir / p).read_bytes() for p in before} == contents
+
+
+def test_a_new_post_rewrites_the_feeds_it_belongs_to(tmp_path: Path, now: datetime) -> None:
+    posts = [make_post(n) for n in range(6)]
+    settings, store = build(tmp_path, posts, feed_entries=10)
+    publish_all(store, settings, now)
+    store.posts.append(make_post(10))  # French, cemr, migration
+    report = publish_all(store, settings, now)
+    changed = {str(p.relative_to(settings.output_dir)) for p in report.written}
+    assert {"feed.atom", "feed-fr.atom", "sources/cemr.atom", "topics/migration.atom"} <= changed
+    assert {"feed.rss", "feed.json", "index.html", "fr/index.html"} <= changed
+    assert not {"feed-en.atom", "feed-es.atom", "sources/uclg.atom", "topics/resilience.atom"} & (
+        changed
+    )
+    assert "en/index.html" not in changed
+    assert set(report.changed_feeds) >= {BASE_URL + "feed.atom", BASE_URL + "feed-fr.atom"}
+    assert BASE_URL + "feed-en.atom" not in report.changed_feeds
+
+
+# --------------------------------------------------------------------------------------------
+# RFC 5005 archives
+
+
+def _archive_ids(path: Path) -> list[str]:
+    return [e.findtext(f"{A}id") for e in read_xml(path).findall(f"{A}entry")]
+
+
+def test_archives_are_complete_pages_linked_from_the_feed(tmp_path: Path, now: datetime) -> None:
+    posts = [make_post(n) for n in range(10)]
+    settings, store = build(tmp_path, posts, feed_entries=3)
+    report = publish_all(store, settings, now)
+    out = settings.output_dir
+    assert report.archives == 3
+    assert sorted(p.name for p in (out / "archive").glob("*.atom")) == [
+        "1.atom",
+        "2.atom",
+        "3.atom",
+    ]
+
+    main = read_xml(out / "feed.atom")
+    prev = main.find(f"{A}link[@rel='prev-archive']")
+    assert prev is not None and prev.get("href") == BASE_URL + "archive/3.atom"
+    assert main.find(f"{FH}archive") is None
+
+    page2 = read_xml(out / "archive" / "2.atom")
+    assert page2.find(f"{FH}archive") is not None
+    rels = {ln.get("rel"): ln.get("href") for ln in page2.findall(f"{A}link")}
+    assert rels["prev-archive"] == BASE_URL + "archive/1.atom"
+    assert rels["current"] == BASE_URL + "feed.atom"
+    assert rels["self"] == BASE_URL + "archive/2.atom"
+    assert "next-archive" not in rels  # it would change the page when page 3 appears
+    page1 = read_xml(out / "archive" / "1.atom")
+    assert page1.find(f"{A}link[@rel='prev-archive']") is None
+
+    # walking the chain from the feed finds every archived post exactly once, oldest page first
+    walked: list[str] = []
+    href = prev.get("href")
+    while href:
+        doc = read_xml(out / href.removeprefix(BASE_URL))
+        walked = _archive_ids(out / href.removeprefix(BASE_URL)) + walked
+        link = doc.find(f"{A}link[@rel='prev-archive']")
+        href = link.get("href") if link is not None else None
+    assert sorted(walked) == sorted(entry_id(p.id) for p in posts[:9])
+    assert len(set(walked)) == 9
+    via_fp = feedparser.parse((out / "archive" / "2.atom").read_bytes())
+    assert not via_fp.bozo and len(via_fp.entries) == 3
+
+
+def test_complete_archive_pages_never_change(tmp_path: Path, now: datetime) -> None:
+    posts = [make_post(n) for n in range(7)]
+    settings, store = build(tmp_path, posts, feed_entries=3)
+    publish_all(store, settings, now)
+    archive = settings.output_dir / "archive"
+    before = snapshot(archive)
+    bytes_before = {p: (archive / p).read_bytes() for p in before}
+    assert sorted(before) == [".page-size", "1.atom", "2.atom"]
+
+    # new posts arrive (first seen later), and an archived post is edited by its publisher
+    store.posts[0] = replace(store.posts[0], title="Edited title", updated=now)
+    store.posts += [make_post(n, first_seen=now + timedelta(minutes=n)) for n in (20, 21, 22)]
+    report = publish_all(store, settings, now + timedelta(hours=1))
+    assert report.archives == 3
+    after = snapshot(archive)
+    assert {k: after[k] for k in before} == before
+    assert {p: (archive / p).read_bytes() for p in before} == bytes_before
+    assert _archive_ids(archive / "3.atom") == [
+        entry_id(p.id) for p in (make_post(21), make_post(20), make_post(6))
+    ]
+    main = read_xml(settings.output_dir / "feed.atom")
+    prev = main.find(f"{A}link[@rel='prev-archive']")
+    assert prev is not None and prev.get("href") == BASE_URL + "archive/3.atom"
+
+
+def test_a_new_page_size_rebuilds_the_archives_once(tmp_path: Path, now: datetime) -> None:
+    posts = [make_post(n) for n in range(9)]
+    settings, store = build(tmp_path, posts, feed_entries=3)
+    publish_all(store, settings, now)
+    archive = settings.output_dir / "archive"
+    assert sorted(p.name for p in archive.glob("*.atom")) == ["1.atom", "2.atom", "3.atom"]
+    bigger = settings.model_copy(
+        update={"site": settings.site.model_copy(update={"feed_entries": 4})}
+    )
+    report = publish_all(store, bigger, now)
+    assert report.archives == 2
+    assert sorted(p.name for p in archive.glob("*.atom")) == ["1.atom", "2.atom"]
+    assert len(_archive_ids(archive / "1.atom")) == 4
+    assert len(_archive_ids(archive / "2.atom")) == 4
+    before = snapshot(archive)
+    publish_all(store, bigger, now)
+    assert snapshot(archive) == before
+
+
+def test_no_archive_link_before_a_page_is_complete(tmp_path: Path, now: datetime) -> None:
+    settings, store = build(tmp_path, [make_post(0), make_post(1)], feed_entries=3)
+    report = publish_all(store, settings, now)
+    assert report.archives == 0
+    assert not (settings.output_dir / "archive").exists()
+    main = read_xml(settings.output_dir / "feed.atom")
+    assert main.find(f"{A}link[@rel='prev-archive']") is None
+
+
+# --------------------------------------------------------------------------------------------
+# WebSub and empty stores
+
+
+def test_hub_links_in_every_feed_and_none_without_a_hub(tmp_path: Path, now: datetime) -> None:
+    settings, store = build(tmp_path / "a", [make_post(n) for n in range(5)], feed_entries=2)
+    publish_all(store, settings, now)
+    for path in settings.output_dir.rglob("*.atom"):
+        hub = read_xml(path).find(f"{A}link[@rel='hub']")
+        assert hub is not None and hub.get("href") == "https://hub.example.org/", path
+
+    settings, store = build(tmp_path / "b", [make_post(n) for n in range(5)], hub=None)
+    publish_all(store, settings, now)
+    assert b'rel="hub"' not in (settings.output_dir / "feed.atom").read_bytes()
+    assert "hubs" not in json.loads((settings.output_dir / "feed.json").read_text("utf-8"))
+
+
+def test_an_empty_store_still_publishes_valid_feeds(tmp_path: Path, now: datetime) -> None:
+    settings, store = build(tmp_path, [])
+    report = publish_all(store, settings, now)
+    assert report.posts == 0 and report.feed_entries == 0
+    root = read_xml(settings.output_dir / "feed.atom")
+    assert root.findall(f"{A}entry") == []
+    assert atom_schema().validate(root.getroottree())
+    assert (settings.output_dir / "index.html").is_file()
+
+
+def test_output_files_are_world_readable(tmp_path: Path, now: datetime) -> None:
+    settings, store = build(tmp_path, [make_post(0)])
+    publish_all(store, settings, now)
+    for path in settings.output_dir.rglob("*"):
+        if path.is_file():
+            assert path.stat().st_mode & 0o444 == 0o444, path
+            assert not path.name.startswith("."), path
+    assert os.access(settings.output_dir / "feed.atom", os.R_OK)
+
+
+@pytest.mark.parametrize("bad", ["\x00", "\x1b", "\x07", "\ud800", "\ufffe", "\x85"])
+def test_any_single_bad_character_in_any_field_is_harmless(
+    tmp_path: Path, now: datetime, bad: str
+) -> None:
+    post = make_post(
+        0,
+        title=f"T{bad}",
+        excerpt=f"E{bad}",
+        content_html=f"<p>C{bad}</p>",
+        tags=(f"g{bad}",),
+        authors=(Author(f"N{bad}"),),
+        language="en",
+    )
+    settings, store = build(tmp_path, [post])
+    publish_all(store, settings, now)
+    parsed = feedparser.parse((settings.output_dir / "feed.atom").read_bytes())
+    assert not parsed.bozo
+    assert parsed.entries[0].title in ("T", "T\ufffd")
+
+
+ANY_CHAR = st.characters(exclude_categories=[])  # surrogates and controls included
+
+
+@hypothesis_settings(max_examples=25, deadline=None)
+@given(
+    title=st.text(ANY_CHAR, max_size=300),
+    excerpt=st.text(ANY_CHAR, max_size=300),
+    tag=st.text(ANY_CHAR, max_size=40),
+    author=st.text(ANY_CHAR, max_size=60),
+)
+def test_any_text_gives_a_valid_feed(title: str, excerpt: str, tag: str, author: str) -> None:
+    """Whatever a member's feed carries, the combined feed stays valid Atom and parseable."""
+    post = make_post(0, title=title, excerpt=excerpt, tags=(tag,), authors=(Author(author),))
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg, store = build(Path(tmp), [post])
+        publish_all(store, cfg, T0)
+        data = (cfg.output_dir / "feed.atom").read_bytes()
+        assert atom_schema().validate(etree.fromstring(data))
+        parsed = feedparser.parse(data)
+        assert not parsed.bozo, parsed.get("bozo_exception")
+        assert len(parsed.entries) == 1
+        assert (cfg.output_dir / "index.html").stat().st_size > 0

@@ -1,0 +1,248 @@
+"""``serve`` over real TCP: a real aiohttp server on 127.0.0.1, spoken to with http.client.
+
+http.client sends the request line exactly as written (no dot-segment clean-up), which is what
+a path-traversal attempt looks like on the wire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import http.client
+import threading
+from collections.abc import Iterator
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import pytest
+from aiohttp import web
+
+from aggregator.config import Settings
+from aggregator.publish import publish_all
+from aggregator.web import accepts_gzip, make_app, not_modified, ping_hub
+from tests.httpserver import FixtureServer
+from tests.test_publish import build, make_post
+
+
+class Served:
+    """make_app(settings) on an ephemeral port, in a thread with its own event loop."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.app = make_app(settings)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.port = 0
+        self.runner: web.AppRunner | None = None
+
+    async def _start(self) -> None:
+        self.runner = web.AppRunner(self.app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = self.runner.addresses[0][1]
+
+    def start(self) -> Served:
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
+        return self
+
+    def stop(self) -> None:
+        if self.runner is not None:
+            asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+    def get(
+        self, path: str, headers: dict[str, str] | None = None, method: str = "GET"
+    ) -> tuple[int, http.client.HTTPMessage, bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            conn.request(method, path, headers=headers or {})
+            resp = conn.getresponse()
+            return resp.status, resp.headers, resp.read()
+        finally:
+            conn.close()
+
+
+@pytest.fixture
+def site(tmp_path: Path, now: datetime) -> Iterator[tuple[Served, Settings]]:
+    settings, store = build(tmp_path, [make_post(n) for n in range(7)], feed_entries=3)
+    publish_all(store, settings, now)
+    served = Served(settings).start()
+    yield served, settings
+    served.stop()
+
+
+CASES = [
+    ("/feed.atom", "application/atom+xml", "feed.atom"),
+    ("/feed-fr.atom", "application/atom+xml", "feed-fr.atom"),
+    ("/archive/1.atom", "application/atom+xml", "archive/1.atom"),
+    ("/feed.rss", "application/rss+xml", "feed.rss"),
+    ("/feed.json", "application/feed+json", "feed.json"),
+    ("/sources.opml", "text/x-opml", "sources.opml"),
+    ("/index.html", "text/html; charset=utf-8", "index.html"),
+    ("/", "text/html; charset=utf-8", "index.html"),
+    ("/fr/", "text/html; charset=utf-8", "fr/index.html"),
+    ("/static/site.css", "text/css", "static/site.css"),
+]
+
+
+@pytest.mark.parametrize(("path", "ctype", "file"), CASES)
+def test_files_are_served_with_their_type_and_validators(
+    site: tuple[Served, Settings], path: str, ctype: str, file: str
+) -> None:
+    served, settings = site
+    status, headers, body = served.get(path)
+    assert status == 200
+    assert headers["Content-Type"].startswith(ctype)
+    assert "charset=utf-8" in headers["Content-Type"]
+    assert body == (settings.output_dir / file).read_bytes()
+    etag = headers["ETag"]
+    assert etag.startswith('"') and etag.endswith('"')  # strong, not W/
+    modified = parsedate_to_datetime(headers["Last-Modified"])
+    on_disk = int((settings.output_dir / file).stat().st_mtime)
+    assert int(modified.timestamp()) == on_disk
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    csp = headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "script-src" not in csp
+    assert "frame-ancestors 'none'" in csp
+
+
+def test_conditional_requests_get_304(site: tuple[Served, Settings], now: datetime) -> None:
+    served, settings = site
+    status, headers, _ = served.get("/feed.atom")
+    etag, modified = headers["ETag"], headers["Last-Modified"]
+
+    status, headers304, body = served.get("/feed.atom", {"If-None-Match": etag})
+    assert (status, body) == (304, b"")
+    assert headers304["ETag"] == etag
+    assert headers304["X-Content-Type-Options"] == "nosniff"
+    assert served.get("/feed.atom", {"If-None-Match": f'"other", W/{etag}'})[0] == 304
+    assert served.get("/feed.atom", {"If-None-Match": "*"})[0] == 304
+    assert served.get("/feed.atom", {"If-Modified-Since": modified})[0] == 304
+    # If-None-Match wins over If-Modified-Since (RFC 9110)
+    stale = {"If-None-Match": '"stale"', "If-Modified-Since": modified}
+    assert served.get("/feed.atom", stale)[0] == 200
+    assert (
+        served.get("/feed.atom", {"If-Modified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"})[0] == 200
+    )
+    assert served.get("/feed.atom", {"If-Modified-Since": "garbage"})[0] == 200
+
+    # publishing again with nothing new keeps the validators; a new post changes them
+    store = build(settings.path.parent, [make_post(n) for n in range(7)], feed_entries=3)[1]
+    publish_all(store, settings, now)
+    assert served.get("/feed.atom", {"If-None-Match": etag})[0] == 304
+    store.posts.append(make_post(30))
+    publish_all(store, settings, now)
+    status, headers, body = served.get("/feed.atom", {"If-None-Match": etag})
+    assert status == 200 and headers["ETag"] != etag
+    assert body == (settings.output_dir / "feed.atom").read_bytes()
+
+
+def test_gzip_when_accepted(site: tuple[Served, Settings]) -> None:
+    served, settings = site
+    plain_status, plain, _ = served.get("/feed.atom")
+    status, headers, body = served.get("/feed.atom", {"Accept-Encoding": "gzip, deflate"})
+    assert status == 200 and plain_status == 200
+    assert headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in headers["Vary"]
+    assert gzip.decompress(body) == (settings.output_dir / "feed.atom").read_bytes()
+    assert headers["ETag"] != plain["ETag"]  # a strong ETag names one representation
+    assert (
+        served.get("/feed.atom", {"Accept-Encoding": "gzip", "If-None-Match": headers["ETag"]})[0]
+        == 304
+    )
+    refused = served.get("/feed.atom", {"Accept-Encoding": "gzip;q=0"})[1]
+    assert "Content-Encoding" not in refused
+    assert (
+        accepts_gzip("br, gzip;q=0.5") and not accepts_gzip("identity") and not accepts_gzip(None)
+    )
+
+
+def test_head_and_directories(site: tuple[Served, Settings]) -> None:
+    served, _ = site
+    status, headers, body = served.get("/feed.rss", method="HEAD")
+    assert status == 200 and body == b"" and headers["ETag"]
+    status, headers, _ = served.get("/fr")
+    assert status == 301 and headers["Location"] == "/fr/"
+    assert served.get("/archive/")[0] == 404  # no listings
+
+
+def test_nothing_outside_the_output_directory(site: tuple[Served, Settings]) -> None:
+    served, settings = site
+    secret = settings.output_dir.parent / "secret.txt"
+    secret.write_text("TOP SECRET", encoding="utf-8")
+    (settings.output_dir / "escape.txt").symlink_to(secret)
+    (settings.output_dir / ".tmp-half.part").write_text("half", encoding="utf-8")
+    (settings.output_dir / "digest").mkdir()
+    (settings.output_dir / "digest" / "weekly.eml").write_text("To: a@b", encoding="utf-8")
+    attempts = [
+        "/../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/static/../../secret.txt",
+        "/static/..%2f..%2fsecret.txt",
+        "/..%5csecret.txt",
+        "/escape.txt",
+        "/.tmp-half.part",
+        "/digest/weekly.eml",
+        "//etc/passwd",
+        "/%00feed.atom",
+        "/feeds.yaml",
+    ]
+    for path in attempts:
+        status, headers, body = served.get(path)
+        assert status in (400, 403, 404), (path, status)
+        assert b"TOP SECRET" not in body and b"half" not in body, path
+        assert headers["X-Content-Type-Options"] == "nosniff", path
+        assert "default-src 'none'" in headers["Content-Security-Policy"], path
+
+
+def test_conditional_helpers() -> None:
+    modified = datetime.fromisoformat("2026-11-20T12:00:00+00:00")
+    assert not_modified('"a"', None, '"a"', modified)
+    assert not not_modified('"b"', "Fri, 20 Nov 2026 12:00:00 GMT", '"a"', modified)
+    assert not_modified(None, "Fri, 20 Nov 2026 12:00:00 GMT", '"a"', modified)
+    assert not not_modified(None, "Fri, 20 Nov 2026 11:59:59 GMT", '"a"', modified)
+
+
+# --------------------------------------------------------------------------------------------
+# WebSub
+
+
+def test_ping_hub_posts_each_changed_feed(http_server: FixtureServer) -> None:
+    bodies: list[dict[str, list[str]]] = []
+
+    def hub(handler: BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("Content-Length", "0"))
+        bodies.append(parse_qs(handler.rfile.read(length).decode("ascii")))
+        handler.send_response(204)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    hub_url = http_server.route("/hub", handler=hub)
+    http_server.route("/broken", status=500, body="no")
+    feeds = ["https://news.example.org/feed.atom", "https://news.example.org/feed-fr.atom"]
+    result = asyncio.run(ping_hub(hub_url, feeds, allow=[http_server.hostport]))
+    assert result == dict.fromkeys(feeds, "ok")
+    assert bodies == [{"hub.mode": ["publish"], "hub.url": [u]} for u in feeds]
+    assert all(
+        r.headers.get("Content-Type") == "application/x-www-form-urlencoded"
+        for r in http_server.hits("/hub")
+    )
+
+    broken = asyncio.run(
+        ping_hub(http_server.url("/broken"), feeds[:1], allow=[http_server.hostport])
+    )
+    assert broken == {feeds[0]: "http_500"}
+
+
+def test_ping_hub_refuses_private_addresses_before_connecting(http_server: FixtureServer) -> None:
+    hub_url = http_server.route("/hub", status=204)
+    result = asyncio.run(ping_hub(hub_url, ["https://news.example.org/feed.atom"]))
+    assert result["https://news.example.org/feed.atom"].startswith("refused")
+    assert http_server.hits("/hub") == []
+    assert asyncio.run(ping_hub(hub_url, [])) == {}
