@@ -223,8 +223,9 @@ def _preview(store: Store, settings: config.Settings, name: str) -> None:
     from aggregator.digest import preview
 
     files = preview(store, settings, name, utc_now())
-    if files is None:
-        console.print(f"Digest {name}: nothing new since the last edition.")
+    if not files.saved:
+        for note in files.edition.notes:
+            console.print(f"Digest {name}: {note}")
         return
     console.print(f"Digest [bold]{name}[/] ({len(files.edition.post_ids)} posts):")
     for note in files.edition.notes:
@@ -408,10 +409,8 @@ def entrypoint() -> None:
 
 def _register_member_commands() -> None:
     """The member-facing `feeds` commands live in their own module (cli_feeds)."""
-    try:
-        from aggregator import cli_feeds
-    except ImportError:  # pragma: no cover - only while that module is being written
-        return
+    from aggregator import cli_feeds
+
     cli_feeds.register(feeds)
 
 

@@ -33,65 +33,6 @@ __all__ = ["register"]
 # Building the entry to write
 
 
-@dataclass(frozen=True, slots=True)
-class _Choices:
-    """What the operator chose on the command line (None: take it from the feed)."""
-
-    id: str | None = None
-    name: str | None = None
-    organisation: str | None = None
-    language: str | None = None
-    tags: tuple[str, ...] = ()
-    homepage: str | None = None
-
-
-def _host(url: str) -> str:
-    return urlsplit(url).hostname or url
-
-
-def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"]) or "source"
-    return f"{where}: {str(err['msg']).removeprefix('Value error, ')}"
-
-
-def build_source(
-    found: discover.Candidate, choices: _Choices, settings: config.Settings, taken: set[str]
-) -> roster.NewSource | str:
-    """The ``feeds.yaml`` entry for a discovered feed, or why it would be invalid."""
-    name = _short(choices.name or found.title or "", 200) or _host(found.url)
-    organisation = choices.organisation or name
-    language = normalise_tag(choices.language) if choices.language else None
-    language = language or choices.language or found.language or settings.site.languages[0]
-    ident = choices.id or roster.unique_id(roster.slugify(organisation), taken)
-    if ident in taken:
-        return f"id {ident!r} is already used by another source"
-    homepage = choices.homepage or found.homepage
-    entry = {
-        "id": ident,
-        "name": name,
-        "organisation": organisation,
-        "url": found.url,
-        "language": language,
-        "tags": list(choices.tags),
-    }
-    if homepage:
-        entry["homepage"] = homepage
-    try:
-        checked = config.SourceSettings.model_validate(entry)
-    except ValidationError as exc:
-        return f"invalid source: {_first_error(exc)}"
-    return roster.NewSource(
-        id=checked.id,
-        name=checked.name,
-        organisation=checked.organisation,
-        url=checked.url,
-        homepage=checked.homepage,
-        language=checked.language,
-        tags=tuple(checked.tags),
-    )
-
-
 def _as_source(new: roster.NewSource) -> Source:
     return Source(id=new.id, name=new.name, organisation=new.organisation, url=new.url)
 
@@ -163,7 +104,7 @@ def _write(path: Path, sources: Sequence[roster.NewSource]) -> None:
 # feeds add
 
 
-def run_add(config_path: Path, url: str, choices: _Choices, yes: bool) -> None:
+def run_add(config_path: Path, url: str, choices: discover.Choices, yes: bool) -> None:
     from aggregator import cli
     from aggregator.app import utc_now
 
@@ -176,7 +117,7 @@ def run_add(config_path: Path, url: str, choices: _Choices, yes: bool) -> None:
         _fail(f"refused: {found.message}")
         return
     print_candidate(found)
-    new = build_source(found, choices, settings, taken)
+    new = discover.new_source(found, choices, settings, taken)
     if isinstance(new, str):
         _fail(f"refused: {new}")
         return
@@ -217,14 +158,14 @@ def plan_import(
         if same is not None:
             lines.append(_ImportLine(feed.url, "duplicate", f"duplicate of source {same.id}"))
             continue
-        choices = _Choices(
+        choices = discover.Choices(
             name=feed.title,
             organisation=feed.organisation,
             language=normalise_tag(feed.language),
             tags=feed.tags,
             homepage=feed.homepage if feed.homepage and _is_web(feed.homepage) else None,
         )
-        new = build_source(found, choices, settings, taken)
+        new = discover.new_source(found, choices, settings, taken)
         if isinstance(new, str):
             lines.append(_ImportLine(feed.url, "failed", new))
             continue
@@ -471,7 +412,7 @@ def register(feeds: click.Group) -> None:
         yes: bool,
     ) -> None:
         """Find the feed at URL (a feed or a page), preview it and add it to feeds.yaml."""
-        choices = _Choices(source_id, name, org, lang, _tags(tags))
+        choices = discover.Choices(source_id, name, org, lang, _tags(tags))
         run_add(config_path, url, choices, yes)
 
     @feeds.command("list")

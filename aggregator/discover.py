@@ -19,12 +19,14 @@ from __future__ import annotations
 import asyncio
 import enum
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urljoin, urlsplit
 
+from pydantic import ValidationError
+
 from aggregator.app import user_agent
-from aggregator.config import Settings
+from aggregator.config import Settings, SourceSettings
 from aggregator.errors import ParseError, RefusedURLError
 from aggregator.fetch import Fetcher
 from aggregator.language import normalise_tag
@@ -32,6 +34,7 @@ from aggregator.models import FetchRequest, FetchResult, FetchStatus, ParsedFeed
 from aggregator.netguard import check_url
 from aggregator.normalise import normalise
 from aggregator.parse import find_feed_links, parse_document
+from aggregator.roster import NewSource, slugify, unique_id
 from aggregator.urls import canonicalize, identity_key
 
 __all__ = [
@@ -39,6 +42,7 @@ __all__ = [
     "MAX_ADVERTISED",
     "PREVIEW_ENTRIES",
     "Candidate",
+    "Choices",
     "PreviewEntry",
     "Refusal",
     "RefusalKind",
@@ -50,6 +54,7 @@ __all__ = [
     "discover_many",
     "duplicate_of",
     "feed_keys",
+    "new_source",
     "self_link_duplicates",
 ]
 
@@ -151,12 +156,12 @@ def _allow(settings: Settings, member: bool) -> tuple[str, ...]:
     return () if member else tuple(settings.fetch.allow_private)
 
 
-def _unreachable(submitted: str, result: FetchResult, what: str = "") -> Refusal:
-    prefix = f"{what} " if what else ""
-    if result.error_kind == "refused":
-        return Refusal(submitted, RefusalKind.REFUSED, f"{prefix}refused address: {result.error}")
-    error = result.error or f"HTTP {result.http_status}"
-    return Refusal(submitted, RefusalKind.UNREACHABLE, f"{prefix}not reachable: {error}")
+def _refusal(submitted: str, kind: RefusalKind, reason: str) -> Refusal:
+    if kind is RefusalKind.REFUSED and not reason.startswith("the page"):
+        reason = f"refused address: {reason.removeprefix('refused: ')}"
+    elif kind is RefusalKind.UNREACHABLE and not reason.startswith("the page"):
+        reason = f"not reachable: {reason}"
+    return Refusal(submitted, kind, reason)
 
 
 def _parse(result: FetchResult, settings: Settings) -> ParsedFeed:
@@ -193,60 +198,59 @@ async def _get(fetcher: Fetcher, url: str) -> FetchResult:
     return await fetcher.fetch(FetchRequest(source_id="discover", url=url))
 
 
-async def _try_feed(fetcher: Fetcher, url: str, settings: Settings) -> ParsedFeed | str:
-    """The parsed feed at ``url``, or a short reason it is not one."""
+async def _try_feed(
+    fetcher: Fetcher, url: str, settings: Settings, found_by: str
+) -> _Found | tuple[RefusalKind, str]:
+    """The feed at ``url``, or what kind of failure it was and a short reason.
+
+    The URL to configure is the one asked for, or where a chain of permanent redirects ends:
+    a temporary redirect (login walls, A/B tests, CDNs) must not become the configured URL.
+    """
     result = await _get(fetcher, url)
     if result.status is not FetchStatus.OK or result.body is None:
-        return result.error or f"HTTP {result.http_status}"
+        kind = RefusalKind.REFUSED if result.error_kind == "refused" else RefusalKind.UNREACHABLE
+        return kind, result.error or f"HTTP {result.http_status}"
     try:
-        return _parse_new(result, settings)
+        feed = _parse_new(result, settings)
     except ParseError as exc:
-        return str(exc)
+        if _is_page(exc) and found_by == "direct":
+            return await _from_page(fetcher, result, settings)
+        return RefusalKind.NOT_A_FEED, _not_feed_message(exc)
+    return _Found(feed, result.permanent_url or url, found_by)
 
 
 async def _from_page(
-    fetcher: Fetcher, page: FetchResult, settings: Settings, submitted: str
-) -> _Found | Refusal:
+    fetcher: Fetcher, page: FetchResult, settings: Settings
+) -> _Found | tuple[RefusalKind, str]:
     """An HTML page: its advertised feeds first, then the common paths at its site's root."""
     assert page.body is not None
     base = page.final_url or page.request.url
     links = find_feed_links(page.body, base)[:MAX_ADVERTISED]
+    kinds: set[RefusalKind] = set()
     reasons: list[str] = []
     for link in links:
-        got = await _try_feed(fetcher, link.href, settings)
-        if isinstance(got, ParsedFeed):
-            return _Found(got, link.href, "advertised")
-        reasons.append(f"{link.href}: {got}")
+        got = await _try_feed(fetcher, link.href, settings, "advertised")
+        if isinstance(got, _Found):
+            return got
+        kinds.add(got[0])
+        reasons.append(f"{link.href}: {got[1]}")
     if links:
-        kind = RefusalKind.REFUSED if all("refused" in r for r in reasons) else None
-        message = "the page advertises a feed, but " + "; ".join(reasons)
-        return Refusal(submitted, kind or RefusalKind.NOT_A_FEED, message)
+        kind = kinds.pop() if len(kinds) == 1 else RefusalKind.NOT_A_FEED
+        return kind, "the page advertises a feed, but " + "; ".join(reasons)
     parts = urlsplit(base)
     root = f"{parts.scheme}://{parts.netloc}/"
     tries = [urljoin(root, path) for path in COMMON_PATHS]
-    results = await asyncio.gather(*(_try_feed(fetcher, url, settings) for url in tries))
-    for url, got in zip(tries, results, strict=True):
-        if isinstance(got, ParsedFeed):
-            return _Found(got, url, "common path")
-    shown = ", ".join(COMMON_PATHS)
-    return Refusal(
-        submitted,
-        RefusalKind.NOT_A_FEED,
-        f"not a feed: {base} is an HTML page that advertises no feed, and none of {shown} "
-        "on its site is one",
+    results = await asyncio.gather(
+        *(_try_feed(fetcher, url, settings, "common path") for url in tries)
     )
-
-
-async def _find(fetcher: Fetcher, url: str, settings: Settings) -> _Found | Refusal:
-    result = await _get(fetcher, url)
-    if result.status is not FetchStatus.OK or result.body is None:
-        return _unreachable(url, result)
-    try:
-        return _Found(_parse_new(result, settings), result.final_url or url, "direct")
-    except ParseError as exc:
-        if _is_page(exc):
-            return await _from_page(fetcher, result, settings, url)
-        return Refusal(url, RefusalKind.NOT_A_FEED, _not_feed_message(exc))
+    for got in results:
+        if isinstance(got, _Found):
+            return got
+    shown = ", ".join(COMMON_PATHS)
+    return RefusalKind.NOT_A_FEED, (
+        f"not a feed: {base} is an HTML page that advertises no feed, and none of {shown} "
+        "on its site is one"
+    )
 
 
 def _not_feed_message(exc: ParseError) -> str:
@@ -310,10 +314,10 @@ async def discover_with(
     same = duplicate_of(feed_keys(checked), known)
     if same is not None:
         return _duplicate_refusal(submitted, same, "same feed URL")
-    found = await _find(fetcher, checked, settings)
-    if isinstance(found, Refusal):
-        return replace(found, submitted=submitted)
-    same = duplicate_of(feed_keys(found.url), known)
+    found = await _try_feed(fetcher, checked, settings, "direct")
+    if not isinstance(found, _Found):
+        return _refusal(submitted, *found)
+    same = duplicate_of(feed_keys(found.url, found.feed.url), known)
     if same is not None:
         return _duplicate_refusal(submitted, same, "same feed URL")
     same = duplicate_of(feed_keys(found.feed.self_link), known)
@@ -354,6 +358,78 @@ def discover_many(
             return list(await asyncio.gather(*jobs))
 
     return asyncio.run(run())
+
+
+# --------------------------------------------------------------------------------------------
+# From a candidate to the feeds.yaml entry
+
+
+@dataclass(frozen=True, slots=True)
+class Choices:
+    """What the operator or member chose (None: take it from the feed)."""
+
+    id: str | None = None
+    name: str | None = None
+    organisation: str | None = None
+    language: str | None = None
+    tags: tuple[str, ...] = ()
+    homepage: str | None = None
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).hostname or url
+
+
+def _one_line(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "source"
+    return f"{where}: {str(err['msg']).removeprefix('Value error, ')}"
+
+
+def new_source(
+    found: Candidate, choices: Choices, settings: Settings, taken: Collection[str]
+) -> NewSource | str:
+    """The ``feeds.yaml`` entry for a discovered feed, or one line saying why it is invalid.
+
+    Defaults: the name is the feed's title (else its host), the organisation the name, the id a
+    slug of the organisation not in ``taken``, the language what the feed declares.
+    """
+    name = _one_line(choices.name or found.title or "", 200) or _host(found.url)
+    organisation = _one_line(choices.organisation or "", 200) or name
+    language = normalise_tag(choices.language) if choices.language else None
+    language = language or choices.language or found.language or settings.site.languages[0]
+    ident = choices.id or unique_id(slugify(organisation), taken)
+    if ident in taken:
+        return f"id {ident!r} is already used by another source"
+    entry: dict[str, object] = {
+        "id": ident,
+        "name": name,
+        "organisation": organisation,
+        "url": found.url,
+        "language": language,
+        "tags": list(choices.tags),
+    }
+    homepage = choices.homepage or found.homepage
+    if homepage:
+        entry["homepage"] = homepage
+    try:
+        checked = SourceSettings.model_validate(entry)
+    except ValidationError as exc:
+        return f"invalid source: {_first_error(exc)}"
+    return NewSource(
+        id=checked.id,
+        name=checked.name,
+        organisation=checked.organisation,
+        url=checked.url,
+        homepage=checked.homepage,
+        language=checked.language,
+        tags=tuple(checked.tags),
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -56,6 +56,7 @@ class PostView:
     organisation: str
     source_name: str
     image: str | None
+    also_from: str = ""  # organisations that published the same story, already joined
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,11 @@ class NavLink:
     href: str
     current: bool = False
     language: str | None = None
+
+
+def base_language(tag: str | None) -> str:
+    """'fr-CA' -> 'fr': page sets and feed editions group a language's regional variants."""
+    return (tag or "").split("-")[0].lower()
 
 
 def _safe_http(url: str | None) -> str | None:
@@ -93,6 +99,13 @@ def post_view(post: Post, sources: Mapping[str, Source], language: str, tz: Zone
         organisation=clean_line(source.organisation) if source else "",
         source_name=source_label,
         image=_safe_http(clean_line(post.image)),
+        also_from=", ".join(
+            dict.fromkeys(
+                clean_line(sources[s].organisation) if s in sources else clean_line(s)
+                for s in post.also_from
+                if s != post.source_id
+            )
+        ),
     )
 
 
@@ -114,9 +127,11 @@ def _chunks(posts: Sequence[Post], size: int) -> list[Sequence[Post]]:
     return [posts[i * size : (i + 1) * size] for i in range(count)]
 
 
-def _language_nav(settings: Settings, current: str | None, prefix: str) -> list[NavLink]:
+def _language_nav(
+    settings: Settings, current: str | None, ui_lang: str, prefix: str
+) -> list[NavLink]:
     """Links between page sets, relative to the page's own directory."""
-    label_all = strings(current)["all_languages"]
+    label_all = strings(ui_lang)["all_languages"]
     nav = [NavLink(label_all, f"{prefix}index.html", current is None)]
     for lang in settings.site.languages:
         nav.append(
@@ -135,7 +150,7 @@ def render_pages(
     out: dict[str, bytes] = {}
     out.update(_render_set(posts, sources, settings, feeds, None))
     for lang in settings.site.languages:
-        chosen = [p for p in posts if (p.language or "").split("-")[0].lower() == lang]
+        chosen = [p for p in posts if base_language(p.language) == base_language(lang)]
         out.update(_render_set(chosen, sources, settings, feeds, lang))
     return out
 
@@ -168,7 +183,7 @@ def _render_set(
             intro=paragraphs,
             posts=[post_view(p, sources, ui_lang, tz) for p in chunk],
             feeds=announced,
-            nav=_language_nav(settings, language, prefix),
+            nav=_language_nav(settings, language, ui_lang, prefix),
             css=f"{prefix}static/site.css",
             page=number,
             pages=len(chunks),

@@ -19,7 +19,7 @@ import copy
 import json
 import re
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +35,7 @@ from aggregator import __version__
 from aggregator.config import Settings
 from aggregator.models import Post, Source, SourceState
 from aggregator.outputs import clean_line, clean_text, write_atomic
-from aggregator.pages import FeedLink, render_pages
+from aggregator.pages import FeedLink, base_language, render_pages
 from aggregator.store.protocol import Store
 from aggregator.templating import TEMPLATES_DIR
 
@@ -104,10 +104,6 @@ def _iso(value: datetime) -> str:
     return _utc(value).isoformat()
 
 
-def _base_language(tag: str | None) -> str:
-    return (tag or "").split("-")[0].lower()
-
-
 # --------------------------------------------------------------------------------------------
 # The site: what every output needs, computed once per publish
 
@@ -120,6 +116,17 @@ class FeedSpec:
     title: str
     language: str | None = None  # xml:lang of the feed element
     html_path: str = ""  # the page this feed is the alternate of (relative to base_url)
+    kind: str = "all"  # "all", "language", "topic" or "source"
+    key: str = ""  # the language, topic key or source id
+
+    def selects(self, post: Post) -> bool:
+        if self.kind == "language":
+            return base_language(post.language) == base_language(self.key)
+        if self.kind == "topic":
+            return self.key in post.topics
+        if self.kind == "source":
+            return post.source_id == self.key
+        return True
 
 
 @dataclass(frozen=True)
@@ -303,7 +310,7 @@ def _feed_entry(site: _Site, post: Post) -> FeedEntry:
     for tr in post.translations:
         href = safe_url(tr.href)
         lang = clean_line(tr.hreflang)
-        if href and lang and _LANG_TAG.match(lang) and _base_language(lang) != post.language:
+        if href and lang and _LANG_TAG.match(lang) and base_language(lang) != post.language:
             # "related", not "alternate": readers take the first or the last alternate as
             # the entry's link (feedparser the last), and a translation must not win that
             fe.lg.links.append(
@@ -390,43 +397,28 @@ def atom_document(
 # Editions
 
 
-def feed_specs(site: _Site) -> list[tuple[FeedSpec, Callable[[Post], bool]]]:
-    """Every Atom edition and the filter choosing its posts, in a stable order."""
+def feed_specs(site: _Site) -> list[FeedSpec]:
+    """Every Atom edition, in a stable order: combined, languages, topics, sources."""
     title = site.settings.site.title
-    specs: list[tuple[FeedSpec, Callable[[Post], bool]]] = [
-        (FeedSpec("feed.atom", title), lambda p: True)
-    ]
+    specs = [FeedSpec("feed.atom", title)]
     for lang in site.settings.site.languages:
         if _SAFE_NAME.match(lang):
-            specs.append(
-                (
-                    FeedSpec(f"feed-{lang}.atom", f"{title} ({lang})", lang, f"{lang}/"),
-                    lambda p, lang=lang: _base_language(p.language) == lang,  # type: ignore[misc]
-                )
-            )
+            path = f"feed-{lang}.atom"
+            specs.append(FeedSpec(path, f"{title} ({lang})", lang, f"{lang}/", "language", lang))
     topics = set(site.settings.topics) | {t for p in site.posts for t in p.topics}
     for key in sorted(t for t in topics if _SAFE_NAME.match(t)):
-        specs.append(
-            (
-                FeedSpec(f"topics/{key}.atom", f"{title}: {site.topic_label(key)}"),
-                lambda p, key=key: key in p.topics,  # type: ignore[misc]
-            )
-        )
+        label = f"{title}: {site.topic_label(key)}"
+        specs.append(FeedSpec(f"topics/{key}.atom", label, kind="topic", key=key))
     for sid in sorted(s for s in site.sources if _SAFE_NAME.match(s)):
-        name = site.sources[sid].name
-        specs.append(
-            (
-                FeedSpec(f"sources/{sid}.atom", f"{title}: {name}"),
-                lambda p, sid=sid: p.source_id == sid,  # type: ignore[misc]
-            )
-        )
+        label = f"{title}: {site.sources[sid].name}"
+        specs.append(FeedSpec(f"sources/{sid}.atom", label, kind="source", key=sid))
     return specs
 
 
-def _newest(posts: Iterable[Post], predicate: Callable[[Post], bool], limit: int) -> list[Post]:
+def _newest(posts: Iterable[Post], spec: FeedSpec, limit: int) -> list[Post]:
     out: list[Post] = []
     for post in posts:
-        if predicate(post):
+        if spec.selects(post):
             out.append(post)
             if len(out) >= limit:
                 break
@@ -626,8 +618,8 @@ def _write_feeds(
     links: list[FeedLink] = []
     changed: list[str] = []
     main_entries = 0
-    for spec, predicate in feed_specs(site):
-        chosen = _newest(site.posts, predicate, size)
+    for spec in feed_specs(site):
+        chosen = _newest(site.posts, spec, size)
         main = spec.path == "feed.atom"
         main_entries = len(chosen) if main else main_entries
         data = atom_document(site, spec, chosen, prev_archive=newest_archive if main else None)

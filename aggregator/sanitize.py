@@ -12,7 +12,8 @@ The pipeline for ``sanitize_html``:
    (50,000 nested ``<div>`` take seconds), so a hostile feed could stall a cycle.
 2. **Lazy-loaded images**: ``data-src``/``data-lazy-src``/``data-original`` or the first
    ``srcset`` candidate becomes ``src`` when ``src`` is missing or a placeholder, and 1×1
-   tracking pixels are dropped.  This edits raw markup, which is safe because nh3 runs after.
+   tracking pixels are dropped; ``href="#…"`` is removed (it would point at the feed).  These
+   edit raw markup, which is safe because nh3 runs after.
 3. **nh3** with a strict allowlist: no script/style/iframe/form/object/embed/svg/math, no event
    handlers, no ``style``/``class``/``id``; ``href`` may be http, https or mailto and ``src``
    only http or https (nh3 decodes entities and drops tabs/newlines first, so

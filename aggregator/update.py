@@ -45,10 +45,26 @@ def backoff_delay(
 ) -> float:
     """Seconds to wait after ``failures`` consecutive failures (failures >= 1)."""
     exponent = min(max(failures - 1, 0), 30)
-    delay = min(interval_s * (2**exponent), max_s)
+    delay = min(interval_s * float(2**exponent), max_s)
     if rng is not None:
         delay *= 1 + rng.uniform(-JITTER, JITTER)
     return min(delay, max_s)
+
+
+def keep_first_seen(post: Post, known: Mapping[str, tuple[str, datetime]]) -> Post:
+    """A stored post keeps its first-seen time, and so does a date that fell back to it.
+
+    ``normalise`` stamps a post without any date with the current time (its first sight).
+    On later fetches that fallback must stay the first sight, not move to each fetch's time.
+    """
+    stored = known.get(post.id)
+    if stored is None:
+        return post
+    first_seen = stored[1]
+    if post.published == post.first_seen:
+        updated = first_seen if post.updated == post.first_seen else post.updated
+        return replace(post, first_seen=first_seen, published=first_seen, updated=updated)
+    return replace(post, first_seen=first_seen)
 
 
 def changed_posts(
@@ -157,6 +173,7 @@ def plan_update(
     if result.status is FetchStatus.NOT_MODIFIED:
         return SourceUpdate(state.source_id, healthy)
 
+    posts = [keep_first_seen(p, known or {}) for p in posts]
     to_write = changed_posts(posts, known or {})
     own, merges = split_duplicates(to_write, known or {}, aliases or {}, candidates)
     healthy = replace(

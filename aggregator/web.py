@@ -55,6 +55,9 @@ CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' https: data:; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
+# Digest previews are e-mail HTML: their CSS is inlined in style attributes (mail clients ignore
+# stylesheets), so that one directory may use inline styles.  Still no scripts anywhere.
+DIGEST_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 SECURITY_HEADERS: Mapping[str, str] = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
@@ -242,6 +245,8 @@ def _cache_control(path: str) -> str:
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    if request.path.startswith("/digest/") and response.headers["Content-Security-Policy"] == CSP:
+        response.headers["Content-Security-Policy"] = DIGEST_CSP
 
 
 def make_app(settings: Settings) -> web.Application:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import Any
 
 import lxml.etree
 import pytest
@@ -13,20 +11,12 @@ from click.testing import CliRunner, Result
 from aggregator import config
 from aggregator.cli import main
 from tests.httpserver import FixtureServer
-from tests.test_discover import HTML, MEMBERS, RSS, feed, fixture_text
+from tests.test_discover import HTML, MEMBERS, RSS, feed, fixture_text, quiet
 
 
 @pytest.fixture(autouse=True)
 def quiet_server(http_server: FixtureServer) -> None:
-    """The client closing a kept-alive connection makes the server thread print a traceback for
-    ConnectionResetError to sys.stderr, which CliRunner captures as the command's stderr."""
-    report = http_server.httpd.handle_error
-
-    def handle_error(request: Any, client_address: Any) -> None:
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            report(request, client_address)
-
-    http_server.httpd.handle_error = handle_error  # type: ignore[method-assign]
+    quiet(http_server)
 
 
 @pytest.fixture
@@ -256,8 +246,10 @@ def test_validate_reports_yaml_syntax_errors(tmp_path: Path) -> None:
     path.write_text("sources:\n  - id: [unclosed\n", encoding="utf-8")
     result = run(path, "validate")
     assert result.exit_code == 1
-    assert result.stdout.startswith("config: line 2: YAML syntax: ")
-    assert result.stdout.count("\n") == 1
+    assert (
+        result.stdout
+        == "config: line 3: YAML syntax: expected ',' or ']', but got '<stream end>'\n"
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from aggregator import config
-from aggregator.discover import Candidate, Refusal, RefusalKind, discover
+from aggregator.discover import Candidate, Choices, Refusal, RefusalKind, discover, new_source
+from aggregator.roster import NewSource
 from tests.conftest import DATA
 from tests.httpserver import FixtureServer
 
@@ -16,6 +19,27 @@ MEMBERS = DATA / "members"
 RSS = {"Content-Type": "application/rss+xml; charset=utf-8"}
 ATOM = {"Content-Type": "application/atom+xml"}
 HTML = {"Content-Type": "text/html; charset=utf-8"}
+
+
+def quiet(server: FixtureServer) -> None:
+    """Silence the server thread's tracebacks for connections the client reset.
+
+    The fetcher closes kept-alive connections (and those whose error body it did not read), and
+    ``socketserver`` then prints a ConnectionResetError traceback to ``sys.stderr``, which
+    CliRunner would capture as the command's own stderr.  Other server errors still print.
+    """
+    report = server.httpd.handle_error
+
+    def handle_error(request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            report(request, client_address)
+
+    server.httpd.handle_error = handle_error  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True)
+def quiet_server(http_server: FixtureServer) -> None:
+    quiet(http_server)
 
 
 def fixture_text(name: str, **values: str) -> str:
@@ -129,8 +153,23 @@ def test_advertised_feed_that_fails_is_named_in_the_refusal(
 
     refusal = as_refusal(discover(http_server.url("/"), settings, member=False, now=now))
 
-    assert refusal.kind is RefusalKind.NOT_A_FEED
-    assert http_server.url("/news/feed.xml") in refusal.message and "404" in refusal.message
+    assert refusal.kind is RefusalKind.UNREACHABLE
+    assert refusal.message == (
+        f"the page advertises a feed, but {http_server.url('/news/feed.xml')}: HTTP 404 Not Found"
+    )
+
+
+@pytest.mark.parametrize(("status", "moved"), [(301, True), (308, True), (302, False)])
+def test_only_a_permanent_redirect_changes_the_url_to_configure(
+    http_server: FixtureServer, tmp_path: Path, now: datetime, status: int, moved: bool
+) -> None:
+    new = http_server.route("/new.xml", feed(title="Moved", self_url="https://m.example/f"))
+    old = http_server.route("/old.xml", status=status, headers={"Location": "/new.xml"})
+    settings = settings_for(tmp_path, allow=http_server.hostport)
+
+    found = as_candidate(discover(old, settings, member=False, now=now))
+
+    assert found.url == (new if moved else old)
 
 
 def test_invalid_xml_is_refused(http_server: FixtureServer, tmp_path: Path, now: datetime) -> None:
@@ -233,3 +272,33 @@ def test_duplicate_found_through_the_page_is_refused(
     refusal = as_refusal(discover(http_server.url("/"), settings, member=False, now=now))
 
     assert refusal.kind is RefusalKind.DUPLICATE and refusal.duplicate_of == "city"
+
+
+def test_new_source_fills_defaults_and_refuses_bad_choices(tmp_path: Path) -> None:
+    found = Candidate(
+        submitted="https://cites.example/",
+        url="https://cites.example/feed/",
+        format="rss20",
+        title="  Cités Unies\nFrance  ",
+        homepage="https://cites.example/",
+        language="fr",
+        entry_count=3,
+        latest=(),
+    )
+    settings = settings_for(tmp_path)
+
+    new = new_source(found, Choices(tags=("coopération",)), settings, {"cites-unies-france"})
+    assert new == NewSource(
+        id="cites-unies-france-2",
+        name="Cités Unies France",
+        organisation="Cités Unies France",
+        url="https://cites.example/feed/",
+        homepage="https://cites.example/",
+        language="fr",
+        tags=("coopération",),
+    )
+    assert new_source(found, Choices(id="taken"), settings, {"taken"}) == (
+        "id 'taken' is already used by another source"
+    )
+    bad = new_source(found, Choices(id="Not An Id"), settings, set())
+    assert isinstance(bad, str) and bad.startswith("invalid source: id: must be lower-case")

@@ -72,10 +72,25 @@ def test_posts_follow_the_seed_layout(tmp_path: Path, now: datetime) -> None:
         text(art.cssselect(".source")[0]) == "From: United Cities and Local Governments (UCLG blog)"
     )
 
+    assert art.cssselect(".also") == []
+
     everything = page(settings.output_dir / "index.html")
     metas = [text(m) for m in everything.cssselect(".post-meta")]
     assert metas[0] == "Migration - " + posts[2].published.strftime("%d/%m/%Y")
     assert metas[1] == "Résilience, Resiliencia - " + posts[1].published.strftime("%d/%m/%Y")
+
+
+def test_a_cross_posted_story_names_the_other_publishers(tmp_path: Path, now: datetime) -> None:
+    post = make_post(0, also_from=("cemr", "platforma", "gone"))
+    settings, store = build(tmp_path, [post])
+    publish_all(store, settings, now)
+    doc = page(settings.output_dir / "fr" / "index.html")
+    assert doc.cssselect("article.post") == []  # an English post, not on the French pages
+    doc = page(settings.output_dir / "en" / "index.html")
+    also = doc.cssselect("article.post .also")[0]
+    assert text(also) == (
+        "Also published by: Council of European Municipalities and Regions, PLATFORMA, gone"
+    )
 
 
 def test_meta_lines_have_the_shape_of_the_seed_captures(tmp_path: Path, now: datetime) -> None:

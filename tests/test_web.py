@@ -201,6 +201,22 @@ def test_nothing_outside_the_output_directory(site: tuple[Served, Settings]) -> 
         assert "default-src 'none'" in headers["Content-Security-Policy"], path
 
 
+def test_digest_previews_may_use_inline_styles_but_never_scripts(
+    site: tuple[Served, Settings],
+) -> None:
+    served, settings = site
+    (settings.output_dir / "digest").mkdir()
+    (settings.output_dir / "digest" / "weekly.html").write_text(
+        '<p style="color:#333">hi</p>', encoding="utf-8"
+    )
+    status, headers, _ = served.get("/digest/weekly.html")
+    assert status == 200
+    csp = headers["Content-Security-Policy"]
+    assert "style-src 'self' 'unsafe-inline'" in csp and "default-src 'none'" in csp
+    assert "script" not in csp
+    assert "unsafe-inline" not in served.get("/index.html")[1]["Content-Security-Policy"]
+
+
 def test_conditional_helpers() -> None:
     modified = datetime.fromisoformat("2026-11-20T12:00:00+00:00")
     assert not_modified('"a"', None, '"a"', modified)

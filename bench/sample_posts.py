@@ -1,0 +1,84 @@
+"""Posts made up for the publish and digest benchmarks: deterministic, multilingual, realistic size."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from corpus import WORDS, _body, _sentence
+
+from aggregator import config
+from aggregator.models import Author, FetchStatus, Post, SourceState, SourceUpdate
+from aggregator.sanitize import excerpt, html_to_text
+from aggregator.store import open_store
+from aggregator.store.protocol import Store
+
+SOURCES = 50
+NOW = datetime(2026, 11, 22, tzinfo=UTC)
+
+
+def settings_for(work: Path) -> config.Settings:
+    lines = ["site:", "  title: Bench network", "topics:", "  climate: [clima, climate, climat]",
+             "sources:"]
+    for s in range(SOURCES):
+        lines += [f"  - id: s{s}", f"    name: Member {s}", f"    organisation: Organisation {s}",
+                  f"    url: https://member{s}.example.org/feed"]
+    path = work / "feeds.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return config.load(path)
+
+
+def make_posts(count: int, seed: int = 7) -> list[Post]:
+    rng = random.Random(seed)
+    posts = []
+    for i in range(count):
+        lang = ("en", "fr", "es")[i % 3]
+        body = _body(rng, lang)
+        when = NOW - timedelta(minutes=37 * i)
+        title = _sentence(rng, lang)[:90]
+        posts.append(
+            Post(
+                id=f"s{i % SOURCES}:{i:08d}", source_id=f"s{i % SOURCES}", guid=None, title=title,
+                link=f"https://member{i % SOURCES}.example.org/posts/{i}", published=when,
+                updated=when, first_seen=when, language=lang,
+                excerpt=excerpt(html_to_text(body)), content_html=body,
+                authors=(Author(name=f"Author {i % 17}"),),
+                tags=tuple(rng.choice(WORDS[lang]) for _ in range(2)),
+                topics=("climate",) if i % 5 == 0 else (),
+                content_hash=hashlib.sha256(title.encode()).hexdigest(),
+            )
+        )
+    return posts
+
+
+def fill_store(settings: config.Settings, count: int) -> Store:
+    store = open_store(settings.storage_url)
+    store.sync_sources(settings.source_list())
+    by_source: dict[str, list[Post]] = {}
+    for post in make_posts(count):
+        by_source.setdefault(post.source_id, []).append(post)
+    for source_id, batch in by_source.items():
+        state = SourceState(source_id=source_id, url=f"https://{source_id}.example.org/feed",
+                            last_success=NOW)
+        store.apply_update(SourceUpdate(source_id, state, tuple(batch)))
+    assert FetchStatus.OK  # the store is ready as after a cycle
+    return store
+
+
+def digest_render_ms(work: Path, count: int, repeat: int = 15) -> float:
+    from aggregator.digest import render_edition
+
+    settings = settings_for(work)
+    posts = make_posts(count, seed=11)
+    sources = {s.id: s for s in settings.source_list()}
+    edition = settings.digest.editions[0]
+    timings = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        render_edition(settings, edition, posts, sources, date=NOW)
+        timings.append((time.perf_counter() - t0) * 1000)
+    timings.sort()
+    return timings[len(timings) // 2]
