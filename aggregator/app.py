@@ -299,5 +299,8 @@ def fetch_and_publish(
         report = run_cycle(
             settings, store, clock=clock, only=only, due_only=due_only, progress=progress
         )
+        from aggregator.retention import tidy  # retention, crash leftovers (issue 8)
+
+        tidy(store, settings, clock())
         published = publish_all(store, settings, clock())
     return report, published

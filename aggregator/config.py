@@ -135,6 +135,8 @@ class SiteSettings(_Strict):
     logo: str | None = None
     hub: str | None = None
     author: str | None = None
+    # posts first seen longer ago are deleted after each cycle; None or 0: keep forever
+    retention_days: int | None = Field(default=365, ge=0, le=100 * 365)
 
     @field_validator("base_url")
     @classmethod

@@ -18,6 +18,8 @@ import tempfile
 from pathlib import Path
 
 TEMP_PREFIX = ".tmp-"  # the web server refuses to serve names starting with a dot
+TEMP_SUFFIX = ".part"
+_TEMP_NAME = re.compile(r"^\.tmp-(?:(\d+)-)?.*\.part$")
 # XML 1.0 forbids C0 controls except tab/LF/CR, surrogates and U+FFFE/U+FFFF; C1 controls and
 # DEL are allowed but only ever come from mis-decoded text, so they go too.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
@@ -52,7 +54,9 @@ def write_atomic(path: Path, data: bytes) -> bool:
     if _same_bytes(path, data):
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".part", dir=path.parent)
+    # the writer's pid in the name lets sweep_orphans tell a crashed writer's leftover apart
+    prefix = f"{TEMP_PREFIX}{os.getpid()}-"
+    fd, tmp_name = tempfile.mkstemp(prefix=prefix, suffix=TEMP_SUFFIX, dir=path.parent)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -91,3 +95,38 @@ def _fsync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def sweep_orphans(root: Path) -> list[Path]:
+    """Delete temporary files that a writer killed mid-write (``kill -9``, power loss) left.
+
+    Only our own temp names are touched, and only when the process whose pid the name carries
+    no longer exists on this host (a name without a pid comes from an older release).  A live
+    writer's temp file is never removed, so this is safe without a lock.
+    """
+    removed: list[Path] = []
+    if not root.is_dir():
+        return removed
+    for path in root.rglob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):
+        match = _TEMP_NAME.match(path.name)
+        if match is None or not path.is_file():
+            continue
+        if match.group(1) is not None and _pid_alive(int(match.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether that process exists here; unsure (EPERM, pid 0) counts as alive."""
+    if pid <= 0:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True

@@ -140,6 +140,20 @@ def _language_nav(
     return nav
 
 
+def page_sets(settings: Settings) -> list[str | None]:
+    """The page sets: None for all languages (the site's root), then one per site language."""
+    return [None, *settings.site.languages]
+
+
+def set_posts(posts: Sequence[Post], settings: Settings, language: str | None) -> list[Post]:
+    """The posts a page set shows (``posts`` newest first), at most MAX_PAGES pages of them."""
+    limit = MAX_PAGES * settings.site.page_size
+    if language is None:
+        return list(posts[:limit])
+    wanted = base_language(language)
+    return [p for p in posts if base_language(p.language) == wanted][:limit]
+
+
 def render_pages(
     posts: Sequence[Post],
     sources: Mapping[str, Source],
@@ -148,20 +162,20 @@ def render_pages(
 ) -> dict[str, bytes]:
     """Every HTML page, by path relative to the output directory.  ``posts``: newest first."""
     out: dict[str, bytes] = {}
-    out.update(_render_set(posts, sources, settings, feeds, None))
-    for lang in settings.site.languages:
-        chosen = [p for p in posts if base_language(p.language) == base_language(lang)]
-        out.update(_render_set(chosen, sources, settings, feeds, lang))
+    for language in page_sets(settings):
+        chosen = set_posts(posts, settings, language)
+        out.update(render_page_set(chosen, sources, settings, feeds, language))
     return out
 
 
-def _render_set(
+def render_page_set(
     posts: Sequence[Post],
     sources: Mapping[str, Source],
     settings: Settings,
     feeds: Sequence[FeedLink],
     language: str | None,
 ) -> dict[str, bytes]:
+    """One page set (``set_posts`` already chosen): index.html, page-2.html… in its directory."""
     site = settings.site
     ui_lang = language or (site.languages[0] if site.languages else "en")
     directory = f"{language}/" if language else ""

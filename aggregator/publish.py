@@ -15,11 +15,13 @@ feedgen raises on them, so every string goes through ``clean_text`` first.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import hashlib
 import json
 import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +37,13 @@ from aggregator import __version__
 from aggregator.config import Settings
 from aggregator.models import Post, Source, SourceState
 from aggregator.outputs import clean_line, clean_text, write_atomic
-from aggregator.pages import FeedLink, base_language, render_pages
+from aggregator.pages import (
+    FeedLink,
+    base_language,
+    page_sets,
+    render_page_set,
+    set_posts,
+)
 from aggregator.store.protocol import Store
 from aggregator.templating import TEMPLATES_DIR
 
@@ -50,6 +58,10 @@ GENERATOR_URI = "https://github.com/localgov-aggregator/localgov-aggregator"
 ENTRY_NAMESPACE = uuid.UUID("6f1d2f0e-8d5b-4f0c-9a51-3c1b8f0b7e21")
 _LANG_TAG = re.compile(r"^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$")  # RFC 4287's atomLanguageTag
 ARCHIVE_MARKER = "archive/.page-size"
+MEMO_FILE = ".publish-memo.json"
+# the code whose changes must rebuild every output (the templates are hashed separately)
+_PACKAGE = Path(__file__).resolve().parent
+_CODE_FILES = tuple(_PACKAGE / f for f in ("publish.py", "pages.py", "templating.py", "outputs.py"))
 _ARCHIVE_FILE = re.compile(r"^[0-9]+\.atom$")
 _PAGE_FILE = re.compile(r"^page-[0-9]+\.html$")
 _SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -141,6 +153,7 @@ class _Site:
     _entries: dict[str, etree._Element] = field(default_factory=dict)
     _sources: dict[str, dict[str, str]] = field(default_factory=dict)
     _source_elements: dict[str, etree._Element] = field(default_factory=dict)
+    _digests: dict[str, str] = field(default_factory=dict)
 
     @property
     def base(self) -> str:
@@ -579,6 +592,100 @@ class _Writer:
         (self.written if changed else self.unchanged).append(path)
         return changed
 
+    def keep(self, relatives: Iterable[str]) -> None:
+        self.unchanged.extend(self.root / r for r in relatives)
+
+
+@dataclass
+class _Memo:
+    """What each output was last built from, so that an output whose inputs did not change is
+    not even rebuilt (feedgen and jinja2 are most of a publish's cost).
+
+    A fingerprint covers the output's posts (a digest of every field) and a salt over
+    everything else its bytes depend on: the settings, the sources and their states, the
+    templates and the code that writes them.  A file changed or deleted behind our back
+    (size or mtime differ from what we wrote) is rebuilt.  Kept in a dotfile the server never
+    serves; deleting it only costs one full rebuild.
+    """
+
+    root: Path
+    salt: str
+    entries: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, root: Path, salt: str) -> _Memo:
+        try:
+            data = json.loads((root / MEMO_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return cls(root, salt)
+        if not isinstance(data, dict) or data.get("salt") != salt:
+            return cls(root, salt)
+        entries = data.get("outputs")
+        return cls(root, salt, entries if isinstance(entries, dict) else {})
+
+    def fingerprint(self, *parts: str) -> str:
+        digest = hashlib.sha256(self.salt.encode())
+        for part in parts:
+            digest.update(b"\0" + part.encode("utf-8", "surrogatepass"))
+        return digest.hexdigest()
+
+    def fresh(self, key: str, fp: str) -> list[str] | None:
+        """The files ``key`` wrote when built from the same inputs, if all are still as written."""
+        entry = self.entries.get(key)
+        if not isinstance(entry, dict) or entry.get("fp") != fp:
+            return None
+        files = entry.get("files")
+        if not isinstance(files, dict) or not files:
+            return None
+        for relative, seen in files.items():
+            try:
+                st = (self.root / relative).stat()
+            except OSError:
+                return None
+            if [st.st_size, st.st_mtime_ns] != seen:
+                return None
+        return list(files)
+
+    def remember(self, key: str, fp: str, relatives: Iterable[str]) -> None:
+        files = {}
+        for relative in relatives:
+            st = (self.root / relative).stat()
+            files[relative] = [st.st_size, st.st_mtime_ns]
+        self.entries[key] = {"fp": fp, "files": files}
+
+    def save(self) -> None:
+        data = {"salt": self.salt, "outputs": self.entries}
+        write_atomic(self.root / MEMO_FILE, json.dumps(data, sort_keys=True).encode("utf-8"))
+
+
+def _salt(site: _Site) -> str:
+    """Everything but the posts that an output's bytes depend on."""
+    digest = hashlib.sha256(__version__.encode())
+    for path in _CODE_FILES:
+        with contextlib.suppress(OSError):  # an install without sources still has __version__
+            digest.update(path.read_bytes())
+    for path in sorted(TEMPLATES_DIR.rglob("*")):
+        if path.is_file():
+            digest.update(path.name.encode() + path.read_bytes())
+    digest.update(site.settings.model_dump_json().encode())
+    for sid in sorted(site.sources):
+        digest.update(repr((site.sources[sid], _source_info(site, sid))).encode())
+    for sid in sorted(site.states):
+        state = site.states[sid]
+        digest.update(repr((sid, state.title, state.link, state.url)).encode())
+    return digest.hexdigest()
+
+
+def _post_digests(site: _Site, posts: Iterable[Post]) -> list[str]:
+    out = []
+    for post in posts:
+        found = site._digests.get(post.id)
+        if found is None:
+            raw = repr(post).encode("utf-8", "surrogatepass")
+            found = site._digests[post.id] = hashlib.sha1(raw, usedforsecurity=False).hexdigest()
+        out.append(found)
+    return out
+
 
 def publish_all(store: Store, settings: Settings, now: datetime) -> PublishReport:
     """Rewrite every output whose bytes changed; return what was written for logs and WebSub.
@@ -587,17 +694,16 @@ def publish_all(store: Store, settings: Settings, now: datetime) -> PublishRepor
     """
     site = _load_site(store, settings, now)
     out = _Writer(settings.output_dir)
+    memo = _Memo.load(out.root, _salt(site))
     pages = archive_pages(site.posts, settings.site.feed_entries)
     _write_archives(site, out, pages)
     links, changed_feeds, main_entries = _write_feeds(
-        site, out, archive_path(len(pages)) if pages else None
+        site, out, memo, archive_path(len(pages)) if pages else None
     )
     out.put("sources.opml", opml_document(site))
-    pages_html = render_pages(site.posts, site.sources, settings, links)
-    for relative, data in pages_html.items():
-        out.put(relative, data)
-    removed = _remove_stale_pages(out.root, pages_html.keys())
+    removed = _write_pages(site, out, memo, links)
     _copy_static(out)
+    memo.save()
     return PublishReport(
         written=tuple(out.written),
         unchanged=tuple(out.unchanged),
@@ -610,7 +716,7 @@ def publish_all(store: Store, settings: Settings, now: datetime) -> PublishRepor
 
 
 def _write_feeds(
-    site: _Site, out: _Writer, newest_archive: str | None
+    site: _Site, out: _Writer, memo: _Memo, newest_archive: str | None
 ) -> tuple[list[FeedLink], list[str], int]:
     """Every Atom edition, RSS and JSON Feed: (links to announce, changed URLs, main entries)."""
     size = site.settings.site.feed_entries
@@ -618,26 +724,59 @@ def _write_feeds(
     links: list[FeedLink] = []
     changed: list[str] = []
     main_entries = 0
+
+    def emit(relative: str, posts: Sequence[Post], build: Callable[[], bytes], *extra: str) -> None:
+        fp = memo.fingerprint(relative, *extra, *_post_digests(site, posts))
+        kept = memo.fresh(relative, fp)
+        if kept is not None:
+            out.keep(kept)
+            return
+        if out.put(relative, build()):
+            changed.append(site.url(relative))
+        memo.remember(relative, fp, [relative])
+
     for spec in feed_specs(site):
         chosen = _newest(site.posts, spec, size)
-        main = spec.path == "feed.atom"
-        main_entries = len(chosen) if main else main_entries
-        data = atom_document(site, spec, chosen, prev_archive=newest_archive if main else None)
-        if out.put(spec.path, data):
-            changed.append(site.url(spec.path))
+        prev = newest_archive if spec.path == "feed.atom" else None
+        main_entries = len(chosen) if spec.path == "feed.atom" else main_entries
+        emit(
+            spec.path,
+            chosen,
+            lambda spec=spec, chosen=chosen, prev=prev: atom_document(  # type: ignore[misc]
+                site, spec, chosen, prev_archive=prev
+            ),
+            prev or "",
+        )
         links.append(
             FeedLink(clean_line(spec.title), site.url(spec.path), ATOM_TYPE, spec.language)
         )
     newest = list(site.posts[:size])
-    for name, data in (
-        ("feed.rss", rss_document(site, newest)),
-        ("feed.json", json_feed_document(site, newest)),
-    ):
-        if out.put(name, data):
-            changed.append(site.url(name))
+    emit("feed.rss", newest, lambda: rss_document(site, newest))
+    emit("feed.json", newest, lambda: json_feed_document(site, newest))
     links.insert(1, FeedLink(f"{title} (RSS)", site.url("feed.rss"), RSS_TYPE))
     links.insert(2, FeedLink(f"{title} (JSON)", site.url("feed.json"), JSON_TYPE))
     return links, changed, main_entries
+
+
+def _write_pages(
+    site: _Site, out: _Writer, memo: _Memo, links: Sequence[FeedLink]
+) -> tuple[Path, ...]:
+    """Each page set, rebuilt only when its posts or the announced feeds changed."""
+    removed: list[Path] = []
+    for language in page_sets(site.settings):
+        chosen = set_posts(site.posts, site.settings, language)
+        key = f"pages:{language or '*'}"
+        fp = memo.fingerprint(key, repr(list(links)), *_post_digests(site, chosen))
+        kept = memo.fresh(key, fp)
+        if kept is not None:
+            out.keep(kept)
+            continue
+        rendered = render_page_set(chosen, site.sources, site.settings, links, language)
+        for relative, data in rendered.items():
+            out.put(relative, data)
+        removed += _remove_stale_pages(out.root, rendered.keys())
+        memo.remember(key, fp, rendered.keys())
+    return tuple(removed)
 
 
 def _write_archives(site: _Site, out: _Writer, pages: Sequence[Sequence[Post]]) -> None:

@@ -86,9 +86,11 @@ def test_the_html_page_follows_the_seed_layout(demo: DemoResult) -> None:
 
 
 def test_the_cross_posted_story_appears_once(demo: DemoResult) -> None:
+    """UCLG, CEMR and PLATFORMA all link the same study page (with www., a trailing slash and
+    tracking parameters in between): subscribers see it once."""
     parsed = feedparser.parse((demo.output_dir / "feed.atom").read_bytes())
-    titles = [e.title for e in parsed.entries]
-    assert titles.count("Localising the global goals: a new study by PLATFORMA and CEMR") == 1
+    study = [e for e in parsed.entries if "news/study-localising-global-goals" in e.link]
+    assert len(study) == 1
 
 
 def test_a_broken_source_is_reported_and_does_not_stop_the_run(demo: DemoResult) -> None:

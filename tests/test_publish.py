@@ -23,6 +23,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from aggregator import publish
 from aggregator.config import Settings
 from aggregator.models import Author, Link, Post, Source, SourceState
 from aggregator.outputs import clean_line, clean_text, write_atomic
@@ -646,7 +647,11 @@ def test_output_files_are_world_readable(tmp_path: Path, now: datetime) -> None:
     for path in settings.output_dir.rglob("*"):
         if path.is_file():
             assert path.stat().st_mode & 0o444 == 0o444, path
-            assert not path.name.startswith("."), path
+            # our two bookkeeping dotfiles (never served); no temporary file left behind
+            assert not path.name.startswith(".") or path.name in (
+                ".publish-memo.json",
+                ".page-size",
+            )
     assert os.access(settings.output_dir / "feed.atom", os.R_OK)
 
 
@@ -692,3 +697,74 @@ def test_any_text_gives_a_valid_feed(title: str, excerpt: str, tag: str, author:
         assert not parsed.bozo, parsed.get("bozo_exception")
         assert len(parsed.entries) == 1
         assert (cfg.output_dir / "index.html").stat().st_size > 0
+
+
+# --------------------------------------------------------------------------------------------
+# The memo: unchanged outputs are not even rebuilt, and any change is noticed
+
+
+def test_unchanged_outputs_are_not_rebuilt(
+    tmp_path: Path, now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings, store = build(tmp_path, [make_post(n) for n in range(9)], feed_entries=4)
+    publish_all(store, settings, now)
+    built: list[str] = []
+    real_atom, real_pages = publish.atom_document, publish.render_page_set
+
+    def counting_atom(site: Any, spec: Any, *args: Any, **kwargs: Any) -> bytes:
+        built.append(spec.path)
+        return real_atom(site, spec, *args, **kwargs)
+
+    def counting_pages(posts: Any, sources: Any, cfg: Any, feeds: Any, language: Any) -> Any:
+        built.append(f"pages:{language}")
+        return real_pages(posts, sources, cfg, feeds, language)
+
+    monkeypatch.setattr(publish, "atom_document", counting_atom)
+    monkeypatch.setattr(publish, "render_page_set", counting_pages)
+    again = publish_all(store, settings, now)
+    assert built == [] and again.written == ()
+
+    store.posts.append(make_post(10))  # French, cemr, migration; archive pages stay at two
+    publish_all(store, settings, now)
+    assert sorted(built) == sorted(
+        [
+            "feed.atom",
+            "feed-fr.atom",
+            "topics/migration.atom",
+            "sources/cemr.atom",
+            "pages:None",
+            "pages:fr",
+        ]
+    )
+
+
+def test_the_memo_notices_every_kind_of_change(tmp_path: Path, now: datetime) -> None:
+    settings, store = build(tmp_path, [make_post(n) for n in range(6)], feed_entries=10)
+    out = settings.output_dir
+    publish_all(store, settings, now)
+
+    renamed = settings.model_copy(
+        update={"site": settings.site.model_copy(update={"title": "Renamed network"})}
+    )
+    publish_all(store, renamed, now)
+    assert read_xml(out / "feed.atom").findtext(f"{A}title") == "Renamed network"
+    assert "Renamed network" in (out / "fr" / "index.html").read_text(encoding="utf-8")
+
+    store.states["uclg"] = SourceState("uclg", "https://uclg.example.org/feed.xml", title="New")
+    publish_all(store, renamed, now)
+    uclg = read_xml(out / "sources" / "uclg.atom")
+    assert {e.findtext(f"{A}source/{A}title") for e in uclg.findall(f"{A}entry")} == {"New"}
+
+    store.posts[0] = replace(store.posts[0], title="Corrected title")  # same id, same dates
+    publish_all(store, renamed, now)
+    titles = [e.findtext(f"{A}title") for e in read_xml(out / "feed-en.atom").findall(f"{A}entry")]
+    assert "Corrected title" in titles
+
+    (out / "feed-es.atom").unlink()
+    (out / "feed-fr.atom").write_bytes(b"vandalised")
+    report = publish_all(store, renamed, now)
+    assert {out / "feed-es.atom", out / "feed-fr.atom"} <= set(report.written)
+    assert atom_schema().validate(etree.parse(str(out / "feed-fr.atom")))
+
+    (out / ".publish-memo.json").write_text("not json", encoding="utf-8")
+    assert publish_all(store, renamed, now).written == ()  # rebuilt, same bytes, untouched

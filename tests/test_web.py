@@ -188,6 +188,7 @@ def test_nothing_outside_the_output_directory(site: tuple[Served, Settings]) -> 
         "/..%5csecret.txt",
         "/escape.txt",
         "/.tmp-half.part",
+        "/.publish-memo.json",
         "/digest/weekly.eml",
         "//etc/passwd",
         "/%00feed.atom",

@@ -11,7 +11,7 @@ records.  Rules every implementation keeps:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -80,6 +80,16 @@ class Store(Protocol):
     def posts_by_ids(self, ids: Sequence[str]) -> list[Post]: ...
 
     def count_posts(self) -> int: ...
+
+    def expire_posts(
+        self, before: datetime, keep_ids: Collection[str], *, keep_newest: int = 0
+    ) -> int:
+        """Delete posts first seen before ``before``; how many went (retention).
+
+        Never deleted: ``keep_ids``, any post a digest edition references (editions keep their
+        record), and each source's ``keep_newest`` newest posts by ``published`` (its feed
+        probably still lists them; deleting one would bring it back as new at the next fetch).
+        """
 
     # --- digest ledger -------------------------------------------------------------------
     def last_edition(self, name: str) -> EditionRecord | None:

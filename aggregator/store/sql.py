@@ -9,7 +9,7 @@ between threads (scheduler jobs, the web server).  Writes go through ``_write`` 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
@@ -28,6 +28,7 @@ from aggregator.models import (
     SourceUpdate,
 )
 from aggregator.store import editions as _editions
+from aggregator.store import expiry as _expiry
 from aggregator.store import locks as _locks
 from aggregator.store import posts as _posts
 from aggregator.store import sources as _sources
@@ -155,6 +156,12 @@ class SqlStore:
     def count_posts(self) -> int:
         with self._read("counting posts") as conn:
             return _posts.count_posts(conn)
+
+    def expire_posts(
+        self, before: datetime, keep_ids: Collection[str], *, keep_newest: int = 0
+    ) -> int:
+        with self._write("deleting expired posts") as conn:
+            return _expiry.expire_posts(conn, before, keep_ids, keep_newest=keep_newest)
 
     # --- digest ledger -----------------------------------------------------------------------
     def last_edition(self, name: str) -> EditionRecord | None:
