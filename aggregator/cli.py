@@ -30,6 +30,7 @@ from aggregator.app import (
     utc_now,
 )
 from aggregator.errors import AggregatorError, ConfigError, LockedError
+from aggregator.jobs import digest_now
 from aggregator.models import CycleReport, FetchStatus, UpdateOutcome
 from aggregator.store.protocol import Store
 from aggregator.update import failing_for
@@ -222,7 +223,7 @@ def digest(ctx: click.Context, config_path: Path) -> None:
 def _preview(store: Store, settings: config.Settings, name: str) -> None:
     from aggregator.digest import preview
 
-    files = preview(store, settings, name, utc_now())
+    files = preview(store, settings, name, digest_now(store))
     if not files.saved:
         for note in files.edition.notes:
             console.print(f"Digest {name}: {note}")
@@ -268,10 +269,10 @@ def digest_send(ctx: click.Context, config_path: Path, edition: str, to: str | N
     with opened_store(settings) as store:
         try:
             if to:
-                result = send(store, settings, edition, utc_now(), to=to)
+                result = send(store, settings, edition, digest_now(store), to=to)
             else:
                 with held_lock(store, f"digest:{edition}"):
-                    result = send(store, settings, edition, utc_now())
+                    result = send(store, settings, edition, digest_now(store))
         except LockedError as exc:
             err_console.print(f"[red]{exc}[/]")
             raise SystemExit(3) from None

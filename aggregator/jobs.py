@@ -8,10 +8,13 @@ of the scheduler.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
 
 from aggregator import config
 from aggregator.app import fetch_and_publish, held_lock, open_configured_store, utc_now
 from aggregator.errors import AggregatorError
+from aggregator.store.protocol import Store
 
 log = logging.getLogger("aggregator.jobs")
 
@@ -37,6 +40,18 @@ def cycle_job(config_path: str) -> None:
     )
 
 
+def digest_now(store: Store, clock: Callable[[], datetime] = utc_now) -> datetime:
+    """The end of a digest window: now, or the start of a cycle still running.
+
+    A running cycle stamps its new posts with first-seen times after it took the cycle lock, and
+    commits them later.  Closing an edition's window at that moment, not at ``now``, means none
+    of its posts can land behind the window after it was read: they all belong to the next one.
+    """
+    now = clock()
+    running = store.lock_held_since("cycle", now)
+    return min(now, running) if running is not None else now
+
+
 def digest_job(config_path: str, edition: str) -> None:
     from aggregator.digest import send
 
@@ -45,7 +60,7 @@ def digest_job(config_path: str, edition: str) -> None:
         store = open_configured_store(settings)
         try:
             with held_lock(store, f"digest:{edition}"):
-                result = send(store, settings, edition, utc_now())
+                result = send(store, settings, edition, digest_now(store))
         finally:
             store.close()
     except AggregatorError as exc:

@@ -37,6 +37,9 @@ from urllib.parse import urljoin
 
 import feedparser
 import lxml.etree
+from feedparser.datetimes import _parse_date as _fp_parse_date
+from feedparser.html import _cp1252
+from feedparser.urls import _urljoin, make_safe_absolute_uri
 import lxml.html
 
 from aggregator.errors import ParseError
@@ -188,12 +191,16 @@ def _parse_xml_feed(
     response_headers["content-type"] = f"{media_type}; charset=utf-8"
     response_headers["content-location"] = url
     try:
-        result = feedparser.parse(
-            io.BytesIO(data),
-            response_headers=response_headers,
-            sanitize_html=False,
-            resolve_relative_uris=False,
-        )
+        result = None
+        if not doctype and "content-language" not in headers and media_type in _FAST_MEDIA_TYPES:
+            result = _fast_parse(data, url)
+        if result is None:
+            result = feedparser.parse(
+                io.BytesIO(data),
+                response_headers=response_headers,
+                sanitize_html=False,
+                resolve_relative_uris=False,
+            )
         return _map_feedparser(
             result,
             data=data,
@@ -474,6 +481,352 @@ def _not_a_feed(data: bytes, url: str) -> ParseError:
         listed = ", ".join(link.href for link in links)
         return ParseError(f"not a feed: this is an HTML page; it advertises {listed}", "not_a_feed")
     return ParseError("not a feed: this is an HTML page and it advertises no feed", "not_a_feed")
+
+
+# ------------------------------------------------------------------------------------------
+# Fast path: plain RSS 2.0 and Atom 1.0 read with lxml, mapped the way feedparser maps them
+
+_ATOM_NS = "http://www.w3.org/2005/Atom"
+_A = "{" + _ATOM_NS + "}"
+_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+_FAST_MEDIA_TYPES = frozenset(
+    {"application/xml", "text/xml", "application/rss+xml", "application/atom+xml"}
+)
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_LINK_ATTRS = frozenset({"href", "rel", "type", "hreflang", "title", "length", _XML_LANG})
+_TEXT_CONSTRUCT_TYPES = frozenset({"text", "html"})
+# Channel / feed children that feed nothing we map and have no side effect in feedparser.
+_RSS_IGNORED = frozenset({"lastBuildDate", "pubDate", "generator", "docs", "ttl", "copyright"})
+_ATOM_IGNORED = frozenset({_A + "updated", _A + "subtitle", _A + "rights", _A + "icon", _A + "logo"})
+_RSS_ITEM_ONCE = frozenset({"title", "link", "guid", "pubDate", "description"})
+_ATOM_ENTRY_ONCE = frozenset(
+    {_A + "title", _A + "id", _A + "updated", _A + "published", _A + "summary", _A + "content"}
+)
+
+
+class _Unsupported(Exception):
+    """A construct the fast path does not reproduce: feedparser reads the document instead."""
+
+
+def _fast_parse(data: bytes, url: str) -> dict[str, Any] | None:
+    """feedparser's result for a plain RSS 2.0 / Atom 1.0 document, or None to fall back.
+
+    The result holds only the keys ``_map_feedparser`` reads, computed with feedparser's own
+    rules (whitespace stripping, URI resolution, its mojibake repair and cp1252 mapping, its
+    date parser, ``guid`` as link, ``xml:lang`` inheritance), so both paths map alike.
+    """
+    base = make_safe_absolute_uri(url) or ""
+    if not base or make_safe_absolute_uri(base, base) != base:
+        return None
+    parser = lxml.etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+        recover=False,
+        remove_blank_text=False,
+    )
+    try:
+        root = lxml.etree.fromstring(data, parser)
+    except (lxml.etree.XMLSyntaxError, ValueError):
+        return None
+    try:
+        if root.tag == "rss" and root.get("version") == "2.0" and not root.nsmap:
+            return _FastReader(base, "rss20", {}).rss(root)
+        if root.tag == _A + "feed" and root.nsmap == {None: _ATOM_NS}:
+            return _FastReader(base, "atom10", {None: _ATOM_NS}).atom(root)
+    except _Unsupported:
+        return None
+    return None
+
+
+def _fp_value(text: str | None) -> str:
+    """What feedparser's ``pop`` does to text (strict parser, UTF-8): strip, repair, map."""
+    out = (text or "").strip()
+    return out
+
+
+def _fp_finish(out: str) -> str:
+    try:
+        out = out.encode("iso-8859-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        pass
+    return out.translate(_cp1252)
+
+
+def _content_type(value: str) -> str:
+    low = value.lower()
+    return {"text": "text/plain", "plain": "text/plain", "html": "text/html"}.get(
+        low, "application/xhtml+xml" if low == "xhtml" else low
+    )
+
+
+class _FastReader:
+    """One document's walk; every unexpected construct raises ``_Unsupported``."""
+
+    def __init__(self, base: str, version: str, nsmap: dict[str | None, str]) -> None:
+        self.base = base
+        self.version = version
+        self.nsmap = nsmap
+
+    # -- generic checks ------------------------------------------------------------------
+
+    def _children(self, el: Any) -> list[Any]:
+        if (el.text or "").strip():
+            raise _Unsupported("text between elements")
+        out = []
+        for child in el:
+            if (child.tail or "").strip():
+                raise _Unsupported("text between elements")
+            if not isinstance(child.tag, str):
+                continue  # comments and processing instructions between elements
+            if child.nsmap != self.nsmap:
+                raise _Unsupported("namespace declaration")
+            out.append(child)
+        return out
+
+    @staticmethod
+    def _lang(el: Any, parent: str | None) -> str | None:
+        if _XML_LANG not in el.attrib:
+            return parent
+        value = el.attrib[_XML_LANG]
+        return value or None
+
+    @staticmethod
+    def _leaf(el: Any, allowed: frozenset[str] = frozenset()) -> str:
+        if len(el):
+            raise _Unsupported("markup inside a text element")
+        for name in el.attrib:
+            if name not in allowed and name != _XML_LANG:
+                raise _Unsupported(f"attribute {name}")
+        return _fp_value(el.text)
+
+    def _resolve(self, value: str) -> str:
+        return _urljoin(self.base, value) if value else value
+
+    def _detail(self, kind: str, lang: str | None, value: str) -> dict[str, Any]:
+        return {
+            "type": kind,
+            "language": lang.replace("_", "-") if lang else lang,
+            "base": self.base,
+            "value": value,
+        }
+
+    @staticmethod
+    def _tag(context: dict[str, Any], term: Any, scheme: Any, label: Any) -> None:
+        tags = context.setdefault("tags", [])
+        if not term and not scheme and not label:
+            return
+        value = {"term": term, "scheme": scheme, "label": label}
+        if value not in tags:
+            tags.append(value)
+
+    def _category(self, context: dict[str, Any], el: Any, attrs: dict[str, str]) -> None:
+        self._tag(context, attrs.get("term"), attrs.get("scheme", attrs.get("domain")), attrs.get("label"))
+        value = _fp_finish(_fp_value(el.text))
+        if not value:
+            return
+        tags = context["tags"]
+        if tags and not tags[-1]["term"]:
+            tags[-1]["term"] = value
+        else:
+            self._tag(context, value, None, None)
+
+    @staticmethod
+    def _check_once(seen: set[str], tag: str, once: frozenset[str]) -> None:
+        if tag in once:
+            if tag in seen:
+                raise _Unsupported(f"repeated {tag}")
+            seen.add(tag)
+
+    def _date(self, context: dict[str, Any], key: str, raw: str) -> None:
+        context[key] = raw
+        context[key + "_parsed"] = _fp_parse_date(raw)
+
+    def _guid(self, context: dict[str, Any], value: str, is_link: bool) -> None:
+        value = _fp_finish(self._resolve(value) if is_link else value)
+        context["id"] = value
+        context["guidislink"] = is_link and "link" not in context
+        if is_link:
+            context.setdefault("link", value)
+
+    # -- RSS 2.0 -------------------------------------------------------------------------
+
+    def rss(self, root: Any) -> dict[str, Any]:
+        for name in root.attrib:
+            if name not in ("version", _XML_LANG):
+                raise _Unsupported(f"attribute {name}")
+        feed: dict[str, Any] = {}
+        root_lang = self._lang(root, None)
+        if root_lang:
+            feed["language"] = root_lang.replace("_", "-")
+        channels = self._children(root)
+        if len(channels) != 1 or channels[0].tag != "channel" or channels[0].attrib:
+            raise _Unsupported("not one plain channel")
+        entries: list[dict[str, Any]] = []
+        lang = root_lang
+        seen: set[str] = set()
+        for el in self._children(channels[0]):
+            tag = el.tag
+            if tag == "item":
+                if el.attrib:
+                    raise _Unsupported("item attributes")
+                entries.append(self._rss_item(el, lang))
+                continue
+            self._check_once(seen, tag, frozenset({"title", "link", "description", "language"}))
+            if tag == "title":
+                value = _fp_finish(self._leaf(el))
+                feed["title"] = value
+                feed["title_detail"] = self._detail("text/plain", self._lang(el, lang), value)
+            elif tag == "link":
+                value = _fp_finish(self._resolve(self._leaf(el)))
+                value = re.sub("&([A-Za-z0-9_]+);", r"&\g<1>", value)
+                feed["link"] = value
+                link = {"rel": "alternate", "type": "text/html"}
+                if value:
+                    link["href"] = value
+                feed.setdefault("links", []).append(link)
+            elif tag == "description":
+                feed["subtitle"] = _fp_finish(self._leaf(el))
+            elif tag == "language":
+                feed["language"] = _fp_finish(self._leaf(el))
+            elif tag in _RSS_IGNORED:
+                self._leaf(el)
+            else:
+                raise _Unsupported(f"channel element {tag}")
+        return {"version": self.version, "feed": feed, "entries": entries, "bozo": False}
+
+    def _rss_item(self, item: Any, parent_lang: str | None) -> dict[str, Any]:
+        entry: dict[str, Any] = {}
+        lang = parent_lang
+        seen: set[str] = set()
+        for el in self._children(item):
+            tag = el.tag
+            self._check_once(seen, tag, _RSS_ITEM_ONCE)
+            el_lang = self._lang(el, lang)
+            if tag == "title":
+                value = _fp_finish(self._leaf(el))
+                entry["title"] = value
+                entry["title_detail"] = self._detail("text/plain", el_lang, value)
+            elif tag == "link":
+                value = _fp_finish(self._resolve(self._leaf(el))).replace("&amp;", "&")
+                value = re.sub("&([A-Za-z0-9_]+);", r"&\g<1>", value)
+                link = {"rel": "alternate", "type": "text/html"}
+                entry.setdefault("links", []).append(link)
+                entry["link"] = value
+                if value:
+                    link["href"] = value
+            elif tag == "guid":
+                raw = self._leaf(el, frozenset({"isPermaLink"}))
+                self._guid(entry, raw, el.get("isPermaLink", "true") == "true")
+            elif tag == "pubDate":
+                self._date(entry, "published", _fp_finish(self._leaf(el)))
+            elif tag == "category":
+                self._leaf(el, frozenset({"domain"}))
+                self._category(entry, el, {k: v for k, v in el.attrib.items() if k == "domain"})
+            elif tag == "description":
+                value = _fp_finish(self._leaf(el))
+                entry["summary"] = value
+                entry["summary_detail"] = self._detail("text/html", el_lang, value)
+            else:
+                raise _Unsupported(f"item element {tag}")
+        return entry
+
+    # -- Atom 1.0 ------------------------------------------------------------------------
+
+    def atom(self, root: Any) -> dict[str, Any]:
+        for name in root.attrib:
+            if name != _XML_LANG:
+                raise _Unsupported(f"attribute {name}")
+        feed: dict[str, Any] = {}
+        lang = self._lang(root, None)
+        if lang:
+            feed["language"] = lang.replace("_", "-")
+        entries: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for el in self._children(root):
+            tag = el.tag
+            if tag == _A + "entry":
+                for name in el.attrib:
+                    if name != _XML_LANG:
+                        raise _Unsupported(f"attribute {name}")
+                entries.append(self._atom_entry(el, self._lang(el, lang)))
+                continue
+            self._check_once(seen, tag, frozenset({_A + "title", _A + "id"}))
+            el_lang = self._lang(el, lang)
+            if tag == _A + "title":
+                kind = self._text_type(el)
+                value = _fp_finish(self._leaf(el, frozenset({"type"})))
+                feed["title"] = value
+                feed["title_detail"] = self._detail(kind, el_lang, value)
+            elif tag == _A + "id":
+                self._guid(feed, self._leaf(el), True)
+            elif tag == _A + "link":
+                self._atom_link(feed, el)
+            elif tag in _ATOM_IGNORED:
+                self._leaf(el)
+            else:
+                raise _Unsupported(f"feed element {tag}")
+        return {"version": self.version, "feed": feed, "entries": entries, "bozo": False}
+
+    @staticmethod
+    def _text_type(el: Any) -> str:
+        kind = el.get("type", "text")
+        if kind.lower() not in _TEXT_CONSTRUCT_TYPES:
+            raise _Unsupported(f"text construct of type {kind}")
+        return _content_type(kind)
+
+    def _atom_link(self, context: dict[str, Any], el: Any) -> None:
+        if len(el) or (el.text or "").strip() or "href" not in el.attrib:
+            raise _Unsupported("link without href")
+        attrs: dict[str, Any] = {}
+        for name, value in el.attrib.items():
+            if name not in _LINK_ATTRS:
+                raise _Unsupported(f"link attribute {name}")
+            if name == _XML_LANG:
+                continue
+            attrs[name] = value.lower() if name in ("rel", "type") else value
+        attrs.setdefault("rel", "alternate")
+        attrs.setdefault("type", "application/atom+xml" if attrs["rel"] == "self" else "text/html")
+        attrs["href"] = _urljoin(self.base, attrs["href"])
+        context.setdefault("links", []).append(attrs)
+        if attrs["rel"] == "alternate" and _content_type(attrs["type"]) in _HTML_TYPES:
+            context["link"] = attrs["href"]
+
+    def _atom_entry(self, entry_el: Any, lang: str | None) -> dict[str, Any]:
+        entry: dict[str, Any] = {}
+        seen: set[str] = set()
+        for el in self._children(entry_el):
+            tag = el.tag
+            self._check_once(seen, tag, _ATOM_ENTRY_ONCE)
+            el_lang = self._lang(el, lang)
+            if tag == _A + "title":
+                kind = self._text_type(el)
+                value = _fp_finish(self._leaf(el, frozenset({"type"})))
+                entry["title"] = value
+                entry["title_detail"] = self._detail(kind, el_lang, value)
+            elif tag == _A + "id":
+                self._guid(entry, self._leaf(el), True)
+            elif tag == _A + "link":
+                self._atom_link(entry, el)
+            elif tag in (_A + "updated", _A + "published"):
+                self._date(entry, tag[len(_A) :], _fp_finish(self._leaf(el)))
+            elif tag == _A + "category":
+                self._leaf(el, frozenset({"term", "scheme", "label"}))
+                self._category(entry, el, dict(el.attrib))
+            elif tag == _A + "summary":
+                kind = self._text_type(el)
+                value = _fp_finish(self._leaf(el, frozenset({"type"})))
+                entry["summary"] = value
+                entry["summary_detail"] = self._detail(kind, el_lang, value)
+            elif tag == _A + "content":
+                kind = self._text_type(el)
+                value = _fp_finish(self._leaf(el, frozenset({"type"})))
+                entry["content"] = [self._detail(kind, el_lang, value)]
+                entry.setdefault("summary", value)
+            else:
+                raise _Unsupported(f"entry element {tag}")
+        return entry
 
 
 # ------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from aggregator.models import FetchRequest, FetchResult, FetchStatus, Post, SourceState
 from aggregator.update import backoff_delay, changed_posts, is_due, plan_update
@@ -122,3 +123,19 @@ def test_a_dateless_post_keeps_its_first_sight_as_its_date(now: datetime) -> Non
     update = _plan(_state(), _result(FetchStatus.OK), now, posts=[fallback], known={"a": ("h1", first)})
     assert update.posts[0].published == first
     assert update.posts[0].first_seen == first
+
+
+def test_a_digest_window_closes_where_a_running_cycle_began(tmp_path: Path, now: datetime) -> None:
+    from aggregator.jobs import digest_now
+    from aggregator.store import open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    try:
+        assert digest_now(store, lambda: now) == now
+        started = now - timedelta(minutes=5)
+        assert store.acquire_lock("cycle", "other", started, 3600) is None
+        assert digest_now(store, lambda: now) == started
+        store.release_lock("cycle", "other")
+        assert digest_now(store, lambda: now) == now
+    finally:
+        store.close()

@@ -114,3 +114,12 @@ def acquire_lock(
 
 def release_lock(conn: Connection, name: str, owner: str) -> None:
     conn.execute(delete(locks).where(locks.c.name == name, locks.c.owner == owner))
+
+
+def held_since(conn: Connection, name: str, now: datetime, host: str) -> datetime | None:
+    """When the named lock's live holder took it, or None when it is free or stale."""
+    row = conn.execute(select(locks).where(locks.c.name == name)).one_or_none()
+    if row is None or _stale(row, now, host):
+        return None
+    acquired: datetime = row.acquired
+    return acquired

@@ -126,6 +126,9 @@ class Store(Protocol):
         taken over.
         """
 
+    def lock_held_since(self, name: str, now: datetime) -> datetime | None:
+        """When the live holder of the named lock took it; None when free or stale."""
+
     def release_lock(self, name: str, owner: str) -> None: ...
 
     def close(self) -> None: ...

@@ -210,6 +210,10 @@ class SqlStore:
                 conn, name, owner, now, ttl_s, pid=os.getpid(), host=self._host
             )
 
+    def lock_held_since(self, name: str, now: datetime) -> datetime | None:
+        with self._read(f"reading lock {name}") as conn:
+            return _locks.held_since(conn, name, now, self._host)
+
     def release_lock(self, name: str, owner: str) -> None:
         with self._write(f"releasing lock {name}") as conn:
             _locks.release_lock(conn, name, owner)
