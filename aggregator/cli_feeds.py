@@ -383,11 +383,56 @@ def run_export(config_path: Path, out: Path | None) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# feeds pending / approve / reject (member submissions from the web form)
+
+
+def run_pending(config_path: Path) -> None:
+    import json
+
+    from aggregator import cli
+
+    settings = cli.load_settings(config_path)
+    with cli.opened_store(settings) as store:
+        waiting = store.list_submissions("pending")
+    for sub in waiting:
+        title = json.loads(sub.preview_json or "{}").get("title") or "(no title)"
+        click.echo(
+            f"{sub.id}  {sub.created:%Y-%m-%d %H:%M}  {sub.feed_url}  {_short(str(title), 60)} | "
+            f"organisation={_one_line(sub.organisation)} | contact={sub.contact} | "
+            f"language={sub.language}"
+        )
+    click.echo(f"{len(waiting)} submission(s) waiting for review", err=True)
+
+
+def run_decide(config_path: Path, ident: int, reason: str | None) -> None:
+    """Approve (``reason`` None) or reject a submission."""
+    from aggregator import cli, members_web
+    from aggregator.app import utc_now
+
+    settings = cli.load_settings(config_path)
+    with cli.opened_store(settings) as store:
+        try:
+            if reason is None:
+                new = members_web.approve(store, config_path, ident, utc_now())
+            else:
+                members_web.reject(store, ident, reason, utc_now())
+        except members_web.ApprovalError as exc:
+            _fail(f"refused: {exc}")
+            return
+    if reason is None:
+        print_entry(new)
+        click.echo(f"Approved submission {ident}: added source {new.id} to {config_path}")
+    else:
+        click.echo(f"Rejected submission {ident}")
+
+
+# --------------------------------------------------------------------------------------------
 # Registration
 
 
 def register(feeds: click.Group) -> None:
-    """Add ``add``, ``list``, ``remove``, ``check``, ``validate``, ``import`` and ``export``."""
+    """Add ``add``, ``list``, ``remove``, ``check``, ``validate``, ``import``, ``export``,
+    ``pending``, ``approve`` and ``reject``."""
     from aggregator import cli
 
     option = cli.config_option
@@ -455,3 +500,24 @@ def register(feeds: click.Group) -> None:
     def export(config_path: Path, out: Path | None) -> None:
         """Write every source as OPML 2.0 (for feed readers and other aggregators)."""
         run_export(config_path, out)
+
+    @feeds.command("pending")
+    @option
+    def pending(config_path: Path) -> None:
+        """Member submissions from the web form waiting for review (id first)."""
+        run_pending(config_path)
+
+    @feeds.command("approve")
+    @option
+    @click.argument("ident", metavar="ID", type=int)
+    def approve(config_path: Path, ident: int) -> None:
+        """Add a pending submission to feeds.yaml (with its contact) and mark it approved."""
+        run_decide(config_path, ident, None)
+
+    @feeds.command("reject")
+    @option
+    @click.argument("ident", metavar="ID", type=int)
+    @click.option("--reason", required=True, help="Why, in one line (kept with the submission).")
+    def reject(config_path: Path, ident: int, reason: str) -> None:
+        """Reject a pending submission with a reason."""
+        run_decide(config_path, ident, reason)

@@ -161,6 +161,8 @@ class FetchSettings(_Strict):
     concurrency: int = Field(default=32, ge=1, le=512)
     per_host: int = Field(default=2, ge=1, le=32)
     failing_days: int = Field(default=7, ge=1, le=365)
+    # a source with no new post for this many days is 'quiet': its contact gets one notice
+    quiet_days: int = Field(default=60, ge=1, le=3650)
     max_backoff_s: int = Field(default=24 * 3600, ge=60, le=7 * 24 * 3600)
     # host:port pairs the operator lets us fetch although they resolve to private or loopback
     # addresses (the demo and tests need 127.0.0.1).  Never applied to member submissions.

@@ -493,6 +493,7 @@ _FAST_MEDIA_TYPES = frozenset(
     {"application/xml", "text/xml", "application/rss+xml", "application/atom+xml"}
 )
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_C1_CHARS = re.compile("[\x80-\x9f]")
 _LINK_ATTRS = frozenset({"href", "rel", "type", "hreflang", "title", "length", _XML_LANG})
 _TEXT_CONSTRUCT_TYPES = frozenset({"text", "html"})
 # Channel / feed children that feed nothing we map and have no side effect in feedparser.
@@ -547,11 +548,14 @@ def _fp_value(text: str | None) -> str:
 
 
 def _fp_finish(out: str) -> str:
+    """feedparser's repair of UTF-8 read as Latin-1, then its cp1252 mapping of C1 controls."""
+    if out.isascii():
+        return out
     try:
         out = out.encode("iso-8859-1").decode("utf-8")
     except (UnicodeEncodeError, UnicodeDecodeError):
         pass
-    return out.translate(_cp1252)
+    return out.translate(_cp1252) if _C1_CHARS.search(out) else out
 
 
 def _content_type(value: str) -> str:

@@ -74,6 +74,7 @@ class NewSource:
     homepage: str | None = None
     language: str = "en"
     tags: tuple[str, ...] = ()
+    contact: str | None = None  # who gets notices about this source (members_web approvals)
 
 
 # --------------------------------------------------------------------------------------------
@@ -174,6 +175,8 @@ def _render(source: NewSource, dash_col: int, key_col: int, newline: str) -> lis
         tags = CommentedSeq(list(source.tags))
         tags.fa.set_flow_style()
         node["tags"] = tags
+    if source.contact:
+        node["contact"] = source.contact
     yaml = YAML(typ="rt")
     yaml.width = 4096  # one line per key: never wrap a long name
     buffer = io.StringIO()

@@ -11,6 +11,7 @@ Pure string work on the standard library: no network, no DNS.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
 WEB_SCHEMES = frozenset({"http", "https"})
@@ -44,6 +45,7 @@ def _clean(raw: str) -> str:
     return _CONTROL.sub("", _STRIP_INSIDE.sub("", raw)).strip()
 
 
+@lru_cache(maxsize=4096)  # pure; a feed's base and links recur within a document
 def absolute_url(url: str | None, base: str | None = None) -> str | None:
     """Resolve ``url`` against ``base`` and return it when it is http(s) with a host.
 
@@ -81,6 +83,7 @@ def _host(parts_host: str) -> str | None:
         return host if host.isascii() else None
 
 
+@lru_cache(maxsize=4096)
 def canonicalize(url: str | None, base: str | None = None) -> str | None:
     """The one comparable form of a web link, or ``None`` when it is not a usable web link.
 
@@ -115,6 +118,7 @@ def canonicalize(url: str | None, base: str | None = None) -> str | None:
     return urlunsplit((scheme, netloc, path, query, ""))
 
 
+@lru_cache(maxsize=4096)
 def identity_key(canonical: str) -> str:
     """The part of a canonical link that names the article, for post identities.
 

@@ -257,6 +257,9 @@ def make_app(settings: Settings) -> web.Application:
     app[ROOT_KEY] = root.resolve()
     app[CACHE_KEY] = FileCache()
     app.on_response_prepare.append(_security_headers)
+    from aggregator.members_web import add_member_routes  # it imports this module
+
+    add_member_routes(app, settings)  # before the catch-all below, which would shadow them
     app.router.add_get("/{tail:.*}", _serve_file, name="static")
     return app
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,6 +12,20 @@ from tests.httpserver import FixtureServer
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 SEEDS = ROOT.parent / "shared" / "seeds"
+
+
+def require_seeds() -> Path:
+    """The shared seed captures: read by tests only, never by the product.
+
+    They sit beside the repository in the workplace (``../shared/seeds``) and always in CI,
+    where their absence fails the run; a clone elsewhere skips the tests that read them.
+    """
+    if SEEDS.is_dir() and any(SEEDS.glob("*.txt")):
+        return SEEDS
+    message = f"the seed captures are not at {SEEDS}"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 @pytest.fixture

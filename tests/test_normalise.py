@@ -25,7 +25,7 @@ from aggregator.normalise import (
     split_byline,
 )
 from aggregator.urls import canonicalize
-from tests.conftest import SEEDS
+from tests.conftest import require_seeds
 
 FEED_URL = "https://www.uclg.example/en/blog/feed"
 SOURCE = Source(
@@ -44,7 +44,7 @@ _META = re.compile(r"^(?:(?P<tags>.*?)\s+)?-\s(?P<date>\d{2}/\d{2}/\d{4})$")
 def seed_entries() -> list[ParsedEntry]:
     """The seed listings as entries: what a scraper of that page would hand over."""
     entries: list[ParsedEntry] = []
-    for path in sorted(SEEDS.glob("*.txt")):
+    for path in sorted(require_seeds().glob("*.txt")):
         lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
         pending: list[str] = []
         for line in lines[2:]:  # two intro paragraphs

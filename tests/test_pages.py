@@ -20,9 +20,9 @@ import pytest
 
 from aggregator.config import Settings
 from aggregator.publish import publish_all
+from tests.conftest import require_seeds
 from tests.test_publish import BASE_URL, build, make_post
 
-SEEDS = Path(__file__).resolve().parent.parent.parent / "shared" / "seeds"
 CHROMIUM = Path("/usr/bin/chromium")
 META_RE = re.compile(r"^(?:\S.* )?- \d{2}/\d{2}/\d{4}$")
 
@@ -96,7 +96,7 @@ def test_a_cross_posted_story_names_the_other_publishers(tmp_path: Path, now: da
 def test_meta_lines_have_the_shape_of_the_seed_captures(tmp_path: Path, now: datetime) -> None:
     seed_lines = [
         line.strip()
-        for seed in sorted(SEEDS.glob("*.txt"))
+        for seed in sorted(require_seeds().glob("*.txt"))
         for line in seed.read_text(encoding="utf-8").splitlines()
         if re.search(r" - \d{2}/\d{2}/\d{4}$", line.strip()) or re.match(r"^- \d", line)
     ]

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import html
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 from aggregator.errors import ParseError
 from aggregator.models import ScrapeRules
 from aggregator.scrape import scrape_listing
+from tests.conftest import require_seeds
 
-SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 URL = "https://city.example.org/en/blog/"
 RULES = ScrapeRules(
     item="article",
@@ -167,10 +166,9 @@ def test_control_characters_are_stripped() -> None:
     assert entry.summary == "esc text"
 
 
-@pytest.mark.skipif(not SEEDS.is_dir(), reason="the shared seed captures are not here")
 def test_meta_lines_of_the_seed_captures() -> None:
     """The meta lines exactly as the UCLG captures show them are read the same way."""
-    captured = "\n".join(p.read_text("utf-8") for p in sorted(SEEDS.glob("*.txt")))
+    captured = "\n".join(p.read_text("utf-8") for p in sorted(require_seeds().glob("*.txt")))
     lines = {
         "- 25/03/2022": ((), datetime(2022, 3, 25, tzinfo=UTC)),
         "COVID19, public services - 20/07/2021": (

@@ -25,6 +25,7 @@ from aggregator.models import (
     SourceState,
     SourceUpdate,
 )
+from aggregator.store.submissions import NewSubmission, SourceActivity, Submission
 
 
 class Store(Protocol):
@@ -130,5 +131,36 @@ class Store(Protocol):
         """When the live holder of the named lock took it; None when free or stale."""
 
     def release_lock(self, name: str, owner: str) -> None: ...
+
+    # --- member submissions and owner notices (members_web, notify) ------------------------
+    def add_submission(self, new: NewSubmission, now: datetime) -> int:
+        """Queue a member's submission as pending; its new id."""
+
+    def get_submission(self, submission_id: int) -> Submission | None: ...
+
+    def list_submissions(self, state: str | None = "pending", limit: int = 200) -> list[Submission]:
+        """Oldest first; ``state`` None lists every state."""
+
+    def pending_with_feed(self, feed_url: str) -> Submission | None:
+        """A submission of that feed URL still waiting for review, if any."""
+
+    def decide_submission(
+        self,
+        submission_id: int,
+        state: str,
+        now: datetime,
+        *,
+        reason: str | None = None,
+        source_id: str | None = None,
+    ) -> bool:
+        """pending -> approved/rejected in one statement; False if it was not pending."""
+
+    def last_notices(self) -> dict[str, str]:
+        """Source id -> the last condition its contact was told about."""
+
+    def record_notice(self, source_id: str, condition: str, now: datetime) -> None: ...
+
+    def source_activity(self, since: datetime) -> dict[str, SourceActivity]:
+        """Per source: posts first seen after ``since`` and its newest post's first_seen."""
 
     def close(self) -> None: ...

@@ -219,3 +219,32 @@ locks = Table(
     Column("acquired", UTCDateTime, nullable=False),
     Column("expires", UTCDateTime, nullable=False),
 )
+
+# Feeds members submitted on the web form, waiting for (or past) an operator's decision.
+submissions = Table(
+    "submissions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("url", Text, nullable=False),  # what the member typed
+    Column("feed_url", Text, nullable=False),  # the feed discovery found
+    Column("organisation", Text, nullable=False),
+    Column("contact", Text, nullable=False),
+    Column("language", Text, nullable=False),
+    Column("preview", Text, nullable=False, server_default="{}"),  # JSON, as the member saw it
+    Column("state", Text, nullable=False, server_default="pending"),
+    Column("reason", Text),
+    Column("created", UTCDateTime, nullable=False),
+    Column("decided", UTCDateTime),
+    Column("source_id", Text),  # the feeds.yaml id once approved
+    Index(None, "state", "id"),
+    Index(None, "feed_url"),
+)
+
+# Per source, the last condition (failing, gone, moved, quiet, ok) its contact was told about.
+source_notices = Table(
+    "source_notices",
+    metadata,
+    Column("source_id", Text, primary_key=True),
+    Column("condition", Text, nullable=False),
+    Column("notified", UTCDateTime, nullable=False),
+)

@@ -32,6 +32,7 @@ from aggregator.store import expiry as _expiry
 from aggregator.store import locks as _locks
 from aggregator.store import posts as _posts
 from aggregator.store import sources as _sources
+from aggregator.store import submissions as _submissions
 from aggregator.store.engine import (
     WRITE_OPTION,
     current_revision,
@@ -217,3 +218,48 @@ class SqlStore:
     def release_lock(self, name: str, owner: str) -> None:
         with self._write(f"releasing lock {name}") as conn:
             _locks.release_lock(conn, name, owner)
+
+    # --- member submissions and owner notices ------------------------------------------------
+    def add_submission(self, new: _submissions.NewSubmission, now: datetime) -> int:
+        with self._write("queueing a member submission") as conn:
+            return _submissions.add_submission(conn, new, now)
+
+    def get_submission(self, submission_id: int) -> _submissions.Submission | None:
+        with self._read("reading a submission") as conn:
+            return _submissions.get_submission(conn, submission_id)
+
+    def list_submissions(
+        self, state: str | None = "pending", limit: int = 200
+    ) -> list[_submissions.Submission]:
+        with self._read("listing submissions") as conn:
+            return _submissions.list_submissions(conn, state, limit)
+
+    def pending_with_feed(self, feed_url: str) -> _submissions.Submission | None:
+        with self._read("looking for a pending submission") as conn:
+            return _submissions.pending_with_feed(conn, feed_url)
+
+    def decide_submission(
+        self,
+        submission_id: int,
+        state: str,
+        now: datetime,
+        *,
+        reason: str | None = None,
+        source_id: str | None = None,
+    ) -> bool:
+        with self._write(f"deciding submission {submission_id}") as conn:
+            return _submissions.decide_submission(
+                conn, submission_id, state, now, reason=reason, source_id=source_id
+            )
+
+    def last_notices(self) -> dict[str, str]:
+        with self._read("reading sent notices") as conn:
+            return _submissions.last_notices(conn)
+
+    def record_notice(self, source_id: str, condition: str, now: datetime) -> None:
+        with self._write(f"recording a notice for {source_id}") as conn:
+            _submissions.record_notice(conn, source_id, condition, now)
+
+    def source_activity(self, since: datetime) -> dict[str, _submissions.SourceActivity]:
+        with self._read("counting recent posts per source") as conn:
+            return _submissions.source_activity(conn, since)

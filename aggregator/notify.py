@@ -1,0 +1,295 @@
+"""Tell a source's owner when their feed needs attention: one e-mail per change of condition.
+
+A member whose feed broke wants to hear about it once, not after every failed fetch (a source
+fetched hourly would mail its owner 24 times a day).  So the decision is about *conditions*, not
+events: each source is in one condition now (ok, failing, gone, moved, quiet), the store
+remembers the last condition its contact was told about, and a notice goes out only when the
+two differ.  Returning to ``ok`` is recorded silently, so a later breakdown is news again.
+
+Which condition wins when several hold: gone (the server said 410: nothing will ever come),
+then moved (a permanent redirect: the fix is a config edit), then failing (for at least
+``fetch.failing_days``), then quiet (no new post for ``fetch.quiet_days`` although fetches work).
+
+``notices`` is pure (``now`` and every input passed in); ``send_notices`` is the I/O edge the
+app calls after each cycle.  A notice is recorded only once the SMTP server accepted it, so a
+mail server that is down means the notice is tried again after the next cycle.
+"""
+
+from __future__ import annotations
+
+import enum
+import html
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from aggregator.config import Settings, SmtpSettings
+from aggregator.errors import DeliveryError
+from aggregator.mail import MailMessage, Sender, SmtpSender, build_message
+from aggregator.models import Source, SourceState
+from aggregator.store.protocol import Store
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "Condition",
+    "Notice",
+    "NoticeReport",
+    "condition_of",
+    "notice_message",
+    "notices",
+    "send_notices",
+    "settled",
+]
+
+
+class Condition(enum.StrEnum):
+    OK = "ok"
+    FAILING = "failing"
+    GONE = "gone"
+    MOVED = "moved"
+    QUIET = "quiet"
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """One e-mail to write: which source, to whom, about what."""
+
+    source_id: str
+    name: str
+    contact: str
+    condition: Condition
+    url: str  # the configured feed URL
+    since: datetime | None = None  # failing since / last new post
+    detail: str | None = None  # the last error, or where the feed moved to
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeReport:
+    sent: tuple[Notice, ...] = ()
+    failed: tuple[tuple[Notice, str], ...] = ()  # refused by the server: tried again next time
+    error: str | None = None  # the SMTP session could not be opened
+
+
+# --------------------------------------------------------------------------------------------
+# Deciding (pure)
+
+
+def condition_of(
+    source: Source,
+    state: SourceState | None,
+    last_post: datetime | None,
+    now: datetime,
+    *,
+    failing_days: int,
+    quiet_days: int,
+) -> Condition:
+    """The one condition a source is in now (see the module docstring for the order)."""
+    if state is None:
+        return Condition.OK
+    if state.gone:
+        return Condition.GONE
+    if state.url != source.url:
+        return Condition.MOVED
+    if state.failing_since is not None and now - state.failing_since >= timedelta(
+        days=failing_days
+    ):
+        return Condition.FAILING
+    if (
+        state.failing_since is None
+        and state.last_success is not None
+        and last_post is not None
+        and now - last_post >= timedelta(days=quiet_days)
+    ):
+        return Condition.QUIET
+    return Condition.OK
+
+
+def _notice(
+    source: Source, state: SourceState, condition: Condition, last_post: datetime | None
+) -> Notice:
+    since: datetime | None = None
+    detail: str | None = None
+    if condition is Condition.FAILING:
+        since, detail = state.failing_since, state.last_error
+    elif condition is Condition.GONE:
+        since, detail = state.last_error_at, state.last_error
+    elif condition is Condition.MOVED:
+        detail = state.url
+    elif condition is Condition.QUIET:
+        since = last_post
+    assert source.contact is not None
+    return Notice(source.id, source.name, source.contact, condition, source.url, since, detail)
+
+
+def _watched(sources: Iterable[Source]) -> list[Source]:
+    return [s for s in sources if s.enabled and s.contact]
+
+
+def notices(
+    sources: Iterable[Source],
+    states: Mapping[str, SourceState],
+    last_notified: Mapping[str, str],
+    now: datetime,
+    *,
+    last_post: Mapping[str, datetime | None] | None = None,
+    failing_days: int = 7,
+    quiet_days: int = 60,
+) -> list[Notice]:
+    """The notices to send now: sources with a contact whose condition is not ok and differs
+    from the last one their contact was told about."""
+    posts = last_post or {}
+    out = []
+    for source in _watched(sources):
+        state = states.get(source.id)
+        latest = posts.get(source.id)
+        condition = condition_of(
+            source, state, latest, now, failing_days=failing_days, quiet_days=quiet_days
+        )
+        if condition is Condition.OK or state is None:
+            continue
+        if last_notified.get(source.id) == condition.value:
+            continue
+        out.append(_notice(source, state, condition, latest))
+    return out
+
+
+def settled(
+    sources: Iterable[Source],
+    states: Mapping[str, SourceState],
+    last_notified: Mapping[str, str],
+    now: datetime,
+    *,
+    last_post: Mapping[str, datetime | None] | None = None,
+    failing_days: int = 7,
+    quiet_days: int = 60,
+) -> list[str]:
+    """Sources back to ok after a notice: recorded (without e-mail) so the next problem counts."""
+    posts = last_post or {}
+    back = []
+    for source in _watched(sources):
+        told = last_notified.get(source.id)
+        if told is None or told == Condition.OK.value:
+            continue
+        condition = condition_of(
+            source,
+            states.get(source.id),
+            posts.get(source.id),
+            now,
+            failing_days=failing_days,
+            quiet_days=quiet_days,
+        )
+        if condition is Condition.OK:
+            back.append(source.id)
+    return back
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+
+
+def _day(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d") if value is not None else "an unknown date"
+
+
+def _lines(notice: Notice, site: str) -> tuple[str, list[str]]:
+    n = notice
+    if n.condition is Condition.FAILING:
+        subject = f"{site}: your feed “{n.name}” has been failing since {_day(n.since)}"
+        body = [
+            f"We have not been able to read your feed {n.url} since {_day(n.since)}.",
+            f"The last error was: {n.detail or 'unknown'}.",
+            "Your new posts will not appear on the network's site and digest until it works "
+            "again. We keep trying; no action is needed once it is fixed.",
+        ]
+    elif n.condition is Condition.GONE:
+        subject = f"{site}: your feed “{n.name}” was removed from your site"
+        body = [
+            f"Your server answered that the feed {n.url} is gone for good (HTTP 410).",
+            "We have stopped reading it. If you publish a new feed, reply with its address.",
+        ]
+    elif n.condition is Condition.MOVED:
+        subject = f"{site}: your feed “{n.name}” has moved"
+        body = [
+            f"Your feed {n.url} now permanently redirects to {n.detail}.",
+            "We follow the new address already; we will update our list so it stays that way.",
+        ]
+    else:
+        subject = f"{site}: no new posts from “{n.name}” since {_day(n.since)}"
+        body = [
+            f"Your feed {n.url} works, but it has had no new post since {_day(n.since)}.",
+            "If your news now appears somewhere else, reply with the new feed's address.",
+        ]
+    return subject, body
+
+
+def notice_message(notice: Notice, settings: Settings, now: datetime) -> MailMessage:
+    """The e-mail for one notice, from the digest's sender address."""
+    site = settings.site.title
+    subject, body = _lines(notice, site)
+    greeting = f"Hello,\n\nThis is about “{notice.name}” on {site} ({settings.site.base_url})."
+    closing = "You receive this because this address is the contact for the feed."
+    text = "\n\n".join([greeting, *body, closing]) + "\n"
+    paragraphs = [greeting.replace("\n\n", " "), *body, closing]
+    markup = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
+    smtp = settings.digest.smtp
+    return build_message(
+        from_address=smtp.from_address,
+        from_name=smtp.from_name,
+        reply_to=smtp.reply_to,
+        to=notice.contact,
+        subject=subject,
+        text=text,
+        html=f"<!DOCTYPE html><html><body>{markup}</body></html>",
+        date=now,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Sending (the I/O edge)
+
+SenderFactory = Callable[[SmtpSettings], Sender]
+
+
+def send_notices(
+    store: Store,
+    settings: Settings,
+    now: datetime,
+    smtp_factory: SenderFactory = SmtpSender,
+) -> NoticeReport:
+    """Decide and send this cycle's notices; record each one the server accepted.
+
+    Never raises for a mail problem: a cycle must not fail because the mail server is down.
+    """
+    sources = settings.source_list()
+    states = store.get_states()
+    told = store.last_notices()
+    activity = store.source_activity(now - timedelta(days=settings.fetch.quiet_days))
+    last_post = {sid: a.last_post for sid, a in activity.items()}
+    failing, quiet = settings.fetch.failing_days, settings.fetch.quiet_days
+    back = settled(
+        sources, states, told, now, last_post=last_post, failing_days=failing, quiet_days=quiet
+    )
+    for source_id in back:
+        store.record_notice(source_id, Condition.OK.value, now)
+    todo = notices(
+        sources, states, told, now, last_post=last_post, failing_days=failing, quiet_days=quiet
+    )
+    if not todo:
+        return NoticeReport()
+    sent: list[Notice] = []
+    failed: list[tuple[Notice, str]] = []
+    try:
+        with smtp_factory(settings.digest.smtp) as sender:
+            for notice in todo:
+                result = sender.send(notice_message(notice, settings, now))
+                if result.ok:
+                    store.record_notice(notice.source_id, notice.condition.value, now)
+                    sent.append(notice)
+                else:
+                    failed.append((notice, result.error or "refused"))
+    except DeliveryError as exc:
+        log.warning("owner notices not sent: %s", exc)
+        return NoticeReport(tuple(sent), tuple(failed), str(exc))
+    return NoticeReport(tuple(sent), tuple(failed))
