@@ -125,11 +125,10 @@ class _Cycle:
         ids = [p.id for p in posts]
         known = self.store.known_posts(source.id, ids) if posts else {}
         aliases = self.store.alias_targets(source.id, ids) if posts else {}
-        fresh = [p for p in posts if p.id not in known]
+        keys = _story_keys(processed) if processed else []
+        fresh = [k for p, k in zip(posts, keys, strict=True) if p.id not in known]
         candidates = (
-            self.store.story_candidates(
-                [link_key(p.link) for p in fresh], [title_key(p.title) for p in fresh], source.id
-            )
+            self.store.story_candidates([k[0] for k in fresh], [k[1] for k in fresh], source.id)
             if fresh
             else []
         )
@@ -182,6 +181,13 @@ class _Cycle:
             return process_document(job)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, process_document, job)
+
+
+def _story_keys(processed: ProcessedDocument) -> list[tuple[str, str]]:
+    """Each post's (link key, title key), from the worker when it computed them."""
+    if len(processed.story_keys) == len(processed.posts):
+        return list(processed.story_keys)
+    return [(link_key(p.link), title_key(p.title)) for p in processed.posts]
 
 
 def _as_not_modified(result: FetchResult) -> FetchResult:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from aggregator.dedupe import link_key, title_key
 from aggregator.errors import FeedError
 from aggregator.models import ParsedFeed, Post, Source
 from aggregator.normalise import normalise
@@ -42,6 +43,9 @@ class ProcessedDocument:
     link: str | None = None
     warnings: tuple[str, ...] = ()
     error: str | None = None
+    # (link key, title key) of each post, computed here so the cycle's parent process, which
+    # also fetches and writes for every source, does not spend its time on them
+    story_keys: tuple[tuple[str, str], ...] = ()
 
 
 def process_document(job: DocumentJob) -> ProcessedDocument:
@@ -67,6 +71,7 @@ def process_document(job: DocumentJob) -> ProcessedDocument:
         title=parsed.title,
         link=parsed.link,
         warnings=parsed.warnings,
+        story_keys=tuple((link_key(p.link), title_key(p.title)) for p in posts),
     )
 
 

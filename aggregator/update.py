@@ -94,7 +94,7 @@ def split_duplicates(
     own: list[Post] = []
     merges: list[tuple[Post, str]] = []
     fresh = [p for p in posts if p.id not in known and p.id not in aliases]
-    matched = find_duplicates(fresh, candidates)
+    matched = find_duplicates(fresh, candidates) if candidates else {}
     for post in posts:
         primary = aliases.get(post.id) or matched.get(post.id)
         if primary is not None:

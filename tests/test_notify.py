@@ -226,14 +226,18 @@ def test_quiet_source_is_told_once_from_its_stored_posts(
 
 
 def test_mail_server_down_records_nothing_so_the_notice_is_retried(
-    tmp_path: Path, smtp: SmtpServer, store: SqlStore, now: datetime
+    tmp_path: Path, store: SqlStore, now: datetime
 ) -> None:
-    settings = settings_for(tmp_path, smtp)
+    server = SmtpServer()  # not started yet: its port refuses connections
+    settings = settings_for(tmp_path, server)
     store.sync_sources(settings.source_list())
     fail(store, "riverside", now - timedelta(days=5), now, 30)
-    smtp.controller.stop()
     report = send_notices(store, settings, now)
     assert report.sent == () and report.error is not None
     assert store.last_notices() == {}
-    smtp.controller.start()
-    assert len(send_notices(store, settings, now).sent) == 1
+    server.controller.start()
+    try:
+        assert len(send_notices(store, settings, now).sent) == 1
+        assert len(server.handler.received) == 1
+    finally:
+        server.controller.stop()

@@ -292,7 +292,8 @@ def test_combined_atom_carries_every_field(tmp_path: Path, now: datetime) -> Non
     assert content.text == newest.content_html
     source = first.find(f"{A}source")
     assert source is not None
-    assert source.findtext(f"{A}id") == "https://uclg.example.org/feed.xml"
+    # a stable id minted from the site and the source id, not the (movable) fetch URL
+    assert source.findtext(f"{A}id") == "tag:news.example.org,2026:sources/uclg"
     assert source.findtext(f"{A}title") == "UCLG"  # the feed's own title, from its state
     source_links = {(ln.get("rel"), ln.get("href")) for ln in source.findall(f"{A}link")}
     assert source_links == {
@@ -320,7 +321,7 @@ def test_combined_atom_carries_every_field(tmp_path: Path, now: datetime) -> Non
     assert '<a href="https://example.org/">a link</a>' in e0.content[0].value
     assert {t.term for t in e0.tags} == {"Migration", "migration"}
     assert e0.source.title == "UCLG"
-    assert e0.source.id == "https://uclg.example.org/feed.xml"
+    assert e0.source.id == "tag:news.example.org,2026:sources/uclg"
 
 
 def test_hostile_text_survives_every_format(tmp_path: Path, now: datetime) -> None:

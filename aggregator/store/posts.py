@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Row, Select, bindparam, delete, func, insert, select, update
@@ -23,6 +24,12 @@ from aggregator.store.schema import post_aliases, post_topics, posts
 CHUNK = 500
 
 _UPDATABLE = tuple(c.name for c in posts.columns if c.name not in ("id", "first_seen"))
+
+
+# Pure and costly (Unicode decomposition per character); a changed post is written with the
+# same link and title again and again.
+_link_key = lru_cache(maxsize=8192)(link_key)
+_title_key = lru_cache(maxsize=8192)(title_key)
 
 
 def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
@@ -73,8 +80,8 @@ def post_row(post: Post) -> dict[str, Any]:
         "content_hash": post.content_hash,
         "also_from": _dumps(list(post.also_from)),
         "translations": _dumps([_link_dict(t) for t in post.translations]),
-        "link_key": link_key(post.link),
-        "title_key": title_key(post.title),
+        "link_key": _link_key(post.link),
+        "title_key": _title_key(post.title),
     }
 
 
