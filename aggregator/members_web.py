@@ -123,14 +123,15 @@ class TokenBucket:
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def take(self, key: str) -> bool:
-        """Spend one token of ``key``; False when it has none left."""
+    def take(self, key: str, *, spend: bool = True) -> bool:
+        """Spend one token of ``key``; False when it has none left.  ``spend=False`` only
+        looks (a login is refused while the bucket is empty, but only failures spend)."""
         with self._lock:
             now = self._clock()
             tokens, last = self._buckets.pop(key, (self.capacity, now))
             tokens = min(self.capacity, tokens + (now - last) * self.rate)
             allowed = tokens >= 1.0
-            if allowed:
+            if allowed and spend:
                 tokens -= 1.0
             self._buckets[key] = (tokens, now)
             while len(self._buckets) > self._max_keys:
@@ -416,12 +417,18 @@ async def get_submit(request: web.Request) -> web.Response:
     return response
 
 
+def _has_controls(text: str) -> bool:
+    return any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in text)
+
+
 def _field_errors(form: Mapping[str, str], languages: list[str]) -> list[str]:
     errors = []
+    if any(_has_controls(value) for value in form.values()):
+        errors.append("Remove the control characters (line breaks, tabs…) from the fields.")
     if not form.get("url"):
         errors.append("Give the address of your feed or of your site.")
-    if not form.get("organisation") or "\n" in form.get("organisation", ""):
-        errors.append("Give your organisation's name (one line).")
+    if not form.get("organisation"):
+        errors.append("Give your organisation's name.")
     if not _EMAIL_RE.match(form.get("contact", "")):
         errors.append("Give a contact e-mail address, such as web@city.example.")
     if normalise_tag(form.get("language")) not in languages:
@@ -613,10 +620,13 @@ def _admin_denied(members: _Members, request: web.Request) -> web.Response | Non
     if not expected:
         raise web.HTTPNotFound()
     given = _basic_password(request.headers.get("Authorization"))
-    if given is not None and hmac.compare_digest(given.encode(), expected.encode()):
-        return None
-    if given is not None and not members.login_limiter.take(_client(request)):
-        return _page("message.html", status=429, message="Too many attempts.", **_base(members))
+    if given is not None:
+        client = _client(request)
+        if not members.login_limiter.take(client, spend=False):
+            return _page("message.html", status=429, message="Too many attempts.", **_base(members))
+        if hmac.compare_digest(given.encode(), expected.encode()):
+            return None
+        members.login_limiter.take(client)  # only a wrong password spends a token
     return _page(
         "message.html",
         status=401,

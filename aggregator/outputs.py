@@ -38,9 +38,21 @@ def clean_text(value: str | None) -> str:
     """
     if not value:
         return ""
-    if _ANY_BAD.search(value) is None:  # the common case: one scan, no copy
+    if _all_printable(value) or _ANY_BAD.search(value) is None:  # the common cases: no copy
         return value
     return _NOT_XML.sub("", _SURROGATE.sub("\ufffd", value))
+
+
+def _all_printable(value: str) -> bool:
+    """A fast proof that nothing needs dropping: every character we drop is non-printable.
+
+    ``str.isprintable`` is a plain C loop, several times faster than the regex on the 4 kB
+    bodies a publish cleans tens of thousands of; False only means "ask the regex" (a no-break
+    space is legitimate yet not printable).
+    """
+    if "\n" in value or "\t" in value or "\r" in value:
+        value = value.replace("\n", " ").replace("\t", " ").replace("\r", " ")
+    return value.isprintable()
 
 
 def clean_line(value: str | None) -> str:

@@ -32,6 +32,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urljoin
 
@@ -488,6 +489,20 @@ def _not_a_feed(data: bytes, url: str) -> ParseError:
 
 _ATOM_NS = "http://www.w3.org/2005/Atom"
 _A = "{" + _ATOM_NS + "}"
+_A_CATEGORY = _A + "category"
+_A_CONTENT = _A + "content"
+_A_ENTRY = _A + "entry"
+_A_FEED = _A + "feed"
+_A_ICON = _A + "icon"
+_A_ID = _A + "id"
+_A_LINK = _A + "link"
+_A_LOGO = _A + "logo"
+_A_PUBLISHED = _A + "published"
+_A_RIGHTS = _A + "rights"
+_A_SUBTITLE = _A + "subtitle"
+_A_SUMMARY = _A + "summary"
+_A_TITLE = _A + "title"
+_A_UPDATED = _A + "updated"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _FAST_MEDIA_TYPES = frozenset(
     {"application/xml", "text/xml", "application/rss+xml", "application/atom+xml"}
@@ -498,11 +513,16 @@ _LINK_ATTRS = frozenset({"href", "rel", "type", "hreflang", "title", "length", _
 _TEXT_CONSTRUCT_TYPES = frozenset({"text", "html"})
 # Channel / feed children that feed nothing we map and have no side effect in feedparser.
 _RSS_IGNORED = frozenset({"lastBuildDate", "pubDate", "generator", "docs", "ttl", "copyright"})
-_ATOM_IGNORED = frozenset({_A + "updated", _A + "subtitle", _A + "rights", _A + "icon", _A + "logo"})
+_ATOM_IGNORED = frozenset({_A_UPDATED, _A_SUBTITLE, _A_RIGHTS, _A_ICON, _A_LOGO})
+_RSS_CHANNEL_ONCE = frozenset({"title", "link", "description", "language"})
+_ATOM_FEED_ONCE = frozenset({_A_TITLE, _A_ID})
 _RSS_ITEM_ONCE = frozenset({"title", "link", "guid", "pubDate", "description"})
-_ATOM_ENTRY_ONCE = frozenset(
-    {_A + "title", _A + "id", _A + "updated", _A + "published", _A + "summary", _A + "content"}
-)
+_ATOM_ENTRY_ONCE = frozenset({_A_TITLE, _A_ID, _A_UPDATED, _A_PUBLISHED, _A_SUMMARY, _A_CONTENT})
+
+
+# Pure; an entry's link is resolved as its link, its id and again when mapped.
+_fp_join = lru_cache(maxsize=4096)(_urljoin)
+_join = lru_cache(maxsize=4096)(urljoin)
 
 
 class _Unsupported(Exception):
@@ -534,7 +554,7 @@ def _fast_parse(data: bytes, url: str) -> dict[str, Any] | None:
     try:
         if root.tag == "rss" and root.get("version") == "2.0" and not root.nsmap:
             return _FastReader(base, "rss20", {}).rss(root)
-        if root.tag == _A + "feed" and root.nsmap == {None: _ATOM_NS}:
+        if root.tag == _A_FEED and root.nsmap == {None: _ATOM_NS}:
             return _FastReader(base, "atom10", {None: _ATOM_NS}).atom(root)
     except _Unsupported:
         return None
@@ -606,7 +626,7 @@ class _FastReader:
         return _fp_value(el.text)
 
     def _resolve(self, value: str) -> str:
-        return _urljoin(self.base, value) if value else value
+        return _fp_join(self.base, value) if value else value
 
     def _detail(self, kind: str, lang: str | None, value: str) -> dict[str, Any]:
         return {
@@ -626,7 +646,9 @@ class _FastReader:
             tags.append(value)
 
     def _category(self, context: dict[str, Any], el: Any, attrs: dict[str, str]) -> None:
-        self._tag(context, attrs.get("term"), attrs.get("scheme", attrs.get("domain")), attrs.get("label"))
+        self._tag(
+            context, attrs.get("term"), attrs.get("scheme", attrs.get("domain")), attrs.get("label")
+        )
         value = _fp_finish(_fp_value(el.text))
         if not value:
             return
@@ -677,7 +699,7 @@ class _FastReader:
                     raise _Unsupported("item attributes")
                 entries.append(self._rss_item(el, lang))
                 continue
-            self._check_once(seen, tag, frozenset({"title", "link", "description", "language"}))
+            self._check_once(seen, tag, _RSS_CHANNEL_ONCE)
             if tag == "title":
                 value = _fp_finish(self._leaf(el))
                 feed["title"] = value
@@ -750,22 +772,22 @@ class _FastReader:
         seen: set[str] = set()
         for el in self._children(root):
             tag = el.tag
-            if tag == _A + "entry":
+            if tag == _A_ENTRY:
                 for name in el.attrib:
                     if name != _XML_LANG:
                         raise _Unsupported(f"attribute {name}")
                 entries.append(self._atom_entry(el, self._lang(el, lang)))
                 continue
-            self._check_once(seen, tag, frozenset({_A + "title", _A + "id"}))
+            self._check_once(seen, tag, _ATOM_FEED_ONCE)
             el_lang = self._lang(el, lang)
-            if tag == _A + "title":
+            if tag == _A_TITLE:
                 kind = self._text_type(el)
                 value = _fp_finish(self._leaf(el, frozenset({"type"})))
                 feed["title"] = value
                 feed["title_detail"] = self._detail(kind, el_lang, value)
-            elif tag == _A + "id":
+            elif tag == _A_ID:
                 self._guid(feed, self._leaf(el), True)
-            elif tag == _A + "link":
+            elif tag == _A_LINK:
                 self._atom_link(feed, el)
             elif tag in _ATOM_IGNORED:
                 self._leaf(el)
@@ -792,7 +814,7 @@ class _FastReader:
             attrs[name] = value.lower() if name in ("rel", "type") else value
         attrs.setdefault("rel", "alternate")
         attrs.setdefault("type", "application/atom+xml" if attrs["rel"] == "self" else "text/html")
-        attrs["href"] = _urljoin(self.base, attrs["href"])
+        attrs["href"] = _fp_join(self.base, attrs["href"])
         context.setdefault("links", []).append(attrs)
         if attrs["rel"] == "alternate" and _content_type(attrs["type"]) in _HTML_TYPES:
             context["link"] = attrs["href"]
@@ -804,26 +826,26 @@ class _FastReader:
             tag = el.tag
             self._check_once(seen, tag, _ATOM_ENTRY_ONCE)
             el_lang = self._lang(el, lang)
-            if tag == _A + "title":
+            if tag == _A_TITLE:
                 kind = self._text_type(el)
                 value = _fp_finish(self._leaf(el, frozenset({"type"})))
                 entry["title"] = value
                 entry["title_detail"] = self._detail(kind, el_lang, value)
-            elif tag == _A + "id":
+            elif tag == _A_ID:
                 self._guid(entry, self._leaf(el), True)
-            elif tag == _A + "link":
+            elif tag == _A_LINK:
                 self._atom_link(entry, el)
-            elif tag in (_A + "updated", _A + "published"):
+            elif tag in (_A_UPDATED, _A_PUBLISHED):
                 self._date(entry, tag[len(_A) :], _fp_finish(self._leaf(el)))
-            elif tag == _A + "category":
+            elif tag == _A_CATEGORY:
                 self._leaf(el, frozenset({"term", "scheme", "label"}))
                 self._category(entry, el, dict(el.attrib))
-            elif tag == _A + "summary":
+            elif tag == _A_SUMMARY:
                 kind = self._text_type(el)
                 value = _fp_finish(self._leaf(el, frozenset({"type"})))
                 entry["summary"] = value
                 entry["summary_detail"] = self._detail(kind, el_lang, value)
-            elif tag == _A + "content":
+            elif tag == _A_CONTENT:
                 kind = self._text_type(el)
                 value = _fp_finish(self._leaf(el, frozenset({"type"})))
                 entry["content"] = [self._detail(kind, el_lang, value)]
@@ -1219,7 +1241,7 @@ def _abs(base: str, href: object) -> str | None:
     if text is None:
         return None
     try:
-        return clean_text(urljoin(base, text))
+        return clean_text(_join(base, text))
     except ValueError:
         return text
 

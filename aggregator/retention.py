@@ -27,9 +27,7 @@ def cutoff(now: datetime, retention_days: int | None) -> datetime | None:
     return now - timedelta(days=retention_days)
 
 
-def expire(
-    store: Store, settings: Settings, now: datetime, keep_ids: Collection[str] = ()
-) -> int:
+def expire(store: Store, settings: Settings, now: datetime, keep_ids: Collection[str] = ()) -> int:
     """Delete the posts older than ``site.retention_days``; how many were deleted."""
     before = cutoff(now, settings.site.retention_days)
     if before is None:

@@ -3,8 +3,10 @@
 The job store is APScheduler's SQLAlchemyJobStore on the same database as the posts, so a restart
 resumes the schedule.  Jobs are registered by textual reference with plain arguments (the config
 path), which is what a persistent job store needs.  Every job runs with ``max_instances=1`` (a
-slow cycle is never overlapped by the next) and ``coalesce=True`` with a long misfire grace: a
-digest missed while the process was down runs once when it comes back, not once per missed slot.
+slow cycle is never overlapped by the next) and ``coalesce=True``: a digest missed while the
+process was down runs once when it comes back, not once per missed slot.  Digest jobs have no
+misfire limit (a weekly edition missed during a 3-day outage is still sent, once, covering every
+post since the previous edition); the cycle job is re-planned for "now" at every start anyway.
 
 On start the stored jobs are reconciled with ``feeds.yaml`` while the scheduler is paused: a
 digest job whose schedule did not change is kept as stored (so its missed run is still due); a
@@ -23,6 +25,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -35,8 +38,27 @@ DIGEST_PREFIX = "digest:"
 MISFIRE_GRACE_S = 24 * 3600
 
 
+class _Scheduler(BackgroundScheduler):  # type: ignore[misc]
+    """APScheduler 3's BackgroundScheduler, minus one way to silently skip a due job.
+
+    ``shutdown()`` wakes the scheduler thread after marking the scheduler stopped and closing
+    the executors; that thread then makes one more pass over the due jobs, fails to submit
+    them ("cannot schedule new futures after shutdown", agronholm/apscheduler#985) and still
+    moves their next run time forward.  A digest due at that moment would be skipped until
+    its next slot.  The pass is checked under the job-store lock, which ``shutdown`` also
+    takes, so it either runs fully before the executors close or not at all.
+    """
+
+    def _process_jobs(self) -> float | None:
+        with self._jobstores_lock:
+            if self.state == STATE_STOPPED:
+                return None
+            wait: float | None = super()._process_jobs()
+            return wait
+
+
 def build_scheduler(settings: Settings) -> BackgroundScheduler:
-    return BackgroundScheduler(
+    return _Scheduler(
         jobstores={"default": SQLAlchemyJobStore(url=settings.storage_url)},
         executors={"default": ThreadPoolExecutor(2)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_S},
@@ -65,9 +87,11 @@ def reconcile_jobs(scheduler: BackgroundScheduler, settings: Settings, now: date
         existing = scheduler.get_job(job_id)
         if (
             existing is not None
-            and str(existing.trigger) == str(trigger)
+            and repr(existing.trigger) == repr(trigger)  # str() leaves the time zone out
             and list(existing.args) == [config_path, edition.name]
         ):
+            if existing.misfire_grace_time is not None:  # stored by an older release
+                scheduler.modify_job(job_id, misfire_grace_time=None)
             continue  # keep its stored next run time: a missed edition is still due
         scheduler.add_job(
             "aggregator.jobs:digest_job",
@@ -76,6 +100,7 @@ def reconcile_jobs(scheduler: BackgroundScheduler, settings: Settings, now: date
             id=job_id,
             name=f"digest {edition.name}",
             replace_existing=True,
+            misfire_grace_time=None,  # however late: coalesced to one run, window since last
         )
 
 

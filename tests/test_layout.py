@@ -17,7 +17,7 @@ OWNERS: dict[str, set[str]] = {
     "apscheduler": {"scheduler"},
     "sqlalchemy": {"store"},
     "alembic": {"store"},
-    "aiohttp": {"fetch", "netguard", "web"},
+    "aiohttp": {"fetch", "netguard", "web", "members_web"},
     "ruamel": {"config", "roster"},
     "smtplib": {"mail"},
     "click": {"cli", "cli_feeds"},

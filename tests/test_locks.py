@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -62,7 +62,8 @@ def write_config(
     ]
     for path in paths:
         sid = path.strip("/").split(".")[0]
-        lines.append(f"  - {{id: {sid}, name: {sid}, organisation: {sid}, url: '{server.url(path)}'}}")
+        url = server.url(path)
+        lines.append(f"  - {{id: {sid}, name: {sid}, organisation: {sid}, url: '{url}'}}")
     target = directory / "feeds.yaml"
     target.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return target
@@ -84,17 +85,15 @@ def start_fetch(config_path: Path) -> subprocess.Popen[str]:
 
 def kill_group(proc: subprocess.Popen[str]) -> None:
     """SIGKILL the child and whatever it started (its process group is its own pid)."""
-    try:
+    with suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.communicate(timeout=30)  # reaps it and closes its pipes
 
 
 @contextmanager
-def blocking_route(server: FixtureServer, path: str, body: bytes) -> Iterator[
-    tuple[threading.Event, threading.Event]
-]:
+def blocking_route(
+    server: FixtureServer, path: str, body: bytes
+) -> Iterator[tuple[threading.Event, threading.Event]]:
     """A route that signals ``entered`` and then waits for ``release`` before answering."""
     entered, release = threading.Event(), threading.Event()
 
@@ -134,7 +133,10 @@ def test_a_second_fetch_exits_3_naming_the_lock_while_the_first_completes(
             assert entered.wait(timeout=30), "the first run never reached the slow source"
             second = subprocess.run(
                 [sys.executable, str(RUN), "fetch", "--config", str(cfg)],
-                capture_output=True, text=True, timeout=60, env={**os.environ, "CI": "1"},
+                capture_output=True,
+                text=True,
+                timeout=60,
+                env={**os.environ, "CI": "1"},
                 check=False,
             )
             assert second.returncode == 3, second.stderr
@@ -164,7 +166,11 @@ def test_a_lock_left_by_a_killed_run_is_recovered_by_the_next_run(
     http_server.route("/slow.rss", body)
     rerun = subprocess.run(
         [sys.executable, str(RUN), "fetch", "--config", str(cfg)],
-        capture_output=True, text=True, timeout=60, env={**os.environ, "CI": "1"}, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "CI": "1"},
+        check=False,
     )
     assert rerun.returncode == 0, rerun.stderr
     assert "1 ok" in rerun.stdout and "1 new post" in rerun.stdout
@@ -182,8 +188,9 @@ def test_a_live_lock_of_another_host_is_trusted_until_its_ttl_ends(
         assert store.acquire_lock("cycle", "other:1:1", t0, 60) is None
         with sqlite3.connect(cfg.parent / "aggregator.sqlite3") as conn:
             conn.execute("UPDATE locks SET host = 'elsewhere', pid = 1")
-        with pytest.raises(LockedError, match="host elsewhere"), held_lock(
-            store, "cycle", lambda: t0 + timedelta(seconds=59)
+        with (
+            pytest.raises(LockedError, match="host elsewhere"),
+            held_lock(store, "cycle", lambda: t0 + timedelta(seconds=59)),
         ):
             pass
         with held_lock(store, "cycle", lambda: t0 + timedelta(seconds=61)):

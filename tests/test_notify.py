@@ -38,7 +38,10 @@ def healthy(src: Source, now: datetime) -> SourceState:
 
 
 def decide(
-    src: Source, state: SourceState, now: datetime, told: dict[str, str] | None = None,
+    src: Source,
+    state: SourceState,
+    now: datetime,
+    told: dict[str, str] | None = None,
     last_post: datetime | None = None,
 ) -> list[Condition]:
     found = notices(

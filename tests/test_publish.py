@@ -13,8 +13,10 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import feedparser
 import pytest
@@ -28,6 +30,7 @@ from aggregator.config import Settings
 from aggregator.models import Author, Link, Post, Source, SourceState
 from aggregator.outputs import clean_line, clean_text, write_atomic
 from aggregator.publish import entry_id, publish_all
+from tests.httpserver import FixtureServer
 
 DATA = Path(__file__).resolve().parent / "data"
 A = "{http://www.w3.org/2005/Atom}"
@@ -769,3 +772,217 @@ def test_the_memo_notices_every_kind_of_change(tmp_path: Path, now: datetime) ->
 
     (out / ".publish-memo.json").write_text("not json", encoding="utf-8")
     assert publish_all(store, renamed, now).written == ()  # rebuilt, same bytes, untouched
+
+
+def test_the_memo_follows_content_hashes_and_merges(tmp_path: Path, now: datetime) -> None:
+    posts = [make_post(n, content_hash=f"h{n}") for n in range(6)]
+    settings, store = build(tmp_path, posts, feed_entries=10)
+    out = settings.output_dir
+    publish_all(store, settings, now)
+
+    store.posts[0] = replace(store.posts[0], title="Rewritten", content_hash="h0-v2")
+    publish_all(store, settings, now)
+    titles = [e.findtext(f"{A}title") for e in read_xml(out / "feed.atom").findall(f"{A}entry")]
+    assert "Rewritten" in titles
+
+    # a merge names another member without touching the post's own content (or its hash)
+    store.posts[0] = replace(store.posts[0], also_from=("cemr",))
+    report = publish_all(store, settings, now)
+    assert out / "feed.atom" in report.written
+    parsed = feedparser.parse((out / "feed.atom").read_bytes())
+    entry = next(e for e in parsed.entries if e.id == entry_id(posts[0].id))
+    assert [c.name for c in entry.contributors] == [
+        "Council of European Municipalities and Regions"
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# Editions chosen in one pass, batched writes
+
+
+def test_one_pass_editions_match_each_editions_own_choice(tmp_path: Path, now: datetime) -> None:
+    posts = [make_post(n) for n in range(40)]
+    posts[3] = replace(posts[3], language="fr-CA", topics=("migration", "migration"))
+    settings, store = build(tmp_path, posts)
+    site = publish._load_site(store, settings, now)
+    specs = publish.feed_specs(site)
+    assert {s.kind for s in specs} == {"all", "language", "topic", "source"}
+    chosen = publish.edition_posts(site.posts, specs, 5)
+    for spec in specs:
+        expected = [p for p in site.posts if spec.selects(p)][:5]
+        assert [p.id for p in chosen[spec.path]] == [p.id for p in expected], spec.path
+
+
+def test_batch_writer_writes_changes_only_and_reports_failures(tmp_path: Path) -> None:
+    from aggregator.outputs import BatchWriter
+
+    (tmp_path / "same.txt").write_bytes(b"same")
+    before = (tmp_path / "same.txt").stat()
+    with BatchWriter() as files:
+        assert files.put(tmp_path / "same.txt", b"same") is False
+        for n in range(30):
+            assert files.put(tmp_path / "d" / f"{n}.txt", str(n).encode()) is True
+    assert (tmp_path / "same.txt").stat().st_mtime_ns == before.st_mtime_ns
+    assert [(tmp_path / "d" / f"{n}.txt").read_bytes() for n in range(30)] == [
+        str(n).encode() for n in range(30)
+    ]
+    assert not list(tmp_path.rglob(".tmp-*"))  # no temporary file left behind
+
+    (tmp_path / "blocker").write_bytes(b"a file where a directory should be")
+    files = BatchWriter()
+    files.put(tmp_path / "blocker" / "x.txt", b"x")
+    with pytest.raises(OSError):
+        files.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Stable atom:source ids, also_from in every format
+
+
+def test_atom_source_id_survives_a_moved_member_feed(tmp_path: Path, now: datetime) -> None:
+    settings, store = build(tmp_path, [make_post(n) for n in range(3)])
+    publish_all(store, settings, now)
+    first = feedparser.parse((settings.output_dir / "sources" / "uclg.atom").read_bytes())
+
+    # the member's feed moved (in the demo: a new random port at every run)
+    moved = [
+        dict(s, url="http://127.0.0.1:41234/feed.xml") if s["id"] == "uclg" else s for s in SOURCES
+    ]
+    settings2 = Settings.model_validate(
+        {**settings.model_dump(exclude={"sources"}), "sources": moved}
+    ).model_copy(update={"path": settings.path})
+    store2 = FakeStore(store.posts, settings2.source_list())
+    publish_all(store2, settings2, now)
+    second = feedparser.parse((settings.output_dir / "sources" / "uclg.atom").read_bytes())
+
+    ids = {e.source.id for e in first.entries} | {e.source.id for e in second.entries}
+    assert ids == {"tag:news.example.org,2026:sources/uclg"}
+    selfs = {
+        ln.get("href")
+        for ln in read_xml(settings.output_dir / "sources" / "uclg.atom").iter(f"{A}link")
+        if ln.get("rel") == "self" and ln.getparent().tag == f"{A}source"
+    }
+    assert selfs == {"http://127.0.0.1:41234/feed.xml"}  # rel=self still the member's feed
+
+
+def test_other_publishers_of_a_story_appear_in_every_feed(tmp_path: Path, now: datetime) -> None:
+    merged = make_post(1, also_from=("uclg", "platforma", "cemr", "gone-member"))
+    settings, store = build(tmp_path, [merged, make_post(0)])
+    publish_all(store, settings, now)
+    out = settings.output_dir
+    expected = [
+        "United Cities and Local Governments",
+        "PLATFORMA",
+        "gone-member",  # a source no longer configured is still named, by its id
+    ]  # never the post's own organisation (CEMR)
+
+    atom = feedparser.parse((out / "feed.atom").read_bytes())
+    entry = next(e for e in atom.entries if e.id == entry_id(merged.id))
+    assert [c.name for c in entry.contributors] == expected
+    assert entry.contributors[0].href == "https://uclg.example.org/blog"  # its homepage
+    assert atom_schema().validate(etree.parse(str(out / "feed.atom")))
+    other = next(e for e in atom.entries if e.id != entry_id(merged.id))
+    assert "contributors" not in other
+
+    rss = feedparser.parse((out / "feed.rss").read_bytes())
+    item = next(e for e in rss.entries if e.id == entry_id(merged.id))
+    assert [c.name for c in item.contributors] == expected
+
+    doc = json.loads((out / "feed.json").read_text("utf-8"))
+    item = next(i for i in doc["items"] if i["id"] == entry_id(merged.id))
+    assert [o["name"] for o in item["_source"]["also_from"]] == expected
+
+
+# --------------------------------------------------------------------------------------------
+# WebSub announcements to a real hub on loopback
+
+
+def test_announce_pings_the_hub_for_changed_feeds_only(
+    tmp_path: Path, now: datetime, http_server: FixtureServer
+) -> None:
+    received: list[dict[str, list[str]]] = []
+
+    def hub(handler: BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        received.append(parse_qs(handler.rfile.read(length).decode("ascii")))
+        handler.send_response(204)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    hub_url = http_server.route("/hub", handler=hub)
+    settings, store = build(tmp_path, [make_post(n) for n in range(6)], hub=hub_url)
+    settings = settings.model_copy(
+        update={
+            "fetch": settings.fetch.model_copy(update={"allow_private": [http_server.hostport]})
+        }
+    )
+
+    first = publish_all(store, settings, now)
+    assert publish.announce(first, settings) == dict.fromkeys(first.changed_feeds, "ok")
+    assert [r["hub.mode"] for r in received] == [["publish"]] * len(first.changed_feeds)
+    assert {r["hub.url"][0] for r in received} == set(first.changed_feeds)
+    assert BASE_URL + "feed.atom" in first.changed_feeds
+
+    received.clear()
+    store.posts.append(make_post(7))  # a French post from CEMR, tagged migration
+    second = publish_all(store, settings, now)
+    publish.announce(second, settings)
+    pinged = {r["hub.url"][0] for r in received}
+    assert pinged == set(second.changed_feeds)
+    assert {BASE_URL + p for p in ("feed.atom", "feed-fr.atom", "sources/cemr.atom")} <= pinged
+    assert BASE_URL + "feed-en.atom" not in pinged and BASE_URL + "sources/uclg.atom" not in pinged
+
+    received.clear()
+    third = publish_all(store, settings, now)
+    assert third.changed_feeds == ()
+    assert publish.announce(third, settings) == {}
+    assert received == []  # nothing changed: the hub hears nothing
+
+    def down(handler: BaseHTTPRequestHandler) -> None:
+        handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+        handler.send_response(503)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    http_server.route("/hub", handler=down)  # a hub that is down never fails the cycle
+    store.posts.append(make_post(8))
+    results = publish.announce(publish_all(store, settings, now), settings)
+    assert results and set(results.values()) == {"http_503"}
+
+
+def test_announce_needs_a_hub(tmp_path: Path, now: datetime) -> None:
+    settings, store = build(tmp_path, [make_post(0)], hub=None)
+    report = publish_all(store, settings, now)
+    assert report.changed_feeds and publish.announce(report, settings) == {}
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=80))
+@hypothesis_settings(max_examples=200, deadline=None)
+def test_entry_ids_are_uuid5_for_ever(post_id: str) -> None:
+    import uuid
+
+    assert entry_id(post_id) == f"urn:uuid:{uuid.uuid5(publish.ENTRY_NAMESPACE, post_id)}"
+
+
+@given(st.text(max_size=60))
+@hypothesis_settings(max_examples=300, deadline=None)
+def test_clean_text_fast_path_agrees_with_the_rules(text: str) -> None:
+    cleaned = clean_text(text)
+    assert not any(
+        ("\x00" <= c <= "\x08")
+        or c in "\x0b\x0c\ufffe\uffff"
+        or ("\x0e" <= c <= "\x1f")
+        or ("\x7f" <= c <= "\x9f")
+        or ("\ud800" <= c <= "\udfff")
+        for c in cleaned
+    )
+    assert cleaned == "".join(
+        "\ufffd" if "\ud800" <= c <= "\udfff" else c
+        for c in text
+        if not (
+            ("\x00" <= c <= "\x08")
+            or c in "\x0b\x0c\ufffe\uffff"
+            or ("\x0e" <= c <= "\x1f")
+            or ("\x7f" <= c <= "\x9f")
+        )
+    )

@@ -98,9 +98,14 @@ def test_old_posts_go_and_recent_ones_stay(store: SqlStore) -> None:
 def test_a_post_an_edition_lists_is_kept_with_its_edition(store: SqlStore) -> None:
     put(store, post(1, 400), post(2, 400))
     edition = EditionRecord(
-        id="weekly-2025-10-01", name="weekly", window_start=None,
-        window_end=T0 - timedelta(days=399), created=T0 - timedelta(days=399),
-        post_ids=("uclg-1",), subject="Old news", sent=True,
+        id="weekly-2025-10-01",
+        name="weekly",
+        window_start=None,
+        window_end=T0 - timedelta(days=399),
+        created=T0 - timedelta(days=399),
+        post_ids=("uclg-1",),
+        subject="Old news",
+        sent=True,
     )
     store.save_edition(edition, ["a@example.org"])
     assert store.expire_posts(T0 - timedelta(days=365), ()) == 1
@@ -136,7 +141,8 @@ def _rss(items: list[tuple[str, str]]) -> str:
         f"<pubDate>Mon, 02 Nov 2026 10:00:00 +0000</pubDate><description>d</description></item>"
         for g, t in items
     )
-    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>M</title>{body}</channel></rss>'
+    head = '<?xml version="1.0"?><rss version="2.0"><channel><title>M</title>'
+    return f"{head}{body}</channel></rss>"
 
 
 def test_a_post_its_feed_still_lists_is_not_deleted_and_not_seen_as_new_again(
@@ -163,8 +169,16 @@ def test_a_post_its_feed_still_lists_is_not_deleted_and_not_seen_as_new_again(
         second, _ = fetch_and_publish(settings, store, clock=lambda: later)
         assert second.new_posts == 0 and store.count_posts() == 2
         # with protection of the newest posts switched off, both would go
-        assert expire(store, settings.model_copy(update={"fetch": settings.fetch.model_copy(
-            update={"max_entries": 1})}), later) == 1
+        assert (
+            expire(
+                store,
+                settings.model_copy(
+                    update={"fetch": settings.fetch.model_copy(update={"max_entries": 1})}
+                ),
+                later,
+            )
+            == 1
+        )
         assert expire(store, settings, later) == 0
     finally:
         store.close()

@@ -120,6 +120,21 @@ class SqlStore:
                 _posts.merge_aliases(conn, update.merges)
             return counts
 
+    def apply_updates(self, updates: Sequence[SourceUpdate]) -> list[tuple[int, int]]:
+        """``apply_update`` for several sources in one transaction (all or none of them).
+
+        The cycle batches updates that only change a source's state (a 304): one commit for
+        many sources instead of one each.
+        """
+        with self._write(f"saving the updates of {len(updates)} sources") as conn:
+            counts = []
+            for update in updates:
+                _sources.write_state(conn, update.state)
+                counts.append(_posts.upsert_posts(conn, update.posts))
+                if update.merges:
+                    _posts.merge_aliases(conn, update.merges)
+            return counts
+
     def alias_targets(self, source_id: str, ids: Sequence[str]) -> dict[str, str]:
         with self._read("reading post aliases") as conn:
             return _posts.alias_targets(conn, source_id, ids)

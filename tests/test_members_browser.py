@@ -1,0 +1,197 @@
+"""End to end in a real browser: a member submits a feed on the web form, an operator approves
+it from the command line, a cycle fetches it, and its posts are in the combined Atom feed.
+
+Browser: Debian's /usr/bin/chromium driven by Debian's /usr/bin/chromedriver through Selenium
+(never a downloaded driver), headless, with a throwaway profile and background traffic off.
+Without them the test is skipped, except when AGGREGATOR_REQUIRE_BROWSER=1 (CI): then a missing
+browser is a failure, so a broken CI image cannot pass silently.
+
+The feed is served on 127.0.0.1, which a member submission must never reach.  The test gets
+there only through ``add_member_routes(..., discoverer=...)``, a Python argument that no
+setting or request can reach (``loopback_discoverer`` in test_members_web.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import threading
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import lxml.etree
+import pytest
+from aiohttp import web
+from click.testing import CliRunner
+
+from aggregator import config
+from aggregator.app import run_cycle
+from aggregator.cli import main
+from aggregator.members_web import add_member_routes
+from aggregator.publish import publish_all
+from aggregator.store import open_store
+from tests.httpserver import FixtureServer
+from tests.test_discover import RSS, feed, quiet
+from tests.test_members_web import loopback_discoverer
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+ATOM_NS = {"a": "http://www.w3.org/2005/Atom"}
+
+pytestmark = pytest.mark.browser
+
+
+def require_browser() -> Any:
+    """The selenium ``webdriver`` module, or skip (fail when AGGREGATOR_REQUIRE_BROWSER=1)."""
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
+    try:
+        from selenium import webdriver
+    except ImportError:
+        missing.append("the selenium package")
+        webdriver = None
+    if missing:
+        reason = f"browser test needs {', '.join(missing)}"
+        if os.environ.get("AGGREGATOR_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"AGGREGATOR_REQUIRE_BROWSER=1 but {reason}")
+        pytest.skip(reason)
+    return webdriver
+
+
+class Served:
+    """An aiohttp application on 127.0.0.1 (ephemeral port), in a thread with its own loop."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.runner = web.AppRunner(app, access_log=None)
+        self.port = 0
+
+    async def _start(self) -> None:
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", 0).start()
+        self.port = self.runner.addresses[0][1]
+
+    def start(self) -> Served:
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
+        return self
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+@pytest.fixture
+def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    webdriver = require_browser()
+    from selenium.webdriver.chrome.service import Service
+
+    monkeypatch.setenv("SE_AVOID_STATS", "true")  # belt and braces: no Selenium Manager calls
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def test_member_submits_operator_approves_and_posts_reach_the_combined_feed(
+    browser: Any, http_server: FixtureServer, tmp_path: Path, now: datetime
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    quiet(http_server)
+    feed_url = http_server.url("/news/feed.xml")
+    http_server.route(
+        "/news/feed.xml", feed(title="Riverside News", self_url=feed_url), headers=RSS
+    )
+    feeds_yaml = tmp_path / "feeds.yaml"
+    feeds_yaml.write_text(
+        "# Browser test network\n"
+        "site:\n"
+        '  title: "Browser test network"\n'
+        "  output_dir: output\n"
+        "fetch:\n"
+        f'  allow_private: ["{http_server.hostport}"]   # the operator\'s own test server\n'
+        "sources: []\n",
+        encoding="utf-8",
+    )
+    app = web.Application()
+    add_member_routes(
+        app,
+        config.load(feeds_yaml),
+        discoverer=loopback_discoverer(http_server.hostport),  # the test-only hook
+        clock=lambda: now,
+        env={},
+    )
+    served = Served(app).start()
+    try:
+        base = f"http://127.0.0.1:{served.port}"
+        browser.get(f"{base}/submit")
+        browser.find_element(By.ID, "url").send_keys(feed_url)
+        browser.find_element(By.ID, "organisation").send_keys("City of Riverside")
+        browser.find_element(By.ID, "contact").send_keys("web@riverside.example")
+        Select(browser.find_element(By.ID, "language")).select_by_value("en")
+        browser.find_element(By.ID, "preview").click()
+        wait = WebDriverWait(browser, 20)
+        title = wait.until(ec.presence_of_element_located((By.ID, "feed-title")))
+        assert title.text == "Riverside News"
+        latest = browser.find_elements(By.CSS_SELECTOR, "#latest > li")
+        assert len(latest) == 3
+        browser.find_element(By.ID, "confirm").click()
+        ident = wait.until(ec.presence_of_element_located((By.ID, "submission-id"))).text
+    finally:
+        served.stop()
+    assert re.fullmatch(r"\d+", ident)
+
+    approved = CliRunner().invoke(main, ["feeds", "approve", ident, "--config", str(feeds_yaml)])
+    assert approved.exit_code == 0, approved.output
+    settings = config.load(feeds_yaml)
+    [source] = settings.sources
+    assert (source.url, source.contact) == (feed_url, "web@riverside.example")
+    assert feeds_yaml.read_text(encoding="utf-8").startswith("# Browser test network\n")
+
+    store = open_store(settings.storage_url)
+    try:
+        report = run_cycle(settings, store, clock=lambda: now, workers=1)
+        assert [o.new_posts for o in report.outcomes] == [4]
+        publish_all(store, settings, now)
+    finally:
+        store.close()
+    root = lxml.etree.parse(str(settings.output_dir / "feed.atom")).getroot()
+    titles = [t.text or "" for t in root.findall("a:entry/a:title", ATOM_NS)]
+    assert any("green" in t and "library" in t for t in titles), titles
+    assert "Mayors meet on housing and local finance" in titles
+
+
+def test_missing_browser_fails_instead_of_skipping_when_required(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(f"{__name__}.CHROMIUM", tmp_path / "no-chromium")
+    monkeypatch.setenv("AGGREGATOR_REQUIRE_BROWSER", "1")
+    with pytest.raises(pytest.fail.Exception, match="AGGREGATOR_REQUIRE_BROWSER=1"):
+        require_browser()
+    monkeypatch.delenv("AGGREGATOR_REQUIRE_BROWSER")
+    with pytest.raises(pytest.skip.Exception, match="no-chromium"):
+        require_browser()

@@ -1,0 +1,516 @@
+"""The member pages (/submit, /admin, /sources) over real HTTP with aiohttp's test client.
+
+The application is ``web.make_app`` itself (so the routes really come before the static
+catch-all) except where a test needs the test-only ``discoverer`` hook of
+``add_member_routes``.  Feeds are served by the real HTTP server on 127.0.0.1; the store is a
+real SQLite file beside ``feeds.yaml``; ``feeds.yaml`` is read back after an approval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import re
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from click.testing import CliRunner
+
+from aggregator import config, discover
+from aggregator.cli import main
+from aggregator.members_web import (
+    ADMIN_ENV,
+    SESSION_COOKIE,
+    TokenBucket,
+    add_member_routes,
+)
+from aggregator.store import SqlStore, open_store
+from aggregator.store.submissions import NewSubmission
+from aggregator.web import CSP, make_app
+from tests.httpserver import FixtureServer
+from tests.test_discover import RSS, feed, fixture_text, quiet
+
+PASSWORD = "correct horse battery staple"
+CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
+DRAFT_RE = re.compile(r'name="draft" value="([^"]+)"')
+
+
+@pytest.fixture(autouse=True)
+def quiet_server(http_server: FixtureServer) -> None:
+    quiet(http_server)
+
+
+def loopback_discoverer(hostport: str) -> discover_fn:
+    """The test-only hook: discovery that may reach the test server on 127.0.0.1.
+
+    Production code never builds this; it is handed to ``add_member_routes`` as a Python
+    argument, which no setting or request can change.
+    """
+
+    async def run(url: str, settings: config.Settings, now: datetime) -> Any:
+        fetch = settings.fetch.model_copy(update={"allow_private": [hostport]})
+        allowed = settings.model_copy(update={"fetch": fetch})
+        return await discover.discover_async(url, allowed, member=False, now=now)
+
+    return run
+
+
+discover_fn = Callable[[str, config.Settings, datetime], Awaitable[Any]]
+
+
+class Recorder:
+    """A discoverer that answers a refusal at once and counts its calls."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    async def __call__(self, url: str, settings: config.Settings, now: datetime) -> Any:
+        self.calls.append(url)
+        return discover.Refusal(url, discover.RefusalKind.NOT_A_FEED, "not a feed: test")
+
+
+@pytest.fixture
+def feeds_yaml(http_server: FixtureServer, tmp_path: Path) -> Path:
+    cemr = http_server.url("/cemr.xml")
+    path = tmp_path / "feeds.yaml"
+    text = fixture_text("feeds.yaml", allow=http_server.hostport, existing=cemr)
+    path.write_bytes(text.encode("utf-8"))
+    return path
+
+
+@pytest.fixture
+def store(feeds_yaml: Path) -> Iterator[SqlStore]:
+    opened = open_store(config.load(feeds_yaml).storage_url)
+    yield opened
+    opened.close()
+
+
+def run_app(app: web.Application, body: Callable[[TestClient[Any, Any]], Awaitable[None]]) -> None:
+    async def go() -> None:
+        async with TestClient(TestServer(app)) as client:
+            await body(client)
+
+    asyncio.run(go())
+
+
+def member_app(
+    feeds_yaml: Path, now: datetime, *, env: dict[str, str] | None = None, **kwargs: Any
+) -> web.Application:
+    app = web.Application()
+    settings = config.load(feeds_yaml)
+    add_member_routes(app, settings, clock=lambda: now, env=env or {}, **kwargs)
+    return app
+
+
+async def csrf_of(client: TestClient[Any, Any], path: str = "/submit", **kw: Any) -> str:
+    resp = await client.get(path, **kw)
+    assert resp.status == 200
+    match = CSRF_RE.search(await resp.text())
+    assert match is not None
+    return match.group(1)
+
+
+def basic(password: str) -> dict[str, str]:
+    token = base64.b64encode(f"admin:{password}".encode()).decode("ascii")
+    return {"Authorization": f"Basic {token}"}
+
+
+def form(**values: str) -> dict[str, str]:
+    base = {
+        "url": "https://www.city.example/",
+        "organisation": "City of Riverside",
+        "contact": "web@riverside.example",
+        "language": "en",
+    }
+    base.update(values)
+    return base
+
+
+# --------------------------------------------------------------------------------------------
+# The form, CSRF and limits
+
+
+def test_form_sets_a_session_cookie_and_a_token_under_the_sites_csp(
+    feeds_yaml: Path, now: datetime
+) -> None:
+    async def body(client: TestClient[Any, Any]) -> None:
+        resp = await client.get("/submit")
+        assert resp.status == 200
+        assert resp.headers["Content-Security-Policy"] == CSP
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+        cookie = resp.cookies[SESSION_COOKIE]
+        assert cookie["httponly"] and cookie["samesite"] == "Strict"
+        page = await resp.text()
+        assert CSRF_RE.search(page) and 'name="contact"' in page and "<script" not in page
+
+    run_app(make_app(config.load(feeds_yaml)), body)
+
+
+def test_post_without_a_valid_csrf_token_is_refused_before_any_fetch(
+    feeds_yaml: Path, now: datetime
+) -> None:
+    recorder = Recorder()
+
+    async def body(client: TestClient[Any, Any]) -> None:
+        resp = await client.post("/submit", data=form())  # no session, no token
+        assert resp.status == 403
+        token = await csrf_of(client)
+        resp = await client.post("/submit", data=form(csrf="0" * 64))
+        assert resp.status == 403
+        # a token is only good with the session it was made for
+        client.session.cookie_jar.clear()
+        resp = await client.post("/submit", data=form(csrf=token))
+        assert resp.status == 403
+        assert recorder.calls == []
+
+    run_app(member_app(feeds_yaml, now, discoverer=recorder), body)
+
+
+def test_rate_limit_per_client_with_an_injected_clock(feeds_yaml: Path, now: datetime) -> None:
+    recorder = Recorder()
+    clock = [1000.0]
+
+    async def body(client: TestClient[Any, Any]) -> None:
+        token = await csrf_of(client)
+        statuses = []
+        for _ in range(6):
+            resp = await client.post("/submit", data=form(csrf=token))
+            statuses.append(resp.status)
+        assert statuses == [422] * 5 + [429]  # five refusals shown, then throttled
+        assert int(resp.headers["Retry-After"]) > 0
+        assert len(recorder.calls) == 5
+        clock[0] += 3600 / 5  # one token back after a fifth of an hour
+        assert (await client.post("/submit", data=form(csrf=token))).status == 422
+        assert (await client.post("/submit", data=form(csrf=token))).status == 429
+
+    app = member_app(feeds_yaml, now, discoverer=recorder, monotonic=lambda: clock[0])
+    run_app(app, body)
+
+
+def test_token_bucket_refills_and_keeps_clients_apart() -> None:
+    t = [0.0]
+    bucket = TokenBucket(2, 100.0, clock=lambda: t[0])
+    assert [bucket.take("a"), bucket.take("a"), bucket.take("a")] == [True, True, False]
+    assert bucket.take("b")
+    t[0] = 50.0
+    assert bucket.take("a") and not bucket.take("a")
+
+
+def test_invalid_fields_and_oversized_input_are_refused_without_fetching(
+    feeds_yaml: Path, now: datetime
+) -> None:
+    recorder = Recorder()
+
+    async def body(client: TestClient[Any, Any]) -> None:
+        token = await csrf_of(client)
+        resp = await client.post("/submit", data=form(csrf=token, contact="not an address"))
+        assert resp.status == 422
+        assert "contact e-mail" in await resp.text()
+        resp = await client.post("/submit", data=form(csrf=token, language="xx"))
+        assert resp.status == 422
+        resp = await client.post("/submit", data=form(csrf=token, organisation="A\x1bB"))
+        assert resp.status == 422
+        resp = await client.post("/submit", data=form(csrf=token, organisation="x" * 201))
+        assert resp.status == 413
+        resp = await client.post(
+            "/submit", data=form(csrf=token, url="https://a.example/" + "a" * 20_000)
+        )
+        assert resp.status == 413
+        assert recorder.calls == []
+
+    run_app(member_app(feeds_yaml, now, discoverer=recorder), body)
+
+
+def test_member_submission_of_loopback_is_refused_even_though_the_operator_allows_it(
+    http_server: FixtureServer, feeds_yaml: Path, now: datetime
+) -> None:
+    feed_url = http_server.route("/news/feed.xml", feed(title="Loop", self_url="x"), headers=RSS)
+    assert http_server.hostport in config.load(feeds_yaml).fetch.allow_private
+
+    async def body(client: TestClient[Any, Any]) -> None:
+        token = await csrf_of(client)
+        resp = await client.post("/submit", data=form(csrf=token, url=feed_url))
+        assert resp.status == 422
+        page = await resp.text()
+        assert "We cannot add this address: refused address" in page
+        assert DRAFT_RE.search(page) is None
+
+    run_app(make_app(config.load(feeds_yaml)), body)  # the production wiring
+    assert http_server.hits("/news/feed.xml") == []
+
+
+# --------------------------------------------------------------------------------------------
+# Preview, confirm, queue
+
+
+def submit_valid(
+    http_server: FixtureServer, feeds_yaml: Path, now: datetime, organisation: str
+) -> tuple[str, str]:
+    """Drive the form to a queued submission; (the preview page, the confirmation page)."""
+    feed_url = http_server.url("/news/feed.xml")
+    http_server.route(
+        "/news/feed.xml", feed(title="Riverside News", self_url=feed_url), headers=RSS
+    )
+    pages: list[str] = []
+
+    async def body(client: TestClient[Any, Any]) -> None:
+        token = await csrf_of(client)
+        resp = await client.post(
+            "/submit", data=form(csrf=token, url=feed_url, organisation=organisation)
+        )
+        assert resp.status == 200, await resp.text()
+        preview = await resp.text()
+        draft = DRAFT_RE.search(preview)
+        assert draft is not None
+        resp = await client.post("/submit/confirm", data={"csrf": token, "draft": draft.group(1)})
+        assert resp.status == 200
+        pages.extend([preview, await resp.text()])
+        # the same preview cannot be queued twice
+        again = await client.post("/submit/confirm", data={"csrf": token, "draft": draft.group(1)})
+        assert again.status == 410
+
+    app = member_app(feeds_yaml, now, discoverer=loopback_discoverer(http_server.hostport))
+    run_app(app, body)
+    return pages[0], pages[1]
+
+
+def test_valid_submission_shows_the_preview_and_is_queued(
+    http_server: FixtureServer, feeds_yaml: Path, store: SqlStore, now: datetime
+) -> None:
+    preview, done = submit_valid(http_server, feeds_yaml, now, "Riverside <b>Council</b>")
+    assert 'id="feed-title">Riverside News<' in preview
+    assert 'id="feed-format">rss20<' in preview and 'id="feed-entries">4<' in preview
+    latest = preview.split('<ol id="latest">')[1].split("</ol>")[0]
+    assert latest.count("<li>") == 3  # the latest three entries
+    assert "Riverside opens a green library" in preview
+    assert "Riverside &lt;b&gt;Council&lt;/b&gt;" in preview  # autoescaped
+    assert "<b>Council</b>" not in preview
+    [queued] = store.list_submissions("pending")
+    assert f'id="submission-id">{queued.id}<' in done
+    assert queued.feed_url == http_server.url("/news/feed.xml")
+    assert queued.contact == "web@riverside.example" and queued.language == "en"
+    assert json.loads(queued.preview_json)["title"] == "Riverside News"
+
+
+def test_a_feed_already_waiting_is_not_queued_twice(
+    http_server: FixtureServer, feeds_yaml: Path, store: SqlStore, now: datetime
+) -> None:
+    feed_url = http_server.url("/news/feed.xml")
+    store.add_submission(
+        NewSubmission(feed_url, feed_url, "Riverside", "a@b.example", "en", "{}"), now
+    )
+    http_server.route("/news/feed.xml", feed(title="Riverside", self_url=feed_url), headers=RSS)
+
+    async def body(client: TestClient[Any, Any]) -> None:
+        token = await csrf_of(client)
+        resp = await client.post("/submit", data=form(csrf=token, url=feed_url))
+        assert resp.status == 422
+        assert "waiting for review" in await resp.text()
+
+    app = member_app(feeds_yaml, now, discoverer=loopback_discoverer(http_server.hostport))
+    run_app(app, body)
+
+
+# --------------------------------------------------------------------------------------------
+# Admin
+
+
+def test_admin_does_not_exist_without_a_password(feeds_yaml: Path, now: datetime) -> None:
+    async def body(client: TestClient[Any, Any]) -> None:
+        resp = await client.get("/admin", headers=basic(""))
+        assert resp.status == 404
+        assert (await client.post("/admin/approve/1")).status == 404
+
+    run_app(member_app(feeds_yaml, now, env={}), body)
+
+
+def test_admin_needs_the_password(feeds_yaml: Path, now: datetime) -> None:
+    async def body(client: TestClient[Any, Any]) -> None:
+        resp = await client.get("/admin")
+        assert resp.status == 401 and resp.headers["WWW-Authenticate"].startswith("Basic ")
+        resp = await client.get("/admin", headers=basic(PASSWORD + "x"))
+        assert resp.status == 401
+        resp = await client.get("/admin", headers=basic(PASSWORD))
+        assert resp.status == 200 and "Nothing waiting for review" in await resp.text()
+        # guessing: ten wrong passwords an hour, then even the right one waits
+        for _ in range(9):
+            assert (await client.get("/admin", headers=basic("guess"))).status == 401
+        assert (await client.get("/admin", headers=basic("guess"))).status == 429
+        assert (await client.get("/admin", headers=basic(PASSWORD))).status == 429
+        clock[0] += 3600 / 10
+        assert (await client.get("/admin", headers=basic(PASSWORD))).status == 200
+
+    clock = [0.0]
+    app = member_app(feeds_yaml, now, env={ADMIN_ENV: PASSWORD}, monotonic=lambda: clock[0])
+    run_app(app, body)
+
+
+def test_admin_approve_writes_feeds_yaml_and_reject_keeps_the_reason(
+    http_server: FixtureServer, feeds_yaml: Path, store: SqlStore, now: datetime
+) -> None:
+    submit_valid(http_server, feeds_yaml, now, "City of Riverside")
+    second = store.add_submission(
+        NewSubmission(
+            "https://spam.example/",
+            "https://spam.example/feed",
+            "Spam",
+            "s@spam.example",
+            "en",
+            "{}",
+        ),
+        now,
+    )
+    [first] = [s.id for s in store.list_submissions("pending") if s.id != second]
+    before = feeds_yaml.read_bytes()
+    auth = basic(PASSWORD)
+
+    async def body(client: TestClient[Any, Any]) -> None:
+        token = await csrf_of(client, "/admin", headers=auth)
+        refused = await client.post(f"/admin/approve/{first}", headers=auth, data={"csrf": "x"})
+        assert refused.status == 403
+        resp = await client.post(
+            f"/admin/approve/{first}", headers=auth, data={"csrf": token}, allow_redirects=False
+        )
+        assert resp.status == 303
+        resp = await client.post(
+            f"/admin/reject/{second}",
+            headers=auth,
+            data={"csrf": token, "reason": "Not a local government"},
+        )
+        assert resp.status == 200
+        page = await resp.text()
+        assert "rejected" in page and "Nothing waiting for review" in page
+
+    run_app(member_app(feeds_yaml, now, env={ADMIN_ENV: PASSWORD}), body)
+    after = feeds_yaml.read_bytes()
+    assert after.startswith(before.split(b"\n# Trailing")[0])  # every old line kept
+    settings = config.load(feeds_yaml)
+    added = settings.sources[-1]
+    assert added.url == http_server.url("/news/feed.xml")
+    assert added.organisation == "City of Riverside" and added.name == "Riverside News"
+    assert added.contact == "web@riverside.example"
+    approved = store.get_submission(first)
+    rejected = store.get_submission(second)
+    assert approved is not None and approved.state == "approved"
+    assert approved.source_id == added.id
+    assert rejected is not None and rejected.state == "rejected"
+    assert rejected.reason == "Not a local government"
+
+
+# --------------------------------------------------------------------------------------------
+# Command line
+
+
+def cli(path: Path, *args: str) -> Any:
+    command, *rest = args
+    return CliRunner().invoke(main, ["feeds", command, "--config", str(path), *rest])
+
+
+def test_cli_pending_approve_and_reject(feeds_yaml: Path, store: SqlStore, now: datetime) -> None:
+    preview = json.dumps({"title": "Hillcrest News", "format": "atom10"})
+    one = store.add_submission(
+        NewSubmission(
+            "https://hill.example/",
+            "https://hill.example/feed.atom",
+            "Hillcrest",
+            "web@hill.example",
+            "fr",
+            preview,
+        ),
+        now,
+    )
+    two = store.add_submission(
+        NewSubmission(
+            "https://x.example/", "https://x.example/rss", "X", "x@x.example", "en", "{}"
+        ),
+        now,
+    )
+    listed = cli(feeds_yaml, "pending")
+    assert listed.exit_code == 0
+    assert f"{one}  " in listed.output and "Hillcrest News" in listed.output
+    assert "contact=web@hill.example" in listed.output
+    done = cli(feeds_yaml, "approve", str(one))
+    assert done.exit_code == 0, done.output
+    assert "added source hillcrest" in done.output
+    source = next(s for s in config.load(feeds_yaml).sources if s.id == "hillcrest")
+    assert (source.url, source.language, source.contact) == (
+        "https://hill.example/feed.atom",
+        "fr",
+        "web@hill.example",
+    )
+    again = cli(feeds_yaml, "approve", str(one))
+    assert again.exit_code == 1 and "already approved" in again.output
+    assert cli(feeds_yaml, "reject", str(two)).exit_code == 2  # --reason is required
+    rejected = cli(feeds_yaml, "reject", str(two), "--reason", "Not a member")
+    assert rejected.exit_code == 0
+    assert cli(feeds_yaml, "pending").output.strip() == "0 submission(s) waiting for review"
+    missing = cli(feeds_yaml, "approve", "999")
+    assert missing.exit_code == 1 and "no submission with id 999" in missing.output
+
+
+# --------------------------------------------------------------------------------------------
+# Source health
+
+
+def test_sources_page_shows_each_sources_health(
+    feeds_yaml: Path, store: SqlStore, now: datetime
+) -> None:
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from aggregator.models import Post, SourceUpdate
+
+    settings = config.load(feeds_yaml)
+    store.sync_sources(settings.source_list())
+    states = store.get_states()
+    recent = now - timedelta(days=3)
+    old = now - timedelta(days=40)
+    posts = tuple(
+        Post(
+            id=f"uclg-{n}",
+            source_id="uclg",
+            guid=str(n),
+            title=f"Post {n}",
+            link=f"https://www.uclg.org/{n}",
+            published=when,
+            updated=when,
+            first_seen=when,
+            language="en",
+            excerpt="",
+            content_html="<p>x</p>",
+            content_hash=str(n),
+        )
+        for n, when in enumerate([recent, recent, old])
+    )
+    store.apply_update(
+        SourceUpdate("uclg", replace(states["uclg"], last_success=recent, last_fetch=recent), posts)
+    )
+    store.set_state(
+        replace(
+            states["cemr"],
+            last_fetch=now,
+            consecutive_failures=4,
+            failing_since=recent,
+            last_error="HTTP 500 <oops>",
+        )
+    )
+
+    async def body(client: TestClient[Any, Any]) -> None:
+        resp = await client.get("/sources")
+        assert resp.status == 200
+        page = await resp.text()
+        uclg = re.search(r'<tr id="source-uclg">(.*?)</tr>', page)
+        cemr = re.search(r'<tr id="source-cemr">(.*?)</tr>', page)
+        assert uclg is not None and cemr is not None
+        assert ">ok<" in uclg.group(1) and "<td>2</td>" in uclg.group(1)
+        assert recent.strftime("%Y-%m-%d") in uclg.group(1)
+        assert ">failing<" in cemr.group(1) and "HTTP 500 &lt;oops&gt;" in cemr.group(1)
+        assert "source-vvsg" not in page  # disabled sources are not listed
+
+    run_app(member_app(feeds_yaml, now), body)
