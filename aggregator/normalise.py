@@ -620,6 +620,10 @@ def _plain_value(value: object) -> object:
     return value
 
 
+# One encoder for every hash (json.dumps with options builds a new one per call).
+_HASH_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def content_hash(
     post: Post, stated_dates: tuple[datetime | None, datetime | None] | None = None
 ) -> str:
@@ -637,7 +641,7 @@ def content_hash(
         for position, name in enumerate(_HASHED_FIELDS):
             if name in ("published", "updated") and getattr(post, name) not in stated:
                 values[position] = None
-    blob = json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+    blob = _HASH_JSON.encode(values)
     return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
 
 

@@ -57,6 +57,10 @@ def _all_printable(value: str) -> bool:
 
 def clean_line(value: str | None) -> str:
     """A title or a name: cleaned and on one line (feed readers show CR/LF literally)."""
+    if not value:
+        return ""
+    if "  " not in value and value.isprintable():  # nothing to drop, no run of spaces to fold
+        return value.strip()
     return _SPACES.sub(" ", clean_text(value)).strip()
 
 

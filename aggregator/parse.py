@@ -16,6 +16,20 @@ Why this module is more than a call to ``feedparser.parse``:
 * Its dates can be impossible (year 0, year 10000, 30 February rolled into March) and it misreads
   ``25/03/2022``; dates are rebuilt here, and the raw text is always kept.
 * It does not read JSON Feed, which is mapped here by hand.
+* It costs about 0.7 ms per entry even with its sanitizer off, most of a cycle's CPU; lxml
+  reads the same bytes about 80 times faster.  So plain, well-formed RSS 2.0 and Atom 1.0
+  (most member feeds) take a **fast path** (``_fast_parse``): lxml with entities, DTDs and the
+  network off, then feedparser's own rules re-applied (whitespace stripping, relative URIs
+  joined with its ``_urljoin``, its UTF-8-read-as-Latin-1 repair and cp1252 mapping, its date
+  parser, ``guid``/``id`` standing in for a missing link, ``xml:lang`` inheritance), giving the
+  dictionary feedparser would give, which the same ``_map_feedparser`` maps.  Anything it does
+  not model falls back to feedparser, unchanged: a document that is not well-formed, a
+  DOCTYPE, a ``Content-Language`` header, a non-XML content type, other formats or versions,
+  any namespace beyond Atom's, ``xml:base``, markup or comments inside a text element, text
+  between elements, a repeated single-valued element, or any element or attribute outside a
+  short list (authors, enclosures, media, ``content:encoded``… all go to feedparser).
+  ``tests/test_parse_fastpath.py`` runs fixtures, the benchmark corpus and generated feeds
+  both ways and compares every field, so the two paths cannot silently drift apart.
 
 Everything returned is plain data (``models``), every string is free of control characters and
 lone surrogates, and ``parse_document`` is a module-level function of bytes and plain values so
@@ -26,6 +40,7 @@ from __future__ import annotations
 
 import calendar
 import codecs
+import contextlib
 import html
 import io
 import json
@@ -38,10 +53,10 @@ from urllib.parse import urljoin
 
 import feedparser
 import lxml.etree
+import lxml.html
 from feedparser.datetimes import _parse_date as _fp_parse_date
 from feedparser.html import _cp1252
 from feedparser.urls import _urljoin, make_safe_absolute_uri
-import lxml.html
 
 from aggregator.errors import ParseError
 from aggregator.models import Author, Link, ParsedEntry, ParsedFeed
@@ -562,19 +577,16 @@ def _fast_parse(data: bytes, url: str) -> dict[str, Any] | None:
 
 
 def _fp_value(text: str | None) -> str:
-    """What feedparser's ``pop`` does to text (strict parser, UTF-8): strip, repair, map."""
-    out = (text or "").strip()
-    return out
+    """feedparser's ``pop`` strips every element's text first."""
+    return (text or "").strip()
 
 
 def _fp_finish(out: str) -> str:
     """feedparser's repair of UTF-8 read as Latin-1, then its cp1252 mapping of C1 controls."""
     if out.isascii():
         return out
-    try:
+    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
         out = out.encode("iso-8859-1").decode("utf-8")
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        pass
     return out.translate(_cp1252) if _C1_CHARS.search(out) else out
 
 

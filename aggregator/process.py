@@ -94,4 +94,5 @@ def warm_up() -> None:
     """Import and initialise the heavy parts once per worker process (language model…)."""
     from aggregator import language
 
-    language.detect("warm up", ("en", "fr", "es"))
+    # enough letters to pass detect's minimum, so the model is really loaded here
+    language.detect("warming up the language model", ("en", "fr", "es"))

@@ -11,11 +11,18 @@ bytes and ``write_atomic`` leaves every file alone (stable ETags, 304s for feed 
 
 Text from members' feeds can hold characters XML cannot carry (ESC, BEL, lone surrogates);
 feedgen raises on them, so every string goes through ``clean_text`` first.
+
+Cost (issue 5: every output from 10,000 posts in under 2 s): feedgen writes each document's
+feed element, but each post's atom:entry is serialized once per publish (``entry_xml``) and
+spliced into every document that carries it; outputs whose inputs did not change are not
+rebuilt (``_Memo``); files are written through ``BatchWriter``, whose fsyncs overlap the
+building of the next document.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import hashlib
 import json
@@ -60,6 +67,7 @@ ENTRY_NAMESPACE = uuid.UUID("6f1d2f0e-8d5b-4f0c-9a51-3c1b8f0b7e21")
 _NAMESPACE_BYTES = ENTRY_NAMESPACE.bytes
 _LANG_TAG = re.compile(r"^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$")  # RFC 4287's atomLanguageTag
 ARCHIVE_MARKER = "archive/.page-size"
+ARCHIVE_INDEX = ".archive-index.json"  # where each page ends, so retention cannot shift them
 MEMO_FILE = ".publish-memo.json"
 # the code whose changes must rebuild every output (the templates are hashed separately)
 _PACKAGE = Path(__file__).resolve().parent
@@ -525,14 +533,59 @@ def edition_posts(
 # RFC 5005 archives
 
 
-def archive_pages(posts: Iterable[Post], size: int) -> list[list[Post]]:
+ArchiveKey = tuple[datetime, str]  # a post's place in first-seen order: (first_seen, id)
+
+
+def _archive_key(post: Post) -> ArchiveKey:
+    return (_utc(post.first_seen), post.id)
+
+
+def archive_pages(
+    posts: Iterable[Post], size: int, ends: Sequence[ArchiveKey] = ()
+) -> list[list[Post]]:
     """Complete pages of ``size`` posts in first-seen order (oldest page first).
 
     New posts are first seen *now*, after every stored one, so they only ever extend the tail:
-    a complete page keeps its members for good.
+    a complete page keeps its members for good.  ``ends`` are the last keys of the pages cut
+    by earlier publishes: those pages keep their boundaries even when retention has since
+    deleted their oldest posts (cutting afresh would shift every boundary, hide the newest
+    existing page from the chain and never archive the posts the shift skipped); only the
+    posts after the last end are cut into new pages.
     """
-    ordered = sorted(posts, key=lambda p: (_utc(p.first_seen), p.id))
-    return [ordered[i * size : (i + 1) * size] for i in range(len(ordered) // size)]
+    ordered = sorted(posts, key=_archive_key)
+    keys = [_archive_key(p) for p in ordered]
+    pages: list[list[Post]] = []
+    start = 0
+    for end in ends:
+        stop = bisect.bisect_right(keys, end, lo=start)
+        pages.append(ordered[start:stop])
+        start = stop
+    tail = ordered[start:]
+    pages.extend(tail[i * size : (i + 1) * size] for i in range(len(tail) // size))
+    return pages
+
+
+def _load_archive_ends(root: Path, size: int) -> list[ArchiveKey]:
+    """The boundaries earlier publishes cut at this page size; [] when unknown or unusable."""
+    try:
+        data = json.loads((root / ARCHIVE_INDEX).read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or data.get("size") != size:
+            return []
+        ends = [(_utc(datetime.fromisoformat(when)), str(pid)) for when, pid in data["ends"]]
+    except (OSError, ValueError, TypeError, KeyError):
+        return []
+    return ends if ends == sorted(ends) else []
+
+
+def _save_archive_ends(
+    root: Path, size: int, ends: Sequence[ArchiveKey], pages: Sequence[Sequence[Post]]
+) -> None:
+    known = list(ends[: len(pages)])
+    known += [_archive_key(page[-1]) for page in pages[len(known) :]]
+    if not known:
+        return
+    data = {"size": size, "ends": [[when.isoformat(), pid] for when, pid in known]}
+    write_atomic(root / ARCHIVE_INDEX, json.dumps(data).encode("utf-8"))
 
 
 def archive_path(number: int) -> str:
@@ -669,30 +722,55 @@ def opml_document(site: _Site) -> bytes:
 # WebSub
 
 
-def announce(report: PublishReport, settings: Settings) -> dict[str, str]:
+ANNOUNCE_TIMEOUT_S = 30.0  # for all pings together: a hub that hangs must not stall the cycle
+
+
+def announce(
+    report: PublishReport, settings: Settings, *, timeout_s: float = ANNOUNCE_TIMEOUT_S
+) -> dict[str, str]:
     """Tell the configured WebSub hub which feeds this publish changed.
 
     Returns feed URL -> "ok" or a short error, ``{}`` without a hub or without changes.  A
-    hub that is down or refused is logged and never fails the cycle: subscribers then learn
-    of the posts at their next poll, as without a hub.  The hub URL goes through the same
-    address checks as member feeds (``fetch.allow_private`` holds the operator's exceptions).
+    hub that is down, slow or refused is logged and never fails the cycle: subscribers then
+    learn of the posts at their next poll, as without a hub.  The hub URL goes through the
+    same address checks as member feeds (``fetch.allow_private`` holds the operator's
+    exceptions).
     """
     hub = settings.site.hub
     if not hub or not report.changed_feeds:
         return {}
     from aggregator.web import ping_hub  # aiohttp only when there is something to send
 
-    ping = ping_hub(hub, report.changed_feeds, allow=settings.fetch.allow_private)
+    feeds = report.changed_feeds
+
+    async def ping() -> dict[str, str]:
+        # one feed at a time against one deadline: cancelling ping_hub from outside is not
+        # reliable (aiohttp turns the cancellation into a per-request timeout and goes on)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        results: dict[str, str] = {}
+        for url in feeds:
+            left = deadline - loop.time()
+            if left <= 0:
+                results[url] = "error: timeout"
+                continue
+            allow = settings.fetch.allow_private
+            results.update(await ping_hub(hub, [url], allow=allow, timeout_s=left))
+        return results
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        results = asyncio.run(ping)
+        results = asyncio.run(ping())
     else:  # called from async code: a loop may not be nested, so use a thread of our own
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="websub") as pool:
-            results = pool.submit(asyncio.run, ping).result()
-    for url, outcome in results.items():
-        if outcome != "ok":
-            log.warning("WebSub hub %s: %s for %s", hub, outcome, url)
+            results = pool.submit(asyncio.run, ping()).result()
+    failed = {url: outcome for url, outcome in results.items() if outcome != "ok"}
+    if failed:  # one line, not one per feed: a hub that is down fails them all
+        first = next(iter(failed.items()))
+        log.warning(
+            "WebSub hub %s: %d of %d pings failed (%s: %s)", hub, len(failed), len(results), *first
+        )
     return results
 
 
@@ -836,7 +914,7 @@ def publish_all(store: Store, settings: Settings, now: datetime) -> PublishRepor
     with BatchWriter() as files:
         out = _Writer(settings.output_dir, files)
         memo = _Memo.load(out.root, _salt(site))
-        pages = archive_pages(site.posts, settings.site.feed_entries)
+        pages = _archive_plan(site, out.root)
         _write_archives(site, out, pages)
         links, changed_feeds, main_entries = _write_feeds(
             site, out, memo, archive_path(len(pages)) if pages else None
@@ -920,6 +998,22 @@ def _write_pages(
         removed += _remove_stale_pages(out.root, rendered.keys())
         memo.remember(key, fp, rendered.keys())
     return tuple(removed)
+
+
+def _archive_plan(site: _Site, root: Path) -> list[list[Post]]:
+    """This publish's archive pages, cut where earlier publishes cut them (see archive_pages).
+
+    Page boundaries depend on the page size (``site.feed_entries``), remembered in a dotfile
+    the server never serves: when the operator changes it, the old pages are cut wrong, so
+    they are deleted (``_write_archives``) and cut afresh.
+    """
+    size = site.settings.site.feed_entries
+    marker = root / ARCHIVE_MARKER
+    same_size = not marker.is_file() or marker.read_bytes() == str(size).encode()
+    ends = _load_archive_ends(root, size) if same_size else []
+    pages = archive_pages(site.posts, size, ends)
+    _save_archive_ends(root, size, ends, pages)
+    return pages
 
 
 def _write_archives(site: _Site, out: _Writer, pages: Sequence[Sequence[Post]]) -> None:

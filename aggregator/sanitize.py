@@ -235,6 +235,8 @@ def _strip_taglike(text: str) -> str:
     Plain text may be put into HTML by a careless consumer; repeating until nothing changes
     catches ``<<b>b>`` that would rebuild a tag after one pass.
     """
+    if "<" not in text:  # nothing can look like a tag
+        return text
     for _ in range(50):
         stripped = _TAGLIKE_RE.sub("", text)
         if stripped == text:
@@ -314,7 +316,9 @@ def excerpt(text: str, limit: int = 300) -> str:
 
     The result never holds markup and is at most ``limit`` characters.
     """
-    flat = clean_text(_strip_taglike(clean_text(text)))
+    flat = clean_text(text)
+    if "<" in flat:  # clean_text is idempotent: without "<" the second pass changes nothing
+        flat = clean_text(_strip_taglike(flat))
     for _ in range(3):
         trimmed = _drop_trailer(flat)
         if trimmed == flat:

@@ -125,9 +125,11 @@ def test_unusual_constructs_fall_back(monkeypatch: pytest.MonkeyPatch) -> None:
 # entities (escaped in the XML), UTF-8 read as Latin-1 ("Ã©"), C1 characters it maps as
 # cp1252, ampersands in links, non-Latin scripts.
 _TEXT_ALPHABET = st.sampled_from(
-    list("abcXYZ019 .,;:-_/?=#&<>\"'")
-    + ["é", "Ã©", "ñ", "ü", "\x80", "\x93", "\x9f", "€", "日本", "\n", "\t", "  ", "&amp;"]
-    + ["<p>", "</p>", "<b>x</b>", "&lt;i&gt;", "http://", "https://x.example/a?b=1&c=2"]
+    [
+        *"abcXYZ019 .,;:-_/?=#&<>\"'",
+        *["é", "Ã©", "ñ", "ü", "\x80", "\x93", "\x9f", "€", "日本", "\n", "\t", "  ", "&amp;"],
+        *["<p>", "</p>", "<b>x</b>", "&lt;i&gt;", "http://", "https://x.example/a?b=1&c=2"],
+    ]
 )
 TEXT = st.lists(_TEXT_ALPHABET, max_size=12).map("".join)
 URLISH = st.one_of(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -590,6 +591,32 @@ def test_complete_archive_pages_never_change(tmp_path: Path, now: datetime) -> N
     assert prev is not None and prev.get("href") == BASE_URL + "archive/3.atom"
 
 
+def test_retention_does_not_shift_the_archive_pages(tmp_path: Path, now: datetime) -> None:
+    settings, store = build(tmp_path, [make_post(n) for n in range(12)], feed_entries=4)
+    publish_all(store, settings, now)
+    archive = settings.output_dir / "archive"
+    pages_before = {n: _archive_ids(archive / f"{n}.atom") for n in (1, 2, 3)}
+
+    del store.posts[:2]  # retention deleted the two oldest posts
+    report = publish_all(store, settings, now)
+    assert report.archives == 3  # the chain still starts at the newest page
+    main = read_xml(settings.output_dir / "feed.atom")
+    prev = main.find(f"{A}link[@rel='prev-archive']")
+    assert prev is not None and prev.get("href") == BASE_URL + "archive/3.atom"
+
+    store.posts += [make_post(n, first_seen=now + timedelta(minutes=n)) for n in range(20, 24)]
+    report = publish_all(store, settings, now)
+    assert report.archives == 4
+    assert {n: _archive_ids(archive / f"{n}.atom") for n in (1, 2, 3)} == pages_before
+    assert _archive_ids(archive / "4.atom") == [
+        entry_id(make_post(n).id) for n in (23, 22, 21, 20)
+    ]  # exactly the new posts: none skipped, none twice
+
+    (archive / "2.atom").unlink()  # a lost page is cut again where it was
+    publish_all(store, settings, now)
+    assert _archive_ids(archive / "2.atom") == pages_before[2]
+
+
 def test_a_new_page_size_rebuilds_the_archives_once(tmp_path: Path, now: datetime) -> None:
     posts = [make_post(n) for n in range(9)]
     settings, store = build(tmp_path, posts, feed_entries=3)
@@ -986,3 +1013,33 @@ def test_clean_text_fast_path_agrees_with_the_rules(text: str) -> None:
             or ("\x7f" <= c <= "\x9f")
         )
     )
+
+
+@given(st.text(max_size=40))
+@hypothesis_settings(max_examples=300, deadline=None)
+def test_clean_line_fast_path_agrees_with_the_rules(text: str) -> None:
+    import re
+
+    assert clean_line(text) == re.sub(r"\s+", " ", clean_text(text)).strip()
+
+
+def test_a_hanging_hub_does_not_hold_the_cycle(
+    tmp_path: Path, now: datetime, http_server: FixtureServer
+) -> None:
+    release = threading.Event()
+
+    def hang(handler: BaseHTTPRequestHandler) -> None:
+        release.wait(10)  # accepts the connection, never answers in time
+
+    hub_url = http_server.route("/hub", handler=hang)
+    settings, store = build(tmp_path, [make_post(0)], hub=hub_url)
+    settings = settings.model_copy(
+        update={
+            "fetch": settings.fetch.model_copy(update={"allow_private": [http_server.hostport]})
+        }
+    )
+    try:
+        results = publish.announce(publish_all(store, settings, now), settings, timeout_s=0.5)
+    finally:
+        release.set()
+    assert results and all(v.startswith("error") for v in results.values())
