@@ -88,6 +88,9 @@ class _Cycle:
     rng: random.Random
     pending: list[SourceUpdate] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        self.batching = isinstance(self.store, _BatchingStore)
+
     async def run(
         self, sources: Sequence[Source], states: dict[str, SourceState]
     ) -> list[UpdateOutcome]:
@@ -118,8 +121,7 @@ class _Cycle:
         own source's state; an interrupted cycle loses at most some fetch times, and those
         sources are simply fetched again.
         """
-        batcher = self.store if isinstance(self.store, _BatchingStore) else None
-        if batcher is None or update.posts or update.merges:
+        if not self.batching or update.posts or update.merges:
             return self.store.apply_update(update)
         self.pending.append(update)
         if len(self.pending) >= STATE_BATCH:

@@ -9,8 +9,11 @@ k, right after the process starts, and after the last source (while it tidies an
 
 from __future__ import annotations
 
+import os
 import random
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections import Counter
 from pathlib import Path
@@ -21,6 +24,7 @@ from lxml import etree
 
 from aggregator import config
 from aggregator.app import run_cycle, utc_now
+from aggregator.outputs import TEMP_PREFIX, TEMP_SUFFIX, sweep_orphans, write_atomic
 from aggregator.publish import publish_all
 from aggregator.store import open_store
 from tests.httpserver import FixtureServer
@@ -137,3 +141,23 @@ def test_sigkill_at_20_points_loses_nothing_and_doubles_nothing(
     assert len(ids) == len(set(ids)) and sorted(ids) == sorted(feed_ids(clean.parent))
     leftovers = list((crashed.parent / "out").rglob(".tmp-*"))
     assert leftovers == []
+
+
+def test_only_temp_files_of_dead_writers_are_swept(tmp_path: Path) -> None:
+    """What a kill during ``write_atomic`` leaves is removed; a live writer's file is not."""
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    dead_pid = int(dead.stdout)
+    (tmp_path / "sub").mkdir()
+    orphan = tmp_path / "sub" / f"{TEMP_PREFIX}{dead_pid}-abc{TEMP_SUFFIX}"
+    legacy = tmp_path / f"{TEMP_PREFIX}abc{TEMP_SUFFIX}"  # an older release: no pid in it
+    live = tmp_path / f"{TEMP_PREFIX}{os.getpid()}-def{TEMP_SUFFIX}"
+    ours = tmp_path / "feed.atom"
+    for path in (orphan, legacy, live, ours):
+        path.write_bytes(b"x")
+    assert sorted(sweep_orphans(tmp_path)) == sorted([orphan, legacy])
+    assert live.exists() and ours.exists()
+    write_atomic(tmp_path / "index.html", b"<p>ok</p>")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["sub", live.name, "feed.atom", "index.html"]
+    )

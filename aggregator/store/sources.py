@@ -199,6 +199,21 @@ _STATE_UPDATE = (
 )
 
 
+def write_states(conn: Connection, states: Sequence[SourceState]) -> None:
+    """``write_state`` for many sources with one executemany; rows that do not exist yet
+    (the total count falls short) are written one by one, which inserts their placeholder."""
+    if not states:
+        return
+    rows = [
+        {"_id": state.source_id, **{f"_{name}": getattr(state, name) for name in STATE_FIELDS}}
+        for state in states
+    ]
+    result = conn.execute(_STATE_UPDATE, rows)
+    if result.rowcount != len(rows):
+        for state in states:
+            write_state(conn, state)
+
+
 def write_state(conn: Connection, state: SourceState) -> None:
     """Store a source's state.  A state for a source never synced gets a placeholder row
     (disabled, not configured) rather than an error, so the state is never lost."""

@@ -127,6 +127,9 @@ class SqlStore:
         many sources instead of one each.
         """
         with self._write(f"saving the updates of {len(updates)} sources") as conn:
+            if not any(update.posts or update.merges for update in updates):
+                _sources.write_states(conn, [update.state for update in updates])
+                return [(0, 0)] * len(updates)
             counts = []
             for update in updates:
                 _sources.write_state(conn, update.state)
