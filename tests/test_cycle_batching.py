@@ -6,13 +6,14 @@ A real SQLite store and, for the cycle, a real HTTP server on 127.0.0.1 answerin
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 from aggregator import config
 from aggregator.app import STATE_BATCH, run_cycle
 from aggregator.models import FetchStatus, Source, SourceState, SourceUpdate
 from aggregator.store import open_store
-from tests.httpserver import FixtureServer
+from tests.httpserver import FixtureServer, Handler
 
 RSS = (
     b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title>'
@@ -23,6 +24,24 @@ RSS = (
 )
 
 
+def _conditional(etag: str) -> Handler:
+    def handle(h: BaseHTTPRequestHandler) -> None:
+        if h.headers.get("If-None-Match") == etag:
+            h.send_response(304)
+            h.send_header("ETag", etag)
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+            return
+        h.send_response(200)
+        h.send_header("Content-Type", "application/rss+xml")
+        h.send_header("ETag", etag)
+        h.send_header("Content-Length", str(len(RSS)))
+        h.end_headers()
+        h.wfile.write(RSS)
+
+    return handle
+
+
 def test_apply_updates_writes_every_state_and_a_placeholder(tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
     try:
@@ -30,7 +49,9 @@ def test_apply_updates_writes_every_state_and_a_placeholder(tmp_path: Path) -> N
         when = datetime(2026, 6, 1, tzinfo=UTC)
         counts = store.apply_updates(
             [
-                SourceUpdate("a", SourceState("a", "https://a.example/", etag='"1"', last_success=when)),
+                SourceUpdate(
+                    "a", SourceState("a", "https://a.example/", etag='"1"', last_success=when)
+                ),
                 SourceUpdate("ghost", SourceState("ghost", "https://g.example/", etag='"g"')),
             ]
         )
@@ -48,7 +69,7 @@ def test_a_warm_cycle_stores_the_state_of_every_304_source(
 ) -> None:
     count = STATE_BATCH + 7  # more than one batch, and a partial one at the end
     for i in range(count):
-        http_server.add(f"/f{i}.rss", RSS, content_type="application/rss+xml", etag=f'"e{i}"')
+        http_server.route(f"/f{i}.rss", handler=_conditional(f'"e{i}"'))
     lines = [
         "site: {title: t, base_url: 'https://agg.example/'}",
         f"fetch: {{allow_private: ['127.0.0.1:{http_server.port}']}}",

@@ -132,21 +132,47 @@ def row_post(row: Row[Any]) -> Post:
 # --------------------------------------------------------------------------------------------
 # Writing
 
+# The cycle's per-source lookups, built once with expanding bound parameters: SQLAlchemy
+# memoises a statement object's cache key, so building one per call cost more than the query.
+_KNOWN = select(posts.c.id, posts.c.content_hash, posts.c.first_seen).where(
+    posts.c.source_id == bindparam("source_id"), posts.c.id.in_(bindparam("ids", expanding=True))
+)
+_KNOWN_ALIASES = select(
+    post_aliases.c.alias_id, post_aliases.c.content_hash, post_aliases.c.first_seen
+).where(
+    post_aliases.c.source_id == bindparam("source_id"),
+    post_aliases.c.alias_id.in_(bindparam("ids", expanding=True)),
+)
+_ALIASES = select(post_aliases.c.alias_id, post_aliases.c.post_id).where(
+    post_aliases.c.source_id == bindparam("source_id"),
+    post_aliases.c.alias_id.in_(bindparam("ids", expanding=True)),
+)
+_CANDIDATE_COLUMNS = (
+    posts.c.id, posts.c.source_id, posts.c.link_key, posts.c.title_key,
+    posts.c.language, posts.c.published, posts.c.first_seen,
+)  # fmt: skip
+_BY_LINK_KEY = select(*_CANDIDATE_COLUMNS).where(
+    posts.c.link_key.in_(bindparam("keys", expanding=True)),
+    posts.c.source_id != bindparam("exclude"),
+)
+_BY_TITLE_KEY = select(*_CANDIDATE_COLUMNS).where(
+    posts.c.title_key.in_(bindparam("keys", expanding=True)),
+    posts.c.source_id != bindparam("exclude"),
+)
+_HASHES = select(posts.c.id, posts.c.content_hash).where(
+    posts.c.id.in_(bindparam("ids", expanding=True))
+)
+
 
 def known_posts(
     conn: Connection, source_id: str, ids: Sequence[str]
 ) -> dict[str, tuple[str, datetime]]:
     found: dict[str, tuple[str, datetime]] = {}
     for chunk in _chunks(list(dict.fromkeys(ids))):
-        query = select(posts.c.id, posts.c.content_hash, posts.c.first_seen).where(
-            posts.c.source_id == source_id, posts.c.id.in_(chunk)
-        )
-        for row in conn.execute(query):
+        params = {"source_id": source_id, "ids": list(chunk)}
+        for row in conn.execute(_KNOWN, params):
             found[row.id] = (row.content_hash, row.first_seen)
-        aliases = select(
-            post_aliases.c.alias_id, post_aliases.c.content_hash, post_aliases.c.first_seen
-        ).where(post_aliases.c.source_id == source_id, post_aliases.c.alias_id.in_(chunk))
-        for row in conn.execute(aliases):
+        for row in conn.execute(_KNOWN_ALIASES, params):
             found[row.alias_id] = (row.content_hash, row.first_seen)
     return found
 
@@ -155,10 +181,8 @@ def alias_targets(conn: Connection, source_id: str, ids: Sequence[str]) -> dict[
     """For ids of one source that are aliases: alias id -> primary post id."""
     found: dict[str, str] = {}
     for chunk in _chunks(list(dict.fromkeys(ids))):
-        query = select(post_aliases.c.alias_id, post_aliases.c.post_id).where(
-            post_aliases.c.source_id == source_id, post_aliases.c.alias_id.in_(chunk)
-        )
-        found.update((row.alias_id, row.post_id) for row in conn.execute(query))
+        params = {"source_id": source_id, "ids": list(chunk)}
+        found.update((row.alias_id, row.post_id) for row in conn.execute(_ALIASES, params))
     return found
 
 
@@ -167,14 +191,10 @@ def story_candidates(
 ) -> list[StoryKey]:
     """Stored posts of other sources sharing a link key or a (non-empty) title key."""
     found: dict[str, StoryKey] = {}
-    columns = (
-        posts.c.id, posts.c.source_id, posts.c.link_key, posts.c.title_key,
-        posts.c.language, posts.c.published, posts.c.first_seen,
-    )
-    for column, keys in ((posts.c.link_key, link_keys), (posts.c.title_key, title_keys)):
+    for query, keys in ((_BY_LINK_KEY, link_keys), (_BY_TITLE_KEY, title_keys)):
         for chunk in _chunks([k for k in dict.fromkeys(keys) if k]):
-            query = select(*columns).where(column.in_(chunk), posts.c.source_id != exclude_source)
-            for row in conn.execute(query):
+            params = {"keys": list(chunk), "exclude": exclude_source}
+            for row in conn.execute(query, params):
                 found[row.id] = StoryKey(
                     row.id, row.source_id, row.link_key, row.title_key, row.language,
                     row.published, row.first_seen,
@@ -211,8 +231,8 @@ def merge_aliases(conn: Connection, merges: Sequence[tuple[Post, str]]) -> None:
 def _stored_hashes(conn: Connection, ids: Sequence[str]) -> dict[str, str]:
     hashes: dict[str, str] = {}
     for chunk in _chunks(ids):
-        query = select(posts.c.id, posts.c.content_hash).where(posts.c.id.in_(chunk))
-        hashes.update((row.id, row.content_hash) for row in conn.execute(query))
+        rows = conn.execute(_HASHES, {"ids": list(chunk)})
+        hashes.update((row.id, row.content_hash) for row in rows)
     return hashes
 
 
