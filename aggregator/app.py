@@ -40,8 +40,10 @@ from aggregator.models import (
     SourceUpdate,
     UpdateOutcome,
 )
+from aggregator.notify import send_notices
 from aggregator.process import DocumentJob, ProcessedDocument, process_document, warm_up
-from aggregator.publish import PublishReport, publish_all
+from aggregator.publish import PublishReport, announce, publish_all
+from aggregator.retention import tidy
 from aggregator.store import open_store
 from aggregator.store.protocol import Store
 from aggregator.update import is_due, plan_update
@@ -349,13 +351,20 @@ def fetch_and_publish(
     due_only: bool = False,
     progress: Progress | None = None,
 ) -> tuple[CycleReport, PublishReport]:
-    """One full cycle under the cycle lock: update the sources, then rewrite the outputs."""
+    """One full cycle under the cycle lock: update the sources, then rewrite the outputs.
+
+    After the lock is released, the slow and optional outside world is told: the WebSub hub
+    (changed feeds) and the contacts of sources whose state changed.  Neither can fail the cycle
+    or hold the lock.
+    """
     with held_lock(store, "cycle", clock):
         report = run_cycle(
             settings, store, clock=clock, only=only, due_only=due_only, progress=progress
         )
-        from aggregator.retention import tidy  # retention, crash leftovers (issue 8)
-
-        tidy(store, settings, clock())
+        tidy(store, settings, clock())  # retention, and temp files of a killed run
         published = publish_all(store, settings, clock())
+    announce(published, settings)
+    notices = send_notices(store, settings, clock())
+    if notices.sent or notices.failed:
+        log.info("owner notices: %d sent, %d failed", len(notices.sent), len(notices.failed))
     return report, published
