@@ -19,13 +19,25 @@ from tests.httpserver import FixtureServer
 
 
 def _post(pid: str, source: str, title: str, link: str, when: datetime, lang: str = "en") -> Post:
-    return Post(id=pid, source_id=source, guid=None, title=title, link=link, published=when,
-                updated=when, first_seen=when, language=lang, excerpt="", content_html="")
+    return Post(
+        id=pid,
+        source_id=source,
+        guid=None,
+        title=title,
+        link=link,
+        published=when,
+        updated=when,
+        first_seen=when,
+        language=lang,
+        excerpt="",
+        content_html="",
+    )
 
 
 def _key(p: Post, first_seen: datetime) -> StoryKey:
-    return StoryKey(p.id, p.source_id, link_key(p.link), title_key(p.title), p.language,
-                    p.published, first_seen)
+    return StoryKey(
+        p.id, p.source_id, link_key(p.link), title_key(p.title), p.language, p.published, first_seen
+    )
 
 
 @pytest.mark.parametrize(
@@ -48,16 +60,31 @@ def test_title_keys_fold_case_accents_and_punctuation_but_not_short_titles() -> 
 
 
 def test_rules_link_then_title_in_same_language_within_the_window(now: datetime) -> None:
-    stored = _post("cemr:1", "cemr", "Localising the global goals: a new study", "https://a.org/s", now)
+    stored = _post(
+        "cemr:1", "cemr", "Localising the global goals: a new study", "https://a.org/s", now
+    )
     keys = [_key(stored, now)]
     same_link = _post("uclg:9", "uclg", "Another title entirely here", "https://www.a.org/s/", now)
-    same_title = _post("pf:3", "pf", "Localising the Global Goals – a new study", "https://b.org/x",
-                       now + timedelta(days=2))
-    late = _post("pf:4", "pf", "Localising the global goals: a new study", "https://b.org/y",
-                 now + timedelta(days=30))
-    other_lang = _post("pf:5", "pf", "Localising the global goals: a new study", "https://b.org/z",
-                       now, lang="fr")
-    own_source = _post("cemr:2", "cemr", "Localising the global goals: a new study", "https://a.org/s", now)
+    same_title = _post(
+        "pf:3",
+        "pf",
+        "Localising the Global Goals – a new study",
+        "https://b.org/x",
+        now + timedelta(days=2),
+    )
+    late = _post(
+        "pf:4",
+        "pf",
+        "Localising the global goals: a new study",
+        "https://b.org/y",
+        now + timedelta(days=30),
+    )
+    other_lang = _post(
+        "pf:5", "pf", "Localising the global goals: a new study", "https://b.org/z", now, lang="fr"
+    )
+    own_source = _post(
+        "cemr:2", "cemr", "Localising the global goals: a new study", "https://a.org/s", now
+    )
     merges = find_duplicates([same_link, same_title, late, other_lang, own_source], keys)
     assert merges == {"uclg:9": "cemr:1", "pf:3": "cemr:1"}
 
@@ -66,7 +93,8 @@ def _rss(items: list[tuple[str, str, str]]) -> str:
     body = "".join(
         f"<item><title>{t}</title><link>{link}</link><guid>{g}</guid>"
         "<pubDate>Mon, 02 Nov 2026 10:00:00 +0000</pubDate>"
-        "<description>Local and regional governments across Europe pave the way.</description></item>"
+        "<description>Local and regional governments across Europe pave the way.</description>"
+        "</item>"
         for t, link, g in items
     )
     return f'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title><link>https://x.org/</link>{body}</channel></rss>'
@@ -76,18 +104,47 @@ def test_a_story_from_three_sources_appears_once_everywhere_naming_all_three(
     http_server: FixtureServer, tmp_path: Path, now: datetime
 ) -> None:
     title = "Localising the global goals: a new study by PLATFORMA and CEMR"
-    http_server.route("/cemr.rss", _rss([(title, "https://platforma-dev.eu/news/study", "c1")]),
-                      headers={"Content-Type": "application/rss+xml"})
-    http_server.route("/pf.rss", _rss([(title, "https://platforma-dev.eu/news/study?fbclid=z", "p1"),
-                                       ("Another post about water in cities", "https://platforma-dev.eu/w", "p2")]),
-                      headers={"Content-Type": "application/rss+xml"})
-    http_server.route("/uclg.rss", _rss([("Local governments pave the way for the goals",
-                                          "https://www.platforma-dev.eu/news/study/", "u1")]),
-                      headers={"Content-Type": "application/rss+xml"})
-    lines = ["site:", "  title: Net", f"fetch:\n  allow_private: ['{http_server.hostport}']", "sources:"]
+    http_server.route(
+        "/cemr.rss",
+        _rss([(title, "https://platforma-dev.eu/news/study", "c1")]),
+        headers={"Content-Type": "application/rss+xml"},
+    )
+    http_server.route(
+        "/pf.rss",
+        _rss(
+            [
+                (title, "https://platforma-dev.eu/news/study?fbclid=z", "p1"),
+                ("Another post about water in cities", "https://platforma-dev.eu/w", "p2"),
+            ]
+        ),
+        headers={"Content-Type": "application/rss+xml"},
+    )
+    http_server.route(
+        "/uclg.rss",
+        _rss(
+            [
+                (
+                    "Local governments pave the way for the goals",
+                    "https://www.platforma-dev.eu/news/study/",
+                    "u1",
+                )
+            ]
+        ),
+        headers={"Content-Type": "application/rss+xml"},
+    )
+    lines = [
+        "site:",
+        "  title: Net",
+        f"fetch:\n  allow_private: ['{http_server.hostport}']",
+        "sources:",
+    ]
     for sid, org in (("cemr", "CEMR"), ("pf", "PLATFORMA"), ("uclg", "UCLG")):
-        lines += [f"  - id: {sid}", f"    name: {org}", f"    organisation: {org}",
-                  f"    url: {http_server.url('/' + sid + '.rss')}"]
+        lines += [
+            f"  - id: {sid}",
+            f"    name: {org}",
+            f"    organisation: {org}",
+            f"    url: {http_server.url('/' + sid + '.rss')}",
+        ]
     path = tmp_path / "feeds.yaml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     settings = config.load(path)
@@ -107,7 +164,9 @@ def test_a_story_from_three_sources_appears_once_everywhere_naming_all_three(
         feed = feedparser.parse((settings.output_dir / "feed.atom").read_bytes())
         matching = [e for e in feed.entries if "platforma-dev.eu/news/study" in e.link]
         assert len(matching) == 1
-        files = preview(store, settings, settings.digest.editions[0].name, now + timedelta(minutes=3))
+        files = preview(
+            store, settings, settings.digest.editions[0].name, now + timedelta(minutes=3)
+        )
         text = Path(files.text_path).read_text(encoding="utf-8")
         assert text.count(title) == 1
         for org in ("CEMR", "PLATFORMA", "UCLG"):

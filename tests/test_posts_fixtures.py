@@ -3,8 +3,8 @@
 ``tests/data/parse/<name>.<ext>`` (RSS 0.91, 1.0, 2.0, Atom 0.3, 1.0, JSON Feed 1.1 and the
 seed-style listing page) each has its expected *posts* in ``tests/data/posts/<name>.posts.json``,
 compared field by field: the blog-post model as subscribers will see it.  After a deliberate
-change of a rule, regenerate with ``AGGREGATOR_REGEN_FIXTURES=1 pytest tests/test_posts_fixtures.py``
-and review the diff like code.
+change of a rule, regenerate with ``AGGREGATOR_REGEN_FIXTURES=1`` set for this test file, and
+review the diff like code.
 """
 
 from __future__ import annotations

@@ -120,7 +120,9 @@ def test_only_new_or_changed_posts_are_written(now: datetime) -> None:
 def test_a_dateless_post_keeps_its_first_sight_as_its_date(now: datetime) -> None:
     first = now - timedelta(days=3)
     fallback = _post("a", "h2", now)  # normalise stamped it with this fetch's time
-    update = _plan(_state(), _result(FetchStatus.OK), now, posts=[fallback], known={"a": ("h1", first)})
+    update = _plan(
+        _state(), _result(FetchStatus.OK), now, posts=[fallback], known={"a": ("h1", first)}
+    )
     assert update.posts[0].published == first
     assert update.posts[0].first_seen == first
 
