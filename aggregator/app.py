@@ -18,7 +18,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -27,7 +27,7 @@ from typing import Protocol, runtime_checkable
 
 from aggregator import __version__
 from aggregator.config import Settings
-from aggregator.dedupe import link_key, title_key
+from aggregator.dedupe import StoryKey, link_key, title_key
 from aggregator.errors import LockedError
 from aggregator.fetch import Fetcher, body_digest
 from aggregator.models import (
@@ -57,13 +57,22 @@ Progress = Callable[[UpdateOutcome], None]
 POOL_THRESHOLD = 16
 # State-only updates (304s, unchanged bodies) written per transaction.
 STATE_BATCH = 64
+# Posts written per transaction, from as many sources as it takes.
+POST_BATCH = 400
 
 
 @runtime_checkable
 class _BatchingStore(Protocol):
-    """A store that can write several sources' updates in one transaction."""
+    """A store that can write several sources' updates in one transaction, takes the story
+    keys the workers computed, and reads known posts and aliases together."""
 
-    def apply_updates(self, updates: Sequence[SourceUpdate]) -> list[tuple[int, int]]: ...
+    def apply_updates(
+        self, updates: Sequence[SourceUpdate], story_keys: Mapping[str, tuple[str, str]] | None
+    ) -> list[tuple[int, int]]: ...
+
+    def known_and_aliases(
+        self, source_id: str, ids: Sequence[str]
+    ) -> tuple[dict[str, tuple[str, datetime]], dict[str, str]]: ...
 
 
 def utc_now() -> datetime:
@@ -81,6 +90,14 @@ def open_configured_store(settings: Settings) -> Store:
 
 
 @dataclass
+class _Pending:
+    """An update waiting for the next batched write, and who waits for its counts."""
+
+    update: SourceUpdate
+    done: asyncio.Future[tuple[int, int]] | None
+
+
+@dataclass
 class _Cycle:
     settings: Settings
     store: Store
@@ -88,7 +105,14 @@ class _Cycle:
     executor: Executor | None
     progress: Progress | None
     rng: random.Random
-    pending: list[SourceUpdate] = field(default_factory=list)
+    pending: list[_Pending] = field(default_factory=list)
+    # post id -> (link key, title key) of the posts in ``pending``
+    keys: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # own posts in ``pending``: stories another source of the same batch may duplicate
+    unwritten: list[StoryKey] = field(default_factory=list)
+    pending_posts: int = 0
+    running: int = 0  # sources not finished
+    waiting: int = 0  # of which, waiting for a batched write
 
     def __post_init__(self) -> None:
         self.batching = isinstance(self.store, _BatchingStore)
@@ -100,6 +124,7 @@ class _Cycle:
         async with Fetcher(
             fetch, user_agent=user_agent(self.settings), allow=fetch.allow_private
         ) as f:
+            self.running = len(sources)
             tasks = [
                 asyncio.create_task(self._one(f, source, states[source.id])) for source in sources
             ]
@@ -111,39 +136,106 @@ class _Cycle:
                     if self.progress is not None:
                         self.progress(outcome)
             finally:
-                self._flush_states()
+                self._flush()
         return outcomes
 
-    def _apply(self, update: SourceUpdate) -> tuple[int, int]:
-        """Write one source's update; one that only changes its state may wait for a batch.
+    async def _apply(
+        self, update: SourceUpdate, keys: Mapping[str, tuple[str, str]]
+    ) -> tuple[int, int]:
+        """Write one source's update, batched with other sources' in one transaction.
 
-        In a cycle where most feeds answer 304, a transaction per source was most of the
-        store's time, so state-only updates (no post, no merge) are written together,
-        ``STATE_BATCH`` at a time and at the end of the cycle.  Each still carries only its
-        own source's state; an interrupted cycle loses at most some fetch times, and those
-        sources are simply fetched again.
+        A transaction per source (and several statements each) was most of a cold cycle's
+        time in the parent process, so updates wait in ``pending`` until ``POST_BATCH`` posts
+        or ``STATE_BATCH`` sources are waiting, or every unfinished source is waiting.  Each
+        source's update is whole in its batch: an interrupted cycle loses whole sources'
+        updates, state included, and those sources are simply fetched again.  A state-only
+        update (a 304) does not wait for its write: it has no counts to report.
         """
-        if not self.batching or update.posts or update.merges:
+        if not self.batching:
             return self.store.apply_update(update)
-        self.pending.append(update)
-        if len(self.pending) >= STATE_BATCH:
-            self._flush_states()
-        return 0, 0
+        self.keys.update(keys)
+        for post in update.posts:
+            key = keys.get(post.id)
+            if key is not None:
+                self.unwritten.append(
+                    StoryKey(
+                        post.id, post.source_id, key[0], key[1], post.language,
+                        post.published, post.first_seen,
+                    )
+                )  # fmt: skip
+        stateless = not (update.posts or update.merges)
+        done: asyncio.Future[tuple[int, int]] | None = None
+        if not stateless:
+            done = asyncio.get_running_loop().create_future()
+        self.pending.append(_Pending(update, done))
+        self.pending_posts += len(update.posts) + len(update.merges)
+        if done is None:
+            self._maybe_flush()
+            return 0, 0
+        self.waiting += 1
+        try:
+            self._maybe_flush()
+            return await done
+        finally:
+            self.waiting -= 1
 
-    def _flush_states(self) -> None:
+    def _maybe_flush(self) -> None:
+        full = self.pending_posts >= POST_BATCH or len(self.pending) >= STATE_BATCH
+        if full or self.waiting >= self.running:
+            self._flush()
+
+    def _finished(self) -> None:
+        self.running -= 1
+        if self.pending and self.waiting >= self.running:
+            self._flush()
+
+    def _flush(self) -> None:
         pending, self.pending = self.pending, []
+        keys, self.keys = self.keys, {}
+        self.unwritten, self.pending_posts = [], 0
         if not pending:
             return
         assert isinstance(self.store, _BatchingStore)
         try:
-            self.store.apply_updates(pending)
-        except Exception:  # one bad state must not lose the others'
-            log.exception("batched state write failed; writing one by one")
-            for update in pending:
-                try:
-                    self.store.apply_update(update)
-                except Exception:
-                    log.exception("source=%s state not saved", update.source_id)
+            counts = self.store.apply_updates([p.update for p in pending], keys)
+        except Exception:  # one bad update must not lose the others'
+            log.exception("batched write failed; writing one by one")
+            for item in pending:
+                self._apply_one(item)
+            return
+        for item, count in zip(pending, counts, strict=True):
+            if item.done is not None and not item.done.done():
+                item.done.set_result(count)
+
+    def _apply_one(self, item: _Pending) -> None:
+        try:
+            count = self.store.apply_update(item.update)
+        except Exception as exc:
+            log.exception("source=%s update not saved", item.update.source_id)
+            if item.done is not None and not item.done.done():
+                item.done.set_exception(exc)
+            return
+        if item.done is not None and not item.done.done():
+            item.done.set_result(count)
+
+    def _candidates(self, source_id: str, fresh: Sequence[tuple[str, str]]) -> list[StoryKey]:
+        """Stored stories, and stories of the batch not written yet, sharing a key."""
+        links = {k[0] for k in fresh if k[0]}
+        titles = {k[1] for k in fresh if k[1]}
+        found = self.store.story_candidates(sorted(links), sorted(titles), source_id)
+        found += [
+            c
+            for c in self.unwritten
+            if c.source_id != source_id and (c.link_key in links or c.title_key in titles)
+        ]
+        return found
+
+    def _known(
+        self, source_id: str, ids: Sequence[str]
+    ) -> tuple[dict[str, tuple[str, datetime]], dict[str, str]]:
+        if isinstance(self.store, _BatchingStore):
+            return self.store.known_and_aliases(source_id, ids)
+        return self.store.known_posts(source_id, ids), self.store.alias_targets(source_id, ids)
 
     async def _one(self, fetcher: Fetcher, source: Source, state: SourceState) -> UpdateOutcome:
         started = time.perf_counter()
@@ -157,6 +249,8 @@ class _Cycle:
                 error=f"internal error: {exc}",
                 elapsed_s=time.perf_counter() - started,
             )
+        finally:
+            self._finished()
 
     async def _update(
         self, fetcher: Fetcher, source: Source, state: SourceState, started: float
@@ -174,15 +268,10 @@ class _Cycle:
                 processed = await self._process(source, result, now)
         posts = processed.posts if processed else ()
         ids = [p.id for p in posts]
-        known = self.store.known_posts(source.id, ids) if posts else {}
-        aliases = self.store.alias_targets(source.id, ids) if posts else {}
+        known, aliases = self._known(source.id, ids) if posts else ({}, {})
         keys = _story_keys(processed) if processed else []
         fresh = [k for p, k in zip(posts, keys, strict=True) if p.id not in known]
-        candidates = (
-            self.store.story_candidates([k[0] for k in fresh], [k[1] for k in fresh], source.id)
-            if fresh
-            else []
-        )
+        candidates = self._candidates(source.id, fresh) if fresh else []
         update = plan_update(
             state,
             result,
@@ -199,7 +288,7 @@ class _Cycle:
             feed_link=processed.link if processed else None,
             rng=self.rng,
         )
-        new, updated = self._apply(update)
+        new, updated = await self._apply(update, dict(zip(ids, keys, strict=True)))
         failed = processed is not None and processed.error is not None
         outcome = UpdateOutcome(
             source.id,

@@ -384,6 +384,10 @@ def demo(out: Path) -> None:
 
     result = run_demo(out)
     print_cycle_summary(result.report)
+    console.print(
+        "  (The demo's VVSG source points at a web page on purpose: a broken member feed is"
+        " reported, with the feed the page advertises, and the run goes on.)"
+    )
     out_dir = result.output_dir
     console.print(
         f"\n[bold]Demo done[/]: {result.posts} posts in the store ({result.config_path.parent})"

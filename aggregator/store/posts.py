@@ -8,7 +8,7 @@ copied into ``post_topics`` so that filtering by topic uses an index.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -62,7 +62,14 @@ def _link_dict(link: Link) -> dict[str, Any]:
     return data
 
 
-def post_row(post: Post) -> dict[str, Any]:
+StoryKeys = Mapping[str, tuple[str, str]]
+
+
+def post_row(post: Post, keys: StoryKeys | None = None) -> dict[str, Any]:
+    """The row of a post; ``keys`` (post id -> link key, title key) saves recomputing them
+    when the cycle's workers already did."""
+    known = keys.get(post.id) if keys else None
+    link_key_, title_key_ = known or (_link_key(post.link), _title_key(post.title))
     return {
         "id": post.id,
         "source_id": post.source_id,
@@ -83,8 +90,8 @@ def post_row(post: Post) -> dict[str, Any]:
         "content_hash": post.content_hash,
         "also_from": _dumps(list(post.also_from)),
         "translations": _dumps([_link_dict(t) for t in post.translations]),
-        "link_key": _link_key(post.link),
-        "title_key": _title_key(post.title),
+        "link_key": link_key_,
+        "title_key": title_key_,
     }
 
 
@@ -147,10 +154,25 @@ _ALIASES = select(post_aliases.c.alias_id, post_aliases.c.post_id).where(
     post_aliases.c.source_id == bindparam("source_id"),
     post_aliases.c.alias_id.in_(bindparam("ids", expanding=True)),
 )
+_ALIASES_FULL = select(
+    post_aliases.c.alias_id,
+    post_aliases.c.post_id,
+    post_aliases.c.content_hash,
+    post_aliases.c.first_seen,
+).where(
+    post_aliases.c.source_id == bindparam("source_id"),
+    post_aliases.c.alias_id.in_(bindparam("ids", expanding=True)),
+)
 _CANDIDATE_COLUMNS = (
     posts.c.id, posts.c.source_id, posts.c.link_key, posts.c.title_key,
     posts.c.language, posts.c.published, posts.c.first_seen,
 )  # fmt: skip
+# One statement for both keys: SQLite answers the OR from both indexes.
+_BY_EITHER_KEY = select(*_CANDIDATE_COLUMNS).where(
+    posts.c.link_key.in_(bindparam("links", expanding=True))
+    | posts.c.title_key.in_(bindparam("titles", expanding=True)),
+    posts.c.source_id != bindparam("exclude"),
+)
 _BY_LINK_KEY = select(*_CANDIDATE_COLUMNS).where(
     posts.c.link_key.in_(bindparam("keys", expanding=True)),
     posts.c.source_id != bindparam("exclude"),
@@ -177,6 +199,22 @@ def known_posts(
     return found
 
 
+def known_and_aliases(
+    conn: Connection, source_id: str, ids: Sequence[str]
+) -> tuple[dict[str, tuple[str, datetime]], dict[str, str]]:
+    """``known_posts`` and ``alias_targets`` together, with one alias query instead of two."""
+    found: dict[str, tuple[str, datetime]] = {}
+    aliases: dict[str, str] = {}
+    for chunk in _chunks(list(dict.fromkeys(ids))):
+        params = {"source_id": source_id, "ids": list(chunk)}
+        for row in conn.execute(_KNOWN, params):
+            found[row.id] = (row.content_hash, row.first_seen)
+        for alias in conn.execute(_ALIASES_FULL, params):
+            found[alias.alias_id] = (alias.content_hash, alias.first_seen)
+            aliases[alias.alias_id] = alias.post_id
+    return found, aliases
+
+
 def alias_targets(conn: Connection, source_id: str, ids: Sequence[str]) -> dict[str, str]:
     """For ids of one source that are aliases: alias id -> primary post id."""
     found: dict[str, str] = {}
@@ -191,14 +229,29 @@ def story_candidates(
 ) -> list[StoryKey]:
     """Stored posts of other sources sharing a link key or a (non-empty) title key."""
     found: dict[str, StoryKey] = {}
-    for query, keys in ((_BY_LINK_KEY, link_keys), (_BY_TITLE_KEY, title_keys)):
-        for chunk in _chunks([k for k in dict.fromkeys(keys) if k]):
-            params = {"keys": list(chunk), "exclude": exclude_source}
-            for row in conn.execute(query, params):
-                found[row.id] = StoryKey(
-                    row.id, row.source_id, row.link_key, row.title_key, row.language,
-                    row.published, row.first_seen,
-                )
+    links = [k for k in dict.fromkeys(link_keys) if k]
+    titles = [k for k in dict.fromkeys(title_keys) if k]
+    if len(links) <= CHUNK // 2 and len(titles) <= CHUNK // 2:
+        batches = [(_BY_EITHER_KEY, {"links": links, "titles": titles})]
+    else:
+        batches = [
+            (query, {"keys": list(chunk)})
+            for query, keys in ((_BY_LINK_KEY, links), (_BY_TITLE_KEY, titles))
+            for chunk in _chunks(keys)
+        ]
+    for query, params in batches:
+        if not any(params.values()):
+            continue
+        for row in conn.execute(query, {**params, "exclude": exclude_source}):
+            found[row.id] = StoryKey(
+                row.id,
+                row.source_id,
+                row.link_key,
+                row.title_key,
+                row.language,
+                row.published,
+                row.first_seen,
+            )
     return list(found.values())
 
 
@@ -236,34 +289,69 @@ def _stored_hashes(conn: Connection, ids: Sequence[str]) -> dict[str, str]:
     return hashes
 
 
-def upsert_posts(conn: Connection, batch: Sequence[Post]) -> tuple[int, int]:
+def upsert_posts(
+    conn: Connection, batch: Sequence[Post], keys: StoryKeys | None = None
+) -> tuple[int, int]:
     """Insert new posts and rewrite changed ones (first_seen kept): (new, updated).
 
     A post whose content_hash equals the stored one is not written at all.  The caller owns
     the transaction.
     """
-    latest = {post.id: post for post in batch}  # a repeated id: the last one wins
-    stored = _stored_hashes(conn, list(latest))
-    new = [p for p in latest.values() if p.id not in stored]
-    changed = [p for p in latest.values() if p.id in stored and stored[p.id] != p.content_hash]
+    return upsert_many(conn, [batch], keys)[0]
+
+
+_UPDATE_POST = (
+    update(posts)
+    .where(posts.c.id == bindparam("_id"))
+    .values({name: bindparam(f"_{name}") for name in _UPDATABLE})
+)
+
+
+def upsert_many(
+    conn: Connection, batches: Sequence[Sequence[Post]], keys: StoryKeys | None = None
+) -> list[tuple[int, int]]:
+    """``upsert_posts`` for several sources' posts with one statement per kind of write.
+
+    Per-statement overhead, not SQLite, was most of a cold cycle's writing time; the counts
+    are still each batch's own, as if the batches had been written one after the other.
+    """
+    latest = [{post.id: post for post in batch} for batch in batches]  # repeated id: last wins
+    stored = _stored_hashes(conn, list(dict.fromkeys(i for one in latest for i in one)))
+    new: dict[str, Post] = {}
+    changed: dict[str, Post] = {}
+    counts: list[tuple[int, int]] = []
+    for one in latest:
+        added = rewritten = 0
+        for post in one.values():
+            previous = stored.get(post.id)
+            if previous is None:
+                new[post.id] = post
+                added += 1
+            elif previous != post.content_hash:
+                changed[post.id] = post
+                rewritten += 1
+            stored[post.id] = post.content_hash
+        counts.append((added, rewritten))
+    for post_id in new.keys() & changed.keys():  # new earlier in this write: insert the last
+        new[post_id] = changed.pop(post_id)
     if new:
-        conn.execute(insert(posts), [post_row(p) for p in new])
+        conn.execute(insert(posts), [post_row(p, keys) for p in new.values()])
     if changed:
-        statement = (
-            update(posts)
-            .where(posts.c.id == bindparam("_id"))
-            .values({name: bindparam(f"_{name}") for name in _UPDATABLE})
-        )
-        rows = [{f"_{k}": v for k, v in post_row(p).items() if k != "first_seen"} for p in changed]
-        conn.execute(statement, rows)
-        for chunk in _chunks([p.id for p in changed]):
+        rows = [
+            {f"_{k}": v for k, v in post_row(p, keys).items() if k != "first_seen"}
+            for p in changed.values()
+        ]
+        conn.execute(_UPDATE_POST, rows)
+        for chunk in _chunks(list(changed)):
             conn.execute(delete(post_topics).where(post_topics.c.post_id.in_(chunk)))
     topic_rows = [
-        {"post_id": p.id, "topic": topic} for p in (*new, *changed) for topic in set(p.topics)
+        {"post_id": p.id, "topic": topic}
+        for p in (*new.values(), *changed.values())
+        for topic in set(p.topics)
     ]
     if topic_rows:
         conn.execute(insert(post_topics), topic_rows)
-    return len(new), len(changed)
+    return counts
 
 
 # --------------------------------------------------------------------------------------------

@@ -112,28 +112,39 @@ class SqlStore:
         with self._read("reading known posts") as conn:
             return _posts.known_posts(conn, source_id, ids)
 
-    def apply_update(self, update: SourceUpdate) -> tuple[int, int]:
+    def known_and_aliases(
+        self, source_id: str, ids: Sequence[str]
+    ) -> tuple[dict[str, tuple[str, datetime]], dict[str, str]]:
+        """``known_posts`` and ``alias_targets`` in one read (the cycle needs both)."""
+        with self._read("reading known posts") as conn:
+            return _posts.known_and_aliases(conn, source_id, ids)
+
+    def apply_update(
+        self, update: SourceUpdate, story_keys: _posts.StoryKeys | None = None
+    ) -> tuple[int, int]:
+        """``story_keys`` (post id -> link key, title key): keys already computed, if any."""
         with self._write(f"saving the update of source {update.source_id}") as conn:
             _sources.write_state(conn, update.state)
-            counts = _posts.upsert_posts(conn, update.posts)
+            counts = _posts.upsert_posts(conn, update.posts, story_keys)
             if update.merges:
                 _posts.merge_aliases(conn, update.merges)
             return counts
 
-    def apply_updates(self, updates: Sequence[SourceUpdate]) -> list[tuple[int, int]]:
+    def apply_updates(
+        self, updates: Sequence[SourceUpdate], story_keys: _posts.StoryKeys | None = None
+    ) -> list[tuple[int, int]]:
         """``apply_update`` for several sources in one transaction (all or none of them).
 
-        The cycle batches updates that only change a source's state (a 304): one commit for
-        many sources instead of one each.
+        The cycle batches updates: one commit and one statement per kind of write for many
+        sources instead of several each.  Every source's update is whole in the transaction,
+        so a crash still leaves each source either updated or not.
         """
         with self._write(f"saving the updates of {len(updates)} sources") as conn:
+            _sources.write_states(conn, [update.state for update in updates])
             if not any(update.posts or update.merges for update in updates):
-                _sources.write_states(conn, [update.state for update in updates])
                 return [(0, 0)] * len(updates)
-            counts = []
+            counts = _posts.upsert_many(conn, [u.posts for u in updates], story_keys)
             for update in updates:
-                _sources.write_state(conn, update.state)
-                counts.append(_posts.upsert_posts(conn, update.posts))
                 if update.merges:
                     _posts.merge_aliases(conn, update.merges)
             return counts
