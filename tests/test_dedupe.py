@@ -164,6 +164,9 @@ def test_a_story_from_three_sources_appears_once_everywhere_naming_all_three(
         feed = feedparser.parse((settings.output_dir / "feed.atom").read_bytes())
         matching = [e for e in feed.entries if "platforma-dev.eu/news/study" in e.link]
         assert len(matching) == 1
+        contributors = {c["name"] for c in matching[0].get("contributors", [])}
+        assert contributors == {"PLATFORMA", "UCLG"}  # CEMR is its atom:source
+        assert matching[0].source.title
         files = preview(
             store, settings, settings.digest.editions[0].name, now + timedelta(minutes=3)
         )
