@@ -268,7 +268,10 @@ class _Cycle:
                 processed = await self._process(source, result, now)
         posts = processed.posts if processed else ()
         ids = [p.id for p in posts]
-        known, aliases = self._known(source.id, ids) if posts else ({}, {})
+        # A source never fetched has nothing stored: every post and alias is written with
+        # a state whose last_fetch is set (plan_update), so the lookup can only find nothing.
+        looked_up = posts and state.last_fetch is not None
+        known, aliases = self._known(source.id, ids) if looked_up else ({}, {})
         keys = _story_keys(processed) if processed else []
         fresh = [k for p, k in zip(posts, keys, strict=True) if p.id not in known]
         candidates = self._candidates(source.id, fresh) if fresh else []
@@ -386,7 +389,8 @@ def run_cycle(
     store.sync_sources(settings.source_list())
     states = store.get_states()
     sources = select_sources(settings, states, started, only=only, due_only=due_only)
-    executor = _executor(len(sources), workers)
+    unparsed = sum(1 for s in sources if states[s.id].body_hash is None)
+    executor = _executor(len(sources), workers, eager=unparsed >= POOL_THRESHOLD)
     try:
         cycle = _Cycle(settings, store, clock, executor, progress, rng or random.Random())
         outcomes = asyncio.run(cycle.run(sources, states))
@@ -396,15 +400,27 @@ def run_cycle(
     return CycleReport(started, clock(), tuple(sorted(outcomes, key=lambda o: o.source_id)))
 
 
-def _executor(jobs: int, workers: int | None) -> Executor | None:
+def _executor(jobs: int, workers: int | None, *, eager: bool = False) -> Executor | None:
+    """A process pool for the CPU stage, or None when the cycle is too small for one.
+
+    ``eager``: many documents are expected (sources never parsed), so the workers are started
+    at once rather than when the first document arrives.
+    """
     count = workers if workers is not None else (os.cpu_count() or 1)
     if count <= 1 or jobs < POOL_THRESHOLD:
         return None
     import multiprocessing
 
     # forkserver: workers start clean, without the parent's event loop, threads or sockets.
+    # No set_forkserver_preload: Python 3.11's server imports with its own sys.path (from its
+    # working directory), which can find another ``aggregator`` than the parent's.
     context = multiprocessing.get_context("forkserver")
-    return ProcessPoolExecutor(max_workers=count, mp_context=context, initializer=warm_up)
+    pool = ProcessPoolExecutor(max_workers=count, mp_context=context, initializer=warm_up)
+    # Start every worker now (the pool would start them one per submitted document): they
+    # load the language model while the parent syncs sources and fetches.
+    for _ in range(count if eager else 0):
+        pool.submit(warm_up)
+    return pool
 
 
 # --------------------------------------------------------------------------------------------

@@ -57,10 +57,25 @@ def link_key(url: str) -> str:
     return f"{host}{port}{path}" + (f"?{query}" if query else "")
 
 
+class _StripCombining(dict[int, int | None]):
+    """A ``str.translate`` table dropping combining marks, filled as characters are seen:
+    one lookup per character instead of a ``unicodedata.combining`` call each."""
+
+    def __missing__(self, code: int) -> int | None:
+        kept = None if unicodedata.combining(chr(code)) else code
+        self[code] = kept
+        return kept
+
+
+_STRIP_COMBINING = _StripCombining()
+
+
 def title_key(title: str) -> str:
     """Case-folded words of a title without accents or punctuation; '' when too short."""
-    decomposed = unicodedata.normalize("NFKD", title)
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    if title.isascii():  # nothing to decompose, no marks to drop
+        bare = title.casefold()
+    else:
+        bare = unicodedata.normalize("NFKD", title).translate(_STRIP_COMBINING).casefold()
     words = _NON_WORD.sub(" ", bare).split()
     return " ".join(words) if len(words) >= MIN_TITLE_WORDS else ""
 

@@ -41,7 +41,7 @@ _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def _dumps(value: Any) -> str:
-    return _JSON.encode(value)
+    return _JSON.encode(value) if value else "[]"  # most lists are empty
 
 
 def _author_dict(author: Author) -> dict[str, str]:
