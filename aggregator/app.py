@@ -3,7 +3,7 @@
 ``run_cycle`` is the update of every due source:
 
     store.get_states -> Fetcher.fetch (async, bounded) -> process_document (process pool)
-    -> store.known_posts -> update.plan_update (pure) -> store.apply_update (one transaction)
+    -> store.known_and_aliases -> update.plan_update (pure) -> store.apply_updates (batched)
 
 A failing source is an ``UpdateOutcome`` with its error; nothing a source does can abort the
 cycle.  The clock is a parameter (``clock``) so tests and the demo control time.
@@ -23,7 +23,6 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Protocol, runtime_checkable
 
 from aggregator import __version__
 from aggregator.config import Settings
@@ -59,20 +58,6 @@ POOL_THRESHOLD = 16
 STATE_BATCH = 64
 # Posts written per transaction, from as many sources as it takes.
 POST_BATCH = 400
-
-
-@runtime_checkable
-class _BatchingStore(Protocol):
-    """A store that can write several sources' updates in one transaction, takes the story
-    keys the workers computed, and reads known posts and aliases together."""
-
-    def apply_updates(
-        self, updates: Sequence[SourceUpdate], story_keys: Mapping[str, tuple[str, str]] | None
-    ) -> list[tuple[int, int]]: ...
-
-    def known_and_aliases(
-        self, source_id: str, ids: Sequence[str]
-    ) -> tuple[dict[str, tuple[str, datetime]], dict[str, str]]: ...
 
 
 def utc_now() -> datetime:
@@ -114,9 +99,6 @@ class _Cycle:
     running: int = 0  # sources not finished
     waiting: int = 0  # of which, waiting for a batched write
 
-    def __post_init__(self) -> None:
-        self.batching = isinstance(self.store, _BatchingStore)
-
     async def run(
         self, sources: Sequence[Source], states: dict[str, SourceState]
     ) -> list[UpdateOutcome]:
@@ -151,8 +133,6 @@ class _Cycle:
         updates, state included, and those sources are simply fetched again.  A state-only
         update (a 304) does not wait for its write: it has no counts to report.
         """
-        if not self.batching:
-            return self.store.apply_update(update)
         self.keys.update(keys)
         for post in update.posts:
             key = keys.get(post.id)
@@ -195,7 +175,6 @@ class _Cycle:
         self.unwritten, self.pending_posts = [], 0
         if not pending:
             return
-        assert isinstance(self.store, _BatchingStore)
         try:
             counts = self.store.apply_updates([p.update for p in pending], keys)
         except Exception:  # one bad update must not lose the others'
@@ -233,9 +212,7 @@ class _Cycle:
     def _known(
         self, source_id: str, ids: Sequence[str]
     ) -> tuple[dict[str, tuple[str, datetime]], dict[str, str]]:
-        if isinstance(self.store, _BatchingStore):
-            return self.store.known_and_aliases(source_id, ids)
-        return self.store.known_posts(source_id, ids), self.store.alias_targets(source_id, ids)
+        return self.store.known_and_aliases(source_id, ids)
 
     async def _one(self, fetcher: Fetcher, source: Source, state: SourceState) -> UpdateOutcome:
         started = time.perf_counter()

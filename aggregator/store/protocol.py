@@ -11,7 +11,7 @@ records.  Rules every implementation keeps:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -48,12 +48,27 @@ class Store(Protocol):
     def known_posts(self, source_id: str, ids: Sequence[str]) -> dict[str, tuple[str, datetime]]:
         """For the given post ids of one source: id -> (content_hash, first_seen)."""
 
-    def apply_update(self, update: SourceUpdate) -> tuple[int, int]:
+    def known_and_aliases(
+        self, source_id: str, ids: Sequence[str]
+    ) -> tuple[dict[str, tuple[str, datetime]], dict[str, str]]:
+        """``known_posts`` and ``alias_targets`` together, in one read (the cycle needs both)."""
+
+    def apply_update(
+        self, update: SourceUpdate, story_keys: Mapping[str, tuple[str, str]] | None = None
+    ) -> tuple[int, int]:
         """Write a source's new state and its new/changed posts atomically: (new, updated).
 
         ``update.merges`` (duplicate, primary id) are recorded in the same transaction: the
         duplicate is remembered as an alias and its source named in the primary's also_from.
+        ``story_keys`` (post id -> link key, title key) are dedupe keys already computed.
         """
+
+    def apply_updates(
+        self,
+        updates: Sequence[SourceUpdate],
+        story_keys: Mapping[str, tuple[str, str]] | None = None,
+    ) -> list[tuple[int, int]]:
+        """``apply_update`` for several sources in one transaction: all of them or none."""
 
     def alias_targets(self, source_id: str, ids: Sequence[str]) -> dict[str, str]:
         """For post ids of one source stored as duplicates (aliases): alias id -> primary id."""
