@@ -93,8 +93,9 @@ class _Cycle:
     pending: list[_Pending] = field(default_factory=list)
     # post id -> (link key, title key) of the posts in ``pending``
     keys: dict[str, tuple[str, str]] = field(default_factory=dict)
-    # own posts in ``pending``: stories another source of the same batch may duplicate
-    unwritten: list[StoryKey] = field(default_factory=list)
+    # own posts in ``pending`` by link key and by title key: stories another source of the
+    # same batch may duplicate (indexed: a scan of the whole batch per source added up)
+    unwritten: dict[str, list[StoryKey]] = field(default_factory=dict)
     pending_posts: int = 0
     running: int = 0  # sources not finished
     waiting: int = 0  # of which, waiting for a batched write
@@ -137,12 +138,12 @@ class _Cycle:
         for post in update.posts:
             key = keys.get(post.id)
             if key is not None:
-                self.unwritten.append(
-                    StoryKey(
-                        post.id, post.source_id, key[0], key[1], post.language,
-                        post.published, post.first_seen,
-                    )
+                story = StoryKey(
+                    post.id, post.source_id, key[0], key[1], post.language,
+                    post.published, post.first_seen,
                 )  # fmt: skip
+                for index_key in {f"l:{key[0]}", f"t:{key[1]}"}:
+                    self.unwritten.setdefault(index_key, []).append(story)
         stateless = not (update.posts or update.merges)
         done: asyncio.Future[tuple[int, int]] | None = None
         if not stateless:
@@ -172,7 +173,7 @@ class _Cycle:
     def _flush(self) -> None:
         pending, self.pending = self.pending, []
         keys, self.keys = self.keys, {}
-        self.unwritten, self.pending_posts = [], 0
+        self.unwritten, self.pending_posts = {}, 0
         if not pending:
             return
         try:
@@ -202,11 +203,13 @@ class _Cycle:
         links = {k[0] for k in fresh if k[0]}
         titles = {k[1] for k in fresh if k[1]}
         found = self.store.story_candidates(sorted(links), sorted(titles), source_id)
-        found += [
-            c
-            for c in self.unwritten
-            if c.source_id != source_id and (c.link_key in links or c.title_key in titles)
-        ]
+        seen = {c.post_id for c in found}
+        wanted = [f"l:{k}" for k in links] + [f"t:{k}" for k in titles]
+        for index_key in wanted:
+            for story in self.unwritten.get(index_key, ()):
+                if story.source_id != source_id and story.post_id not in seen:
+                    seen.add(story.post_id)
+                    found.append(story)
         return found
 
     def _known(
@@ -367,7 +370,12 @@ def run_cycle(
     states = store.get_states()
     sources = select_sources(settings, states, started, only=only, due_only=due_only)
     unparsed = sum(1 for s in sources if states[s.id].body_hash is None)
-    executor = _executor(len(sources), workers, eager=unparsed >= POOL_THRESHOLD)
+    executor = _executor(
+        len(sources),
+        workers,
+        eager=unparsed >= POOL_THRESHOLD,
+        languages=tuple(settings.site.languages),
+    )
     try:
         cycle = _Cycle(settings, store, clock, executor, progress, rng or random.Random())
         outcomes = asyncio.run(cycle.run(sources, states))
@@ -377,7 +385,13 @@ def run_cycle(
     return CycleReport(started, clock(), tuple(sorted(outcomes, key=lambda o: o.source_id)))
 
 
-def _executor(jobs: int, workers: int | None, *, eager: bool = False) -> Executor | None:
+def _executor(
+    jobs: int,
+    workers: int | None,
+    *,
+    eager: bool = False,
+    languages: tuple[str, ...] = ("en", "fr", "es"),
+) -> Executor | None:
     """A process pool for the CPU stage, or None when the cycle is too small for one.
 
     ``eager``: many documents are expected (sources never parsed), so the workers are started
@@ -392,11 +406,13 @@ def _executor(jobs: int, workers: int | None, *, eager: bool = False) -> Executo
     # No set_forkserver_preload: Python 3.11's server imports with its own sys.path (from its
     # working directory), which can find another ``aggregator`` than the parent's.
     context = multiprocessing.get_context("forkserver")
-    pool = ProcessPoolExecutor(max_workers=count, mp_context=context, initializer=warm_up)
+    pool = ProcessPoolExecutor(
+        max_workers=count, mp_context=context, initializer=warm_up, initargs=(languages,)
+    )
     # Start every worker now (the pool would start them one per submitted document): they
     # load the language model while the parent syncs sources and fetches.
     for _ in range(count if eager else 0):
-        pool.submit(warm_up)
+        pool.submit(warm_up, languages)
     return pool
 
 

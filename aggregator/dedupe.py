@@ -70,12 +70,16 @@ class _StripCombining(dict[int, int | None]):
 _STRIP_COMBINING = _StripCombining()
 
 
+def strip_accents(text: str) -> str:
+    """``text`` decomposed (NFKD) without its combining marks: "Résilience" -> "Resilience"."""
+    if text.isascii():  # nothing to decompose, no marks to drop
+        return text
+    return unicodedata.normalize("NFKD", text).translate(_STRIP_COMBINING)
+
+
 def title_key(title: str) -> str:
     """Case-folded words of a title without accents or punctuation; '' when too short."""
-    if title.isascii():  # nothing to decompose, no marks to drop
-        bare = title.casefold()
-    else:
-        bare = unicodedata.normalize("NFKD", title).translate(_STRIP_COMBINING).casefold()
+    bare = strip_accents(title).casefold()
     words = _NON_WORD.sub(" ", bare).split()
     return " ".join(words) if len(words) >= MIN_TITLE_WORDS else ""
 

@@ -21,22 +21,25 @@ import hashlib
 import html
 import json
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 
+from aggregator.dedupe import strip_accents
 from aggregator.language import MIN_CONFIDENCE, detect_with_confidence, normalise_tag
 from aggregator.models import Author, Link, ParsedEntry, ParsedFeed, Post, Source
 from aggregator.sanitize import (
+    blocks_of,
     clean_text,
     decode_entities,
-    excerpt,
+    excerpt_of_blocks,
     html_to_blocks,
     html_to_text,
-    sanitize_html,
+    prepare_markup,
+    sanitize_prepared,
     truncate,
 )
 from aggregator.urls import absolute_url, canonicalize, identity_key, is_web_url
@@ -59,11 +62,10 @@ OVERRIDE_MIN_LETTERS = 40
 # Text helpers
 
 
+@lru_cache(maxsize=4096)  # pure, and tags recur across a whole network's posts
 def fold(label: str) -> str:
     """Compare labels without case or accents: "Résilience" and "resilience" are one tag."""
-    decomposed = unicodedata.normalize("NFKD", label)
-    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return " ".join(bare.casefold().split())
+    return " ".join(strip_accents(label).casefold().split())
 
 
 def plain(value: str | None) -> str:
@@ -608,20 +610,52 @@ def choose_language(
 _HASHED_FIELDS = tuple(
     f.name for f in fields(Post) if f.name not in ("first_seen", "content_hash", "also_from")
 )
-
-
-def _plain_value(value: object) -> object:
-    if isinstance(value, tuple):
-        return [_plain_value(v) for v in value]
-    if isinstance(value, (Author, Link)):
-        return [getattr(value, f.name) for f in fields(value)]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
+# The order _material writes them in; a test holds it equal to _HASHED_FIELDS, so a field added
+# to Post cannot be left out of the hash unnoticed.
+MATERIAL_ORDER = (
+    "id", "source_id", "guid", "title", "link", "published", "updated", "language", "excerpt",
+    "content_html", "title_derived", "authors", "tags", "topics", "image", "translations",
+)  # fmt: skip
 
 
 # One encoder for every hash (json.dumps with options builds a new one per call).
 _HASH_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def _material(
+    values: Mapping[str, object], stated_dates: tuple[datetime | None, datetime | None] | None
+) -> list[object]:
+    """The hashed fields as JSON-ready values: datetimes in ISO form, records as lists.
+
+    Written out field by field because a generic walk over the dataclass was a tenth of a
+    post's normalising time.  A date that only came from the first-seen fallback counts as
+    unknown (see ``content_hash``).
+    """
+    stated = None if stated_dates is None else {d for d in stated_dates if d is not None}
+    dates: list[str | None] = []
+    for name in ("published", "updated"):
+        value = values[name]
+        assert isinstance(value, datetime)
+        dates.append(None if stated is not None and value not in stated else value.isoformat())
+    authors = values.get("authors", ())
+    translations = values.get("translations", ())
+    assert isinstance(authors, tuple)
+    assert isinstance(translations, tuple)
+    return [
+        values["id"], values["source_id"], values["guid"], values["title"], values["link"],
+        dates[0], dates[1], values["language"], values["excerpt"], values["content_html"],
+        values.get("title_derived", False),
+        [[a.name, a.affiliation, a.uri, a.email] for a in authors],
+        list(values.get("tags", ())),  # type: ignore[call-overload]
+        list(values.get("topics", ())),  # type: ignore[call-overload]
+        values.get("image"),
+        [[t.href, t.rel, t.type, t.hreflang, t.length] for t in translations],
+    ]  # fmt: skip
+
+
+def _digest(material: list[object]) -> str:
+    blob = _HASH_JSON.encode(material)
+    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def content_hash(
@@ -635,14 +669,8 @@ def content_hash(
     unknown, so a dateless entry normalised without its stored ``first_seen`` still hashes the
     same from one cycle to the next.
     """
-    values = [_plain_value(getattr(post, name)) for name in _HASHED_FIELDS]
-    if stated_dates is not None:
-        stated = {d for d in stated_dates if d is not None}
-        for position, name in enumerate(_HASHED_FIELDS):
-            if name in ("published", "updated") and getattr(post, name) not in stated:
-                values[position] = None
-    blob = _HASH_JSON.encode(values)
-    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
+    values = {name: getattr(post, name) for name in MATERIAL_ORDER}
+    return _digest(_material(values, stated_dates))
 
 
 @dataclass(frozen=True, slots=True)
@@ -656,11 +684,19 @@ class _Context:
     known_first_seen: Mapping[str, datetime]
 
 
-def _texts(entry: ParsedEntry) -> tuple[tuple[Author, ...], str]:
-    """The byline's authors and the entry's plain text (summary, else content) without it."""
-    blocks = html_to_blocks(entry.summary or "") or html_to_blocks(entry.content or "")
-    authors, body = split_byline(blocks)
-    return authors, body
+def _texts(
+    entry: ParsedEntry, prepared: str, content_html: str
+) -> tuple[tuple[Author, ...], str]:
+    """The byline's authors and the entry's plain text (summary, else content) without it.
+
+    ``content_html`` is the sanitized content (else summary) and ``prepared`` the markup it was
+    sanitized from: the text is read from it rather than from a second parse of that markup.
+    """
+    summary, content = entry.summary, entry.content
+    blocks = html_to_blocks(summary) if summary and content else ""
+    if not blocks:
+        blocks = blocks_of(prepared, content_html)
+    return split_byline(blocks)
 
 
 def _date_text(entry: ParsedEntry) -> str:
@@ -670,11 +706,14 @@ def _date_text(entry: ParsedEntry) -> str:
     return (entry.published_raw or entry.updated_raw or "").strip()
 
 
-def _one(entry: ParsedEntry, link_ok: bool, guid: str | None, ctx: _Context) -> Post:
+def _one(
+    entry: ParsedEntry, link: str | None, link_ok: bool, guid: str | None, ctx: _Context
+) -> Post:
     source, feed = ctx.source, ctx.feed
     base = entry_base(entry, feed)
-    link = own_link(entry, base)
-    byline_authors, body = _texts(entry)
+    prepared = prepare_markup(entry.content or entry.summary or "")
+    content_html = sanitize_prepared(prepared, base)
+    byline_authors, body = _texts(entry, prepared, content_html)
     title = clean_title(entry.title)
     derived = not title
     if derived:
@@ -694,41 +733,38 @@ def _one(entry: ParsedEntry, link_ok: bool, guid: str | None, ctx: _Context) -> 
     )
     published, updated = choose_dates(*stated, first_seen, ctx.now)
     tags = clean_tags(entry.tags)
-    teaser = excerpt(body, EXCERPT_LIMIT)
+    teaser = excerpt_of_blocks(body, EXCERPT_LIMIT)
     detect_text = f"{'' if derived else title}\n{teaser}"
-    content_html = sanitize_html(entry.content or entry.summary or "", base)
     final_link = link or fallback_link(entry, source, feed)
-    post = Post(
-        id=pid,
-        source_id=source.id,
-        guid=(entry.guid or "").strip() or None,
-        title=title,
-        link=final_link,
-        published=published,
-        updated=updated,
-        first_seen=first_seen,
-        language=choose_language(
+    values: dict[str, object] = {
+        "id": pid,
+        "source_id": source.id,
+        "guid": (entry.guid or "").strip() or None,
+        "title": title,
+        "link": final_link,
+        "published": published,
+        "updated": updated,
+        "first_seen": first_seen,
+        "language": choose_language(
             entry.language, feed.language, detect_text, ctx.languages, source.language
         ),
-        excerpt=teaser,
-        content_html=content_html,
-        title_derived=derived,
-        authors=choose_authors(entry.authors, byline_authors, feed.authors),
-        tags=tags,
-        topics=match_topics(tags, ctx.topics_index, ctx.topic_order),
-        image=pick_image(entry, base, content_html),
-        translations=translations(entry, base, final_link),
-    )
-    return replace(post, content_hash=content_hash(post, stated))
+        "excerpt": teaser,
+        "content_html": content_html,
+        "title_derived": derived,
+        "authors": choose_authors(entry.authors, byline_authors, feed.authors),
+        "tags": tags,
+        "topics": match_topics(tags, ctx.topics_index, ctx.topic_order),
+        "image": pick_image(entry, base, content_html),
+        "translations": translations(entry, base, final_link),
+    }
+    # the hash is taken before the post is built: one construction instead of two
+    return Post(**values, content_hash=_digest(_material(values, stated)))  # type: ignore[arg-type]
 
 
-def _usable_links(entries: Sequence[ParsedEntry], feed: ParsedFeed, source: Source) -> list[bool]:
+def _usable_links(links: Sequence[str | None], feed: ParsedFeed, source: Source) -> list[bool]:
     """Whether each entry's link can name it: not shared with another entry of the document
     and not the site's home page (some feeds give every item the home page as link)."""
-    keys: list[str | None] = []
-    for entry in entries:
-        link = own_link(entry, entry_base(entry, feed))
-        keys.append(identity_key(link) if link else None)
+    keys = [identity_key(link) if link else None for link in links]
     counts = Counter(k for k in keys if k)
     homes = {
         identity_key(c)
@@ -766,12 +802,13 @@ def normalise(
         known_first_seen=known_first_seen or {},
     )
     entries = parsed.entries
+    links = [own_link(entry, entry_base(entry, parsed)) for entry in entries]
     posts: list[Post] = []
     seen: set[str] = set()
-    for entry, link_ok, guid in zip(
-        entries, _usable_links(entries, parsed, source), sane_guids(entries), strict=True
+    for entry, link, link_ok, guid in zip(
+        entries, links, _usable_links(links, parsed, source), sane_guids(entries), strict=True
     ):
-        post = _one(entry, link_ok, guid, ctx)
+        post = _one(entry, link, link_ok, guid, ctx)
         if post.id not in seen:
             seen.add(post.id)
             posts.append(post)

@@ -90,9 +90,10 @@ def _parse(job: DocumentJob) -> ParsedFeed:
     )
 
 
-def warm_up() -> None:
-    """Import and initialise the heavy parts once per worker process (language model…)."""
+def warm_up(languages: tuple[str, ...] = ("en", "fr", "es")) -> None:
+    """Import and initialise the heavy parts once per worker process: the language model
+    restricted to the site's ``languages``, the one detection will use."""
     from aggregator import language
 
     # enough letters to pass detect's minimum, so the model is really loaded here
-    language.detect("warming up the language model", ("en", "fr", "es"))
+    language.detect("warming up the language model", languages)

@@ -75,12 +75,14 @@ def _host(parts_host: str) -> str | None:
     host = parts_host.lower().rstrip(".")
     if not host:
         return None
-    if host.startswith("["):  # IPv6 literal: keep as written
+    if host.startswith("[") or host.isascii():
+        # an IPv6 literal is kept as written; an ASCII name is what the idna codec would give
+        # back (or refuse, and then it was kept as written too), without its Python-level cost
         return host
     try:
         return host.encode("idna").decode("ascii")
     except UnicodeError:
-        return host if host.isascii() else None
+        return None
 
 
 @lru_cache(maxsize=4096)

@@ -28,6 +28,21 @@ def require_seeds() -> Path:
     pytest.skip(message)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _language_model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep the language model cache (see aggregator/language.py) out of the user's home.
+
+    Set in the environment, so the cycle's worker processes inherit it too.
+    """
+    previous = os.environ.get("AGGREGATOR_CACHE_DIR")
+    os.environ["AGGREGATOR_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if previous is None:
+        os.environ.pop("AGGREGATOR_CACHE_DIR", None)
+    else:
+        os.environ["AGGREGATOR_CACHE_DIR"] = previous
+
+
 @pytest.fixture
 def http_server() -> Iterator[FixtureServer]:
     """A real HTTP server on 127.0.0.1 with per-test routes."""

@@ -6,11 +6,14 @@ length of what detection gets in practice (a title plus a 300-character excerpt,
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from aggregator import language
 from aggregator.language import detect, detect_with_confidence, normalise_tag
 
 LABELLED = Path(__file__).resolve().parent / "data" / "language" / "labelled.tsv"
@@ -85,3 +88,67 @@ def test_unknown_or_malformed_allowed_codes_are_ignored() -> None:
 )  # fmt: skip
 def test_normalise_tag(tag: str | None, expected: str | None) -> None:
     assert normalise_tag(tag) == expected
+
+
+# --------------------------------------------------------------------------------------------
+# The restricted-model cache: same answers, and never a reason for detection to fail
+
+
+@pytest.fixture
+def fresh_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("AGGREGATOR_CACHE_DIR", str(tmp_path / "cache"))
+    language._restricted.cache_clear()
+    yield tmp_path / "cache"
+    language._restricted.cache_clear()
+
+
+def _answers() -> list[tuple[str | None, float]]:
+    return [detect_with_confidence(text, SITE) for _, text in _labelled()]
+
+
+def _shipped_answers() -> list[tuple[str | None, float]]:
+    view = copy.copy(language._full_model())
+    view.set_languages(sorted(SITE))
+    return [tuple(view.classify(language._sample(text))) for _, text in _labelled()]
+
+
+def test_the_cached_model_answers_exactly_as_the_shipped_one(fresh_cache: Path) -> None:
+    first = _answers()  # builds the model from the shipped file and writes the cache
+    files = list(fresh_cache.glob("langid-*.npz"))
+    assert len(files) == 1
+    language._restricted.cache_clear()
+    second = _answers()  # read back from the cache
+    assert second == first
+    assert [lang for lang, _ in second] == [lang for lang, _ in _shipped_answers()]
+    assert [round(c, 6) for _, c in second] == [round(c, 6) for _, c in _shipped_answers()]
+
+
+def test_a_damaged_cache_file_is_replaced_not_trusted(fresh_cache: Path) -> None:
+    expected = _answers()
+    (path,) = fresh_cache.glob("langid-*.npz")
+    path.write_bytes(b"PK\x03\x04 not really a model")
+    language._restricted.cache_clear()
+    assert _answers() == expected
+    language._restricted.cache_clear()
+    assert language._load_cached(frozenset(SITE)) is not None  # rewritten whole
+
+
+def test_an_unusable_cache_directory_only_costs_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory", encoding="utf-8")
+    monkeypatch.setenv("AGGREGATOR_CACHE_DIR", str(blocker / "cache"))
+    language._restricted.cache_clear()
+    try:
+        assert detect("La ville de Lyon accueille le congrès des maires", SITE) == "fr"
+    finally:
+        language._restricted.cache_clear()
+
+
+def test_detection_reads_a_bounded_sample() -> None:
+    long_text = "The city council met the mayors of the region to discuss housing. " * 50
+    sample = language._sample(long_text)
+    assert len(sample) <= language.MAX_DETECT_CHARS
+    assert not sample.endswith(("hous", "ma"))  # cut at a space, not inside a word
+    assert detect(long_text, SITE) == "en"

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from aggregator.models import Author, Link, ParsedEntry, ParsedFeed, Post, Source
 from aggregator.normalise import (
     clean_tags,
+    content_hash,
     derive_title,
     normalise,
     parse_raw_date,
@@ -663,3 +664,88 @@ def test_property_any_entries_give_well_formed_posts(entries: list[ParsedEntry])
         assert post.language and post.language == post.language.lower()
         assert all(t.href.startswith(("http://", "https://")) for t in post.translations)
         assert len(post.content_hash) == 64
+
+
+# --------------------------------------------------------------------------------------------
+# The content hash keeps its definition: stored hashes stay valid across releases
+
+
+def _reference_hash(post: Post, stated: tuple[datetime | None, datetime | None] | None) -> str:
+    """The hash as first defined: every field but three, walked generically, JSON, sha256."""
+    import hashlib
+    import json
+    from dataclasses import fields
+
+    def plain(value: object) -> object:
+        if isinstance(value, tuple):
+            return [plain(v) for v in value]
+        if isinstance(value, (Author, Link)):
+            return [getattr(value, f.name) for f in fields(value)]
+        if isinstance(value, datetime):
+            return value.isoformat()
+        return value
+
+    skipped = ("first_seen", "content_hash", "also_from")
+    names = [f.name for f in fields(Post) if f.name not in skipped]
+    values = [plain(getattr(post, name)) for name in names]
+    if stated is not None:
+        known = {d for d in stated if d is not None}
+        for i, name in enumerate(names):
+            if name in ("published", "updated") and getattr(post, name) not in known:
+                values[i] = None
+    blob = json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def test_the_hashed_fields_are_every_field_but_three() -> None:
+    from aggregator import normalise as module
+
+    assert module.MATERIAL_ORDER == module._HASHED_FIELDS
+
+
+def test_content_hash_is_unchanged_by_its_faster_form() -> None:
+    when = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    post = Post(
+        id="s:1", source_id="s", guid="g-1", title="Résilience urbaine", link="https://a.example/1",
+        published=when, updated=when + timedelta(hours=2), first_seen=when,
+        language="fr", excerpt="Les villes…", content_html="<p>Les villes « résilientes »</p>",
+        title_derived=True, authors=(Author("Ana Ruiz", "UCLG", None, "ana@example.org"),),
+        tags=("Résilience", "Resiliencia"), topics=("resilience",), image="https://a.example/i.jpg",
+        translations=(Link("https://a.example/es/1", "alternate", "text/html", "es", None),),
+    )  # fmt: skip
+    for stated in (None, (when, None), (None, None), (when, when + timedelta(hours=2))):
+        assert content_hash(post, stated) == _reference_hash(post, stated)
+
+
+def test_normalised_posts_carry_the_reference_hash() -> None:
+    feed = ParsedFeed(
+        url="https://a.example/feed",
+        format="atom10",
+        entries=(
+            ParsedEntry(guid="1", link="https://a.example/1", title="Dated", summary="<p>x</p>",
+                        published=datetime(2026, 3, 1, tzinfo=UTC)),
+            ParsedEntry(guid="2", link="https://a.example/2", title="Undated", content="<p>y</p>",
+                        authors=(Author("Ana Ruiz"),), tags=("Climate",)),
+        ),
+    )  # fmt: skip
+    source = Source(id="s", name="S", organisation="O", url="https://a.example/feed")
+    for post in normalise(feed, source, datetime(2026, 3, 2, tzinfo=UTC)):
+        stated_options = [(post.published, None), (None, None)]
+        assert post.content_hash in {_reference_hash(post, s) for s in stated_options}
+
+
+def test_posts_cross_the_process_boundary_whole() -> None:
+    import pickle
+
+    when = datetime(2026, 3, 1, tzinfo=UTC)
+    post = Post(
+        id="s:1", source_id="s", guid=None, title="T", link="https://a.example/1",
+        published=when, updated=when, first_seen=when, language="en", excerpt="e",
+        content_html="<p>e</p>", title_derived=True, authors=(Author("A", "Org", None, None),),
+        tags=("x",), topics=("y",), image=None, content_hash="h", also_from=("t",),
+        translations=(Link("https://a.example/fr/1", "alternate", None, "fr", 12),),
+    )  # fmt: skip
+    back = pickle.loads(pickle.dumps(post, protocol=pickle.HIGHEST_PROTOCOL))
+    assert back == post
+    assert isinstance(back.authors[0], Author)
+    assert back.translations[0].length == 12

@@ -7,6 +7,7 @@ failure names the entry and the field a reader of the digest would see go wrong.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import pickle
@@ -22,6 +23,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import aggregator.parse as parse_module
 from aggregator.errors import ParseError
 from aggregator.models import Link, ParsedEntry, ParsedFeed, ScrapeRules
 from aggregator.parse import find_feed_links, keep_newest, parse_document
@@ -562,3 +564,41 @@ def test_any_bytes_give_a_feed_or_a_parse_error(parts: list[bytes]) -> None:
             assert value is None or not any(ord(c) < 9 or 0xD800 <= ord(c) <= 0xDFFF for c in value)
         for date in (entry.published, entry.updated):
             assert date is None or date.utcoffset() is not None
+
+
+# --------------------------------------------------------------------------------------------
+# The byte-level shortcuts in clean_text, _defuse and _fp_finish give what the regexes give
+
+_TRICKY_CHARS = st.sampled_from(
+    [
+        *"aZ9 <>&#;/\t\n\r",
+        *["\x00", "\x01", "\x08", "\x0b", "\x1f", "\x7f", "\x80", "\x81", "\x85", "\x93", "\x9f"],
+        *["\xa0", "é", "Ã©", "Ã", "\xc2", "’", "€", "日", "\U0001f3d9", "\ud83d", "\udfff"],
+        *["\ufffe", "\uffff", "\ufffd", "&#0;", "&#x1F;", "&#xD800;", "&#1114112;", "&#233;"],
+    ]
+)
+# both sides of the 128-character switch between the short and the long checks
+_TRICKY_TEXT = st.lists(_TRICKY_CHARS, max_size=60).map("".join) | st.builds(
+    lambda head, pad: head + "x" * pad,
+    st.lists(_TRICKY_CHARS, max_size=30).map("".join),
+    st.integers(100, 300),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_TRICKY_TEXT, st.booleans())
+def test_byte_level_shortcuts_match_the_regexes(text: str, reverse: bool) -> None:
+    p = parse_module
+    text = text[::-1] if reverse else text
+    assert p.clean_text(text) == p._UNSAFE_CHARS.sub("", text)
+    assert p._defuse(text) == p._CHAR_REF.sub(p._fix_char_ref, p._CONTROL_CHARS.sub("", text))
+    assert p._fp_finish(text) == _reference_fp_finish(text, p)
+
+
+def _reference_fp_finish(out: str, p: Any) -> str:
+    """The fast path's text rule as first written with a regex (feedparser's own steps)."""
+    if out.isascii():
+        return out
+    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
+        out = out.encode("iso-8859-1").decode("utf-8")
+    return out.translate(p._cp1252) if p._C1_CHARS.search(out) else out

@@ -281,3 +281,36 @@ def test_generated_feeds_read_alike(doc: bytes, url: str) -> None:
         fast, slow, used = both_ways(doc, url, {"Content-Type": "application/xml"}, monkeypatch)
     assert used, "a plain generated feed should take the fast path"
     assert_same(fast, slow)
+
+
+@pytest.mark.parametrize(
+    ("item", "fast"),
+    [
+        # declared below the root: feedparser reads it (the byte-level "xmlns" check must see it)
+        ('<item xmlns:x="urn:x"><title>A</title></item>', False),
+        ('<item><title xmlns="">A</title></item>', False),
+        # the word in escaped markup declares nothing: still the fast path
+        (
+            "<item><title>A</title>"
+            "<description>&lt;svg xmlns=&quot;u&quot;/&gt;</description></item>",
+            True,
+        ),
+    ],
+)
+def test_namespace_declarations_below_the_root(
+    item: str, fast: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc = f'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>{item}</channel></rss>'
+    got, slow, used = both_ways(doc.encode(), "https://a.example/feed", {}, monkeypatch)
+    assert used is fast
+    assert_same(got, slow)
+
+
+def test_atom_namespace_declared_again_below_the_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = (
+        b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>T</title>'
+        b'<entry xmlns:m="urn:m"><title>A</title><id>urn:a</id></entry></feed>'
+    )
+    fast, slow, used = both_ways(doc, "https://a.example/feed", {}, monkeypatch)
+    assert not used
+    assert_same(fast, slow)
