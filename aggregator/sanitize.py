@@ -129,7 +129,39 @@ def collapse_spaces(text: str) -> str:
 
 def strip_controls(text: str) -> str:
     """``text`` without control characters; those that separate words become a space."""
+    if len(text) >= _SCAN_MIN_CHARS and not _has_controls(text):
+        return text
     return _CONTROL_RE.sub(_control_replacement, text)
+
+
+# Below this length the regex costs no more than the byte-level check.
+_SCAN_MIN_CHARS = 128
+# bytes.translate tables: 0 where a byte is (the start of) a character _CONTROL_RE matches
+_LATIN1_CONTROLS = bytes(0 if _CONTROL_RE.match(chr(i)) else 1 for i in range(256))
+_UTF8_ASCII_CONTROLS = bytes(0 if i < 0x80 and _CONTROL_RE.match(chr(i)) else 1 for i in range(256))
+_UTF8_C1_RE = re.compile(b"\xc2[\x80-\x9f]")
+# U+200B, U+2028, U+2029, U+FEFF in UTF-8
+_UTF8_WIDE_CONTROLS = (b"\xe2\x80\x8b", b"\xe2\x80\xa8", b"\xe2\x80\xa9", b"\xef\xbb\xbf")
+
+
+def _has_controls(text: str) -> bool:
+    """``_CONTROL_RE.search(text)``, at a fifth of its cost on a typical 3 KB body.
+
+    The regex walks every character (about 5 ns each); encoding and one table lookup per byte
+    in C is much cheaper.  Latin-1 text is checked byte for byte; other text as UTF-8, where
+    an ASCII control is its own byte, a C1 control is C2 80-9F and the four wide ones have
+    fixed three-byte forms.
+    """
+    try:
+        return b"\x00" in text.encode("latin-1").translate(_LATIN1_CONTROLS)
+    except UnicodeEncodeError:
+        pass
+    raw = text.encode("utf-8", "surrogatepass")
+    if b"\x00" in raw.translate(_UTF8_ASCII_CONTROLS):
+        return True
+    if b"\xc2" in raw and _UTF8_C1_RE.search(raw):
+        return True
+    return any(wide in raw for wide in _UTF8_WIDE_CONTROLS)
 
 
 def bound_markup(markup: str) -> str:

@@ -478,3 +478,20 @@ def test_excerpt_of_blocks_is_the_excerpt(markup: str) -> None:
 def test_control_characters_from_references_do_not_reach_the_output() -> None:
     # raw ones were always removed; decoded ones would make the Atom feed invalid XML
     assert sanitize_html("a&#1;b&#127;c&#x80;d\x02e", None) == "abc\u20acde"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(
+        alphabet=st.one_of(
+            st.sampled_from("aé€ -\x00\x01\x0c\x1f\x7f\x80\x85\x9f\xa0\u200b\u2028\u2029\ufeff"),
+            st.characters(),
+        ),
+        min_size=120,
+        max_size=400,
+    )
+)
+def test_property_control_check_agrees_with_the_regex(text: str) -> None:
+    from aggregator import sanitize
+
+    assert sanitize._has_controls(text) == bool(sanitize._CONTROL_RE.search(text))
