@@ -13,6 +13,7 @@ locked" failure SQLite returns when a read transaction later tries to write.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +24,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy import Dialect, Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
@@ -97,17 +98,40 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_on_begin(conn: Connection) -> None:
-    writes = bool(conn.get_execution_options().get(WRITE_OPTION))
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+    if conn.get_execution_options().get(WRITE_OPTION):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        return
+    # Every read begins so (a cycle: one per source); SQLAlchemy's statement machinery cost
+    # several times SQLite's work here.  A deferred BEGIN takes no lock, so it cannot wait
+    # or fail for another connection; should it fail at all, the retry below reports it as
+    # every other database error is reported.
+    try:
+        conn.connection.driver_connection.execute("BEGIN")  # type: ignore[union-attr]
+    except sqlite3.Error:
+        conn.exec_driver_sql("BEGIN")
+
+
+def placeholder(dialect: Dialect) -> str | None:
+    """The driver's positional parameter marker, for statements sent to it as they are.
+
+    The cycle's bulk writes and per-source lookups skip SQLAlchemy's compilation and per-value
+    processing (most of their CPU); a driver with another style gets the SQLAlchemy path.
+    """
+    return {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(dialect.paramstyle)
 
 
 @contextmanager
-def translate_errors(action: str) -> Iterator[None]:
-    """Turn a driver or SQLAlchemy failure into a StorageError that names what we were doing."""
+def translate_errors(
+    action: str, driver_error: type[Exception] = SQLAlchemyError
+) -> Iterator[None]:
+    """Turn a driver or SQLAlchemy failure into a StorageError that names what we were doing.
+
+    ``driver_error``: the driver's own base exception, where the driver is used directly.
+    """
     try:
         yield
-    except SQLAlchemyError as exc:
-        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    except (SQLAlchemyError, driver_error) as exc:
+        detail = (str(getattr(exc, "orig", None) or exc).splitlines() or [type(exc).__name__])[0]
         raise StorageError(f"database error while {action}: {detail}") from exc
 
 

@@ -15,6 +15,7 @@ enforced would make an odd feed fail on one backend and pass on the other.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -68,17 +69,54 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
         if value is None:
             return None
-        utc = to_utc(value)
         if dialect.name == "postgresql":
-            return utc
-        return utc.isoformat(timespec="microseconds")
+            return to_utc(value)
+        return iso_text(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if isinstance(value, datetime):
-            return to_utc(value)
-        return to_utc(datetime.fromisoformat(str(value)))
+        return None if value is None else from_stored(value)
+
+
+def iso_text(value: datetime) -> str:
+    """How SQLite stores a datetime: fixed-width ISO text in UTC.
+
+    Shared by ``UTCDateTime`` and the store's bulk writes that bypass SQLAlchemy's per-value
+    type processing, so both write the very same text.
+    """
+    if value.tzinfo is UTC:  # the usual case: already UTC, nothing to convert
+        return value.isoformat(timespec="microseconds")
+    return to_utc(value).isoformat(timespec="microseconds")
+
+
+StoredTime = Callable[[datetime], Any]
+
+
+def stored_time(dialect: Dialect) -> StoredTime:
+    """What ``UTCDateTime`` binds for a datetime on ``dialect``, for writes that bypass it.
+
+    Each call has its own memo: a batch of posts repeats a few instants (all of a source's
+    posts share ``first_seen``; ``updated`` is mostly ``published``) and formatting one costs
+    microseconds.  Equal instants give equal UTC values whatever their zone, so the memo
+    cannot return another instant's text; a naive datetime is never equal to an aware one,
+    so it still reaches ``to_utc`` and is refused.
+    """
+    convert = to_utc if dialect.name == "postgresql" else iso_text
+    memo: dict[datetime, Any] = {}
+
+    def once(value: datetime) -> Any:
+        stored = memo.get(value)
+        if stored is None:
+            stored = memo[value] = convert(value)
+        return stored
+
+    return once
+
+
+def from_stored(value: Any) -> datetime:
+    """A stored datetime (``timestamptz`` or ISO text) as an aware UTC datetime."""
+    if isinstance(value, datetime):
+        return to_utc(value)
+    return to_utc(datetime.fromisoformat(str(value)))
 
 
 metadata = MetaData(naming_convention=NAMING)

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Row, bindparam, insert, select, update
+from sqlalchemy import Dialect, Row, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from aggregator.models import ScrapeRules, Source, SourceState
-from aggregator.store.schema import sources
+from aggregator.store.engine import placeholder
+from aggregator.store.schema import StoredTime, UTCDateTime, sources, stored_time
 
 STATE_FIELDS = (
     "url",
@@ -202,16 +204,52 @@ _STATE_UPDATE = (
 def write_states(conn: Connection, states: Sequence[SourceState]) -> None:
     """``write_state`` for many sources with one executemany; rows that do not exist yet
     (the total count falls short) are written one by one, which inserts their placeholder."""
-    if not states:
-        return
+    if states and _updated(conn, states) != len(states):
+        for state in states:
+            write_state(conn, state)
+
+
+def _updated(conn: Connection, states: Sequence[SourceState]) -> int:
+    """UPDATE the rows of ``states``; how many rows there were.
+
+    As driver values when the driver takes positional ones (SQLAlchemy's per-value type
+    processing was most of the cost); a naive datetime takes SQLAlchemy's path, which
+    reports it as usual.
+    """
+    mark = placeholder(conn.dialect)
+    if mark is not None:
+        convert = stored_time(conn.dialect)
+        try:
+            values = [_state_values(state, convert) for state in states]
+        except ValueError:
+            pass
+        else:
+            return conn.exec_driver_sql(_state_update_sql(conn.dialect, mark), values).rowcount
     rows = [
         {"_id": state.source_id, **{f"_{name}": getattr(state, name) for name in STATE_FIELDS}}
         for state in states
     ]
-    result = conn.execute(_STATE_UPDATE, rows)
-    if result.rowcount != len(rows):
-        for state in states:
-            write_state(conn, state)
+    return conn.execute(_STATE_UPDATE, rows).rowcount
+
+
+_TIME_FIELDS = frozenset(n for n in STATE_FIELDS if isinstance(sources.c[n].type, UTCDateTime))
+
+
+def _state_values(state: SourceState, convert: StoredTime) -> tuple[Any, ...]:
+    """A state as driver values in ``STATE_FIELDS`` order, then the id (the WHERE)."""
+    values = [getattr(state, name) for name in STATE_FIELDS]
+    for index, name in enumerate(STATE_FIELDS):
+        if name in _TIME_FIELDS and values[index] is not None:
+            values[index] = convert(values[index])
+    return (*values, state.source_id)
+
+
+@lru_cache(maxsize=4)
+def _state_update_sql(dialect: Dialect, mark: str) -> str:
+    """``_STATE_UPDATE`` for the driver as it is (see ``engine.placeholder``)."""
+    quote = dialect.identifier_preparer
+    sets = ", ".join(f"{quote.format_column(sources.c[name])} = {mark}" for name in STATE_FIELDS)
+    return f"UPDATE {quote.format_table(sources)} SET {sets} WHERE id = {mark}"
 
 
 def write_state(conn: Connection, state: SourceState) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
@@ -67,6 +68,25 @@ class SqlStore:
     def _read(self, action: str) -> Iterator[Connection]:
         with translate_errors(action), self._engine.connect() as conn:
             yield conn
+
+    @contextmanager
+    def _driver_cursor(self, action: str) -> Iterator[Any]:
+        """A driver cursor on a pooled connection, for one read statement.
+
+        No transaction is begun (one statement is consistent on its own; PostgreSQL's
+        implicit one ends when the pool takes the connection back), and the driver's errors
+        become ``StorageError`` like SQLAlchemy's.
+        """
+        with translate_errors(action, self._engine.dialect.loaded_dbapi.Error):
+            connection = self._engine.raw_connection()
+            try:
+                cursor = connection.cursor()
+                try:
+                    yield cursor
+                finally:
+                    cursor.close()
+            finally:
+                connection.close()
 
     def schema_revision(self) -> str | None:
         """The Alembic revision stamped in the database (``SCHEMA_VERSION`` once opened)."""
@@ -156,8 +176,16 @@ class SqlStore:
     def story_candidates(
         self, link_keys: Sequence[str], title_keys: Sequence[str], exclude_source: str
     ) -> list[StoryKey]:
-        with self._read("looking up the same story from other sources") as conn:
-            return _posts.story_candidates(conn, link_keys, title_keys, exclude_source)
+        """One driver statement outside SQLAlchemy's Connection when it can (the cycle asks
+        once per source, and the Connection's own work was most of the cost)."""
+        action = "looking up the same story from other sources"
+        lookup = _posts.story_lookup(self._engine.dialect, link_keys, title_keys, exclude_source)
+        if lookup is None:
+            with self._read(action) as conn:
+                return _posts.story_candidates(conn, link_keys, title_keys, exclude_source)
+        with self._driver_cursor(action) as cursor:
+            cursor.execute(*lookup)
+            return _posts.story_keys(cursor.fetchall())
 
     def recent_posts(
         self,
