@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
 from corpus import document_name, generate  # noqa: E402
+from memory import PeakMemory  # noqa: E402
 
 HOSTS = 64
 
@@ -46,13 +47,6 @@ def _free_port() -> int:
 
 def _urls(sources: int, port: int) -> list[str]:
     return [f"http://127.0.0.{1 + s % HOSTS}:{port}/{document_name(s)}" for s in range(sources)]
-
-
-def _peak_mib() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    workers = os.cpu_count() or 1
-    return (own + kids * workers) / 1024  # kids: the largest worker, counted once per worker
 
 
 # --------------------------------------------------------------------------------------------
@@ -86,11 +80,12 @@ def phase_ours(corpus: Path, port: int, sources: int, work: Path) -> dict[str, A
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     settings = config.load(path)
     store = open_store(settings.storage_url)
-    t0 = time.perf_counter()
-    cold = run_cycle(settings, store)
-    t1 = time.perf_counter()
-    warm = run_cycle(settings, store)
-    t2 = time.perf_counter()
+    with PeakMemory() as peak:
+        t0 = time.perf_counter()
+        cold = run_cycle(settings, store)
+        t1 = time.perf_counter()
+        warm = run_cycle(settings, store)
+        t2 = time.perf_counter()
     posts = store.count_posts()
     store.close()
     failed = [o for o in cold.outcomes if o.error]
@@ -101,7 +96,7 @@ def phase_ours(corpus: Path, port: int, sources: int, work: Path) -> dict[str, A
         "cold_failed": len(failed),
         "first_error": failed[0].error if failed else None,
         "warm_not_modified": sum(1 for o in warm.outcomes if o.status.value == "not_modified"),
-        "peak_rss_mib": round(_peak_mib(), 1),
+        "peak_rss_mib": round(peak.mib, 1),
     }
 
 
@@ -127,7 +122,8 @@ def phase_reader(corpus: Path, port: int, sources: int, work: Path) -> dict[str,
         "reader_warm_s": round(t2 - t1, 3),
         "reader_entries": entries,
         "reader_workers": workers,
-        "reader_peak_rss_mib": round(_peak_mib(), 1),
+        # one process (its threads share it): its own peak resident size is its footprint
+        "reader_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
 
 
@@ -343,7 +339,7 @@ def _print_table(f: dict[str, Any]) -> None:
             "floor (download + lxml)",
             f"{f.get('floor_s', '?')} s  ours/floor {f.get('floor_cold_ratio', '-')}",
         ),
-        ("peak memory (ours)", f"{f.get('peak_rss_mib', '?')} MiB"),
+        ("peak memory (ours, PSS of all processes)", f"{f.get('peak_rss_mib', '?')} MiB"),
         ("normalise per entry", f"{f.get('normalise_us_per_entry', '?')} µs"),
         ("publish from 10k posts", f"{f.get('publish_10k_s', '?')} s"),
         ("digest of 100 items", f"{f.get('digest_100_ms', '?')} ms"),

@@ -21,11 +21,20 @@ NOW = datetime(2026, 11, 22, tzinfo=UTC)
 
 
 def settings_for(work: Path) -> config.Settings:
-    lines = ["site:", "  title: Bench network", "topics:", "  climate: [clima, climate, climat]",
-             "sources:"]
+    lines = [
+        "site:",
+        "  title: Bench network",
+        "topics:",
+        "  climate: [clima, climate, climat]",
+        "sources:",
+    ]
     for s in range(SOURCES):
-        lines += [f"  - id: s{s}", f"    name: Member {s}", f"    organisation: Organisation {s}",
-                  f"    url: https://member{s}.example.org/feed"]
+        lines += [
+            f"  - id: s{s}",
+            f"    name: Member {s}",
+            f"    organisation: Organisation {s}",
+            f"    url: https://member{s}.example.org/feed",
+        ]
     path = work / "feeds.yaml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return config.load(path)
@@ -41,10 +50,17 @@ def make_posts(count: int, seed: int = 7) -> list[Post]:
         title = _sentence(rng, lang)[:90]
         posts.append(
             Post(
-                id=f"s{i % SOURCES}:{i:08d}", source_id=f"s{i % SOURCES}", guid=None, title=title,
-                link=f"https://member{i % SOURCES}.example.org/posts/{i}", published=when,
-                updated=when, first_seen=when, language=lang,
-                excerpt=excerpt(html_to_text(body)), content_html=body,
+                id=f"s{i % SOURCES}:{i:08d}",
+                source_id=f"s{i % SOURCES}",
+                guid=None,
+                title=title,
+                link=f"https://member{i % SOURCES}.example.org/posts/{i}",
+                published=when,
+                updated=when,
+                first_seen=when,
+                language=lang,
+                excerpt=excerpt(html_to_text(body)),
+                content_html=body,
                 authors=(Author(name=f"Author {i % 17}"),),
                 tags=tuple(rng.choice(WORDS[lang]) for _ in range(2)),
                 topics=("climate",) if i % 5 == 0 else (),
@@ -61,8 +77,9 @@ def fill_store(settings: config.Settings, count: int) -> Store:
     for post in make_posts(count):
         by_source.setdefault(post.source_id, []).append(post)
     for source_id, batch in by_source.items():
-        state = SourceState(source_id=source_id, url=f"https://{source_id}.example.org/feed",
-                            last_success=NOW)
+        state = SourceState(
+            source_id=source_id, url=f"https://{source_id}.example.org/feed", last_success=NOW
+        )
         store.apply_update(SourceUpdate(source_id, state, tuple(batch)))
     assert FetchStatus.OK  # the store is ready as after a cycle
     return store

@@ -100,10 +100,8 @@ def _rss(items: list[tuple[str, str, str]]) -> str:
     return f'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title><link>https://x.org/</link>{body}</channel></rss>'
 
 
-def test_a_story_from_three_sources_appears_once_everywhere_naming_all_three(
-    http_server: FixtureServer, tmp_path: Path, now: datetime
-) -> None:
-    title = "Localising the global goals: a new study by PLATFORMA and CEMR"
+def _three_sources(http_server: FixtureServer, tmp_path: Path) -> Path:
+    title = STUDY_TITLE
     http_server.route(
         "/cemr.rss",
         _rss([(title, "https://platforma-dev.eu/news/study", "c1")]),
@@ -147,7 +145,17 @@ def test_a_story_from_three_sources_appears_once_everywhere_naming_all_three(
         ]
     path = tmp_path / "feeds.yaml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    settings = config.load(path)
+    return path
+
+
+STUDY_TITLE = "Localising the global goals: a new study by PLATFORMA and CEMR"
+
+
+def test_a_story_from_three_sources_appears_once_everywhere_naming_all_three(
+    http_server: FixtureServer, tmp_path: Path, now: datetime
+) -> None:
+    title = STUDY_TITLE
+    settings = config.load(_three_sources(http_server, tmp_path))
     store = open_store(settings.storage_url)
     try:
         for _ in range(2):  # a second cycle must not add a copy either
@@ -174,5 +182,24 @@ def test_a_story_from_three_sources_appears_once_everywhere_naming_all_three(
         assert text.count(title) == 1
         for org in ("CEMR", "PLATFORMA", "UCLG"):
             assert org in text
+    finally:
+        store.close()
+
+
+def test_a_first_cycle_merges_across_its_own_batched_writes(
+    http_server: FixtureServer, tmp_path: Path, now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An empty store is not asked for candidates: the cycle's own writes must stand in."""
+    from aggregator import app
+
+    monkeypatch.setattr(app, "STATE_BATCH", 1)  # every source written in its own batch
+    settings = config.load(_three_sources(http_server, tmp_path))
+    store = open_store(settings.storage_url)
+    try:
+        run_cycle(settings, store, clock=lambda: now)
+        study = [p for p in store.recent_posts(100) if "platforma-dev.eu/news/study" in p.link]
+        assert len(study) == 1
+        assert {study[0].source_id, *study[0].also_from} == {"cemr", "pf", "uclg"}
+        assert store.count_posts() == 2
     finally:
         store.close()

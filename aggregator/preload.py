@@ -1,0 +1,47 @@
+"""Imported by the cycle's fork server only (see ``aggregator.workers``), never by the product.
+
+Importing it imports and warms what every worker needs (parsers, sanitizer, the language model
+for the site's languages), so that workers forked from the server start with them loaded.
+
+``workers`` starts the server only after checking that it finds the parent's copy of the
+package; should it find another all the same, this module warms nothing and points the package
+at the parent's copy, so that workers still import the parent's modules.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import aggregator
+
+_ENV = "AGGREGATOR_PRELOAD"  # aggregator.workers.PRELOAD_ENV (not imported: keep this light)
+
+
+def _redirect_package(root: str) -> None:
+    """Make later ``aggregator.*`` imports find the parent's copy, under ``root``."""
+    aggregator.__path__ = [str(Path(root) / "aggregator")]
+    # what this copy imported besides: the package and this module must stay (the import of
+    # this module is still under way and ends by looking both up)
+    for name in [n for n in sys.modules if n.startswith("aggregator.") and n != __name__]:
+        del sys.modules[name]
+
+
+def _preload() -> None:
+    try:
+        wanted = json.loads(os.environ.get(_ENV, ""))
+        root = str(wanted["root"])
+        languages = tuple(str(code) for code in wanted["languages"])
+    except (ValueError, KeyError, TypeError):
+        return
+    if str(Path(aggregator.__file__ or "").resolve().parent.parent) != root:
+        _redirect_package(root)
+        return
+    from aggregator.process import warm_up
+
+    warm_up(languages)
+
+
+_preload()

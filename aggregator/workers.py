@@ -1,0 +1,127 @@
+"""The worker processes of the CPU stage, forked from a fork server that is already warm.
+
+Workers are forked by multiprocessing's fork server rather than from the cycle's own process,
+which has an event loop, threads and sockets.  A plain fork server holds nothing, so every
+worker of every cycle imported the parsers and loaded the language model itself: about 0.45 s
+of CPU per worker, a twentieth of a cold cycle on two cores.  Here the fork server imports and
+warms them once (``aggregator.preload``), and every worker starts with them in place
+(copy-on-write); a long-running scheduler pays for it once, not once per cycle.
+
+The catch, and why this is guarded: Python 3.11's fork server ignores the parent's ``sys.path``.
+It resolves ``aggregator`` from its own (working directory first), which could be another copy
+of the package than the parent's, say an older checkout; its workers would then run that code.
+So before the server is started, a fresh interpreter started the same way reports where it
+finds the package, and the server preloads only when that is the parent's own copy.  Otherwise
+(or when a fork server is already running) workers import for themselves, as they always did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import multiprocessing
+import os
+import subprocess
+import threading
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+import aggregator
+from aggregator.process import warm_up
+
+log = logging.getLogger(__name__)
+
+PRELOAD_MODULE = "aggregator.preload"
+# What aggregator.preload warms: read by the fork server, which inherits the environment.
+PRELOAD_ENV = "AGGREGATOR_PRELOAD"
+
+_lock = threading.Lock()
+_decided = False
+
+_Job = TypeVar("_Job")
+_Result = TypeVar("_Result")
+
+
+class WorkerPool:
+    """``count`` worker processes for ``process_document``, warmed for the site's languages.
+
+    Jobs are handed to the processes from one helper thread: starting a worker blocks until the
+    fork server has finished warming up (about half a second, once per process), and the
+    cycle's event loop must go on fetching meanwhile instead of waiting for it.
+    """
+
+    def __init__(self, count: int, languages: tuple[str, ...], *, eager: bool = False) -> None:
+        _prepare_fork_server(languages)
+        self._processes = ProcessPoolExecutor(
+            max_workers=count,
+            mp_context=multiprocessing.get_context("forkserver"),
+            initializer=warm_up,
+            initargs=(languages,),
+        )
+        self._submitter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aggregator-jobs")
+        if eager:  # start every worker now, not one per submitted document
+            for _ in range(count):
+                self._submitter.submit(self._processes.submit, warm_up, languages)
+
+    async def run(self, function: Callable[[_Job], _Result], job: _Job) -> _Result:
+        """``function(job)`` in a worker process, awaited without blocking the event loop."""
+        loop = asyncio.get_running_loop()
+        submitted = await loop.run_in_executor(
+            self._submitter, self._processes.submit, function, job
+        )
+        return await asyncio.wrap_future(submitted)
+
+    def shutdown(self) -> None:
+        self._submitter.shutdown(wait=True, cancel_futures=True)
+        self._processes.shutdown(wait=True, cancel_futures=True)
+
+
+def _prepare_fork_server(languages: tuple[str, ...]) -> None:
+    """Ask for a preloading fork server, once per process and only when it is safe."""
+    global _decided
+    with _lock:
+        if _decided:
+            return
+        _decided = True
+        if not fork_server_finds_this_package():
+            log.info("fork server not preloaded: it would import another copy of aggregator")
+            return
+        root = str(package_root())
+        os.environ[PRELOAD_ENV] = json.dumps({"root": root, "languages": list(languages)})
+        multiprocessing.get_context("forkserver").set_forkserver_preload([PRELOAD_MODULE])
+        # Start it now, from the working directory and environment just checked; it warms up
+        # in the background, and the first worker waits for it in the submitting thread.
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
+def package_root() -> Path:
+    """The directory holding this copy of the ``aggregator`` package."""
+    return Path(aggregator.__file__).resolve().parent.parent
+
+
+def fork_server_finds_this_package() -> bool:
+    """Whether an interpreter started as the fork server is imports this very package.
+
+    The fork server runs ``executable [interpreter flags] -c …`` in the parent's working
+    directory and environment; so does this check, which costs one interpreter start-up.
+    """
+    from multiprocessing import spawn, util
+
+    flags: list[str] = list(getattr(util, "_args_from_interpreter_flags", list)())
+    code = "import aggregator, sys; sys.stdout.write(aggregator.__file__ or '')"
+    try:
+        found = subprocess.run(  # noqa: S603  # our own interpreter and fixed code
+            [spawn.get_executable(), *flags, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return bool(found) and Path(found).resolve().parent.parent == package_root()
