@@ -18,7 +18,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -101,11 +101,11 @@ class _Cycle:
     keys: dict[str, tuple[str, str]] = field(default_factory=dict)
     # own posts in ``pending`` by link key and by title key: stories another source of the
     # same batch may duplicate (indexed: a scan of the whole batch per source added up)
-    unwritten: dict[str, list[StoryKey]] = field(default_factory=dict)
+    unwritten: _StoryIndex = field(default_factory=lambda: _StoryIndex())
     # When the store held no post as the cycle began, every story another source could
     # duplicate was written by this cycle: they are indexed here and the store is not asked.
     store_was_empty: bool = False
-    written: dict[str, list[StoryKey]] = field(default_factory=dict)
+    written: _StoryIndex = field(default_factory=lambda: _StoryIndex())
     pending_posts: int = 0
     documents: asyncio.Semaphore = field(default_factory=asyncio.Semaphore)  # set by run()
     running: int = 0  # sources not finished
@@ -156,7 +156,7 @@ class _Cycle:
                     post.published, post.first_seen,
                 )  # fmt: skip
                 stories.append(story)
-                _index(self.unwritten, story)
+                self.unwritten.add(story)
         stateless = not (update.posts or update.merges)
         done: asyncio.Future[tuple[int, int]] | None = None
         if not stateless:
@@ -186,7 +186,7 @@ class _Cycle:
     def _flush(self) -> None:
         pending, self.pending = self.pending, []
         keys, self.keys = self.keys, {}
-        self.unwritten, self.pending_posts = {}, 0
+        batch, self.unwritten, self.pending_posts = self.unwritten, _StoryIndex(), 0
         if not pending:
             return
         try:
@@ -196,15 +196,11 @@ class _Cycle:
             for item in pending:
                 self._apply_one(item)
             return
+        if self.store_was_empty:
+            self.written.merge(batch)
         for item, count in zip(pending, counts, strict=True):
-            self._written(item)
             if item.done is not None and not item.done.done():
                 item.done.set_result(count)
-
-    def _written(self, item: _Pending) -> None:
-        if self.store_was_empty:
-            for story in item.stories:
-                _index(self.written, story)
 
     def _apply_one(self, item: _Pending) -> None:
         try:
@@ -214,7 +210,9 @@ class _Cycle:
             if item.done is not None and not item.done.done():
                 item.done.set_exception(exc)
             return
-        self._written(item)
+        if self.store_was_empty:
+            for story in item.stories:
+                self.written.add(story)
         if item.done is not None and not item.done.done():
             item.done.set_result(count)
 
@@ -229,13 +227,11 @@ class _Cycle:
         else:
             found = self.store.story_candidates(sorted(links), sorted(titles), source_id)
         seen = {c.post_id for c in found}
-        wanted = [f"l:{k}" for k in links] + [f"t:{k}" for k in titles]
         for index in indexes:
-            for index_key in wanted:
-                for story in index.get(index_key, ()):
-                    if story.source_id != source_id and story.post_id not in seen:
-                        seen.add(story.post_id)
-                        found.append(story)
+            for story in index.find(links, titles):
+                if story.source_id != source_id and story.post_id not in seen:
+                    seen.add(story.post_id)
+                    found.append(story)
         return found
 
     def _known(
@@ -336,10 +332,28 @@ class _Cycle:
         return await self.pool.run(process_document, job)
 
 
-def _index(index: dict[str, list[StoryKey]], story: StoryKey) -> None:
-    """File ``story`` under its link key and its title key."""
-    for key in {f"l:{story.link_key}", f"t:{story.title_key}"}:
-        index.setdefault(key, []).append(story)
+class _StoryIndex:
+    """Stories filed under their link key and their title key, for same-story lookups."""
+
+    def __init__(self) -> None:
+        self.by_link: dict[str, list[StoryKey]] = {}
+        self.by_title: dict[str, list[StoryKey]] = {}
+
+    def add(self, story: StoryKey) -> None:
+        self.by_link.setdefault(story.link_key, []).append(story)
+        self.by_title.setdefault(story.title_key, []).append(story)
+
+    def merge(self, other: _StoryIndex) -> None:
+        for mine, theirs in ((self.by_link, other.by_link), (self.by_title, other.by_title)):
+            for key, stories in theirs.items():
+                mine.setdefault(key, []).extend(stories)
+
+    def find(self, links: Iterable[str], titles: Iterable[str]) -> Iterator[StoryKey]:
+        """Stories with one of ``links`` or ``titles`` (a story can come twice)."""
+        for key in links:
+            yield from self.by_link.get(key, ())
+        for key in titles:
+            yield from self.by_title.get(key, ())
 
 
 def _story_keys(processed: ProcessedDocument) -> list[tuple[str, str]]:

@@ -54,7 +54,6 @@ class WorkerPool:
     """
 
     def __init__(self, count: int, languages: tuple[str, ...], *, eager: bool = False) -> None:
-        _prepare_fork_server(languages)
         self._processes = ProcessPoolExecutor(
             max_workers=count,
             mp_context=multiprocessing.get_context("forkserver"),
@@ -62,6 +61,9 @@ class WorkerPool:
             initargs=(languages,),
         )
         self._submitter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aggregator-jobs")
+        # The fork server is checked and started by the helper thread too, before it hands
+        # over any job (processes start at the first submission): the loop starts fetching.
+        self._submitter.submit(_prepare_or_log, languages)
         if eager:  # start every worker now, not one per submitted document
             for _ in range(count):
                 self._submitter.submit(self._processes.submit, warm_up, languages)
@@ -77,6 +79,14 @@ class WorkerPool:
     def shutdown(self) -> None:
         self._submitter.shutdown(wait=True, cancel_futures=True)
         self._processes.shutdown(wait=True, cancel_futures=True)
+
+
+def _prepare_or_log(languages: tuple[str, ...]) -> None:
+    """``_prepare_fork_server`` in the helper thread, where an exception would go unseen."""
+    try:
+        _prepare_fork_server(languages)
+    except Exception:  # workers then import for themselves: slower, never wrong
+        log.exception("could not prepare a preloading fork server")
 
 
 def _prepare_fork_server(languages: tuple[str, ...]) -> None:

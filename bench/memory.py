@@ -4,10 +4,10 @@ The cycle's workers are forked by multiprocessing's fork server and share its pa
 copy-on-write, so neither ``ru_maxrss`` (one process) nor a sum of resident sizes (shared
 pages counted once per process) says what the cycle costs the machine.  The proportional set
 size splits every shared page between the processes that map it, so the sum over the tree is
-the memory the whole tree really holds.  It is sampled four times a second in a thread: reading
-the kernel's accounting costs about a millisecond per process, which at that rate stays out of
-the timings, and a cycle's memory rises and falls over seconds (fetched bodies waiting for the
-workers), so a shorter peak is unlikely to be missed.
+the memory the whole tree really holds.  It is sampled ten times a second in a thread, in a
+run of its own (reading the kernel's accounting costs milliseconds per process, which must not
+be in timed figures); a cycle's memory rises and falls over seconds (fetched bodies waiting for
+the workers), so a shorter peak is unlikely to be missed.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 from types import TracebackType
 
-INTERVAL_S = 0.25
+INTERVAL_S = 0.1
 
 
 def _children(pid: int) -> list[int]:
