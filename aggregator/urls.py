@@ -42,6 +42,8 @@ def _is_tracking(name: str) -> bool:
 
 
 def _clean(raw: str) -> str:
+    if raw.isprintable():  # no tab, newline or control character: nothing for the regexes
+        return raw.strip()
     return _CONTROL.sub("", _STRIP_INSIDE.sub("", raw)).strip()
 
 

@@ -749,3 +749,29 @@ def test_posts_cross_the_process_boundary_whole() -> None:
     assert back == post
     assert isinstance(back.authors[0], Author)
     assert back.translations[0].length == 12
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    content=st.text(
+        alphabet=st.one_of(st.sampled_from('ab<p>é"\\\n\t\x01\x1f\u2028\ud800'), st.characters()),
+        max_size=400,
+    ),
+    title=st.text(max_size=40),
+)
+def test_property_the_spliced_digest_is_the_whole_jsons(content: str, title: str) -> None:
+    import hashlib
+    import json
+
+    from aggregator import normalise as module
+
+    when = datetime(2026, 3, 1, tzinfo=UTC)
+    values = {
+        "id": "s:1", "source_id": "s", "guid": None, "title": title, "link": "https://a.example/1",
+        "published": when, "updated": when, "language": "fr", "excerpt": "e",
+        "content_html": content, "authors": (Author("Ana", None, None, None),), "tags": ("x",),
+    }  # fmt: skip
+    material = module._material(values, None)
+    whole = json.dumps(material, ensure_ascii=False, separators=(",", ":"))
+    expected = hashlib.sha256(whole.encode("utf-8", "surrogatepass")).hexdigest()
+    assert module._digest(material) == expected
