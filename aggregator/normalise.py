@@ -547,7 +547,7 @@ def pick_image(entry: ParsedEntry, base: str | None, content_html: str) -> str |
             found = absolute_url(link.href, base)
             if found:
                 return found
-    match = _FIRST_IMG.search(content_html)
+    match = _FIRST_IMG.search(content_html) if "<img" in content_html else None
     if match:
         return absolute_url(html.unescape(match.group(1)))
     return None
@@ -706,9 +706,7 @@ class _Context:
     known_first_seen: Mapping[str, datetime]
 
 
-def _texts(
-    entry: ParsedEntry, prepared: str, content_html: str
-) -> tuple[tuple[Author, ...], str]:
+def _texts(entry: ParsedEntry, prepared: str, content_html: str) -> tuple[tuple[Author, ...], str]:
     """The byline's authors and the entry's plain text (summary, else content) without it.
 
     ``content_html`` is the sanitized content (else summary) and ``prepared`` the markup it was
@@ -729,10 +727,14 @@ def _date_text(entry: ParsedEntry) -> str:
 
 
 def _one(
-    entry: ParsedEntry, link: str | None, link_ok: bool, guid: str | None, ctx: _Context
+    entry: ParsedEntry,
+    base: str | None,
+    link: str | None,
+    link_ok: bool,
+    guid: str | None,
+    ctx: _Context,
 ) -> Post:
     source, feed = ctx.source, ctx.feed
-    base = entry_base(entry, feed)
     prepared = prepare_markup(entry.content or entry.summary or "")
     content_html = sanitize_prepared(prepared, base)
     byline_authors, body = _texts(entry, prepared, content_html)
@@ -824,13 +826,15 @@ def normalise(
         known_first_seen=known_first_seen or {},
     )
     entries = parsed.entries
-    links = [own_link(entry, entry_base(entry, parsed)) for entry in entries]
+    bases = [entry_base(entry, parsed) for entry in entries]
+    links = [own_link(entry, base) for entry, base in zip(entries, bases, strict=True)]
+    usable = _usable_links(links, parsed, source)
     posts: list[Post] = []
     seen: set[str] = set()
-    for entry, link, link_ok, guid in zip(
-        entries, links, _usable_links(links, parsed, source), sane_guids(entries), strict=True
+    for entry, base, link, link_ok, guid in zip(
+        entries, bases, links, usable, sane_guids(entries), strict=True
     ):
-        post = _one(entry, link, link_ok, guid, ctx)
+        post = _one(entry, base, link, link_ok, guid, ctx)
         if post.id not in seen:
             seen.add(post.id)
             posts.append(post)
