@@ -9,6 +9,7 @@ document becomes ``ProcessedDocument.error``.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -92,7 +93,13 @@ def _parse(job: DocumentJob) -> ParsedFeed:
 
 def warm_up(languages: tuple[str, ...] = ("en", "fr", "es")) -> None:
     """Import and initialise the heavy parts once per worker process: the language model
-    restricted to the site's ``languages``, the one detection will use."""
+    restricted to the site's ``languages``, the one detection will use.
+
+    Run where nothing else runs yet (a fork server, a fresh worker), so it also keeps
+    numpy's BLAS to one thread: the model's products are one row by three columns, and a
+    thread per core only made numpy's import twice as slow (0.17 s against 0.085 s here).
+    """
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from aggregator import language
 
     # enough letters to pass detect's minimum, so the model is really loaded here
