@@ -178,16 +178,19 @@ def _save_cached(allowed: frozenset[str], view: Any) -> None:
         log.info("language model cache %s not written: %s", path, exc)
 
 
+# py3langid keeps its DFA in stdlib arrays: item size -> (array typecode, numpy dtype)
+_ARRAY_TYPES = {2: ("H", "<u2"), 4: ("I", "<u4"), 8: ("L", "<u8")}
+
+
 def _dtype(values: Any) -> str:
-    """The numpy dtype of a stdlib ``array`` (py3langid keeps its DFA in those)."""
-    return {2: "<u2", 4: "<u4", 8: "<u8"}[values.itemsize]
+    """The numpy dtype of a stdlib ``array``."""
+    return _ARRAY_TYPES[values.itemsize][1]
 
 
 def _stdlib_array(values: Any) -> Any:
     from array import array
 
-    codes = {2: "H", 4: "I", 8: "L"}
-    out = array(codes[values.dtype.itemsize])
+    out = array(_ARRAY_TYPES[values.dtype.itemsize][0])
     out.frombytes(memoryview(values).cast("B"))  # no intermediate bytes copy
     return out
 

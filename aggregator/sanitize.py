@@ -83,8 +83,6 @@ _ATTR_RE = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=
 _LAZY_ATTRS = ("data-src", "data-lazy-src", "data-original", "data-orig-file", "data-srcset")
 _PLACEHOLDER_HINTS = ("data:", "placeholder", "blank.gif", "spacer.gif", "pixel.gif", "lazy")
 _OUT_TAG_RE = re.compile(r"</?([a-z0-9]+)>")
-_SPACE_RE = re.compile(r"[^\S\n]+")
-_NEWLINES_RE = re.compile(r"\s*\n\s*")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u2028\u2029\ufeff]")
 _TAGLIKE_RE = re.compile(r"<[a-zA-Z/!?][^<>]*>")
 _ENTITY_RE = re.compile(r"&(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});")
