@@ -12,8 +12,10 @@ from collections.abc import Callable
 from datetime import datetime
 
 from aggregator import config
-from aggregator.app import fetch_and_publish, held_lock, open_configured_store, utc_now
+from aggregator.clock import utc_now
+from aggregator.cycle import fetch_and_publish, held_lock, open_configured_store
 from aggregator.errors import AggregatorError
+from aggregator.newsletter.digest import send
 from aggregator.store.protocol import Store
 
 log = logging.getLogger("aggregator.jobs")
@@ -53,8 +55,6 @@ def digest_now(store: Store, clock: Callable[[], datetime] = utc_now) -> datetim
 
 
 def digest_job(config_path: str, edition: str) -> None:
-    from aggregator.digest import send
-
     try:
         settings = config.load(config_path)
         store = open_configured_store(settings)

@@ -83,7 +83,7 @@ def _our_settings(port: int, sources: int, work: Path) -> Any:
 
 
 def phase_ours(corpus: Path, port: int, sources: int, work: Path) -> dict[str, Any]:
-    from aggregator.app import run_cycle
+    from aggregator.cycle import run_cycle
     from aggregator.store import open_store
 
     settings = _our_settings(port, sources, work)
@@ -111,7 +111,7 @@ def phase_memory(corpus: Path, port: int, sources: int, work: Path) -> dict[str,
 
     Apart from the timed ones: reading every process's page accounting costs kernel time.
     """
-    from aggregator.app import run_cycle
+    from aggregator.cycle import run_cycle
     from aggregator.store import open_store
 
     settings = _our_settings(port, sources, work)
@@ -177,9 +177,9 @@ def phase_floor(corpus: Path, port: int, sources: int, work: Path) -> dict[str, 
 def phase_normalise(corpus: Path, port: int, sources: int, work: Path) -> dict[str, Any]:
     from datetime import UTC, datetime
 
+    from aggregator.ingest.normalise import normalise
+    from aggregator.ingest.parse import parse_document
     from aggregator.models import Source
-    from aggregator.normalise import normalise
-    from aggregator.parse import parse_document
 
     parsed = []
     for s in range(min(sources, 100)):
@@ -216,7 +216,7 @@ def phase_publish(corpus: Path, port: int, sources: int, work: Path) -> dict[str
     store = fill_store(settings, 10_000)
     from datetime import UTC, datetime
 
-    from aggregator.publish import publish_all
+    from aggregator.publish.publisher import publish_all
 
     now = datetime(2026, 11, 22, tzinfo=UTC)
     t0 = time.perf_counter()
@@ -289,7 +289,7 @@ def _warm_language_cache() -> None:
     on a machine spends about 0.6 s more per worker decompressing the shipped model.
     """
     print("… language model cache", file=sys.stderr, flush=True)
-    code = "from aggregator.process import warm_up; warm_up()"
+    code = "from aggregator.ingest.process import warm_up; warm_up()"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 

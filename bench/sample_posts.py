@@ -11,8 +11,8 @@ from pathlib import Path
 from corpus import WORDS, _body, _sentence
 
 from aggregator import config
+from aggregator.ingest.sanitize import excerpt, html_to_text
 from aggregator.models import Author, FetchStatus, Post, SourceState, SourceUpdate
-from aggregator.sanitize import excerpt, html_to_text
 from aggregator.store import open_store
 from aggregator.store.protocol import Store
 
@@ -86,7 +86,7 @@ def fill_store(settings: config.Settings, count: int) -> Store:
 
 
 def digest_render_ms(work: Path, count: int, repeat: int = 15) -> float:
-    from aggregator.digest import render_edition
+    from aggregator.newsletter.digest import render_edition
 
     settings = settings_for(work)
     posts = make_posts(count, seed=11)

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from aggregator import config
-from aggregator.cli import main
+from aggregator.cli.main import main
 from tests.httpserver import FixtureServer
 from tests.test_discover import HTML, MEMBERS, RSS, feed, fixture_text, quiet
 

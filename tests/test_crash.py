@@ -23,9 +23,10 @@ import pytest
 from lxml import etree
 
 from aggregator import config
-from aggregator.app import run_cycle, utc_now
-from aggregator.outputs import TEMP_PREFIX, TEMP_SUFFIX, sweep_orphans, write_atomic
-from aggregator.publish import publish_all
+from aggregator.clock import utc_now
+from aggregator.cycle import run_cycle
+from aggregator.publish.outputs import TEMP_PREFIX, TEMP_SUFFIX, sweep_orphans, write_atomic
+from aggregator.publish.publisher import publish_all
 from aggregator.store import open_store
 from tests.httpserver import FixtureServer
 from tests.test_locks import kill_group, rss, start_fetch, write_config

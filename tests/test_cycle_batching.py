@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 from aggregator import config
-from aggregator.app import STATE_BATCH, run_cycle
+from aggregator.cycle import STATE_BATCH, run_cycle
 from aggregator.models import FetchStatus, Source, SourceState, SourceUpdate
 from aggregator.store import open_store
 from tests.httpserver import FixtureServer, Handler

@@ -6,7 +6,7 @@ from datetime import datetime
 from pathlib import Path
 
 from aggregator import config
-from aggregator.app import fetch_and_publish
+from aggregator.cycle import fetch_and_publish
 from aggregator.store import open_store
 from tests.httpserver import FixtureServer
 

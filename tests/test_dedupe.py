@@ -9,11 +9,12 @@ import feedparser
 import pytest
 
 from aggregator import config
-from aggregator.app import run_cycle
+from aggregator import cycle as app
+from aggregator.cycle import run_cycle
 from aggregator.dedupe import StoryKey, find_duplicates, link_key, title_key
-from aggregator.digest import preview
 from aggregator.models import Post
-from aggregator.publish import publish_all
+from aggregator.newsletter.digest import preview
+from aggregator.publish.publisher import publish_all
 from aggregator.store import open_store
 from tests.httpserver import FixtureServer
 
@@ -190,7 +191,6 @@ def test_a_first_cycle_merges_across_its_own_batched_writes(
     http_server: FixtureServer, tmp_path: Path, now: datetime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An empty store is not asked for candidates: the cycle's own writes must stand in."""
-    from aggregator import app
 
     monkeypatch.setattr(app, "STATE_BATCH", 1)  # every source written in its own batch
     settings = config.load(_three_sources(http_server, tmp_path))

@@ -28,15 +28,6 @@ from aggregator.config import (
     SiteSettings,
     SmtpSettings,
 )
-from aggregator.digest import (
-    CLIP_BYTES,
-    UNSUBSCRIBE_TOKEN,
-    preview,
-    render_edition,
-    select_posts,
-    send,
-)
-from aggregator.mail import SmtpSender
 from aggregator.models import (
     EditionRecord,
     Post,
@@ -46,6 +37,15 @@ from aggregator.models import (
     SourceState,
     SourceUpdate,
 )
+from aggregator.newsletter.digest import (
+    CLIP_BYTES,
+    UNSUBSCRIBE_TOKEN,
+    preview,
+    render_edition,
+    select_posts,
+    send,
+)
+from aggregator.newsletter.mail import SmtpSender
 from aggregator.store import open_store
 from aggregator.store.protocol import Store
 from tests.httpserver import FixtureServer

@@ -10,8 +10,15 @@ from typing import Any
 import pytest
 
 from aggregator import config
-from aggregator.discover import Candidate, Choices, Refusal, RefusalKind, discover, new_source
-from aggregator.roster import NewSource
+from aggregator.members.discover import (
+    Candidate,
+    Choices,
+    Refusal,
+    RefusalKind,
+    discover,
+    new_source,
+)
+from aggregator.members.roster import NewSource
 from tests.conftest import DATA
 from tests.httpserver import FixtureServer
 

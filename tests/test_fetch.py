@@ -21,7 +21,7 @@ import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from aggregator.config import FetchSettings
-from aggregator.fetch import (
+from aggregator.ingest.fetch import (
     Fetcher,
     body_digest,
     describe_status,
@@ -658,8 +658,8 @@ def test_peer_is_checked_again_on_pooled_connections(http_server: FixtureServer)
 
 
 def test_socket_factory_refuses_private_addresses_before_connect() -> None:
-    from aggregator.fetch import _Guard
-    from aggregator.netguard import AddressPolicy
+    from aggregator.ingest.fetch import _Guard
+    from aggregator.ingest.netguard import AddressPolicy
 
     guard = _Guard(AddressPolicy.from_allow(["127.0.0.1:8080"]))
     for address in (("10.0.0.1", 80), ("127.0.0.1", 8081), ("169.254.169.254", 80)):

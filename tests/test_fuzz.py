@@ -20,10 +20,10 @@ from lxml import etree
 
 from aggregator import config
 from aggregator.errors import FeedError
+from aggregator.ingest.normalise import normalise
+from aggregator.ingest.parse import parse_document
 from aggregator.models import Source, SourceState, SourceUpdate
-from aggregator.normalise import normalise
-from aggregator.parse import parse_document
-from aggregator.publish import publish_all
+from aggregator.publish.publisher import publish_all
 from aggregator.store import SqlStore, open_store
 from tests.test_hostile import RAW_MARKERS, json_problems, xml_problems
 

@@ -344,7 +344,7 @@ BUDGET_SCRIPT = r"""
 import json, os, sys, time
 from datetime import datetime, timezone
 from aggregator.models import Source
-from aggregator.process import DocumentJob, process_document, warm_up
+from aggregator.ingest.process import DocumentJob, process_document, warm_up
 
 warm_up()  # models and parsers load once, before forking: each child pays for its document only
 directory = sys.argv[1]

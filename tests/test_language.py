@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from aggregator import language
-from aggregator.language import detect, detect_with_confidence, normalise_tag
+from aggregator.ingest import language
+from aggregator.ingest.language import detect, detect_with_confidence, normalise_tag
 
 LABELLED = Path(__file__).resolve().parent / "data" / "language" / "labelled.tsv"
 SITE = ("en", "fr", "es")

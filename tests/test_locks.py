@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from aggregator import config
-from aggregator.app import held_lock
+from aggregator.cycle import held_lock
 from aggregator.errors import LockedError
 from aggregator.store import open_store
 from tests.httpserver import FixtureServer

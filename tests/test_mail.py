@@ -21,7 +21,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from aggregator.config import SmtpSettings
 from aggregator.errors import DeliveryError
-from aggregator.mail import (
+from aggregator.newsletter.mail import (
     PASSWORD_ENV,
     USER_ENV,
     SmtpSender,

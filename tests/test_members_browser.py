@@ -28,11 +28,11 @@ from aiohttp import web
 from click.testing import CliRunner
 
 from aggregator import config
-from aggregator.app import run_cycle
-from aggregator.cli import main
-from aggregator.members_web import add_member_routes
-from aggregator.publish import publish_all
+from aggregator.cli.main import main
+from aggregator.cycle import run_cycle
+from aggregator.publish.publisher import publish_all
 from aggregator.store import open_store
+from aggregator.web.members import add_member_routes
 from tests.httpserver import FixtureServer
 from tests.test_discover import RSS, feed, quiet
 from tests.test_members_web import loopback_discoverer

@@ -22,17 +22,18 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from click.testing import CliRunner
 
-from aggregator import config, discover
-from aggregator.cli import main
-from aggregator.members_web import (
+from aggregator import config
+from aggregator.cli.main import main
+from aggregator.members import discover
+from aggregator.store import SqlStore, open_store
+from aggregator.store.submissions import NewSubmission
+from aggregator.web.app import CSP, make_app
+from aggregator.web.members import (
     ADMIN_ENV,
     SESSION_COOKIE,
     TokenBucket,
     add_member_routes,
 )
-from aggregator.store import SqlStore, open_store
-from aggregator.store.submissions import NewSubmission
-from aggregator.web import CSP, make_app
 from tests.httpserver import FixtureServer
 from tests.test_discover import RSS, feed, fixture_text, quiet
 

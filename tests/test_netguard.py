@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from aggregator.errors import RefusedURLError
-from aggregator.netguard import AddressPolicy, address_problem, check_url, is_public_address
+from aggregator.ingest.netguard import AddressPolicy, address_problem, check_url, is_public_address
 
 REFUSED = [
     # loopback, in every IPv4 spelling inet_aton accepts

@@ -15,8 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aggregator.models import Author, Link, ParsedEntry, ParsedFeed, Post, Source
-from aggregator.normalise import (
+from aggregator.ingest.normalise import (
     clean_tags,
     content_hash,
     derive_title,
@@ -25,7 +24,8 @@ from aggregator.normalise import (
     post_id,
     split_byline,
 )
-from aggregator.urls import canonicalize
+from aggregator.ingest.urls import canonicalize
+from aggregator.models import Author, Link, ParsedEntry, ParsedFeed, Post, Source
 from tests.conftest import require_seeds
 
 FEED_URL = "https://www.uclg.example/en/blog/feed"
@@ -698,7 +698,7 @@ def _reference_hash(post: Post, stated: tuple[datetime | None, datetime | None] 
 
 
 def test_the_hashed_fields_are_every_field_but_three() -> None:
-    from aggregator import normalise as module
+    from aggregator.ingest import normalise as module
 
     assert module.MATERIAL_ORDER == module._HASHED_FIELDS
 
@@ -763,7 +763,7 @@ def test_property_the_spliced_digest_is_the_whole_jsons(content: str, title: str
     import hashlib
     import json
 
-    from aggregator import normalise as module
+    from aggregator.ingest import normalise as module
 
     when = datetime(2026, 3, 1, tzinfo=UTC)
     values = {

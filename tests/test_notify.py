@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from aggregator import config
+from aggregator.members.notify import Condition, notices, send_notices
 from aggregator.models import Post, Source, SourceState, SourceUpdate
-from aggregator.notify import Condition, notices, send_notices
 from aggregator.store import SqlStore, open_store
 from tests.test_mail import SmtpServer
 

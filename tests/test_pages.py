@@ -19,7 +19,7 @@ import lxml.html
 import pytest
 
 from aggregator.config import Settings
-from aggregator.publish import publish_all
+from aggregator.publish.publisher import publish_all
 from tests.conftest import require_seeds
 from tests.test_publish import BASE_URL, build, make_post
 

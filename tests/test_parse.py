@@ -23,11 +23,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import aggregator.parse as parse_module
+import aggregator.ingest.parse as parse_module
 from aggregator.errors import ParseError
+from aggregator.ingest.parse import find_feed_links, keep_newest, parse_document
+from aggregator.ingest.scrape import scrape_listing
 from aggregator.models import Link, ParsedEntry, ParsedFeed, ScrapeRules
-from aggregator.parse import find_feed_links, keep_newest, parse_document
-from aggregator.scrape import scrape_listing
 from tests.httpserver import FixtureServer
 
 DATA = Path(__file__).resolve().parent / "data" / "parse"

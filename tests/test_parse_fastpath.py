@@ -19,10 +19,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import aggregator.parse as parse_module
+import aggregator.ingest.parse as parse_module
 from aggregator.errors import ParseError
+from aggregator.ingest.parse import parse_document
 from aggregator.models import ParsedFeed
-from aggregator.parse import parse_document
 
 DATA = Path(__file__).resolve().parent / "data" / "parse"
 BENCH = Path(__file__).resolve().parent.parent / "bench"

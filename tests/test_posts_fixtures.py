@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
+from aggregator.ingest.normalise import normalise
 from aggregator.models import Post, Source
-from aggregator.normalise import normalise
 from tests.test_parse import EXPECTED, fixture_document, run_request
 
 POSTS = Path(__file__).resolve().parent / "data" / "posts"

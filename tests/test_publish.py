@@ -26,11 +26,12 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from aggregator import publish
 from aggregator.config import Settings
 from aggregator.models import Author, Link, Post, Source, SourceState
-from aggregator.outputs import clean_line, clean_text, write_atomic
-from aggregator.publish import entry_id, publish_all
+from aggregator.publish import publisher as publish
+from aggregator.publish import websub
+from aggregator.publish.outputs import clean_line, clean_text, write_atomic
+from aggregator.publish.publisher import entry_id, publish_all
 from tests.httpserver import FixtureServer
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -841,7 +842,7 @@ def test_one_pass_editions_match_each_editions_own_choice(tmp_path: Path, now: d
 
 
 def test_batch_writer_writes_changes_only_and_reports_failures(tmp_path: Path) -> None:
-    from aggregator.outputs import BatchWriter
+    from aggregator.publish.outputs import BatchWriter
 
     (tmp_path / "same.txt").write_bytes(b"same")
     before = (tmp_path / "same.txt").stat()
@@ -945,7 +946,7 @@ def test_announce_pings_the_hub_for_changed_feeds_only(
     )
 
     first = publish_all(store, settings, now)
-    assert publish.announce(first, settings) == dict.fromkeys(first.changed_feeds, "ok")
+    assert websub.announce(first, settings) == dict.fromkeys(first.changed_feeds, "ok")
     assert [r["hub.mode"] for r in received] == [["publish"]] * len(first.changed_feeds)
     assert {r["hub.url"][0] for r in received} == set(first.changed_feeds)
     assert BASE_URL + "feed.atom" in first.changed_feeds
@@ -953,7 +954,7 @@ def test_announce_pings_the_hub_for_changed_feeds_only(
     received.clear()
     store.posts.append(make_post(7))  # a French post from CEMR, tagged migration
     second = publish_all(store, settings, now)
-    publish.announce(second, settings)
+    websub.announce(second, settings)
     pinged = {r["hub.url"][0] for r in received}
     assert pinged == set(second.changed_feeds)
     assert {BASE_URL + p for p in ("feed.atom", "feed-fr.atom", "sources/cemr.atom")} <= pinged
@@ -962,7 +963,7 @@ def test_announce_pings_the_hub_for_changed_feeds_only(
     received.clear()
     third = publish_all(store, settings, now)
     assert third.changed_feeds == ()
-    assert publish.announce(third, settings) == {}
+    assert websub.announce(third, settings) == {}
     assert received == []  # nothing changed: the hub hears nothing
 
     def down(handler: BaseHTTPRequestHandler) -> None:
@@ -973,14 +974,14 @@ def test_announce_pings_the_hub_for_changed_feeds_only(
 
     http_server.route("/hub", handler=down)  # a hub that is down never fails the cycle
     store.posts.append(make_post(8))
-    results = publish.announce(publish_all(store, settings, now), settings)
+    results = websub.announce(publish_all(store, settings, now), settings)
     assert results and set(results.values()) == {"http_503"}
 
 
 def test_announce_needs_a_hub(tmp_path: Path, now: datetime) -> None:
     settings, store = build(tmp_path, [make_post(0)], hub=None)
     report = publish_all(store, settings, now)
-    assert report.changed_feeds and publish.announce(report, settings) == {}
+    assert report.changed_feeds and websub.announce(report, settings) == {}
 
 
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=80))
@@ -1039,7 +1040,7 @@ def test_a_hanging_hub_does_not_hold_the_cycle(
         }
     )
     try:
-        results = publish.announce(publish_all(store, settings, now), settings, timeout_s=0.5)
+        results = websub.announce(publish_all(store, settings, now), settings, timeout_s=0.5)
     finally:
         release.set()
     assert results and all(v.startswith("error") for v in results.values())

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from aggregator import config
-from aggregator.app import fetch_and_publish
+from aggregator.cycle import fetch_and_publish
 from aggregator.models import EditionRecord, Post, Source, SourceState, SourceUpdate
 from aggregator.retention import cutoff, expire
 from aggregator.store import SqlStore, open_store

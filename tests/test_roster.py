@@ -10,8 +10,7 @@ import pytest
 
 from aggregator import config
 from aggregator.errors import ConfigError
-from aggregator.models import Source
-from aggregator.roster import (
+from aggregator.members.roster import (
     NewSource,
     OpmlError,
     add_sources,
@@ -23,6 +22,7 @@ from aggregator.roster import (
     unique_id,
     write_opml,
 )
+from aggregator.models import Source
 from tests.conftest import DATA
 
 TEMPLATE = (DATA / "members" / "feeds.yaml").read_text(encoding="utf-8")

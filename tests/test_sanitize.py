@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aggregator.sanitize import (
+from aggregator.ingest.sanitize import (
     MAX_DEPTH,
     blocks_of,
     bound_markup,
@@ -492,6 +492,6 @@ def test_control_characters_from_references_do_not_reach_the_output() -> None:
     )
 )
 def test_property_control_check_agrees_with_the_regex(text: str) -> None:
-    from aggregator import sanitize
+    from aggregator.ingest import sanitize
 
     assert sanitize._has_controls(text) == bool(sanitize._CONTROL_RE.search(text))

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 import pytest
 
 from aggregator.errors import ParseError
+from aggregator.ingest.scrape import scrape_listing
 from aggregator.models import ScrapeRules
-from aggregator.scrape import scrape_listing
 from tests.conftest import require_seeds
 
 URL = "https://city.example.org/en/blog/"

@@ -7,8 +7,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from aggregator.ingest.decide import backoff_delay, changed_posts, is_due, plan_update
 from aggregator.models import FetchRequest, FetchResult, FetchStatus, Post, SourceState
-from aggregator.update import backoff_delay, changed_posts, is_due, plan_update
 
 HOUR = 3600.0
 DAY = 24 * HOUR

@@ -21,8 +21,9 @@ import pytest
 from aiohttp import web
 
 from aggregator.config import Settings
-from aggregator.publish import publish_all
-from aggregator.web import accepts_gzip, make_app, not_modified, ping_hub
+from aggregator.publish.publisher import publish_all
+from aggregator.publish.websub import ping_hub
+from aggregator.web.app import accepts_gzip, make_app, not_modified
 from tests.httpserver import FixtureServer
 from tests.test_publish import build, make_post
 

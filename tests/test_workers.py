@@ -9,18 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from aggregator import workers
+from aggregator.ingest import workers
 
 PROBE = (
     "import json, sys\n"
-    "import aggregator.preload\n"
+    "import aggregator.ingest.preload\n"
     "loaded = sorted(n for n in sys.modules if n.startswith('aggregator'))\n"
     "print(json.dumps(loaded))\n"
 )
 
 
 def _import_preload(tmp_path: Path, root: str) -> list[str]:
-    """Import aggregator.preload as the fork server does; the modules loaded afterwards."""
+    """Import aggregator.ingest.preload as the fork server does; the modules loaded afterwards."""
     env = {
         "AGGREGATOR_PRELOAD": json.dumps({"root": root, "languages": ["en", "fr"]}),
         "AGGREGATOR_CACHE_DIR": str(tmp_path / "cache"),
@@ -39,7 +39,11 @@ def _import_preload(tmp_path: Path, root: str) -> list[str]:
 
 def test_the_preload_warms_the_workers_modules(tmp_path: Path) -> None:
     loaded = _import_preload(tmp_path, str(workers.package_root()))
-    assert {"aggregator.process", "aggregator.parse", "aggregator.normalise"} <= set(loaded)
+    assert {
+        "aggregator.ingest.process",
+        "aggregator.ingest.parse",
+        "aggregator.ingest.normalise",
+    } <= set(loaded)
     assert list((tmp_path / "cache").glob("langid-*.npz"))  # the model was loaded, for en+fr
 
 
@@ -47,9 +51,11 @@ def test_a_copy_that_is_not_the_parents_warms_nothing_and_points_at_the_parents(
     tmp_path: Path,
 ) -> None:
     elsewhere = tmp_path / "elsewhere"
-    (elsewhere / "aggregator").mkdir(parents=True)
-    (elsewhere / "aggregator" / "process.py").write_text("WHERE = 'parent'\n", encoding="utf-8")
-    probe = PROBE + "import aggregator.process\nprint(aggregator.process.WHERE)\n"
+    (elsewhere / "aggregator" / "ingest").mkdir(parents=True)
+    (elsewhere / "aggregator" / "ingest" / "process.py").write_text(
+        "WHERE = 'parent'\n", encoding="utf-8"
+    )
+    probe = PROBE + "import aggregator.ingest.process\nprint(aggregator.ingest.process.WHERE)\n"
     done = subprocess.run(
         [sys.executable, "-c", probe],
         capture_output=True,
@@ -63,7 +69,12 @@ def test_a_copy_that_is_not_the_parents_warms_nothing_and_points_at_the_parents(
         cwd=workers.package_root(),
     )
     loaded_line, where = done.stdout.strip().splitlines()[-2:]
-    assert json.loads(loaded_line) == ["aggregator", "aggregator.preload"]  # nothing warmed
+    # nothing warmed: only the package, this module's folder and the module itself
+    assert json.loads(loaded_line) == [
+        "aggregator",
+        "aggregator.ingest",
+        "aggregator.ingest.preload",
+    ]
     assert where == "parent"  # later imports come from the copy the parent named
     assert not (tmp_path / "cache").exists()
 

@@ -15,11 +15,12 @@ from importlib import resources
 from pathlib import Path
 
 from aggregator import config
-from aggregator.app import Clock, open_configured_store, run_cycle, utc_now
+from aggregator.clock import Clock, utc_now
+from aggregator.cycle import open_configured_store, run_cycle
 from aggregator.demo.server import LoopbackFeedServer, directory_resolver
-from aggregator.digest import PreviewFiles, preview
 from aggregator.models import CycleReport
-from aggregator.publish import PublishReport, publish_all
+from aggregator.newsletter.digest import PreviewFiles, preview
+from aggregator.publish.publisher import PublishReport, publish_all
 
 FEEDS_DIR = Path(str(resources.files("aggregator.demo") / "feeds"))
 

@@ -18,9 +18,9 @@ import atheris
 
 with atheris.instrument_imports():
     from aggregator.errors import FeedError
+    from aggregator.ingest.normalise import normalise
+    from aggregator.ingest.parse import parse_document
     from aggregator.models import Source
-    from aggregator.normalise import normalise
-    from aggregator.parse import parse_document
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 SOURCE = Source(id="fuzz", name="Fuzz", organisation="Fuzz", url="https://fuzz.example/feed")

@@ -29,9 +29,8 @@ from email.utils import parsedate_to_datetime
 from functools import lru_cache
 
 from aggregator.dedupe import strip_accents
-from aggregator.language import MIN_CONFIDENCE, detect_with_confidence, normalise_tag
-from aggregator.models import Author, Link, ParsedEntry, ParsedFeed, Post, Source
-from aggregator.sanitize import (
+from aggregator.ingest.language import MIN_CONFIDENCE, detect_with_confidence, normalise_tag
+from aggregator.ingest.sanitize import (
     blocks_of,
     clean_text,
     decode_entities,
@@ -42,7 +41,8 @@ from aggregator.sanitize import (
     sanitize_prepared,
     truncate,
 )
-from aggregator.urls import absolute_url, canonicalize, identity_key, is_web_url
+from aggregator.ingest.urls import absolute_url, canonicalize, identity_key, is_web_url
+from aggregator.models import Author, Link, ParsedEntry, ParsedFeed, Post, Source
 
 TITLE_LIMIT = 300
 DERIVED_TITLE_LIMIT = 90

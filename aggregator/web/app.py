@@ -18,18 +18,18 @@ import asyncio
 import gzip
 import hashlib
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from aiohttp import ClientError, ClientSession, ClientTimeout, web
+from aiohttp import web
 
 from aggregator.config import Settings
-from aggregator.errors import RefusedURLError
-from aggregator.netguard import check_url
+from aggregator.web.members import add_member_routes
+from aggregator.web.security import CSP, DIGEST_CSP, SECURITY_HEADERS
 
 CONTENT_TYPES: Mapping[str, str] = {
     ".atom": "application/atom+xml; charset=utf-8",
@@ -51,19 +51,6 @@ COMPRESSIBLE = frozenset(
     {".atom", ".rss", ".json", ".opml", ".html", ".css", ".xml", ".txt", ".svg"}
 )
 MIN_GZIP_BYTES = 512
-CSP = (
-    "default-src 'none'; style-src 'self'; img-src 'self' https: data:; "
-    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
-# Digest previews are e-mail HTML: their CSS is inlined in style attributes (mail clients ignore
-# stylesheets), so that one directory may use inline styles.  Still no scripts anywhere.
-DIGEST_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
-SECURITY_HEADERS: Mapping[str, str] = {
-    "Content-Security-Policy": CSP,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "strict-origin-when-cross-origin",
-    "X-Frame-Options": "DENY",
-}
 CACHE_ENTRIES = 256
 ROOT_KEY = web.AppKey("output_root", Path)
 
@@ -257,8 +244,6 @@ def make_app(settings: Settings) -> web.Application:
     app[ROOT_KEY] = root.resolve()
     app[CACHE_KEY] = FileCache()
     app.on_response_prepare.append(_security_headers)
-    from aggregator.members_web import add_member_routes  # it imports this module
-
     add_member_routes(app, settings)  # before the catch-all below, which would shadow them
     app.router.add_get("/{tail:.*}", _serve_file, name="static")
     return app
@@ -267,40 +252,3 @@ def make_app(settings: Settings) -> web.Application:
 def run_server(settings: Settings, host: str = "127.0.0.1", port: int = 8080) -> None:
     """Serve until interrupted (the CLI's ``serve``)."""
     web.run_app(make_app(settings), host=host, port=port, print=None)
-
-
-# --------------------------------------------------------------------------------------------
-# WebSub
-
-
-async def ping_hub(
-    hub: str,
-    urls: Iterable[str],
-    *,
-    allow: Sequence[str] = (),
-    timeout_s: float = 10.0,
-) -> dict[str, str]:
-    """Tell a WebSub hub which feeds changed (one ``hub.mode=publish`` POST per feed).
-
-    Returns feed URL -> "ok" or a short error; a hub that is down never fails the publish.
-    The hub URL goes through the same address checks as member feeds (``allow``: the
-    operator's ``host:port`` exceptions).
-    """
-    targets = list(dict.fromkeys(urls))
-    if not targets:
-        return {}
-    try:
-        checked = check_url(hub, allow)
-    except RefusedURLError as exc:
-        return dict.fromkeys(targets, f"refused: {exc}")
-    results: dict[str, str] = {}
-    async with ClientSession(timeout=ClientTimeout(total=timeout_s)) as session:
-        for url in targets:
-            data = {"hub.mode": "publish", "hub.url": url}
-            try:
-                async with session.post(checked, data=data, allow_redirects=False) as resp:
-                    ok = 200 <= resp.status < 300
-                    results[url] = "ok" if ok else f"http_{resp.status}"
-            except (ClientError, TimeoutError) as exc:
-                results[url] = f"error: {exc.__class__.__name__}"
-    return results

@@ -29,7 +29,7 @@ from functools import lru_cache
 
 import nh3
 
-from aggregator.urls import absolute_url
+from aggregator.ingest.urls import absolute_url
 
 MAX_HTML_CHARS = 256_000
 MAX_DEPTH = 200

@@ -21,13 +21,17 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 
-from aggregator import __version__
+from aggregator.clock import Clock, utc_now
 from aggregator.config import Settings
 from aggregator.dedupe import StoryKey, link_key, title_key
 from aggregator.errors import LockedError
-from aggregator.fetch import Fetcher, body_digest
+from aggregator.ingest.decide import is_due, plan_update
+from aggregator.ingest.fetch import Fetcher, body_digest, user_agent
+from aggregator.ingest.process import DocumentJob, ProcessedDocument, process_document
+from aggregator.ingest.workers import WorkerPool
+from aggregator.members.notify import send_notices
 from aggregator.models import (
     CycleReport,
     FetchRequest,
@@ -38,18 +42,14 @@ from aggregator.models import (
     SourceUpdate,
     UpdateOutcome,
 )
-from aggregator.notify import send_notices
-from aggregator.process import DocumentJob, ProcessedDocument, process_document
-from aggregator.publish import PublishReport, announce, publish_all
+from aggregator.publish.publisher import PublishReport, publish_all
+from aggregator.publish.websub import announce
 from aggregator.retention import tidy
 from aggregator.store import open_store
 from aggregator.store.protocol import Store
-from aggregator.update import is_due, plan_update
-from aggregator.workers import WorkerPool
 
 log = logging.getLogger("aggregator.cycle")
 
-Clock = Callable[[], datetime]
 Progress = Callable[[UpdateOutcome], None]
 
 # Below this many documents, a process pool costs more to start than it saves.
@@ -63,16 +63,6 @@ POST_BATCH = 400
 # workers start up is free (measured at 1,000 sources: 2 per connection cost 0.5 s a cycle, 16
 # nothing measurable, and the bound kept the cycle's memory about 40 MB under the 300 MB budget).
 DOCUMENTS_PER_CONNECTION = 16
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def user_agent(settings: Settings) -> str:
-    if settings.fetch.user_agent:
-        return settings.fetch.user_agent
-    return f"localgov-aggregator/{__version__} (+{settings.site.base_url})"
 
 
 def open_configured_store(settings: Settings) -> Store:

@@ -21,7 +21,6 @@ building of the next document.
 
 from __future__ import annotations
 
-import asyncio
 import bisect
 import contextlib
 import hashlib
@@ -30,7 +29,6 @@ import logging
 import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,9 +41,10 @@ from lxml import etree
 
 from aggregator import __version__
 from aggregator.config import Settings
+from aggregator.i18n.templating import TEMPLATES_DIR
 from aggregator.models import Post, Source, SourceState
-from aggregator.outputs import BatchWriter, clean_line, clean_text, write_atomic
-from aggregator.pages import (
+from aggregator.publish.outputs import BatchWriter, clean_line, clean_text, write_atomic
+from aggregator.publish.pages import (
     FeedLink,
     base_language,
     page_sets,
@@ -53,7 +52,6 @@ from aggregator.pages import (
     set_posts,
 )
 from aggregator.store.protocol import Store
-from aggregator.templating import TEMPLATES_DIR
 
 FH_NS = "http://purl.org/syndication/history/1.0"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -71,7 +69,8 @@ ARCHIVE_INDEX = ".archive-index.json"  # where each page ends, so retention cann
 MEMO_FILE = ".publish-memo.json"
 # the code whose changes must rebuild every output (the templates are hashed separately)
 _PACKAGE = Path(__file__).resolve().parent
-_CODE_FILES = tuple(_PACKAGE / f for f in ("publish.py", "pages.py", "templating.py", "outputs.py"))
+# The code that shapes an output: a change to it rewrites every file (see ``_salt``).
+_CODE_FILES = (*sorted(_PACKAGE.glob("*.py")), _PACKAGE.parent / "i18n" / "templating.py")
 _ARCHIVE_FILE = re.compile(r"^[0-9]+\.atom$")
 _PAGE_FILE = re.compile(r"^page-[0-9]+\.html$")
 _SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -719,62 +718,6 @@ def opml_document(site: _Site) -> bytes:
 
 
 # --------------------------------------------------------------------------------------------
-# WebSub
-
-
-ANNOUNCE_TIMEOUT_S = 30.0  # for all pings together: a hub that hangs must not stall the cycle
-
-
-def announce(
-    report: PublishReport, settings: Settings, *, timeout_s: float = ANNOUNCE_TIMEOUT_S
-) -> dict[str, str]:
-    """Tell the configured WebSub hub which feeds this publish changed.
-
-    Returns feed URL -> "ok" or a short error, ``{}`` without a hub or without changes.  A
-    hub that is down, slow or refused is logged and never fails the cycle: subscribers then
-    learn of the posts at their next poll, as without a hub.  The hub URL goes through the
-    same address checks as member feeds (``fetch.allow_private`` holds the operator's
-    exceptions).
-    """
-    hub = settings.site.hub
-    if not hub or not report.changed_feeds:
-        return {}
-    from aggregator.web import ping_hub  # aiohttp only when there is something to send
-
-    feeds = report.changed_feeds
-
-    async def ping() -> dict[str, str]:
-        # one feed at a time against one deadline: cancelling ping_hub from outside is not
-        # reliable (aiohttp turns the cancellation into a per-request timeout and goes on)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        results: dict[str, str] = {}
-        for url in feeds:
-            left = deadline - loop.time()
-            if left <= 0:
-                results[url] = "error: timeout"
-                continue
-            allow = settings.fetch.allow_private
-            results.update(await ping_hub(hub, [url], allow=allow, timeout_s=left))
-        return results
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        results = asyncio.run(ping())
-    else:  # called from async code: a loop may not be nested, so use a thread of our own
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="websub") as pool:
-            results = pool.submit(asyncio.run, ping()).result()
-    failed = {url: outcome for url, outcome in results.items() if outcome != "ok"}
-    if failed:  # one line, not one per feed: a hub that is down fails them all
-        first = next(iter(failed.items()))
-        log.warning(
-            "WebSub hub %s: %d of %d pings failed (%s: %s)", hub, len(failed), len(results), *first
-        )
-    return results
-
-
-# --------------------------------------------------------------------------------------------
 # The entry point
 
 
@@ -1079,7 +1022,6 @@ def _copy_static(out: _Writer) -> None:
 __all__ = [
     "FeedSpec",
     "PublishReport",
-    "announce",
     "archive_pages",
     "clean_line",
     "clean_text",

@@ -7,11 +7,12 @@ prints exactly one ``ID: problem`` line per problem and exits 1 when there is an
 
 Everything printed here is plain ``click.echo`` text, one record per line: these commands are
 run in CI and piped to ``grep``, where a table wrapped at 80 columns would split a reason in two.
-Exit codes follow ``cli``: 0 done, 1 refused or problems found, 2 usage or invalid config.
+Exit codes follow ``cli.main``: 0 done, 1 refused or problems found, 2 usage or invalid config.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,14 +21,16 @@ from urllib.parse import urlsplit
 
 import click
 from pydantic import ValidationError
+from rich.table import Table
 
-from aggregator import config, discover, roster
+from aggregator import config
+from aggregator.cli.common import config_option, console, load_settings, opened_store, when
+from aggregator.clock import utc_now
 from aggregator.errors import ConfigError
-from aggregator.language import normalise_tag
+from aggregator.ingest.decide import failing_for
+from aggregator.ingest.language import normalise_tag
+from aggregator.members import discover, moderation, roster
 from aggregator.models import Source
-
-__all__ = ["register"]
-
 
 # --------------------------------------------------------------------------------------------
 # Building the entry to write
@@ -105,10 +108,8 @@ def _write(path: Path, sources: Sequence[roster.NewSource]) -> None:
 
 
 def run_add(config_path: Path, url: str, choices: discover.Choices, yes: bool) -> None:
-    from aggregator import cli
-    from aggregator.app import utc_now
 
-    settings = cli.load_settings(config_path)
+    settings = load_settings(config_path)
     taken = {s.id for s in settings.sources}
     if choices.id is not None and choices.id in taken:
         _fail(f"refused: id {choices.id!r} is already used by a source in {config_path}")
@@ -180,10 +181,8 @@ def _is_web(url: str) -> bool:
 
 
 def run_import(config_path: Path, opml_path: Path, yes: bool) -> None:
-    from aggregator import cli
-    from aggregator.app import utc_now
 
-    settings = cli.load_settings(config_path)
+    settings = load_settings(config_path)
     try:
         feeds = roster.read_opml(opml_path.read_bytes())
     except (OSError, roster.OpmlError) as exc:
@@ -322,9 +321,8 @@ def run_validate(config_path: Path) -> None:
 
 
 def run_check(config_path: Path, source_id: str | None) -> None:
-    from aggregator import cli
 
-    settings = cli.load_settings(config_path)
+    settings = load_settings(config_path)
     sources = settings.source_list()
     if source_id is not None:
         sources = [s for s in sources if s.id == source_id]
@@ -345,9 +343,8 @@ def run_check(config_path: Path, source_id: str | None) -> None:
 
 
 def run_list(config_path: Path) -> None:
-    from aggregator import cli
 
-    settings = cli.load_settings(config_path)
+    settings = load_settings(config_path)
     sources = settings.source_list()
     width = max((len(s.id) for s in sources), default=2)
     for s in sources:
@@ -357,9 +354,8 @@ def run_list(config_path: Path) -> None:
 
 
 def run_remove(config_path: Path, source_id: str) -> None:
-    from aggregator import cli
 
-    cli.load_settings(config_path)  # refuse to edit a file that is already invalid
+    load_settings(config_path)  # refuse to edit a file that is already invalid
     try:
         roster.remove_source(config_path, source_id)
     except KeyError:
@@ -370,10 +366,8 @@ def run_remove(config_path: Path, source_id: str) -> None:
 
 
 def run_export(config_path: Path, out: Path | None) -> None:
-    from aggregator import cli
-    from aggregator.app import utc_now
 
-    settings = cli.load_settings(config_path)
+    settings = load_settings(config_path)
     data = roster.write_opml(settings.source_list(), title=settings.site.title, now=utc_now())
     if out is None:
         click.echo(data, nl=False)  # bytes: written as they are, UTF-8 declared inside
@@ -387,12 +381,9 @@ def run_export(config_path: Path, out: Path | None) -> None:
 
 
 def run_pending(config_path: Path) -> None:
-    import json
 
-    from aggregator import cli
-
-    settings = cli.load_settings(config_path)
-    with cli.opened_store(settings) as store:
+    settings = load_settings(config_path)
+    with opened_store(settings) as store:
         waiting = store.list_submissions("pending")
     for sub in waiting:
         title = json.loads(sub.preview_json or "{}").get("title") or "(no title)"
@@ -406,17 +397,15 @@ def run_pending(config_path: Path) -> None:
 
 def run_decide(config_path: Path, ident: int, reason: str | None) -> None:
     """Approve (``reason`` None) or reject a submission."""
-    from aggregator import cli, members_web
-    from aggregator.app import utc_now
 
-    settings = cli.load_settings(config_path)
-    with cli.opened_store(settings) as store:
+    settings = load_settings(config_path)
+    with opened_store(settings) as store:
         try:
             if reason is None:
-                new = members_web.approve(store, config_path, ident, utc_now())
+                new = moderation.approve(store, config_path, ident, utc_now())
             else:
-                members_web.reject(store, ident, reason, utc_now())
-        except members_web.ApprovalError as exc:
+                moderation.reject(store, ident, reason, utc_now())
+        except moderation.ApprovalError as exc:
             _fail(f"refused: {exc}")
             return
     if reason is None:
@@ -427,97 +416,142 @@ def run_decide(config_path: Path, ident: int, reason: str | None) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Registration
+# The `feeds` group
 
 
-def register(feeds: click.Group) -> None:
-    """Add ``add``, ``list``, ``remove``, ``check``, ``validate``, ``import``, ``export``,
-    ``pending``, ``approve`` and ``reject``."""
-    from aggregator import cli
+@click.group()
+def feeds() -> None:
+    """The member sources: their health and configuration."""
 
-    option = cli.config_option
 
-    @feeds.command("add")
-    @option
-    @click.argument("url")
-    @click.option("--id", "source_id", help="The source's id (default: a slug of the org/title).")
-    @click.option("--name", help="Display name (default: the feed's title).")
-    @click.option("--org", help="Organisation (default: the name).")
-    @click.option("--lang", help="Language of its posts (default: what the feed declares).")
-    @click.option("--tags", help="Comma-separated tags.")
-    @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-    def add(
-        config_path: Path,
-        url: str,
-        source_id: str | None,
-        name: str | None,
-        org: str | None,
-        lang: str | None,
-        tags: str | None,
-        yes: bool,
-    ) -> None:
-        """Find the feed at URL (a feed or a page), preview it and add it to feeds.yaml."""
-        choices = discover.Choices(source_id, name, org, lang, _tags(tags))
-        run_add(config_path, url, choices, yes)
+@feeds.command("status")
+@config_option
+def feeds_status(config_path: Path) -> None:
+    """Each source's health: last success, last error, failures, next fetch."""
+    settings = load_settings(config_path)
+    now = utc_now()
+    with opened_store(settings) as store:
+        store.sync_sources(settings.source_list())
+        states = store.get_states()
+    table = Table("id", "state", "last success", "failures", "next fetch", "entries", "last error")
+    flag_after = settings.fetch.failing_days
+    for source in settings.source_list():
+        st = states[source.id]
+        failing = failing_for(st, now)
+        if not source.enabled:
+            label = "[dim]disabled[/]"
+        elif st.gone:
+            label = "[red]gone (410)[/]"
+        elif failing is not None and failing.days >= flag_after:
+            label = f"[bold red]failing {failing.days} d[/]"
+        elif st.consecutive_failures:
+            label = "[yellow]failing[/]"
+        elif st.last_success is None:
+            label = "[dim]never fetched[/]"
+        else:
+            label = "[green]ok[/]"
+        table.add_row(
+            source.id,
+            label,
+            when(st.last_success) if st.last_success else "-",
+            str(st.consecutive_failures),
+            when(st.next_fetch) if st.next_fetch else "-",
+            str(st.entries_seen),
+            (st.last_error or "")[:80],
+        )
+    console.print(table)
 
-    @feeds.command("list")
-    @option
-    def list_(config_path: Path) -> None:
-        """Every configured source: id, language, feed URL, name and organisation."""
-        run_list(config_path)
 
-    @feeds.command("remove")
-    @option
-    @click.argument("source_id", metavar="ID")
-    def remove(config_path: Path, source_id: str) -> None:
-        """Remove a source from feeds.yaml (other lines, comments and order are kept)."""
-        run_remove(config_path, source_id)
+@feeds.command("add")
+@config_option
+@click.argument("url")
+@click.option("--id", "source_id", help="The source's id (default: a slug of the org/title).")
+@click.option("--name", help="Display name (default: the feed's title).")
+@click.option("--org", help="Organisation (default: the name).")
+@click.option("--lang", help="Language of its posts (default: what the feed declares).")
+@click.option("--tags", help="Comma-separated tags.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def add(
+    config_path: Path,
+    url: str,
+    source_id: str | None,
+    name: str | None,
+    org: str | None,
+    lang: str | None,
+    tags: str | None,
+    yes: bool,
+) -> None:
+    """Find the feed at URL (a feed or a page), preview it and add it to feeds.yaml."""
+    choices = discover.Choices(source_id, name, org, lang, _tags(tags))
+    run_add(config_path, url, choices, yes)
 
-    @feeds.command("check")
-    @option
-    @click.argument("source_id", metavar="[ID]", required=False)
-    def check(config_path: Path, source_id: str | None) -> None:
-        """Fetch now and report each enabled source: ok with its entry count, or the error."""
-        run_check(config_path, source_id)
 
-    @feeds.command("validate")
-    @option
-    def validate(config_path: Path) -> None:
-        """Check every source: config, reachable, a feed, no duplicate ('ID: problem' lines)."""
-        run_validate(config_path)
+@feeds.command("list")
+@config_option
+def list_(config_path: Path) -> None:
+    """Every configured source: id, language, feed URL, name and organisation."""
+    run_list(config_path)
 
-    @feeds.command("import")
-    @option
-    @click.argument("opml", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-    @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-    def import_(config_path: Path, opml: Path, yes: bool) -> None:
-        """Add every feed of an OPML file; reports each as added, duplicate or failed."""
-        run_import(config_path, opml, yes)
 
-    @feeds.command("export")
-    @option
-    @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Default: stdout.")
-    def export(config_path: Path, out: Path | None) -> None:
-        """Write every source as OPML 2.0 (for feed readers and other aggregators)."""
-        run_export(config_path, out)
+@feeds.command("remove")
+@config_option
+@click.argument("source_id", metavar="ID")
+def remove(config_path: Path, source_id: str) -> None:
+    """Remove a source from feeds.yaml (other lines, comments and order are kept)."""
+    run_remove(config_path, source_id)
 
-    @feeds.command("pending")
-    @option
-    def pending(config_path: Path) -> None:
-        """Member submissions from the web form waiting for review (id first)."""
-        run_pending(config_path)
 
-    @feeds.command("approve")
-    @option
-    @click.argument("ident", metavar="ID", type=int)
-    def approve(config_path: Path, ident: int) -> None:
-        """Add a pending submission to feeds.yaml (with its contact) and mark it approved."""
-        run_decide(config_path, ident, None)
+@feeds.command("check")
+@config_option
+@click.argument("source_id", metavar="[ID]", required=False)
+def check(config_path: Path, source_id: str | None) -> None:
+    """Fetch now and report each enabled source: ok with its entry count, or the error."""
+    run_check(config_path, source_id)
 
-    @feeds.command("reject")
-    @option
-    @click.argument("ident", metavar="ID", type=int)
-    @click.option("--reason", required=True, help="Why, in one line (kept with the submission).")
-    def reject(config_path: Path, ident: int, reason: str) -> None:
-        """Reject a pending submission with a reason."""
-        run_decide(config_path, ident, reason)
+
+@feeds.command("validate")
+@config_option
+def validate(config_path: Path) -> None:
+    """Check every source: config, reachable, a feed, no duplicate ('ID: problem' lines)."""
+    run_validate(config_path)
+
+
+@feeds.command("import")
+@config_option
+@click.argument("opml", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def import_(config_path: Path, opml: Path, yes: bool) -> None:
+    """Add every feed of an OPML file; reports each as added, duplicate or failed."""
+    run_import(config_path, opml, yes)
+
+
+@feeds.command("export")
+@config_option
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Default: stdout.")
+def export(config_path: Path, out: Path | None) -> None:
+    """Write every source as OPML 2.0 (for feed readers and other aggregators)."""
+    run_export(config_path, out)
+
+
+@feeds.command("pending")
+@config_option
+def pending(config_path: Path) -> None:
+    """Member submissions from the web form waiting for review (id first)."""
+    run_pending(config_path)
+
+
+@feeds.command("approve")
+@config_option
+@click.argument("ident", metavar="ID", type=int)
+def approve(config_path: Path, ident: int) -> None:
+    """Add a pending submission to feeds.yaml (with its contact) and mark it approved."""
+    run_decide(config_path, ident, None)
+
+
+@feeds.command("reject")
+@config_option
+@click.argument("ident", metavar="ID", type=int)
+@click.option("--reason", required=True, help="Why, in one line (kept with the submission).")
+def reject(config_path: Path, ident: int, reason: str) -> None:
+    """Reject a pending submission with a reason."""
+    run_decide(config_path, ident, reason)

@@ -34,10 +34,17 @@ from premailer import Premailer
 
 from aggregator.config import EditionSettings, Settings, SmtpSettings
 from aggregator.errors import DeliveryError
-from aggregator.mail import MailMessage, Sender, SendResult, SmtpSender, build_message, one_line
+from aggregator.i18n.templating import environment, long_date, strings
 from aggregator.models import EditionRecord, Post, RecipientState, Source
+from aggregator.newsletter.mail import (
+    MailMessage,
+    Sender,
+    SendResult,
+    SmtpSender,
+    build_message,
+    one_line,
+)
 from aggregator.store.protocol import Store
-from aggregator.templating import environment, long_date, strings
 
 CLIP_BYTES = 100_000  # Gmail clips an HTML part above ~102 KB; keep a margin below it
 CLIP_SLACK = 1_500  # room for the per-recipient unsubscribe URL swapped in after inlining

@@ -25,17 +25,16 @@ from urllib.parse import urljoin, urlsplit
 
 from pydantic import ValidationError
 
-from aggregator.app import user_agent
 from aggregator.config import Settings, SourceSettings
 from aggregator.errors import ParseError, RefusedURLError
-from aggregator.fetch import Fetcher
-from aggregator.language import normalise_tag
+from aggregator.ingest.fetch import Fetcher, user_agent
+from aggregator.ingest.language import normalise_tag
+from aggregator.ingest.netguard import check_url
+from aggregator.ingest.normalise import normalise
+from aggregator.ingest.parse import find_feed_links, parse_document
+from aggregator.ingest.urls import canonicalize, identity_key
+from aggregator.members.roster import NewSource, slugify, unique_id
 from aggregator.models import FetchRequest, FetchResult, FetchStatus, ParsedFeed, Source
-from aggregator.netguard import check_url
-from aggregator.normalise import normalise
-from aggregator.parse import find_feed_links, parse_document
-from aggregator.roster import NewSource, slugify, unique_id
-from aggregator.urls import canonicalize, identity_key
 
 __all__ = [
     "COMMON_PATHS",

@@ -4,7 +4,7 @@ Workers are forked by multiprocessing's fork server rather than from the cycle's
 which has an event loop, threads and sockets.  A plain fork server holds nothing, so every
 worker of every cycle imported the parsers and loaded the language model itself: about 0.45 s
 of CPU per worker, a twentieth of a cold cycle on two cores.  Here the fork server imports and
-warms them once (``aggregator.preload``), and every worker starts with them in place
+warms them once (``aggregator.ingest.preload``), and every worker starts with them in place
 (copy-on-write); a long-running scheduler pays for it once, not once per cycle.
 
 The catch, and why this is guarded: Python 3.11's fork server ignores the parent's ``sys.path``.
@@ -30,12 +30,12 @@ from pathlib import Path
 from typing import TypeVar
 
 import aggregator
-from aggregator.process import warm_up
+from aggregator.ingest.process import warm_up
 
 log = logging.getLogger(__name__)
 
-PRELOAD_MODULE = "aggregator.preload"
-# What aggregator.preload warms: read by the fork server, which inherits the environment.
+PRELOAD_MODULE = "aggregator.ingest.preload"
+# What aggregator.ingest.preload warms: read by the fork server, which inherits the environment.
 PRELOAD_ENV = "AGGREGATOR_PRELOAD"
 
 _lock = threading.Lock()

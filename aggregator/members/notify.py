@@ -26,8 +26,8 @@ from datetime import datetime, timedelta
 
 from aggregator.config import Settings, SmtpSettings
 from aggregator.errors import DeliveryError
-from aggregator.mail import MailMessage, Sender, SmtpSender, build_message
 from aggregator.models import Source, SourceState
+from aggregator.newsletter.mail import MailMessage, Sender, SmtpSender, build_message
 from aggregator.store.protocol import Store
 
 log = logging.getLogger(__name__)

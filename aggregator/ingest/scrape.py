@@ -22,8 +22,8 @@ import lxml.html
 from lxml.cssselect import SelectorError
 
 from aggregator.errors import ParseError
+from aggregator.ingest.parse import MAX_DOCUMENT_BYTES, clean_text, html_encoding, keep_newest
 from aggregator.models import ParsedEntry, ParsedFeed, ScrapeRules
-from aggregator.parse import MAX_DOCUMENT_BYTES, clean_text, html_encoding, keep_newest
 
 __all__ = ["scrape_listing"]
 

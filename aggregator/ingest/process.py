@@ -16,10 +16,10 @@ from datetime import datetime
 
 from aggregator.dedupe import link_key, title_key
 from aggregator.errors import FeedError
+from aggregator.ingest.normalise import normalise
+from aggregator.ingest.parse import parse_document
+from aggregator.ingest.scrape import scrape_listing
 from aggregator.models import ParsedFeed, Post, Source
-from aggregator.normalise import normalise
-from aggregator.parse import parse_document
-from aggregator.scrape import scrape_listing
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def warm_up(languages: tuple[str, ...] = ("en", "fr", "es")) -> None:
     thread per core only made numpy's import twice as slow (0.17 s against 0.085 s here).
     """
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    from aggregator import language
+    from aggregator.ingest import language
 
     # enough letters to pass detect's minimum, so the model is really loaded here
     language.detect("warming up the language model", languages)

@@ -18,7 +18,7 @@ from typing import Any
 from babel.dates import format_date as _babel_format_date
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 
 STRINGS: dict[str, dict[str, str]] = {
     "en": {

@@ -20,9 +20,9 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from aggregator.config import Settings
+from aggregator.i18n.templating import environment, long_date, numeric_date, strings
 from aggregator.models import Post, Source
-from aggregator.outputs import clean_line, clean_text
-from aggregator.templating import environment, long_date, numeric_date, strings
+from aggregator.publish.outputs import clean_line, clean_text
 
 TEMPLATE = "page.html"
 # A listing whose pages shift by one post at every new post is rewritten wholesale each cycle;

@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import dataclasses
 import hashlib
 import hmac
 import json
@@ -48,23 +47,23 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from aggregator import config, discover, roster
-from aggregator.errors import AggregatorError, ConfigError
-from aggregator.language import normalise_tag
+from aggregator import config
+from aggregator.errors import ConfigError
+from aggregator.i18n.templating import render
+from aggregator.ingest.language import normalise_tag
+from aggregator.members import discover, moderation
+from aggregator.members.moderation import REASON_LIMIT
+from aggregator.store import open_store
 from aggregator.store.protocol import Store
-from aggregator.store.submissions import APPROVED, PENDING, REJECTED, NewSubmission, Submission
-from aggregator.templating import render
-from aggregator.web import SECURITY_HEADERS
+from aggregator.store.submissions import PENDING, NewSubmission
+from aggregator.web.security import SECURITY_HEADERS
 
 __all__ = [
     "ADMIN_ENV",
     "SECRET_ENV",
-    "ApprovalError",
     "Discoverer",
     "TokenBucket",
     "add_member_routes",
-    "approve",
-    "reject",
 ]
 
 SECRET_ENV = "AGGREGATOR_SECRET"  # noqa: S105 - the variable's name, not a secret
@@ -77,7 +76,7 @@ LIMITS: Mapping[str, int] = {
     "organisation": 200,
     "contact": 254,
     "language": 35,
-    "reason": 500,
+    "reason": REASON_LIMIT,
     "draft": 64,
     "csrf": 128,
 }
@@ -143,72 +142,6 @@ class TokenBucket:
         with self._lock:
             tokens, _ = self._buckets.get(key, (self.capacity, 0.0))
         return max(1, int((1.0 - tokens) / self.rate) + 1)
-
-
-# --------------------------------------------------------------------------------------------
-# Moderation (shared by /admin and the ``feeds approve`` / ``feeds reject`` commands)
-
-
-class ApprovalError(AggregatorError):
-    """A submission that cannot be approved or rejected; the message says why, in one line."""
-
-
-def _candidate_from(sub: Submission) -> discover.Candidate:
-    preview = json.loads(sub.preview_json or "{}")
-    return discover.Candidate(
-        submitted=sub.url,
-        url=sub.feed_url,
-        format=str(preview.get("format") or "feed"),
-        title=preview.get("title"),
-        homepage=preview.get("homepage"),
-        language=sub.language,
-        entry_count=int(preview.get("entry_count") or 0),
-        latest=(),
-    )
-
-
-def _pending(store: Store, submission_id: int) -> Submission:
-    sub = store.get_submission(submission_id)
-    if sub is None:
-        raise ApprovalError(f"no submission with id {submission_id}")
-    if sub.state != PENDING:
-        raise ApprovalError(f"submission {submission_id} was already {sub.state}")
-    return sub
-
-
-def approve(store: Store, config_path: Path, submission_id: int, now: datetime) -> roster.NewSource:
-    """Write a pending submission into ``feeds.yaml`` (comments kept) and mark it approved."""
-    sub = _pending(store, submission_id)
-    try:
-        settings = config.load(config_path)
-    except ConfigError as exc:
-        raise ApprovalError(f"{config_path} is invalid: {'; '.join(exc.problems)}") from exc
-    same = discover.duplicate_of(discover.feed_keys(sub.feed_url), settings.source_list())
-    if same is not None:
-        raise ApprovalError(f"{sub.feed_url} is already configured as source {same.id}")
-    choices = discover.Choices(organisation=sub.organisation, language=sub.language)
-    taken = {s.id for s in settings.sources}
-    new = discover.new_source(_candidate_from(sub), choices, settings, taken)
-    if isinstance(new, str):
-        raise ApprovalError(new)
-    new = dataclasses.replace(new, contact=sub.contact)
-    try:
-        roster.add_sources(config_path, [new])
-    except ConfigError as exc:
-        raise ApprovalError(f"{config_path} was not changed: {'; '.join(exc.problems)}") from exc
-    if not store.decide_submission(submission_id, APPROVED, now, source_id=new.id):
-        raise ApprovalError(f"submission {submission_id} was decided by someone else meanwhile")
-    return new
-
-
-def reject(store: Store, submission_id: int, reason: str, now: datetime) -> None:
-    """Mark a pending submission rejected with a reason for the member."""
-    reason = " ".join(reason.split())[: LIMITS["reason"]]
-    if not reason:
-        raise ApprovalError("a rejection needs a reason")
-    _pending(store, submission_id)
-    if not store.decide_submission(submission_id, REJECTED, now, reason=reason):
-        raise ApprovalError(f"submission {submission_id} was decided by someone else meanwhile")
 
 
 # --------------------------------------------------------------------------------------------
@@ -675,12 +608,14 @@ async def post_decision(request: web.Request) -> web.Response:
     now = members.now()
     try:
         if request.match_info["action"] == "approve":
-            new = await asyncio.to_thread(approve, store, members.settings.path, ident, now)
+            new = await asyncio.to_thread(
+                moderation.approve, store, members.settings.path, ident, now
+            )
             done = f"Submission {ident} approved as source {new.id}."
         else:
-            await asyncio.to_thread(reject, store, ident, form.get("reason", ""), now)
+            await asyncio.to_thread(moderation.reject, store, ident, form.get("reason", ""), now)
             done = f"Submission {ident} rejected."
-    except ApprovalError as exc:
+    except moderation.ApprovalError as exc:
         return _page("message.html", status=409, message=str(exc), **_base(members))
     raise web.HTTPSeeOther(location=f"/admin?done={_quote(done)}")
 
@@ -695,8 +630,6 @@ def _quote(text: str) -> str:
 
 def _open_store(settings: config.Settings) -> Callable[[], Store]:
     def opener() -> Store:
-        from aggregator.store import open_store
-
         return open_store(settings.storage_url)
 
     return opener

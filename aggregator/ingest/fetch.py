@@ -43,10 +43,11 @@ from aiohttp.client_reqrep import ClientRequest
 from aiohttp.connector import Connection
 from aiohttp.tracing import Trace
 
-from aggregator.config import FetchSettings
+from aggregator import __version__
+from aggregator.config import FetchSettings, Settings
 from aggregator.errors import RefusedURLError
+from aggregator.ingest.netguard import AddressPolicy, address_problem, check_url, host_and_port
 from aggregator.models import FetchRequest, FetchResult, FetchStatus
-from aggregator.netguard import AddressPolicy, address_problem, check_url, host_and_port
 
 Clock = Callable[[], datetime]
 
@@ -61,6 +62,13 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _PERMANENT = frozenset({301, 308})
 _PIECE = 64 * 1024  # most bytes one decompression step may produce
 _MAX_CODINGS = 3
+
+
+def user_agent(settings: Settings) -> str:
+    """How we introduce ourselves to members' servers: the operator's choice, else ours."""
+    if settings.fetch.user_agent:
+        return settings.fetch.user_agent
+    return f"localgov-aggregator/{__version__} (+{settings.site.base_url})"
 
 
 def body_digest(body: bytes) -> str:

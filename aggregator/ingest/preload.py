@@ -1,4 +1,4 @@
-"""Imported by the cycle's fork server only (see ``aggregator.workers``), never by the product.
+"""Imported by the cycle's fork server only (see ``ingest.workers``), never by the product.
 
 Importing it imports and warms what every worker needs (parsers, sanitizer, the language model
 for the site's languages), so that workers forked from the server start with them loaded.
@@ -17,15 +17,18 @@ from pathlib import Path
 
 import aggregator
 
-_ENV = "AGGREGATOR_PRELOAD"  # aggregator.workers.PRELOAD_ENV (not imported: keep this light)
+_ENV = "AGGREGATOR_PRELOAD"  # aggregator.ingest.workers.PRELOAD_ENV (not imported: keep this light)
 
 
 def _redirect_package(root: str) -> None:
     """Make later ``aggregator.*`` imports find the parent's copy, under ``root``."""
     aggregator.__path__ = [str(Path(root) / "aggregator")]
-    # what this copy imported besides: the package and this module must stay (the import of
-    # this module is still under way and ends by looking both up)
-    for name in [n for n in sys.modules if n.startswith("aggregator.") and n != __name__]:
+    folder = sys.modules[__name__.rpartition(".")[0]]  # this module's own folder, too
+    folder.__path__ = [str(Path(root, *folder.__name__.split(".")))]
+    # what this copy imported besides: this module and the packages above it must stay (the
+    # import of this module is still under way and ends by looking them up)
+    keep = {__name__, __name__.rpartition(".")[0]}
+    for name in [n for n in sys.modules if n.startswith("aggregator.") and n not in keep]:
         del sys.modules[name]
 
 
@@ -39,7 +42,7 @@ def _preload() -> None:
     if str(Path(aggregator.__file__ or "").resolve().parent.parent) != root:
         _redirect_package(root)
         return
-    from aggregator.process import warm_up
+    from aggregator.ingest.process import warm_up
 
     warm_up(languages)
 

@@ -1,0 +1,96 @@
+"""What every command shares: the ``--config`` option, settings and store opening, output.
+
+A configuration mistake prints one line per problem (file:line: field: message) and exits 2
+before anything is opened.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from aggregator import config
+from aggregator.cycle import open_configured_store
+from aggregator.errors import ConfigError
+from aggregator.models import CycleReport, FetchStatus
+from aggregator.store.protocol import Store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def config_option(func: F) -> F:
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=config.DEFAULT_CONFIG,
+        show_default=True,
+        help="The feeds.yaml to use.",
+    )(func)
+
+
+def load_settings(path: Path) -> config.Settings:
+    try:
+        return config.load(path)
+    except ConfigError as exc:
+        err_console.print(f"[bold red]Invalid configuration[/] ({len(exc.problems)} problem(s)):")
+        for line in exc.problems:
+            click.echo(f"  {line}", err=True)
+        raise SystemExit(2) from None
+
+
+@contextmanager
+def opened_store(settings: config.Settings) -> Iterator[Store]:
+    store = open_configured_store(settings)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def interactive() -> bool:
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+def setup_logging(verbose: bool) -> None:
+    level = logging.DEBUG if verbose else logging.INFO
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    if not verbose:
+        for noisy in ("apscheduler", "aiohttp", "alembic"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def print_cycle_summary(report: CycleReport) -> None:
+    seconds = (report.finished - report.started).total_seconds()
+    ok = report.count(FetchStatus.OK)
+    same = report.count(FetchStatus.NOT_MODIFIED)
+    failed = sum(1 for o in report.outcomes if o.error)
+    console.print(
+        f"Sources: {ok} ok, {same} not modified, {failed} failed "
+        f"— {report.new_posts} new post(s), {report.updated_posts} updated, in {seconds:.1f} s"
+    )
+    for o in report.outcomes:
+        if o.error:
+            console.print(f"  [red]✗ {o.source_id}[/]: {o.error}")
+        if o.moved_to:
+            console.print(f"  [yellow]→ {o.source_id}[/] moved permanently to {o.moved_to}")
+
+
+def when(value: datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M")
