@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -26,6 +27,38 @@ def require_seeds() -> Path:
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)
+
+
+# Whole modules that belong to the slow loop: the hostile corpus, fuzzing, and the tests that
+# start, kill and race real processes.
+SLOW_MODULES = frozenset({"test_hostile", "test_fuzz", "test_crash", "test_locks"})
+SLOW_SOURCE_MARKS = ("subprocess.", "sys.executable")
+
+
+def _is_slow(item: pytest.Item) -> bool:
+    """The rule of the quick loop: subprocess, browser, property-based and hostile tests are
+    slow.  Applied here from what a test does, so a new test cannot forget its mark."""
+    if item.get_closest_marker("browser") or item.get_closest_marker("slow"):
+        return True
+    module = getattr(item, "module", None)
+    if module is not None and module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES:
+        return True
+    function = getattr(item, "function", None)
+    if function is None:
+        return False
+    if getattr(function, "is_hypothesis_test", False):
+        return True
+    try:
+        source = inspect.getsource(function)
+    except (OSError, TypeError):
+        return False
+    return any(mark in source for mark in SLOW_SOURCE_MARKS)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if _is_slow(item):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -12,7 +12,10 @@ import feedparser
 import pytest
 from lxml import etree, html
 
+from aggregator import config
+from aggregator.cli.serve import DEMO_PAGES
 from aggregator.demo.run import DemoResult, run_demo
+from tests.test_web import Served
 
 ROOT = Path(__file__).resolve().parent.parent
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -139,3 +142,18 @@ def test_the_demo_command_prints_where_the_outputs_are(tmp_path: Path) -> None:
     assert "Combined Atom feed" in proc.stdout
     assert str(out.resolve() / "output" / "feed.atom") in proc.stdout.replace("\n", "")
     assert "Digest" in proc.stdout
+
+
+def test_every_page_the_demo_names_is_served(demo: DemoResult) -> None:
+    """The newcomer follows the demo's "then visit" list: each address answers with its page."""
+    settings = config.load(demo.config_path)
+    served = Served(settings).start()
+    try:
+        for path, _ in DEMO_PAGES:
+            status, headers, body = served.get("/" + path)
+            assert status == 200, path
+            assert body.strip(), path
+            if path in ("", "en/", "submit", "sources"):
+                assert headers["Content-Type"].startswith("text/html"), path
+    finally:
+        served.stop()

@@ -50,5 +50,18 @@ def demo(out: Path) -> None:
         console.print(f"  Digest (.eml):      {result.digest.eml_path}")
     console.print(f"  Config used:        {result.config_path}")
     console.print(
-        f"\nNext: [bold]python run.py serve --config {result.config_path}[/] to browse the page."
+        f"\nNext: [bold]python run.py serve --config {result.config_path}[/], then visit:"
     )
+    base = "http://127.0.0.1:8080/"
+    for path, what in DEMO_PAGES:
+        console.print(f"  {base}{path:<12} {what}")
+
+
+# What `serve` shows once the demo has run (the default host and port).
+DEMO_PAGES = (
+    ("", "the combined page, every language"),
+    ("en/", "the page in English (also fr/ and es/)"),
+    ("feed.atom", "the combined Atom feed (also feed.rss, feed.json, sources.opml)"),
+    ("submit", "where a member organisation proposes its feed"),
+    ("sources", "every member feed's health"),
+)
