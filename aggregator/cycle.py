@@ -3,7 +3,7 @@
 ``run_cycle`` is the update of every due source:
 
     store.get_states -> Fetcher.fetch (async, bounded) -> process_document (process pool)
-    -> store.known_and_aliases -> update.plan_update (pure) -> store.apply_updates (batched)
+    -> store.known_and_aliases -> decide.plan_update (pure) -> store.apply_updates (batched)
 
 A failing source is an ``UpdateOutcome`` with its error; nothing a source does can abort the
 cycle.  The clock is a parameter (``clock``) so tests and the demo control time.
@@ -27,7 +27,14 @@ from aggregator.clock import Clock, utc_now
 from aggregator.config import Settings
 from aggregator.dedupe import StoryKey, link_key, title_key
 from aggregator.errors import LockedError
-from aggregator.ingest.decide import is_due, plan_update
+from aggregator.ingest.decide import (
+    NOTHING_PARSED,
+    Document,
+    Schedule,
+    Stored,
+    is_due,
+    plan_update,
+)
 from aggregator.ingest.fetch import Fetcher, body_digest, user_agent
 from aggregator.ingest.process import DocumentJob, ProcessedDocument, process_document
 from aggregator.ingest.workers import WorkerPool
@@ -86,6 +93,7 @@ class _Cycle:
     pool: WorkerPool | None
     progress: Progress | None
     rng: random.Random
+    schedule: Schedule
     pending: list[_Pending] = field(default_factory=list)
     # post id -> (link key, title key) of the posts in ``pending``
     keys: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -258,7 +266,7 @@ class _Cycle:
             digest = None
             if result.status is FetchStatus.OK and result.body is not None:
                 digest = body_digest(result.body)
-                if digest == state.body_hash and state.last_error is None:
+                if digest == state.body_hash:  # the hash of the last body that parsed
                     result = _as_not_modified(result)
                 else:
                     processed = await self._process(source, result, now)
@@ -272,30 +280,24 @@ class _Cycle:
         keys = _story_keys(processed) if processed else []
         fresh = [k for p, k in zip(posts, keys, strict=True) if p.id not in known]
         candidates = self._candidates(source.id, fresh) if fresh else []
-        update = plan_update(
-            state,
-            result,
-            now,
-            interval_s=self.settings.site.fetch_interval_minutes * 60,
-            max_backoff_s=self.settings.fetch.max_backoff_s,
-            posts=posts,
-            known=known,
-            aliases=aliases,
-            candidates=candidates,
-            parse_error=processed.error if processed else None,
-            body_hash=digest,
-            feed_title=processed.title if processed else None,
-            feed_link=processed.link if processed else None,
-            rng=self.rng,
-        )
+        document = NOTHING_PARSED
+        if processed is not None:
+            document = Document(
+                tuple(posts), processed.error, digest, processed.title, processed.link
+            )
+        stored = Stored(known, aliases, tuple(candidates))
+        update = plan_update(state, result, now, self.schedule, document, stored, self.rng)
         new, updated = await self._apply(update, dict(zip(ids, keys, strict=True)))
-        failed = processed is not None and processed.error is not None
+        failed = update.state.consecutive_failures > 0
+        status = result.status
+        if failed and status in (FetchStatus.OK, FetchStatus.NOT_MODIFIED):
+            status = FetchStatus.ERROR  # not a feed, or a 304 nothing good stands behind
         outcome = UpdateOutcome(
             source.id,
-            FetchStatus.ERROR if failed else result.status,
+            status,
             new_posts=new,
             updated_posts=updated,
-            error=update.state.last_error if (failed or result.error) else None,
+            error=update.state.last_error if failed else None,
             http_status=result.http_status,
             elapsed_s=time.perf_counter() - started,
             moved_to=result.permanent_url if result.permanent_url != state.url else None,
@@ -417,7 +419,12 @@ def run_cycle(
         languages=tuple(settings.site.languages),
     )
     try:
-        cycle = _Cycle(settings, store, clock, pool, progress, rng or random.Random())
+        schedule = Schedule(
+            interval_s=settings.site.fetch_interval_minutes * 60,
+            max_backoff_s=settings.fetch.max_backoff_s,
+            cycle_started=started,
+        )
+        cycle = _Cycle(settings, store, clock, pool, progress, rng or random.Random(), schedule)
         cycle.store_was_empty = store.count_posts() == 0
         outcomes = asyncio.run(cycle.run(sources, states))
     finally:

@@ -20,7 +20,10 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from aggregator.demo.run import run_demo
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # this checkout's package, whichever one the venv installed
+
+from aggregator.demo.run import run_demo  # noqa: E402
 
 FIXED_NOW = datetime(2026, 3, 25, 9, 30, tzinfo=UTC)
 # Not outputs: the store, the secret, and publish's private memo of file times.

@@ -7,7 +7,15 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from aggregator.ingest.decide import backoff_delay, changed_posts, is_due, plan_update
+from aggregator.ingest.decide import (
+    Document,
+    Schedule,
+    Stored,
+    backoff_delay,
+    changed_posts,
+    is_due,
+    plan_update,
+)
 from aggregator.models import FetchRequest, FetchResult, FetchStatus, Post, SourceState
 
 HOUR = 3600.0
@@ -41,8 +49,19 @@ def _post(pid: str, h: str, now: datetime) -> Post:
     )
 
 
-def _plan(state: SourceState, result: FetchResult, now: datetime, **kw: object):  # type: ignore[no-untyped-def]
-    return plan_update(state, result, now, interval_s=HOUR, max_backoff_s=DAY, **kw)  # type: ignore[arg-type]
+def _plan(  # type: ignore[no-untyped-def]
+    state: SourceState,
+    result: FetchResult,
+    now: datetime,
+    *,
+    posts: list[Post] | None = None,
+    known: dict[str, tuple[str, datetime]] | None = None,
+    parse_error: str | None = None,
+    started: datetime | None = None,
+):
+    schedule = Schedule(HOUR, DAY, started or now)
+    document = Document(tuple(posts or ()), parse_error)
+    return plan_update(state, result, now, schedule, document, Stored(known or {}))
 
 
 def test_success_schedules_the_next_fetch_one_interval_later(now: datetime) -> None:
@@ -104,8 +123,29 @@ def test_a_parse_error_is_a_failure_of_the_source(now: datetime) -> None:
     update = _plan(_state(), _result(FetchStatus.OK, etag='"v9"'), now, parse_error="not a feed")
     assert update.state.consecutive_failures == 1
     assert update.state.last_error == "not a feed"
-    assert update.state.etag == '"v9"'
+    assert update.state.etag == '"v1"'  # the broken document's validators are not kept
     assert update.posts == ()
+
+
+def test_a_304_after_a_failure_confirms_only_the_last_good_state(now: datetime) -> None:
+    broken = _plan(_state(), _result(FetchStatus.OK, etag='"bad"'), now, parse_error="not a feed")
+    later = now + timedelta(hours=1)
+    again = _plan(broken.state, _result(FetchStatus.NOT_MODIFIED), later).state
+    assert again.etag == '"v1"' and again.consecutive_failures == 0  # v1 parsed: truly healthy
+    never_good = _state(etag=None, last_modified=None)
+    request = FetchRequest("s", "https://a.example/feed", None, None)
+    bogus = FetchResult(request=request, status=FetchStatus.NOT_MODIFIED, http_status=304)
+    state = _plan(never_good, bogus, later).state
+    assert state.consecutive_failures == 1 and "without validators" in (state.last_error or "")
+
+
+def test_due_times_count_from_the_cycle_start(now: datetime) -> None:
+    finished = now + timedelta(seconds=3)  # the fetch ended a few seconds into the cycle
+    ok = _plan(_state(), _result(FetchStatus.OK), finished, started=now).state
+    assert ok.next_fetch == now + timedelta(hours=1)
+    assert is_due(ok, now + timedelta(hours=1))  # the next cycle, one interval later, fetches it
+    failing = _plan(_state(), _result(FetchStatus.ERROR, error="x"), finished, started=now).state
+    assert failing.next_fetch == now + timedelta(hours=1)
 
 
 def test_only_new_or_changed_posts_are_written(now: datetime) -> None:

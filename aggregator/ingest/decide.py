@@ -1,13 +1,17 @@
 """Decide what one source's fetch changes: pure functions, ``now`` passed in.
 
-Nothing here does I/O.  The cycle (``app.run_cycle``) fetches, parses and normalises, asks the
-store which posts it already has, and then calls ``plan_update``, which returns the complete
+Nothing here does I/O.  The cycle (``cycle.run_cycle``) fetches, parses and normalises, asks the
+store which posts it already has, and then calls ``plan_update`` with records, as
+lemon24/reader's decider is fed: ``Document`` (what the body became), ``Stored`` (what the store
+holds) and ``Schedule`` (the interval and the cycle's start).  It returns the complete
 ``SourceUpdate`` to apply in one transaction.  Keeping the decisions pure makes every rule
 (backoff, moved feeds, gone feeds, unchanged posts) testable with plain values.
 
 Scheduling rules:
 
-* success or 304: the next fetch is one interval later and the failure count resets;
+* success or 304: the next fetch is one interval after the cycle's start and the failure count
+  resets; validators (ETag, Last-Modified, body hash) are stored only from a response that
+  parsed into a feed, so a 304 confirms the last good state and nothing else;
 * an error: exponential backoff from the interval, doubled per consecutive failure, with ±10 %
   jitter so that a host's feeds do not retry in lockstep, capped at ``max_backoff_s`` (one day by
   default).  A source is never dropped: it keeps being retried at the cap;
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from aggregator.dedupe import StoryKey, find_duplicates
@@ -104,85 +108,135 @@ def split_duplicates(
     return tuple(own), tuple(merges)
 
 
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """When sources are fetched next: the site's interval, the backoff cap, and the instant the
+    cycle began.  Due times count from the cycle's start, not from when a source's fetch ended:
+    stamped a few milliseconds after the start, the next cycle would find the source not yet
+    due and fetch it one interval late (every source at half the configured rate)."""
+
+    interval_s: float
+    max_backoff_s: float
+    cycle_started: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """What a fetched body became: its posts, or the reason it is not a feed."""
+
+    posts: tuple[Post, ...] = ()
+    error: str | None = None
+    body_hash: str | None = None
+    title: str | None = None
+    link: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """What the store holds that the decision needs: this source's posts by id (content hash,
+    first seen), its posts recorded as aliases of other sources' stories, and other sources'
+    stories that may be the same as one of the new posts."""
+
+    known: Mapping[str, tuple[str, datetime]] = field(default_factory=dict)
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    candidates: tuple[StoryKey, ...] = ()
+
+
+NOTHING_PARSED = Document()
+NOTHING_STORED = Stored()
+
+
 def plan_update(
     state: SourceState,
     result: FetchResult,
     now: datetime,
-    *,
-    interval_s: float,
-    max_backoff_s: float,
-    posts: Sequence[Post] = (),
-    known: Mapping[str, tuple[str, datetime]] | None = None,
-    aliases: Mapping[str, str] | None = None,
-    candidates: Sequence[StoryKey] = (),
-    parse_error: str | None = None,
-    body_hash: str | None = None,
-    feed_title: str | None = None,
-    feed_link: str | None = None,
+    schedule: Schedule,
+    document: Document = NOTHING_PARSED,
+    stored: Stored = NOTHING_STORED,
     rng: random.Random | None = None,
 ) -> SourceUpdate:
     """The state to store and the posts to write after one fetch of one source.
 
-    ``parse_error`` turns an HTTP success into a failure of the source (a 200 that is not a feed is
-    still a broken feed for its owner).  HTTP caching headers are kept from the fetch even then, so
-    an unchanged broken document is not parsed again and again.
+    A document that is not a feed (``document.error``) turns an HTTP success into a failure of
+    the source: a 200 that is not a feed is still a broken feed for its owner.  Validators
+    (ETag, Last-Modified, body hash) are stored only from a response that parsed into a feed, so
+    a later 304 can only ever confirm the last *good* state, never a broken one.
     """
-    failed = result.status is FetchStatus.ERROR or parse_error is not None
+    failed = result.status is FetchStatus.ERROR or document.error is not None
     base = replace(state, last_fetch=now)
     if result.permanent_url and result.permanent_url != state.url:
         base = replace(base, url=result.permanent_url)
-
     if result.status is FetchStatus.GONE:
-        message = result.error or "HTTP 410 Gone: the publisher removed this feed"
-        gone = replace(
-            base,
-            gone=True,
-            last_error=message,
-            last_error_at=now,
-            next_fetch=None,
-            consecutive_failures=base.consecutive_failures + 1,
-            failing_since=base.failing_since or now,
-        )
-        return SourceUpdate(state.source_id, gone)
-
+        return SourceUpdate(state.source_id, _gone(base, result, now))
+    if result.http_status == 304 and not _sent_validators(result):
+        failed, document = True, replace(document, error=NO_VALIDATORS_304)
     if failed:
-        failures = base.consecutive_failures + 1
-        delay = backoff_delay(failures, interval_s, max_backoff_s, rng)
-        if result.retry_after_s is not None:
-            delay = max(delay, result.retry_after_s)
-        failing = replace(
-            base,
-            consecutive_failures=failures,
-            last_error=parse_error or result.error or "unknown error",
-            last_error_at=now,
-            failing_since=base.failing_since or now,
-            next_fetch=now + timedelta(seconds=delay),
-        )
-        if result.status is FetchStatus.OK:
-            failing = _with_caching(failing, result, body_hash)
-        return SourceUpdate(state.source_id, failing)
-
+        return SourceUpdate(state.source_id, _failing(base, result, document, now, schedule, rng))
     healthy = replace(
         base,
         consecutive_failures=0,
         failing_since=None,
         last_success=now,
-        next_fetch=now + timedelta(seconds=interval_s),
+        next_fetch=schedule.cycle_started + timedelta(seconds=schedule.interval_s),
     )
-    healthy = _with_caching(healthy, result, body_hash)
+    healthy = _with_caching(healthy, result, document.body_hash)
     if result.status is FetchStatus.NOT_MODIFIED:
         return SourceUpdate(state.source_id, healthy)
-
-    posts = [keep_first_seen(p, known or {}) for p in posts]
-    to_write = changed_posts(posts, known or {})
-    own, merges = split_duplicates(to_write, known or {}, aliases or {}, candidates)
+    posts = [keep_first_seen(p, stored.known) for p in document.posts]
+    to_write = changed_posts(posts, stored.known)
+    own, merges = split_duplicates(to_write, stored.known, stored.aliases, stored.candidates)
     healthy = replace(
         healthy,
         entries_seen=len(posts),
-        title=feed_title or healthy.title,
-        link=feed_link or healthy.link,
+        title=document.title or healthy.title,
+        link=document.link or healthy.link,
     )
     return SourceUpdate(state.source_id, healthy, own, merges)
+
+
+NO_VALIDATORS_304 = "the server answered 304 Not Modified to a request without validators"
+
+
+def _sent_validators(result: FetchResult) -> bool:
+    """A 304 only means something as the answer to validators we sent.  (A 200 whose body
+    hashes as the last good one is also "not modified", with its own status of 200.)"""
+    return bool(result.request.etag or result.request.last_modified)
+
+
+def _gone(base: SourceState, result: FetchResult, now: datetime) -> SourceState:
+    return replace(
+        base,
+        gone=True,
+        last_error=result.error or "HTTP 410 Gone: the publisher removed this feed",
+        last_error_at=now,
+        next_fetch=None,
+        consecutive_failures=base.consecutive_failures + 1,
+        failing_since=base.failing_since or now,
+    )
+
+
+def _failing(
+    base: SourceState,
+    result: FetchResult,
+    document: Document,
+    now: datetime,
+    schedule: Schedule,
+    rng: random.Random | None,
+) -> SourceState:
+    """A failed fetch: back off, and keep the validators of the last good response."""
+    failures = base.consecutive_failures + 1
+    delay = backoff_delay(failures, schedule.interval_s, schedule.max_backoff_s, rng)
+    next_fetch = schedule.cycle_started + timedelta(seconds=delay)
+    if result.retry_after_s is not None:  # the server's own word counts from its answer
+        next_fetch = max(next_fetch, now + timedelta(seconds=result.retry_after_s))
+    return replace(
+        base,
+        consecutive_failures=failures,
+        last_error=document.error or result.error or "unknown error",
+        last_error_at=now,
+        failing_since=base.failing_since or now,
+        next_fetch=next_fetch,
+    )
 
 
 def _with_caching(state: SourceState, result: FetchResult, body_hash: str | None) -> SourceState:
