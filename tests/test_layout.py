@@ -18,6 +18,8 @@ OWNERS: dict[str, set[str]] = {
     "sqlalchemy": {"store"},
     "alembic": {"store"},
     "aiohttp": {"ingest/fetch", "web", "publish/websub"},
+    "aiohttp_session": {"web/session"},
+    "cryptography": {"web/session"},
     "ruamel": {"config", "members/roster"},
     "smtplib": {"newsletter/mail"},
     "click": {"cli"},

@@ -4,7 +4,9 @@ it from the command line, a cycle fetches it, and its posts are in the combined 
 Browser: Debian's /usr/bin/chromium driven by Debian's /usr/bin/chromedriver through Selenium
 (never a downloaded driver), headless, with a throwaway profile and background traffic off.
 Without them the test is skipped, except when AGGREGATOR_REQUIRE_BROWSER=1 (CI): then a missing
-browser is a failure, so a broken CI image cannot pass silently.
+browser is a failure, so a broken CI image cannot pass silently.  Screenshots of the form, the
+preview and the confirmation go to ``AGGREGATOR_SCREENSHOTS`` (else the test's temporary
+directory), for a person to look at.
 
 The feed is served on 127.0.0.1, which a member submission must never reach.  The test gets
 there only through ``add_member_routes(..., discoverer=...)``, a Python argument that no
@@ -103,6 +105,7 @@ def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         "--disable-component-update",
         "--disable-sync",
         "--no-first-run",
+        "--window-size=1000,1300",
         f"--user-data-dir={tmp_path / 'chromium-profile'}",
     ):
         options.add_argument(flag)
@@ -145,10 +148,13 @@ def test_member_submits_operator_approves_and_posts_reach_the_combined_feed(
         clock=lambda: now,
         env={},
     )
+    shots = Path(os.environ.get("AGGREGATOR_SCREENSHOTS") or tmp_path / "screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
     served = Served(app).start()
     try:
         base = f"http://127.0.0.1:{served.port}"
         browser.get(f"{base}/submit")
+        browser.save_screenshot(str(shots / "1-submit.png"))
         browser.find_element(By.ID, "url").send_keys(feed_url)
         browser.find_element(By.ID, "organisation").send_keys("City of Riverside")
         browser.find_element(By.ID, "contact").send_keys("web@riverside.example")
@@ -159,8 +165,10 @@ def test_member_submits_operator_approves_and_posts_reach_the_combined_feed(
         assert title.text == "Riverside News"
         latest = browser.find_elements(By.CSS_SELECTOR, "#latest > li")
         assert len(latest) == 3
+        browser.save_screenshot(str(shots / "2-preview.png"))
         browser.find_element(By.ID, "confirm").click()
         ident = wait.until(ec.presence_of_element_located((By.ID, "submission-id"))).text
+        browser.save_screenshot(str(shots / "3-queued.png"))
     finally:
         served.stop()
     assert re.fullmatch(r"\d+", ident)

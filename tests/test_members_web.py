@@ -27,13 +27,11 @@ from aggregator.cli.main import main
 from aggregator.members import discover
 from aggregator.store import SqlStore, open_store
 from aggregator.store.submissions import NewSubmission
+from aggregator.web.admin import ADMIN_ENV
 from aggregator.web.app import CSP, make_app
-from aggregator.web.members import (
-    ADMIN_ENV,
-    SESSION_COOKIE,
-    TokenBucket,
-    add_member_routes,
-)
+from aggregator.web.members import add_member_routes
+from aggregator.web.ratelimit import TokenBucket
+from aggregator.web.session import SECRET_ENV, SECRET_FILE, SESSION_COOKIE
 from tests.httpserver import FixtureServer
 from tests.test_discover import RSS, feed, fixture_text, quiet
 
@@ -147,6 +145,7 @@ def test_form_sets_a_session_cookie_and_a_token_under_the_sites_csp(
         assert resp.headers["X-Content-Type-Options"] == "nosniff"
         cookie = resp.cookies[SESSION_COOKIE]
         assert cookie["httponly"] and cookie["samesite"] == "Strict"
+        assert not cookie["secure"]  # plain http here: a Secure cookie would never come back
         page = await resp.text()
         assert CSRF_RE.search(page) and 'name="contact"' in page and "<script" not in page
 
@@ -171,6 +170,95 @@ def test_post_without_a_valid_csrf_token_is_refused_before_any_fetch(
         assert recorder.calls == []
 
     run_app(member_app(feeds_yaml, now, discoverer=recorder), body)
+
+
+def test_every_post_route_refuses_a_form_without_its_sessions_token(
+    feeds_yaml: Path, store: SqlStore, now: datetime
+) -> None:
+    recorder = Recorder()
+    app = member_app(feeds_yaml, now, discoverer=recorder, env={ADMIN_ENV: PASSWORD})
+    posts = [r.resource for r in app.router.routes() if r.method == "POST" and r.resource]
+    assert len(posts) == 3  # /submit, /submit/confirm, /admin/{action}/{ident}
+    paths = [
+        str(r.url_for(action="approve", ident="1") if "{" in r.canonical else r.url_for())
+        for r in posts
+    ]
+
+    async def body(client: TestClient[Any, Any]) -> None:
+        await csrf_of(client)  # a session exists; its token is not sent
+        for path in paths:
+            for data in (form(), form(csrf="forged"), form(csrf="")):
+                resp = await client.post(path, data=data, headers=basic(PASSWORD))
+                assert resp.status == 403, path
+                assert "This form has expired or was not sent from this site" in await resp.text()
+
+    run_app(app, body)
+    assert recorder.calls == [] and store.list_submissions("pending") == []
+
+
+def test_the_session_cookie_is_encrypted_and_bound_to_the_site_secret(
+    feeds_yaml: Path, now: datetime
+) -> None:
+    recorder = Recorder()
+    first, second = {SECRET_ENV: "a" * 40}, {SECRET_ENV: "b" * 40}
+    issued: list[str] = []
+
+    async def get_session(client: TestClient[Any, Any]) -> None:
+        resp = await client.get("/submit")
+        token = CSRF_RE.search(await resp.text())
+        assert token is not None
+        cookie = resp.cookies[SESSION_COOKIE].value
+        assert token.group(1) not in cookie and "csrf" not in cookie  # unreadable
+        issued.extend([token.group(1), cookie])
+
+    def post_with(cookie: str, expected: int) -> Callable[[TestClient[Any, Any]], Any]:
+        async def body(client: TestClient[Any, Any]) -> None:
+            headers = {"Cookie": f"{SESSION_COOKIE}={cookie}"}
+            resp = await client.post("/submit", data=form(csrf=issued[0]), headers=headers)
+            assert resp.status == expected
+
+        return body
+
+    run_app(member_app(feeds_yaml, now, discoverer=recorder, env=first), get_session)
+    cookie = issued[1]
+    tampered = cookie[:-8] + ("A" if cookie[-8] != "A" else "B") + cookie[-7:]
+    # another server with the same secret accepts the session (422: the test's refusal)
+    run_app(member_app(feeds_yaml, now, discoverer=recorder, env=first), post_with(cookie, 422))
+    run_app(member_app(feeds_yaml, now, discoverer=recorder, env=first), post_with(tampered, 403))
+    run_app(member_app(feeds_yaml, now, discoverer=recorder, env=second), post_with(cookie, 403))
+    assert len(recorder.calls) == 1
+
+
+def test_the_session_cookie_is_secure_when_the_request_is_https(
+    feeds_yaml: Path, now: datetime
+) -> None:
+    @web.middleware
+    async def as_if_behind_tls(request: web.Request, handler: Any) -> web.StreamResponse:
+        response: web.StreamResponse = await handler(request.clone(scheme="https"))
+        return response
+
+    async def body(client: TestClient[Any, Any]) -> None:
+        cookie = (await client.get("/submit")).cookies[SESSION_COOKIE]
+        assert cookie["secure"] and cookie["httponly"] and cookie["samesite"] == "Strict"
+
+    app = member_app(feeds_yaml, now)
+    app.middlewares.append(as_if_behind_tls)
+    run_app(app, body)
+
+
+def test_the_site_secret_is_made_on_the_first_member_page_only(
+    feeds_yaml: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(SECRET_ENV, raising=False)
+    secret_file = feeds_yaml.parent / SECRET_FILE
+
+    async def body(client: TestClient[Any, Any]) -> None:
+        assert (await client.get("/feed.atom")).status == 404  # static files need no secret
+        assert not secret_file.exists()
+        assert (await client.get("/submit")).status == 200
+        assert secret_file.stat().st_mode & 0o777 == 0o600
+
+    run_app(make_app(config.load(feeds_yaml)), body)
 
 
 def test_rate_limit_per_client_with_an_injected_clock(feeds_yaml: Path, now: datetime) -> None:
@@ -339,6 +427,10 @@ def test_admin_needs_the_password(feeds_yaml: Path, now: datetime) -> None:
         assert resp.status == 401
         resp = await client.get("/admin", headers=basic(PASSWORD))
         assert resp.status == 200 and "Nothing waiting for review" in await resp.text()
+        latin1 = base64.b64encode("admin:pässword".encode("latin-1")).decode("ascii")
+        for header in ("Basic !!!", "Basic", "Bearer abc", f"Basic {latin1}", "Basic YWRtaW4="):
+            resp = await client.get("/admin", headers={"Authorization": header})
+            assert resp.status == 401, header  # malformed: asked again, nothing spent
         # guessing: ten wrong passwords an hour, then even the right one waits
         for _ in range(9):
             assert (await client.get("/admin", headers=basic("guess"))).status == 401

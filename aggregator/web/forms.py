@@ -1,0 +1,83 @@
+"""Reading and checking what a member posts: body and field limits, then the field rules.
+
+A public form makes the server fetch URLs, so input is bounded before anything else happens:
+a body over 16 KiB or any field over its limit refuses the whole form (413), and fields the
+pages do not know are dropped.  The rules a member can fix (a missing organisation, a malformed
+e-mail address, a language the site does not publish) come back as sentences for the page.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from aggregator.ingest.language import normalise_tag
+from aggregator.members.moderation import REASON_LIMIT
+
+__all__ = ["LIMITS", "MAX_BODY_BYTES", "POSTED", "Posted", "field_errors", "read_form"]
+
+MAX_BODY_BYTES = 16 * 1024
+LIMITS: Mapping[str, int] = {
+    "url": 2048,
+    "organisation": 200,
+    "contact": 254,
+    "language": 35,
+    "reason": REASON_LIMIT,
+    "draft": 64,
+    "csrf": 128,
+}
+_EMAIL_RE = re.compile(r"^[^@\s<>,;\"']{1,64}@[A-Za-z0-9.-]{1,189}\.[A-Za-z]{2,63}$")
+
+
+async def read_form(request: web.Request) -> dict[str, str] | None:
+    """The posted fields, or None when the body is too large or a field too long."""
+    if request.content_length is None or request.content_length > MAX_BODY_BYTES:
+        return None
+    data = await request.post()
+    form: dict[str, str] = {}
+    for key, value in data.items():
+        if not isinstance(value, str):
+            return None
+        limit = LIMITS.get(key)
+        if limit is None:
+            continue
+        if len(value) > limit:
+            return None
+        form[key] = value.strip()
+    return form
+
+
+def _has_controls(text: str) -> bool:
+    return any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in text)
+
+
+def field_errors(form: Mapping[str, str], languages: list[str]) -> list[str]:
+    """What the member must fix before anything is fetched; empty when the form is usable."""
+    errors = []
+    if any(_has_controls(value) for value in form.values()):
+        errors.append("Remove the control characters (line breaks, tabs…) from the fields.")
+    if not form.get("url"):
+        errors.append("Give the address of your feed or of your site.")
+    if not form.get("organisation"):
+        errors.append("Give your organisation's name.")
+    if not _EMAIL_RE.match(form.get("contact", "")):
+        errors.append("Give a contact e-mail address, such as web@city.example.")
+    if normalise_tag(form.get("language")) not in languages:
+        errors.append(f"Choose one of the languages: {', '.join(languages)}.")
+    return errors
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """A POST that passed the size limits and carried its session's CSRF token; every POST
+    handler reads it from ``request[POSTED]`` (the route wiring puts it there, and only
+    after both checks)."""
+
+    form: Mapping[str, str]
+    token: str  # the session's CSRF token: the pages put it back in their forms
+
+
+POSTED = web.RequestKey("posted", Posted)

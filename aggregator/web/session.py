@@ -1,0 +1,115 @@
+"""Sessions and CSRF for the member pages: aiohttp-session with an encrypted cookie.
+
+The session lives entirely in one cookie, encrypted and authenticated with Fernet (AES-CBC plus
+HMAC-SHA256), so the server keeps no session table and a visitor cannot read or forge it.  It
+holds one random value, the CSRF token, which every form carries back in a hidden field; a
+cross-site POST has the cookie (at worst) but cannot read the page, so it cannot know the token.
+The cookie is HttpOnly, SameSite=Strict, and Secure whenever the request came over https.
+
+The Fernet key is derived (HKDF-SHA256) from the site secret: ``AGGREGATOR_SECRET``, else a
+random secret kept in ``.aggregator-secret`` beside ``feeds.yaml``.  Servers sharing the secret
+accept each other's sessions; changing it ends every session.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+from aiohttp_session import Session, get_session, session_middleware
+from aiohttp_session.cookie_storage import EncryptedCookieStorage
+from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+__all__ = [
+    "SECRET_ENV",
+    "SECRET_FILE",
+    "SESSION_COOKIE",
+    "csrf_token",
+    "load_secret",
+    "posted_token",
+    "sessions_middleware",
+]
+
+SECRET_ENV = "AGGREGATOR_SECRET"  # noqa: S105 - the variable's name, not a secret
+SECRET_FILE = ".aggregator-secret"  # noqa: S105 - a file name
+SESSION_COOKIE = "aggregator_session"
+CSRF_KEY = "csrf"
+_KEY_PURPOSE = b"aggregator member session cookie, v1"
+
+
+def load_secret(base_dir: Path, env: Mapping[str, str]) -> bytes:
+    """``AGGREGATOR_SECRET``, else a random secret kept in ``.aggregator-secret`` (mode 600)."""
+    value = env.get(SECRET_ENV, "").strip()
+    if value:
+        return value.encode("utf-8")
+    path = base_dir / SECRET_FILE
+    try:
+        stored = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        stored = ""
+    if len(stored) >= 32:
+        return stored.encode("ascii")
+    fresh = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(fresh + "\n")
+    return fresh.encode("ascii")
+
+
+def cookie_cipher(secret: bytes) -> Fernet:
+    """A Fernet key of its own for the cookie: the site secret may be any length and may serve
+    other purposes later, so it is never used as a key directly."""
+    key = HKDF(algorithm=SHA256(), length=32, salt=None, info=_KEY_PURPOSE).derive(secret)
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+class _SessionCookie(EncryptedCookieStorage):
+    """The library's encrypted cookie, marked Secure when the request itself was https (the
+    same server may be reached over plain http on a trusted network or behind TLS)."""
+
+    async def save_session(
+        self, request: web.Request, response: web.StreamResponse, session: Session
+    ) -> None:
+        await super().save_session(request, response, session)
+        cookie = response.cookies.get(self.cookie_name)
+        if cookie is not None and request.secure:
+            cookie["secure"] = True
+
+
+def sessions_middleware(secret: bytes) -> Middleware:
+    """aiohttp-session's middleware over the encrypted cookie (a browser-session cookie)."""
+    storage = _SessionCookie(
+        cookie_cipher(secret), cookie_name=SESSION_COOKIE, httponly=True, samesite="Strict"
+    )
+    return session_middleware(storage)
+
+
+async def csrf_token(request: web.Request) -> str:
+    """The session's CSRF token for a form; the first page of a visit creates the session."""
+    session = await get_session(request)
+    token = session.get(CSRF_KEY)
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        session[CSRF_KEY] = token
+    return token
+
+
+async def posted_token(request: web.Request, form: Mapping[str, str]) -> str | None:
+    """The session's token when the posted one matches it (constant time); None for a forged,
+    stale or cookieless POST."""
+    session = await get_session(request)
+    expected = session.get(CSRF_KEY)
+    given = form.get(CSRF_KEY, "")
+    if not isinstance(expected, str) or not given:
+        return None
+    if not hmac.compare_digest(expected.encode(), given.encode()):
+        return None
+    return expected
