@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import UTC
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -215,8 +217,14 @@ class EditionSettings(_Strict):
     @field_validator("schedule")
     @classmethod
     def _cron(cls, v: str) -> str:
+        """Checked by the library that will run it, so the two can never disagree: a
+        schedule the scheduler would refuse is refused here, by every command, with its line."""
         if len(v.split()) != 5:
             raise ValueError(f"must be a five-field cron expression, got {v!r}")
+        try:
+            CronTrigger.from_crontab(v, timezone=UTC)
+        except ValueError as exc:
+            raise ValueError(f"not a cron expression the scheduler reads ({exc}): {v!r}") from None
         return v
 
     @field_validator("timezone")

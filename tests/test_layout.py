@@ -14,7 +14,7 @@ OWNERS: dict[str, set[str]] = {
     "premailer": {"newsletter/digest"},
     "nh3": {"ingest/sanitize"},
     "py3langid": {"ingest/language"},
-    "apscheduler": {"scheduler"},
+    "apscheduler": {"scheduler", "config"},  # config checks cron schedules with it
     "sqlalchemy": {"store"},
     "alembic": {"store"},
     "aiohttp": {"ingest/fetch", "web", "publish/websub"},

@@ -30,14 +30,36 @@ console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+_CONFIG_KEY = "config_path"
+
+
+def _inherit_config(ctx: click.Context, _param: click.Parameter, value: Path | None) -> Path:
+    """``--config`` may stand before or after the subcommand (``run.py --config X feeds list``
+    and ``run.py feeds list --config X`` mean the same): the nearest one given wins, the
+    default applies only when none was."""
+    if value is not None:
+        ctx.ensure_object(dict)[_CONFIG_KEY] = value
+        return value
+    for outer in (ctx, *_parents(ctx)):
+        if isinstance(outer.obj, dict) and outer.obj.get(_CONFIG_KEY) is not None:
+            return Path(outer.obj[_CONFIG_KEY])
+    return Path(config.DEFAULT_CONFIG)
+
+
+def _parents(ctx: click.Context) -> Iterator[click.Context]:
+    while ctx.parent is not None:
+        ctx = ctx.parent
+        yield ctx
+
+
 def config_option(func: F) -> F:
     return click.option(
         "--config",
         "config_path",
         type=click.Path(dir_okay=False, path_type=Path),
-        default=config.DEFAULT_CONFIG,
-        show_default=True,
-        help="The feeds.yaml to use.",
+        default=None,
+        callback=_inherit_config,
+        help=f"The feeds.yaml to use (default: {config.DEFAULT_CONFIG}).",
     )(func)
 
 
