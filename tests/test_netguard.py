@@ -6,10 +6,16 @@ ever happens here.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
+from aggregator.config import FetchSettings
 from aggregator.errors import RefusedURLError
+from aggregator.ingest.fetch import Fetcher
 from aggregator.ingest.netguard import AddressPolicy, address_problem, check_url, is_public_address
+from aggregator.models import FetchRequest, FetchResult, FetchStatus
+from tests.test_fetch import FakeDNS
 
 REFUSED = [
     # loopback, in every IPv4 spelling inet_aton accepts
@@ -63,6 +69,14 @@ REFUSED = [
     "http://localhost/",
     "http://LOCALHOST:8080/",
     "http://api.localhost/",
+    # cloud metadata and private-use names, refused before any lookup
+    "http://metadata.google.internal/computeMetadata/v1/",
+    "http://METADATA.GOOGLE.INTERNAL./computeMetadata/v1/",
+    "http://metadata/computeMetadata/v1/",
+    "http://metadata.goog/",
+    "http://instance-data.ec2.internal/latest/meta-data/",
+    "http://printer.local/",
+    "http://nas.home.arpa/",
     # credentials
     "http://user:pass@example.com/",
     "http://user@example.com/",
@@ -126,6 +140,8 @@ def test_there_are_at_least_forty_refused_spellings() -> None:
         ("http://exa mple.com/", "space or control character"),
         ("http:///feed", "no host"),
         ("http://localhost/", "loopback name"),
+        ("http://metadata.google.internal/", "cloud metadata service's name"),
+        ("http://build.corp.internal/feed", "private network name"),
     ],
 )
 def test_reasons_are_readable(url: str, words: str) -> None:
@@ -258,3 +274,16 @@ def test_policy_refusal_respects_the_allowlist() -> None:
     assert policy.refusal("127.0.0.1", 8081, host="feeds.test") is not None
     assert policy.refusal("127.0.0.1", 8080, host="other.test") is not None
     assert policy.refusal("93.184.216.34", 443, host="example.com") is None
+
+
+def test_a_metadata_name_is_refused_before_any_dns_lookup() -> None:
+    dns = FakeDNS("93.184.216.34")  # would answer with a public address: never asked
+    request = FetchRequest("s", "http://metadata.google.internal/computeMetadata/v1/")
+
+    async def go() -> FetchResult:
+        async with Fetcher(FetchSettings(), user_agent="t", resolver=dns) as fetcher:
+            return await fetcher.fetch(request)
+
+    result = asyncio.run(go())
+    assert result.status is FetchStatus.ERROR and "metadata" in (result.error or "")
+    assert dns.asked == []

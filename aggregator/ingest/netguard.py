@@ -305,9 +305,24 @@ def _ipv4_part(label: str, raw: str) -> int:
         raise RefusedURLError(f"invalid IPv4 address {raw!r}") from None
 
 
+# Names refused before any DNS lookup: cloud metadata services answer on them (a resolver inside
+# a cloud maps them to the metadata address, and a hostile one could map them anywhere), and the
+# private-use suffixes (RFC 6761, RFC 6762, RFC 8375, ICANN's .internal) never name a member's site.
+METADATA_NAMES = frozenset(
+    {"metadata", "metadata.google.internal", "metadata.goog", "instance-data",
+     "instance-data.ec2.internal", "metadata.azure.internal", "metadata.tencentyun.com"}
+)  # fmt: skip
+PRIVATE_SUFFIXES = (".internal", ".local", ".home.arpa", ".lan", ".intranet", ".corp")
+
+
 def _name_problem(host: str) -> str | None:
-    if host == "localhost" or host.endswith(".localhost"):
+    name = host.rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
         return f"{host} is a loopback name"
+    if name in METADATA_NAMES:
+        return f"{host} is a cloud metadata service's name"
+    if name.endswith(PRIVATE_SUFFIXES):
+        return f"{host} is a private network name"
     return None
 
 
