@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import gzip
 import http.client
+import logging
+import socket
 import threading
 from collections.abc import Iterator
 from datetime import datetime
@@ -264,3 +266,19 @@ def test_ping_hub_refuses_private_addresses_before_connecting(http_server: Fixtu
     assert result["https://news.example.org/feed.atom"].startswith("refused")
     assert http_server.hits("/hub") == []
     assert asyncio.run(ping_hub(hub_url, [])) == {}
+
+
+def test_a_request_line_over_8_kib_gets_400_and_one_log_line(
+    site: tuple[Served, Settings], caplog: pytest.LogCaptureFixture
+) -> None:
+    served, _ = site
+    caplog.set_level(logging.INFO, logger="aiohttp.server")
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10) as conn:
+        conn.sendall(b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: t\r\n\r\n")
+        answer = conn.recv(200)
+    assert answer.startswith(b"HTTP/1.0 400") or answer.startswith(b"HTTP/1.1 400")
+    records = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert records, "the bad request is logged"
+    for record in records:
+        assert record.exc_info is None and record.levelno < logging.ERROR
+        assert "\n" not in record.getMessage() and "answered 400" in record.getMessage()

@@ -28,6 +28,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from aggregator.config import Settings
+from aggregator.web.logs import quiet_bad_requests
 from aggregator.web.members import add_member_routes
 from aggregator.web.security import CSP, DIGEST_CSP, SECURITY_HEADERS
 
@@ -238,6 +239,7 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
 
 def make_app(settings: Settings) -> web.Application:
     """The site as an aiohttp application; other routes (member pages) may be added to it."""
+    quiet_bad_requests()
     app = web.Application()
     root = settings.output_dir
     root.mkdir(parents=True, exist_ok=True)
