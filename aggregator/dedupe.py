@@ -4,10 +4,11 @@ Networks cross-post: UCLG, CEMR and PLATFORMA may all announce one study.  Subsc
 it once, naming every member that published it.  Rules, in order:
 
 1. **Same link.**  Two posts whose links share a *link key* are one story, whatever their
-   titles or languages.  The key is looser than the canonical link (itself already free of
-   tracking parameters and fragments): it ignores the scheme, a leading ``www.``, a trailing
-   slash and the order of query parameters, which is how the same page is linked from
-   different sites.
+   titles or languages, when the link names one post (``story_link_keys``): never a link
+   several entries of one document share, a home page, or a bare domain.  The key is looser
+   than the canonical link (itself already free of tracking parameters and fragments): it
+   ignores the scheme, a leading ``www.``, a trailing slash and the order of query parameters,
+   which is how the same page is linked from different sites.
 2. **Same title, same language, close in time.**  Two posts with the same *title key*
    (case-folded, accents and punctuation removed) in the same language, published within
    ``WINDOW`` of each other, are one story.  Titles of fewer than ``MIN_TITLE_WORDS`` words
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -55,6 +57,29 @@ def link_key(url: str) -> str:
     path = parts.path.rstrip("/") or "/"
     query = urlencode(sorted(parse_qsl(parts.query, keep_blank_values=True)))
     return f"{host}{port}{path}" + (f"?{query}" if query else "")
+
+
+def story_link_keys(links: Sequence[str | None], homes: Iterable[str | None]) -> list[str]:
+    """Each post's link key for matching across sources, or "" where its link does not name
+    one post.
+
+    A link shared by several entries of the same document (a podcast whose every episode links
+    the show's page), the feed's or the site's home page, or a bare domain identifies no post:
+    as a merge key it would fold a member's distinct posts into another member's single story.
+    Rule 2 (the title) still applies to such posts.
+    """
+    keys = [link_key(link) if link else "" for link in links]
+    counts = Counter(keys)
+    home_keys = {link_key(home) for home in homes if home}
+    return [
+        key if key and counts[key] == 1 and key not in home_keys and not _is_bare(key) else ""
+        for key in keys
+    ]
+
+
+def _is_bare(key: str) -> bool:
+    """A key of a site's root: ``host/`` with no path or query."""
+    return key.endswith("/") and key.count("/") == 1
 
 
 class _StripCombining(dict[int, int | None]):

@@ -11,7 +11,7 @@ import pytest
 from aggregator import config
 from aggregator import cycle as app
 from aggregator.cycle import run_cycle
-from aggregator.dedupe import StoryKey, find_duplicates, link_key, title_key
+from aggregator.dedupe import StoryKey, find_duplicates, link_key, story_link_keys, title_key
 from aggregator.models import Post
 from aggregator.newsletter.digest import preview
 from aggregator.publish.publisher import publish_all
@@ -203,3 +203,45 @@ def test_a_first_cycle_merges_across_its_own_batched_writes(
         assert store.count_posts() == 2
     finally:
         store.close()
+
+
+def test_a_link_that_names_no_post_never_merges_across_sources(
+    http_server: FixtureServer, tmp_path: Path, now: datetime
+) -> None:
+    """A podcast whose every episode links the show's home page, beside another member's one
+    post linking that same page: every episode is stored, none is merged away."""
+    show = "https://radio.example.org/"
+    episodes = [(f"Episode {n}: mayors on housing and water", show, f"e{n}") for n in range(124)]
+    http_server.route("/pod.rss", _rss(episodes), headers={"Content-Type": "application/rss+xml"})
+    other = [("Our partners launch a radio show on cities", show, "o1")]
+    http_server.route("/news.rss", _rss(other), headers={"Content-Type": "application/rss+xml"})
+    bare = [("A bare domain names no single post at all", "https://cities.example.net", "b1")]
+    http_server.route("/bare.rss", _rss(bare), headers={"Content-Type": "application/rss+xml"})
+    lines = ["site:", "  title: Net", f"fetch:\n  allow_private: ['{http_server.hostport}']"]
+    lines.append("sources:")
+    for sid in ("news", "pod", "bare"):
+        lines += [f"  - {{id: {sid}, name: {sid}, organisation: {sid}, "
+                  f"url: '{http_server.url('/' + sid + '.rss')}'}}"]  # fmt: skip
+    path = tmp_path / "feeds.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    settings = config.load(path)
+    store = open_store(settings.storage_url)
+    try:
+        report = run_cycle(settings, store, clock=lambda: now, workers=1)
+        assert report.new_posts == 126
+        assert store.count_posts() == 126
+    finally:
+        store.close()
+
+
+def test_story_link_keys_drop_shared_home_and_bare_links() -> None:
+    links = [
+        "https://a.org/news/1",
+        "https://a.org/show",
+        "https://a.org/show/",
+        "https://b.org",
+        "https://a.org/",
+        None,
+    ]
+    keys = story_link_keys(links, ["https://a.org/"])
+    assert keys == ["a.org/news/1", "", "", "", "", ""]

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from aggregator.dedupe import link_key, title_key
+from aggregator.dedupe import story_link_keys, title_key
 from aggregator.errors import FeedError
 from aggregator.ingest.normalise import normalise
 from aggregator.ingest.parse import parse_document
@@ -72,8 +72,13 @@ def process_document(job: DocumentJob) -> ProcessedDocument:
         title=parsed.title,
         link=parsed.link,
         warnings=parsed.warnings,
-        story_keys=tuple((link_key(p.link), title_key(p.title)) for p in posts),
+        story_keys=_story_keys(posts, (source.homepage, parsed.link, job.url)),
     )
+
+
+def _story_keys(posts: list[Post], homes: tuple[str | None, ...]) -> tuple[tuple[str, str], ...]:
+    links = story_link_keys([p.link for p in posts], homes)
+    return tuple((link, title_key(p.title)) for link, p in zip(links, posts, strict=True))
 
 
 def _parse(job: DocumentJob) -> ParsedFeed:
