@@ -9,18 +9,16 @@ one address and leaves the ledger untouched.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from aggregator.config import EditionSettings, Settings, SmtpSettings
+from aggregator.config import EditionSettings, Settings
 from aggregator.errors import DeliveryError
 from aggregator.models import EditionRecord, RecipientState
-from aggregator.newsletter.mail import MailMessage, Sender, SendResult
+from aggregator.newsletter.mail import MailMessage, Sender, SenderFactory, SendResult
 from aggregator.newsletter.prepare import Prepared, message_for, prepare
 from aggregator.store.protocol import Store
-
-SenderFactory = Callable[[SmtpSettings], Sender]
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,8 @@ from pathlib import Path
 from aggregator.config import Settings
 from aggregator.files import write_atomic
 from aggregator.models import EditionRecord
-from aggregator.newsletter.delivery import SenderFactory, SendReport, send_edition, send_test
-from aggregator.newsletter.mail import SmtpSender
+from aggregator.newsletter.delivery import SendReport, send_edition, send_test
+from aggregator.newsletter.mail import SenderFactory, SmtpSender
 from aggregator.newsletter.prepare import message_for, prepare
 from aggregator.store.protocol import Store
 
