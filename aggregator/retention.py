@@ -14,7 +14,7 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from aggregator.config import Settings
-from aggregator.publish.outputs import sweep_orphans
+from aggregator.files import sweep_orphans
 from aggregator.store.protocol import Store
 
 log = logging.getLogger("aggregator.retention")

@@ -86,7 +86,7 @@ def fill_store(settings: config.Settings, count: int) -> Store:
 
 
 def digest_render_ms(work: Path, count: int, repeat: int = 15) -> float:
-    from aggregator.newsletter.digest import render_edition
+    from aggregator.newsletter.render import render_edition
 
     settings = settings_for(work)
     posts = make_posts(count, seed=11)

@@ -25,7 +25,7 @@ from lxml import etree
 from aggregator import config
 from aggregator.clock import utc_now
 from aggregator.cycle import run_cycle
-from aggregator.publish.outputs import TEMP_PREFIX, TEMP_SUFFIX, sweep_orphans, write_atomic
+from aggregator.files import TEMP_PREFIX, TEMP_SUFFIX, replacing, sweep_orphans, write_atomic
 from aggregator.publish.publisher import publish_all
 from aggregator.store import open_store
 from tests.httpserver import FixtureServer
@@ -162,3 +162,24 @@ def test_only_temp_files_of_dead_writers_are_swept(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["sub", live.name, "feed.atom", "index.html"]
     )
+
+
+def test_a_writer_that_fails_midway_leaves_the_old_file_and_no_temporary_file(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "langid.npz"
+    target.write_bytes(b"the old, whole file")
+
+    def fail_halfway() -> None:
+        with replacing(target, mode=0o600) as handle:
+            handle.write(b"half of the new")
+            raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        fail_halfway()
+    assert target.read_bytes() == b"the old, whole file"
+    assert [p.name for p in tmp_path.iterdir()] == ["langid.npz"]
+    with replacing(target, mode=0o600) as handle:
+        handle.write(b"the new file")
+    assert target.read_bytes() == b"the new file"
+    assert target.stat().st_mode & 0o777 == 0o600

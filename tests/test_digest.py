@@ -37,15 +37,10 @@ from aggregator.models import (
     SourceState,
     SourceUpdate,
 )
-from aggregator.newsletter.digest import (
-    CLIP_BYTES,
-    UNSUBSCRIBE_TOKEN,
-    preview,
-    render_edition,
-    select_posts,
-    send,
-)
+from aggregator.newsletter.digest import preview, send
+from aggregator.newsletter.editions import select_posts
 from aggregator.newsletter.mail import SmtpSender
+from aggregator.newsletter.render import CLIP_BYTES, UNSUBSCRIBE_TOKEN, render_edition
 from aggregator.store import open_store
 from aggregator.store.protocol import Store
 from tests.httpserver import FixtureServer

@@ -28,6 +28,8 @@ from aggregator.ingest.fetch import (
     guarded_connector,
     parse_retry_after,
 )
+from aggregator.ingest.fetch.connector import AddressGuard
+from aggregator.ingest.netguard import AddressPolicy
 from aggregator.models import FetchRequest, FetchResult, FetchStatus
 from tests.httpserver import FixtureServer
 
@@ -658,10 +660,7 @@ def test_peer_is_checked_again_on_pooled_connections(http_server: FixtureServer)
 
 
 def test_socket_factory_refuses_private_addresses_before_connect() -> None:
-    from aggregator.ingest.fetch import _Guard
-    from aggregator.ingest.netguard import AddressPolicy
-
-    guard = _Guard(AddressPolicy.from_allow(["127.0.0.1:8080"]))
+    guard = AddressGuard(AddressPolicy.from_allow(["127.0.0.1:8080"]))
     for address in (("10.0.0.1", 80), ("127.0.0.1", 8081), ("169.254.169.254", 80)):
         with pytest.raises(OSError, match="refused by the address policy"):
             guard.socket_factory((socket.AF_INET, socket.SOCK_STREAM, 6, "", address))

@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "aggregator"
 OWNERS: dict[str, set[str]] = {
     "feedparser": {"ingest/parse"},
     "feedgen": {"publish/publisher"},
-    "premailer": {"newsletter/digest"},
+    "premailer": {"newsletter/render"},
     "nh3": {"ingest/sanitize"},
     "py3langid": {"ingest/language"},
     "apscheduler": {"scheduler", "config"},  # config checks cron schedules with it

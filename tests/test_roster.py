@@ -72,6 +72,19 @@ def test_add_appends_after_the_last_source_and_keeps_every_other_line(tmp_path: 
     assert [s.id for s in config.load(path).sources] == ["uclg", "cemr", "vvsg", "riverside"]
 
 
+def test_an_edit_keeps_the_files_permissions_and_leaves_no_temporary_file(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path)
+    path.chmod(0o640)  # an operator's choice: group-readable, nobody else
+
+    add_sources(path, [NEW])
+    remove_source(path, "vvsg")
+
+    assert path.stat().st_mode & 0o777 == 0o640
+    assert [p.name for p in tmp_path.iterdir()] == ["feeds.yaml"]
+
+
 def test_remove_deletes_only_that_entry_and_keeps_comments_and_order(tmp_path: Path) -> None:
     path = write(tmp_path)
     before = ORIGINAL.splitlines(keepends=True)

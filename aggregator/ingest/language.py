@@ -28,12 +28,13 @@ import hashlib
 import logging
 import os
 import re
-import tempfile
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from aggregator.files import replacing
 
 MIN_LETTERS = 12  # below this, a guess is noise ("Migration" is English, French and German)
 MIN_CONFIDENCE = 0.80
@@ -166,14 +167,8 @@ def _save_cached(allowed: frozenset[str], view: Any) -> None:
             "output": np.asarray(view.tk_output, dtype=np.int32),
         }
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".langid-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                np.savez(out, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds badly
-            Path(tmp).replace(path)  # readers see the old file or the whole new one
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with replacing(path, mode=0o600) as out:  # readers see the old file or the whole new one
+            np.savez(out, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds badly
     except Exception as exc:  # a read-only home, a full disk: detection works without it
         log.info("language model cache %s not written: %s", path, exc)
 

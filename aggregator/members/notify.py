@@ -20,14 +20,14 @@ from __future__ import annotations
 import enum
 import html
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from aggregator.config import Settings, SmtpSettings
+from aggregator.config import Settings
 from aggregator.errors import DeliveryError
 from aggregator.models import Source, SourceState
-from aggregator.newsletter.mail import MailMessage, Sender, SmtpSender, build_message
+from aggregator.newsletter.mail import MailMessage, SenderFactory, SmtpSender, build_message
 from aggregator.store.protocol import Store
 
 log = logging.getLogger(__name__)
@@ -248,8 +248,6 @@ def notice_message(notice: Notice, settings: Settings, now: datetime) -> MailMes
 
 # --------------------------------------------------------------------------------------------
 # Sending (the I/O edge)
-
-SenderFactory = Callable[[SmtpSettings], Sender]
 
 
 def send_notices(

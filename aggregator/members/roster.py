@@ -17,9 +17,7 @@ OPML file is a member's upload, and entity expansion is a classic way to exhaust
 from __future__ import annotations
 
 import io
-import os
 import re
-import tempfile
 import unicodedata
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -36,6 +34,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from aggregator import config
 from aggregator.errors import ConfigError
+from aggregator.files import write_atomic
 from aggregator.models import Source
 
 __all__ = [
@@ -249,18 +248,14 @@ def remove_from_text(text: str, source_id: str, path: Path) -> str:
 # feeds.yaml: reading and writing the file
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` in one rename, so a crash never leaves half a config behind."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        if path.exists():
-            Path(tmp).chmod(path.stat().st_mode & 0o7777)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _write_config(path: Path, text: str) -> None:
+    """Replace ``path`` in one rename, so a crash never leaves half a config behind.
+
+    The file keeps its permissions (an operator may have made it group-readable, or not); a
+    new one is private to its owner, since a config lists the digest's recipients' addresses.
+    """
+    mode = path.stat().st_mode & 0o7777 if path.exists() else 0o600
+    write_atomic(path, text.encode("utf-8"), mode=mode)
 
 
 def _read(path: Path) -> str:
@@ -275,7 +270,7 @@ def add_sources(path: Path, sources: Sequence[NewSource]) -> config.Settings:
     text = _read(path)
     new_text = add_to_text(text, sources, path)
     settings = config.loads(new_text, path)
-    _write_atomically(path, new_text)
+    _write_config(path, new_text)
     return settings
 
 
@@ -283,7 +278,7 @@ def remove_source(path: Path, source_id: str) -> config.Settings:
     """Remove one source; ``KeyError`` if no source has that id."""
     new_text = remove_from_text(_read(path), source_id, path)
     settings = config.loads(new_text, path)
-    _write_atomically(path, new_text)
+    _write_config(path, new_text)
     return settings
 
 

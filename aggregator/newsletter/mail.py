@@ -149,6 +149,9 @@ class Sender(Protocol):
     def send(self, message: EmailMessage) -> SendResult: ...
 
 
+# how the digest and the owner notices open a Sender: SmtpSender, or a test's recorder
+SenderFactory = Callable[[SmtpSettings], Sender]
+
 ConnectionFactory = Callable[[SmtpSettings, ssl.SSLContext | None], smtplib.SMTP]
 
 

@@ -1,0 +1,171 @@
+"""Sending an edition: the ledger's claims, one message per recipient, test copies.
+
+**At most once per recipient.**  Each address is claimed in the ledger (PENDING/FAILED ->
+SENDING) before the SMTP conversation; a crash mid-send leaves it SENDING and it is never
+retried blindly.  A server refusal is recorded as FAILED and retried by the next run, once: an
+edition closes when every recipient is sent, in flight, or refused twice.  A test copy goes to
+one address and leaves the ledger untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from aggregator.config import EditionSettings, Settings
+from aggregator.errors import DeliveryError
+from aggregator.models import EditionRecord, RecipientState
+from aggregator.newsletter.mail import MailMessage, Sender, SenderFactory, SendResult
+from aggregator.newsletter.prepare import Prepared, message_for, prepare
+from aggregator.store.protocol import Store
+
+
+@dataclass(frozen=True, slots=True)
+class SendReport:
+    """What a send did; refusals are listed, not raised, so one bad address stops nothing."""
+
+    edition: EditionRecord | None
+    sent: tuple[str, ...] = ()
+    failed: tuple[tuple[str, str], ...] = ()  # (address, the server's reply)
+    skipped: tuple[str, ...] = ()  # already sent, or claimed and never confirmed
+    test: bool = False
+    empty: bool = False  # nothing new in the window and skip_empty: nothing sent or recorded
+    complete: bool = False  # the edition is now marked sent
+    error: str | None = None  # the SMTP session failed; unsent recipients stay pending
+
+    def __str__(self) -> str:
+        """One line for logs and the CLI."""
+        if self.empty:
+            return "nothing new since the last edition: nothing sent"
+        name = self.edition.id if self.edition else "edition"
+        parts = [f"{len(self.sent)} sent", f"{len(self.failed)} refused"]
+        if self.skipped:
+            parts.append(f"{len(self.skipped)} already done or in flight")
+        line = f"{'[TEST] ' if self.test else ''}{name}: {', '.join(parts)}"
+        line += "; ".join(["", *(f"{a}: {e}" for a, e in self.failed)])
+        if self.error:
+            line += f"; stopped: {self.error}"
+        if self.complete:
+            line += "; edition complete"
+        return line
+
+
+def send_test(
+    store: Store,
+    settings: Settings,
+    edition: EditionSettings,
+    now: datetime,
+    to: str,
+    factory: SenderFactory,
+) -> SendReport:
+    """One "[TEST]" copy of the current edition to ``to``; the ledger is not touched."""
+    prepared = prepare(store, settings, edition, now)
+    _, _, msg = message_for(settings, prepared, to, now, subject_prefix="[TEST] ")
+    try:
+        with factory(settings.digest.smtp) as sender:
+            result = sender.send(msg)
+    except DeliveryError as exc:
+        return SendReport(prepared.record, test=True, error=str(exc))
+    if result.ok:
+        return SendReport(prepared.record, sent=(to,), test=True)
+    return SendReport(prepared.record, failed=((to, result.error or ""),), test=True)
+
+
+def send_edition(
+    store: Store,
+    settings: Settings,
+    edition: EditionSettings,
+    now: datetime,
+    factory: SenderFactory,
+) -> SendReport:
+    """Mail the current edition to every recipient still PENDING or FAILED, then maybe close it."""
+    prepared = prepare(store, settings, edition, now)
+    if prepared.empty and edition.skip_empty:
+        return SendReport(None, empty=True)
+    record = prepared.record
+    store.save_edition(record, edition.recipients)
+    before = {r.address: r.state for r in store.recipients(record.id)}
+    targets = [
+        a
+        for a in edition.recipients
+        if before.get(a) in (RecipientState.PENDING, RecipientState.FAILED)
+    ]
+    skipped = tuple(a for a in edition.recipients if a not in targets)
+    sent: list[str] = []
+    failed: list[tuple[str, str]] = []
+    error: str | None = None
+    try:
+        with factory(settings.digest.smtp) as sender:
+            for address in targets:
+                result = _deliver(store, settings, prepared, sender, address, now)
+                if result is None:
+                    skipped += (address,)
+                elif result.ok:
+                    sent.append(address)
+                else:
+                    failed.append((address, result.error or "refused"))
+    except DeliveryError as exc:
+        error = str(exc)
+    complete = error is None and _complete(store, record.id, edition.recipients, before, failed)
+    if complete:
+        record = replace(record, sent=True)
+        store.save_edition(record, edition.recipients)
+    return SendReport(record, tuple(sent), tuple(failed), skipped, complete=complete, error=error)
+
+
+def _deliver(
+    store: Store,
+    settings: Settings,
+    prepared: Prepared,
+    sender: Sender,
+    address: str,
+    now: datetime,
+) -> SendResult | None:
+    """Claim, send, record one recipient; None when someone else holds or finished it.
+
+    The claim comes first: if the process dies between the server's "250" and the mark, the
+    address stays SENDING and is never mailed twice.  A lost session raises (DeliveryError).
+    """
+    edition_id = prepared.record.id
+    msg: MailMessage | None = None
+    refusal: SendResult | None = None
+    try:
+        _, _, msg = message_for(settings, prepared, address, now)
+    except DeliveryError as exc:
+        refusal = SendResult(address, False, error=str(exc))
+    if not store.claim_recipient(edition_id, address, now):
+        return None
+    result = sender.send(msg) if msg is not None else refusal
+    assert result is not None
+    if result.ok:
+        store.mark_recipient(
+            edition_id, address, RecipientState.SENT, now, message_id=result.message_id
+        )
+    else:
+        store.mark_recipient(edition_id, address, RecipientState.FAILED, now, error=result.error)
+    return result
+
+
+def _complete(
+    store: Store,
+    edition_id: str,
+    recipients: Sequence[str],
+    before: Mapping[str, RecipientState],
+    failed_now: Sequence[tuple[str, str]],
+) -> bool:
+    """Every recipient is done: sent, never confirmed (SENDING), or refused on a retry too.
+
+    An address gets its first attempt and one retry per edition; refusing to close an edition
+    until a dead address accepts mail would hold back every later edition for everyone.
+    """
+    states = {r.address: r.state for r in store.recipients(edition_id)}
+    refused_again = {a for a, _ in failed_now if before.get(a) is RecipientState.FAILED}
+    for address in recipients:
+        state = states.get(address)
+        if state in (RecipientState.SENT, RecipientState.SENDING):
+            continue
+        if state is RecipientState.FAILED and address in refused_again:
+            continue
+        return False
+    return True

@@ -1,0 +1,94 @@
+"""The edition in hand: the one a preview shows and a send mails, and each recipient's copy.
+
+While the last edition of a name is unsent, it *is* the current edition: previewing again or
+resending gives the same window and the same id (rendered again from the store, so a corrected
+title shows), and a send after a preview mails the window that was reviewed.  Once it is sent,
+the next window starts at its ``window_end``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from aggregator.config import EditionSettings, Settings
+from aggregator.models import EditionRecord
+from aggregator.newsletter.editions import edition_id, select_in_window, select_posts
+from aggregator.newsletter.mail import MailMessage, build_message
+from aggregator.newsletter.render import (
+    RenderedDigest,
+    personalise,
+    render_edition,
+    unsubscribe_link,
+)
+from aggregator.store.protocol import Store
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """An edition's ledger record and its rendering; ``empty``: the window holds no post."""
+
+    record: EditionRecord
+    rendered: RenderedDigest
+    empty: bool
+
+
+def prepare(store: Store, settings: Settings, edition: EditionSettings, now: datetime) -> Prepared:
+    """The edition to preview or send: the last one while it is unsent, else a new window."""
+    last = store.last_edition(edition.name)
+    if last is not None and not last.sent:
+        found = store.posts_first_seen(last.window_start, last.window_end)
+        selection = select_in_window(last.window_start, last.window_end, found, edition)
+    else:
+        selection = select_posts(store, edition, last, now)
+    rendered = render_edition(
+        settings,
+        edition,
+        selection.posts,
+        store.get_sources(),
+        date=selection.window_end,
+        over_cap=selection.over_cap,
+    )
+    if last is not None and not last.sent:
+        record = replace(last, post_ids=rendered.post_ids, subject=rendered.subject)
+        record = replace(record, notes=rendered.notes)
+    else:
+        record = EditionRecord(
+            id=edition_id(edition.name, selection.window_end),
+            name=edition.name,
+            window_start=selection.window_start,
+            window_end=selection.window_end,
+            created=now,
+            post_ids=rendered.post_ids,
+            subject=rendered.subject,
+            notes=rendered.notes,
+        )
+    return Prepared(record, rendered, empty=not selection.posts)
+
+
+def message_for(
+    settings: Settings,
+    prepared: Prepared,
+    to: str,
+    now: datetime,
+    *,
+    subject_prefix: str = "",
+) -> tuple[str, str, MailMessage]:
+    """The message for one recipient, and the personalised (html, text) it carries."""
+    link, https_url = unsubscribe_link(settings, to, prepared.record.id)
+    html, text = personalise(prepared.rendered, link)
+    smtp = settings.digest.smtp
+    mailto = f"mailto:{smtp.reply_to}?subject=unsubscribe" if smtp.reply_to else None
+    msg = build_message(
+        from_address=smtp.from_address,
+        from_name=smtp.from_name,
+        reply_to=smtp.reply_to,
+        to=to,
+        subject=subject_prefix + prepared.rendered.subject,
+        text=text,
+        html=html,
+        date=now,
+        unsubscribe_url=https_url,
+        unsubscribe_mailto=mailto if https_url else link,
+    )
+    return html, text, msg

@@ -1,0 +1,322 @@
+"""The email of one edition: HTML and plain text, CSS inlined once, kept under Gmail's clip.
+
+**Inline once, personalise after.**  The CSS lives once in ``templates/digest.html``; premailer
+(imported here and nowhere else) copies it into ``style`` attributes once per edition (Gmail and
+Outlook drop or ignore much of a ``<style>`` block).  The per-recipient part, the unsubscribe
+link, is a placeholder that ``personalise`` swaps in afterwards, so 3,000 recipients cost one
+inlining, not 3,000.
+
+Gmail clips an HTML part above about 102 KB and hides the rest behind a link most readers never
+click; ``render_edition`` shortens excerpts and then moves the oldest items to a "more on the
+site" link until the inlined HTML fits, and says so in ``RenderedDigest.notes``.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from urllib.parse import quote, urlsplit
+
+from premailer import Premailer
+
+from aggregator.config import EditionSettings, Settings
+from aggregator.i18n.templating import environment, long_date, strings
+from aggregator.models import Post, Source
+from aggregator.newsletter.editions import DigestItem, base_lang, group_items
+from aggregator.newsletter.mail import one_line
+
+CLIP_BYTES = 100_000  # Gmail clips an HTML part above ~102 KB; keep a margin below it
+CLIP_SLACK = 1_500  # room for the per-recipient unsubscribe URL swapped in after inlining
+SHORT_EXCERPT = 140  # characters an excerpt keeps when the edition is too large
+UNSUBSCRIBE_TOKEN = "AGGREGATOR-UNSUBSCRIBE-LINK"  # noqa: S105 - survives jinja escaping and premailer as is
+_PREHEADER_CHARS = 140
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedDigest:
+    """One edition, rendered and inlined once; ``personalise`` fills in the recipient."""
+
+    html: str
+    text: str
+    subject: str
+    notes: tuple[str, ...] = ()
+    post_ids: tuple[str, ...] = ()  # the posts the email shows, newest published first
+
+
+def _item(post: Post, sources: Mapping[str, Source], lang: str, site_url: str) -> DigestItem:
+    source = sources.get(post.source_id)
+    organisation = source.organisation if source else post.source_id
+    others = [sources[s].organisation for s in post.also_from if s in sources]
+    also = ", ".join(dict.fromkeys(o for o in others if o != organisation))
+    return DigestItem(
+        post_id=post.id,
+        title=one_line(post.title),
+        url=post.link if _is_web_url(post.link) else site_url,
+        organisation=one_line(organisation),
+        date=long_date(post.published, lang),
+        excerpt=" ".join(post.excerpt.split()),
+        language=post.language or "en",
+        published=post.published,
+        image=post.image if post.image and _is_web_url(post.image) else None,
+        also_from=also,
+    )
+
+
+def _is_web_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def _shorten(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0].rstrip(" ,;:.-–—")
+    return f"{cut}…"
+
+
+def format_subject(template: str, values: Mapping[str, str]) -> str:
+    """``{site}``, ``{count}``, ``{date}``, ``{edition}``, ``{first_title}``; others kept as typed.
+
+    A plain substitution rather than ``str.format``: braces a member types in a title, or an
+    unknown placeholder, must not raise or reach attributes.
+    """
+    return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), template)
+
+
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    """Everything about an edition that does not depend on which items fit."""
+
+    lang: str
+    site_title: str
+    site_url: str
+    intro: str
+    edition_date: str
+    subject: str
+    group_by: str
+
+
+def render_edition(
+    settings: Settings,
+    edition: EditionSettings,
+    posts: Sequence[Post],
+    sources: Mapping[str, Source],
+    *,
+    date: datetime,
+    over_cap: int = 0,
+    clip_bytes: int = CLIP_BYTES,
+) -> RenderedDigest:
+    """Render both parts of an edition and inline its CSS once, under Gmail's clip.
+
+    ``posts`` are shown newest published first; ``over_cap`` counts matching posts already
+    left out by ``max_items``, which the "more on the site" link includes.  Fitting under
+    the clip edits the inlined HTML through comment markers the templates leave around each
+    item, excerpt and section, so premailer (the slow part) runs once whatever the size.
+    """
+    lang = base_lang(edition.language)
+    site_url = settings.site.base_url
+    ordered = sorted(
+        (_item(p, sources, lang, site_url) for p in posts),
+        key=lambda i: (i.published, i.post_id),
+        reverse=True,
+    )
+    items = [replace(item, rank=rank) for rank, item in enumerate(ordered)]
+    by_id = {p.id: p for p in posts}
+    frame = _frame(settings, edition, len(items) + over_cap, items, date, lang)
+    notes: list[str] = []
+    if over_cap:
+        notes.append(f"{over_cap} more posts than max_items ({edition.max_items}) left to the site")
+    budget = clip_bytes - CLIP_SLACK
+    html = _render_html(frame, items, by_id, over_cap)
+    if _size(html) > budget:
+        html = _MARK_EXCERPT.sub(_shorter_excerpt, html)
+        items = [replace(i, excerpt=_shorten(i.excerpt, SHORT_EXCERPT)) for i in items]
+        notes.append(f"excerpts shortened to {SHORT_EXCERPT} characters to stay under Gmail's clip")
+    keep = _fitting(html, len(items), budget)
+    dropped = len(items) - keep
+    if dropped:
+        html = _drop_items(html, keep)
+        items = items[:keep]
+        notes.append(
+            f"{dropped} oldest items moved to a link to the site to stay under Gmail's clip"
+        )
+    html = _finish(html, over_cap + dropped)
+    text = _render_text(frame, items, by_id, over_cap + dropped)
+    return RenderedDigest(html, text, frame.subject, tuple(notes), tuple(i.post_id for i in items))
+
+
+# Markers the digest templates put in comments; premailer keeps comments where they stand.
+_MARK_ITEM = re.compile(r"<!--i:(\d+)-->.*?<!--/i-->\n?", re.S)
+_MARK_EXCERPT = re.compile(r"<!--e-->(.*?)<!--/e-->", re.S)
+_MARK_SECTION = re.compile(r"<!--s-->(.*?)<!--/s-->\n?", re.S)
+_MARK_MORE = re.compile(r"<!--m-->.*?<!--/m-->\n?", re.S)
+_MARK_COUNT = re.compile(r"<!--c-->\d*<!--/c-->")
+_MARK_ANY = re.compile(r"<!--(?:/?[isemc]|i:\d+)-->")
+
+
+def _shorter_excerpt(match: re.Match[str]) -> str:
+    text = html_lib.unescape(match.group(1))
+    return f"<!--e-->{html_lib.escape(_shorten(text, SHORT_EXCERPT), quote=False)}<!--/e-->"
+
+
+def _fitting(html: str, count: int, budget: int) -> int:
+    """How many of the newest items fit: drop the oldest (highest rank) until under budget."""
+    excess = _size(html) - budget
+    if excess <= 0:
+        return count
+    sizes = {int(m.group(1)): _size(m.group(0)) for m in _MARK_ITEM.finditer(html)}
+    keep = count
+    while keep > 0 and excess > 0:
+        keep -= 1
+        excess -= sizes.get(keep, 0)
+    return keep
+
+
+def _drop_items(html: str, keep: int) -> str:
+    html = _MARK_ITEM.sub(lambda m: m.group(0) if int(m.group(1)) < keep else "", html)
+    # a section whose every item moved to the site loses its heading too
+    return _MARK_SECTION.sub(lambda m: m.group(0) if "<!--i:" in m.group(1) else "", html)
+
+
+def _finish(html: str, more: int) -> str:
+    """Set the "more on the site" count (or remove the link) and strip the markers."""
+    html = _MARK_COUNT.sub(str(more), html) if more else _MARK_MORE.sub("", html)
+    return _MARK_ANY.sub("", html)
+
+
+def wrap(text: str, width: int = 72) -> str:
+    """Greedy word wrap for the plain-text part; a long URL keeps its own unbroken line.
+
+    ``textwrap`` does the same but costs more than the rest of the text rendering together.
+    """
+    lines: list[str] = []
+    current = ""
+    for word in text.split():
+        if current and len(current) + 1 + len(word) > width:
+            lines.append(current)
+            current = word
+        else:
+            current = f"{current} {word}" if current else word
+    if current:
+        lines.append(current)
+    return "\n".join(lines)
+
+
+def _frame(
+    settings: Settings,
+    edition: EditionSettings,
+    count: int,
+    items: Sequence[DigestItem],
+    date: datetime,
+    lang: str,
+) -> _Frame:
+    s = strings(lang)
+    site_title = one_line(settings.site.title)
+    intro = edition.intro or settings.site.intro.get(lang) or s["digest_intro"]
+    edition_date = long_date(date, lang)
+    values = {
+        "site": site_title,
+        "count": str(count),
+        "date": edition_date,
+        "edition": edition.name,
+        "first_title": items[0].title if items else "",
+    }
+    subject = one_line(format_subject(edition.subject, values))
+    return _Frame(
+        lang,
+        site_title,
+        settings.site.base_url,
+        one_line(intro),
+        edition_date,
+        subject,
+        edition.group_by,
+    )
+
+
+def _context(
+    frame: _Frame, items: Sequence[DigestItem], posts: Mapping[str, Post], more: int
+) -> dict[str, object]:
+    s = strings(frame.lang)
+    preheader = _shorten(" · ".join(i.title for i in items[:3]) or frame.intro, _PREHEADER_CHARS)
+    return {
+        "lang": frame.lang,
+        "s": s,
+        "subject": frame.subject,
+        "site_title": frame.site_title,
+        "site_url": frame.site_url,
+        "intro": frame.intro,
+        "edition_date": frame.edition_date,
+        "preheader": preheader,
+        "sections": group_items(items, posts, frame.group_by, s["other"]),
+        "more_count": more,
+        "unsubscribe_href": UNSUBSCRIBE_TOKEN,
+        "wrap": wrap,
+    }
+
+
+def _render_html(
+    frame: _Frame, items: Sequence[DigestItem], posts: Mapping[str, Post], more: int
+) -> str:
+    raw = environment().get_template("digest.html").render(_context(frame, items, posts, more))
+    return inline_css(raw)
+
+
+def _render_text(
+    frame: _Frame, items: Sequence[DigestItem], posts: Mapping[str, Post], more: int
+) -> str:
+    text = environment().get_template("digest.txt").render(_context(frame, items, posts, more))
+    return re.sub(r"\n{4,}", "\n\n\n", text).strip() + "\n"
+
+
+def inline_css(html: str) -> str:
+    """Copy the template's <style> rules into style attributes; never fetch anything.
+
+    ``allow_network=False`` because premailer's defaults fetch any ``<link rel=stylesheet>``
+    and ``@import`` they meet.  Media queries cannot be inlined and stay in a <style> block
+    as a progressive enhancement; nothing depends on them.
+    """
+    return str(
+        Premailer(
+            html,
+            allow_network=False,
+            allow_loading_external_files=False,
+            base_url=None,
+            disable_link_rewrites=True,
+            remove_classes=False,
+            strip_important=False,
+            disable_validation=True,
+            # the templates set width attributes themselves; premailer would add height="auto"
+            disable_basic_attributes=["width", "height"],
+            cssutils_logging_level=logging.CRITICAL,
+        ).transform(pretty_print=False)
+    )
+
+
+def _size(html: str) -> int:
+    return len(html.encode("utf-8"))
+
+
+def unsubscribe_link(settings: Settings, address: str, edition_id: str) -> tuple[str, str | None]:
+    """(link for the footer, https URL for List-Unsubscribe or None).
+
+    Without a configured ``digest.unsubscribe_url`` the link is a mailto to the reply-to (or
+    from) address, which a person can act on.
+    """
+    template = settings.digest.unsubscribe_url
+    if template:
+        url = template.replace("{email}", quote(address, safe="")).replace(
+            "{edition}", quote(edition_id, safe="")
+        )
+        return url, url
+    smtp = settings.digest.smtp
+    return f"mailto:{smtp.reply_to or smtp.from_address}?subject=unsubscribe", None
+
+
+def personalise(rendered: RenderedDigest, link: str) -> tuple[str, str]:
+    """The (html, text) one recipient gets: the placeholder replaced by their own link."""
+    html = rendered.html.replace(UNSUBSCRIBE_TOKEN, html_lib.escape(link, quote=True))
+    return html, rendered.text.replace(UNSUBSCRIBE_TOKEN, link)
