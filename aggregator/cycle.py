@@ -26,7 +26,7 @@ from datetime import datetime
 from aggregator.clock import Clock, utc_now
 from aggregator.config import Settings
 from aggregator.dedupe import StoryKey, link_key, title_key
-from aggregator.errors import LockedError
+from aggregator.errors import LockedError, one_line
 from aggregator.ingest.decide import (
     NOTHING_PARSED,
     Document,
@@ -246,7 +246,7 @@ class _Cycle:
             return UpdateOutcome(
                 source.id,
                 FetchStatus.ERROR,
-                error=f"internal error: {exc}",
+                error=one_line(f"internal error: {exc}"),
                 elapsed_s=time.perf_counter() - started,
             )
         finally:

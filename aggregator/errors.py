@@ -19,6 +19,19 @@ Exceptions are for the operator's mistakes and for failures that must stop a com
 
 from __future__ import annotations
 
+MAX_ERROR_CHARS = 300
+
+
+def one_line(text: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """A message as people meet it in a table, a log line or an email: one line (controls and
+    line breaks become spaces), at most ``limit`` characters, cut with an ellipsis.
+
+    Every per-source error goes through this before it is stored or shown, so no server's
+    answer, however long or strange, can flood the CLI, the log, the store or ``/sources``."""
+    flat = " ".join("".join(" " if ord(c) < 32 or 0x7F <= ord(c) < 0xA0 or c in "\u2028\u2029"
+                            else c for c in text).split())  # fmt: skip
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
 
 class AggregatorError(Exception):
     """Base of every error this package raises on purpose."""

@@ -131,3 +131,31 @@ def test_each_source_is_fetched_once_per_interval_over_five_cycles(
 
         run_cycle(settings, store, clock=clock, due_only=True, workers=1)
     assert [len(http_server.hits(p)) for p in paths] == [5, 5, 5]
+
+
+def _huge_page() -> bytes:
+    links = "".join(
+        f'<link rel="alternate" type="application/rss+xml" href="/feeds/{n}.rss">'
+        for n in range(20_000)
+    )
+    return f"<!doctype html><html><head>{links}</head><body>hi</body></html>".encode()
+
+
+def test_a_source_error_is_one_short_line_never_the_servers_body(
+    tmp_path: Path, http_server: FixtureServer, store_for: Callable[[config.Settings], Store]
+) -> None:
+    http_server.route("/page", _huge_page(), headers={"Content-Type": "text/html"})
+    secret = b"SERVER-BODY-" * 90_000  # about 1 MB of an error page
+    http_server.route("/err", secret, status=500, headers={"Content-Type": "text/plain"})
+    settings = config.load(_write_config(tmp_path, http_server, ["/page", "/err"], 60))
+    store = store_for(settings)
+    report = run_cycle(settings, store, clock=lambda: T0, workers=1)
+    states = store.get_states()
+    for outcome in report.outcomes:
+        shown = outcome.error or ""
+        stored = states[outcome.source_id].last_error or ""
+        for text in (shown, stored):
+            assert 0 < len(text) <= 300 and "\n" not in text
+            assert "SERVER-BODY" not in text
+    assert "advertises" in states["s0"].last_error  # still says what a person can act on
+    assert "500" in states["s1"].last_error

@@ -26,7 +26,7 @@ from rich.table import Table
 from aggregator import config
 from aggregator.cli.common import config_option, console, load_settings, opened_store, when
 from aggregator.clock import utc_now
-from aggregator.errors import ConfigError
+from aggregator.errors import ConfigError, one_line
 from aggregator.ingest.decide import failing_for
 from aggregator.ingest.language import normalise_tag
 from aggregator.members import discover, moderation, roster
@@ -50,15 +50,6 @@ def _tags(value: str | None) -> tuple[str, ...]:
 # Printing
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _short(text: str, limit: int) -> str:
-    text = _one_line(text)
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
 _FOUND_BY = {
     "direct": "the URL is a feed",
     "advertised": "advertised by the page",
@@ -69,18 +60,18 @@ _FOUND_BY = {
 def print_candidate(found: discover.Candidate) -> None:
     click.echo(f"Feed: {found.url}  ({_FOUND_BY.get(found.found_by, found.found_by)})")
     click.echo(
-        f"  title: {_one_line(found.title or '(none)')} | format: {found.format} | "
+        f"  title: {one_line(found.title or '(none)')} | format: {found.format} | "
         f"language: {found.language or '?'} | {found.entry_count} entries"
     )
     if found.homepage:
         click.echo(f"  site: {found.homepage}")
     for warning in found.warnings:
-        click.echo(f"  warning: {_short(warning, 160)}")
+        click.echo(f"  warning: {one_line(warning, 160)}")
     click.echo("  Latest entries, as they will appear:" if found.latest else "  No entries yet.")
     for entry in found.latest:
-        click.echo(f"    {entry.published:%Y-%m-%d}  {_short(entry.title, 100)}")
+        click.echo(f"    {entry.published:%Y-%m-%d}  {one_line(entry.title, 100)}")
         if entry.excerpt:
-            click.echo(f"                {_short(entry.excerpt, 140)}")
+            click.echo(f"                {one_line(entry.excerpt, 140)}")
 
 
 def print_entry(new: roster.NewSource) -> None:
@@ -92,7 +83,7 @@ def print_entry(new: roster.NewSource) -> None:
 
 
 def _fail(message: str, code: int = 1) -> None:
-    click.echo(f"error: {_one_line(message)}", err=True)
+    click.echo(f"error: {one_line(message)}", err=True)
     raise SystemExit(code)
 
 
@@ -191,7 +182,7 @@ def run_import(config_path: Path, opml_path: Path, yes: bool) -> None:
     results = discover.discover_many([f.url for f in feeds], settings, member=False, now=utc_now())
     lines = plan_import(feeds, results, settings)
     for line in lines:
-        click.echo(f"{line.status:<9} {line.url}: {_one_line(line.detail)}")
+        click.echo(f"{line.status:<9} {line.url}: {one_line(line.detail)}")
     added = [line.new for line in lines if line.new is not None]
     counts = {s: sum(1 for line in lines if line.status == s) for s in ("added", "duplicate")}
     failed = len(lines) - counts["added"] - counts["duplicate"]
@@ -290,7 +281,7 @@ def network_problems(sources: Sequence[Source], settings: config.Settings) -> li
     problems: dict[str, list[str]] = {s.id: [] for s in sources}
     for check in checks:
         if check.error:
-            problems[check.source_id].append(_one_line(check.error))
+            problems[check.source_id].append(one_line(check.error))
     for source_id, other in discover.self_link_duplicates(checks, sources).items():
         problems[source_id].append(f"duplicate of {other.id} (same feed as {other.url})")
     return [f"{sid}: {p}" for sid, found in problems.items() for p in found]
@@ -333,7 +324,7 @@ def run_check(config_path: Path, source_id: str | None) -> None:
     checks = discover.check_sources(sources, settings)
     for check in checks:
         if check.error:
-            click.echo(f"{check.source_id}: {_one_line(check.error)}")
+            click.echo(f"{check.source_id}: {one_line(check.error)}")
         else:
             click.echo(f"{check.source_id}: ok, {check.entry_count} entries")
     failed = sum(1 for c in checks if c.error)
@@ -388,8 +379,8 @@ def run_pending(config_path: Path) -> None:
     for sub in waiting:
         title = json.loads(sub.preview_json or "{}").get("title") or "(no title)"
         click.echo(
-            f"{sub.id}  {sub.created:%Y-%m-%d %H:%M}  {sub.feed_url}  {_short(str(title), 60)} | "
-            f"organisation={_one_line(sub.organisation)} | contact={sub.contact} | "
+            f"{sub.id}  {sub.created:%Y-%m-%d %H:%M}  {sub.feed_url}  {one_line(str(title), 60)} | "
+            f"organisation={one_line(sub.organisation)} | contact={sub.contact} | "
             f"language={sub.language}"
         )
     click.echo(f"{len(waiting)} submission(s) waiting for review", err=True)

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from aggregator.dedupe import StoryKey, find_duplicates
+from aggregator.errors import one_line
 from aggregator.models import FetchResult, FetchStatus, Post, SourceState, SourceUpdate
 
 JITTER = 0.1
@@ -207,7 +208,7 @@ def _gone(base: SourceState, result: FetchResult, now: datetime) -> SourceState:
     return replace(
         base,
         gone=True,
-        last_error=result.error or "HTTP 410 Gone: the publisher removed this feed",
+        last_error=one_line(result.error or "HTTP 410 Gone: the publisher removed this feed"),
         last_error_at=now,
         next_fetch=None,
         consecutive_failures=base.consecutive_failures + 1,
@@ -232,7 +233,7 @@ def _failing(
     return replace(
         base,
         consecutive_failures=failures,
-        last_error=document.error or result.error or "unknown error",
+        last_error=one_line(document.error or result.error or "unknown error"),
         last_error_at=now,
         failing_since=base.failing_since or now,
         next_fetch=next_fetch,

@@ -26,7 +26,7 @@ from urllib.parse import urljoin, urlsplit
 from pydantic import ValidationError
 
 from aggregator.config import Settings, SourceSettings
-from aggregator.errors import ParseError, RefusedURLError
+from aggregator.errors import ParseError, RefusedURLError, one_line
 from aggregator.ingest.fetch import Fetcher, user_agent
 from aggregator.ingest.language import normalise_tag
 from aggregator.ingest.netguard import check_url
@@ -379,11 +379,6 @@ def _host(url: str) -> str:
     return urlsplit(url).hostname or url
 
 
-def _one_line(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
 def _first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
     where = ".".join(str(p) for p in err["loc"]) or "source"
@@ -398,8 +393,8 @@ def new_source(
     Defaults: the name is the feed's title (else its host), the organisation the name, the id a
     slug of the organisation not in ``taken``, the language what the feed declares.
     """
-    name = _one_line(choices.name or found.title or "", 200) or _host(found.url)
-    organisation = _one_line(choices.organisation or "", 200) or name
+    name = one_line(choices.name or found.title or "", 200) or _host(found.url)
+    organisation = one_line(choices.organisation or "", 200) or name
     language = normalise_tag(choices.language) if choices.language else None
     language = language or choices.language or found.language or settings.site.languages[0]
     ident = choices.id or unique_id(slugify(organisation), taken)
