@@ -198,7 +198,7 @@ class EditionSettings(_Strict):
     language: str | None = None  # None: every language
     schedule: str = "0 8 * * mon"  # cron: minute hour day month weekday
     timezone: str = "UTC"
-    subject: str = "{site}: {count} new posts"
+    subject: str | None = None  # None: "{site}: {count} new posts" in the edition's language
     recipients: list[str] = Field(default_factory=list)
     intro: str | None = None
     group_by: Literal["organisation", "topic"] = "organisation"

@@ -24,6 +24,10 @@ OWNERS: dict[str, set[str]] = {
     "smtplib": {"newsletter/mail"},
     "click": {"cli"},
     "rich": {"cli"},
+    # words and formats in the reader's language: catalogs, Babel, the jinja2 environments
+    "babel": {"i18n"},
+    "gettext": {"i18n"},
+    "jinja2": {"i18n"},
 }
 
 

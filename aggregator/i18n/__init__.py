@@ -1,0 +1,40 @@
+"""Every word a reader sees, in their language: gettext catalogs (en, fr, es) and Babel formats.
+
+What enters: a reader's language tag (``fr``, ``fr-CA``, ``es``, None) and the messages, dates and
+numbers to show.  What leaves: a ``Translator`` for Python code (``gettext``, ``ngettext``, dates,
+numbers), and jinja2 environments whose templates say ``_()`` and ``{% trans %}``.
+
+The words live in ``locale/<lang>/LC_MESSAGES/messages.po``, extracted into
+``locale/messages.pot`` by ``pybabel extract`` with ``babel.cfg`` (see CONTRIBUTING.md,
+"Translations"); they are compiled in memory at first use, so nothing needs building.  This
+package is the only one that imports babel, gettext or jinja2.
+"""
+
+from aggregator.i18n.catalogs import LOCALE_DIR, Translator, catalog_files, translator
+from aggregator.i18n.formats import long_date, number, numeric_date
+from aggregator.i18n.languages import (
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
+    base_language,
+    preferred_language,
+    supported,
+)
+from aggregator.i18n.templating import TEMPLATES_DIR, environment, render
+
+__all__ = [
+    "DEFAULT_LANGUAGE",
+    "LANGUAGES",
+    "LOCALE_DIR",
+    "TEMPLATES_DIR",
+    "Translator",
+    "base_language",
+    "catalog_files",
+    "environment",
+    "long_date",
+    "number",
+    "numeric_date",
+    "preferred_language",
+    "render",
+    "supported",
+    "translator",
+]

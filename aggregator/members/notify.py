@@ -10,6 +10,9 @@ Which condition wins when several hold: gone (the server said 410: nothing will 
 then moved (a permanent redirect: the fix is a config edit), then failing (for at least
 ``fetch.failing_days``), then quiet (no new post for ``fetch.quiet_days`` although fetches work).
 
+A notice is written in the source's language (``language`` in feeds.yaml), through the
+catalogs of ``aggregator.i18n``: the contact of a French-speaking member reads French.
+
 ``notices`` is pure (``now`` and every input passed in); ``send_notices`` is the I/O edge the
 app calls after each cycle.  A notice is recorded only once the SMTP server accepted it, so a
 mail server that is down means the notice is tried again after the next cycle.
@@ -26,6 +29,7 @@ from datetime import datetime, timedelta
 
 from aggregator.config import Settings
 from aggregator.errors import DeliveryError
+from aggregator.i18n import Translator, translator
 from aggregator.models import Source, SourceState
 from aggregator.newsletter.mail import MailMessage, SenderFactory, SmtpSender, build_message
 from aggregator.store.protocol import Store
@@ -63,6 +67,7 @@ class Notice:
     url: str  # the configured feed URL
     since: datetime | None = None  # failing since / last new post
     detail: str | None = None  # the last error, or where the feed moved to
+    language: str = "en"  # the source's language: its owner reads the notice in it
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +125,16 @@ def _notice(
     elif condition is Condition.QUIET:
         since = last_post
     assert source.contact is not None
-    return Notice(source.id, source.name, source.contact, condition, source.url, since, detail)
+    return Notice(
+        source.id,
+        source.name,
+        source.contact,
+        condition,
+        source.url,
+        since,
+        detail,
+        source.language,
+    )
 
 
 def _watched(sources: Iterable[Source]) -> list[Source]:
@@ -189,49 +203,70 @@ def settled(
 # Writing
 
 
-def _day(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d") if value is not None else "an unknown date"
+def _day(value: datetime | None, t: Translator) -> str:
+    """The day as ISO 8601 writes it, the same in every language and never ambiguous."""
+    if value is None:
+        # Translators: stands where a day (2026-03-25) would be, after "since".
+        return t.gettext("an unknown date")
+    return value.strftime("%Y-%m-%d")
 
 
-def _lines(notice: Notice, site: str) -> tuple[str, list[str]]:
+def _lines(notice: Notice, site: str, t: Translator) -> tuple[str, list[str]]:
+    """The subject and the paragraphs that say what happened and what the owner can do."""
     n = notice
+    values = {"site": site, "name": n.name, "url": n.url, "day": _day(n.since, t)}
+    values["error"] = n.detail or t.gettext("unknown")
+    values["target"] = n.detail or ""
+
+    def _(message: str) -> str:
+        return t.gettext(message, **values)
+
     if n.condition is Condition.FAILING:
-        subject = f"{site}: your feed “{n.name}” has been failing since {_day(n.since)}"
+        subject = _("%(site)s: your feed “%(name)s” has been failing since %(day)s")
         body = [
-            f"We have not been able to read your feed {n.url} since {_day(n.since)}.",
-            f"The last error was: {n.detail or 'unknown'}.",
-            "Your new posts will not appear on the network's site and digest until it works "
-            "again. We keep trying; no action is needed once it is fixed.",
+            _("We have not been able to read your feed %(url)s since %(day)s."),
+            _("The last error was: %(error)s."),
+            _(
+                "Your new posts will not appear on the network's site and digest until it works "
+                "again. We keep trying; no action is needed once it is fixed."
+            ),
         ]
     elif n.condition is Condition.GONE:
-        subject = f"{site}: your feed “{n.name}” was removed from your site"
+        subject = _("%(site)s: your feed “%(name)s” was removed from your site")
         body = [
-            f"Your server answered that the feed {n.url} is gone for good (HTTP 410).",
-            "We have stopped reading it. If you publish a new feed, reply with its address.",
+            _("Your server answered that the feed %(url)s is gone for good (HTTP 410)."),
+            _("We have stopped reading it. If you publish a new feed, reply with its address."),
         ]
     elif n.condition is Condition.MOVED:
-        subject = f"{site}: your feed “{n.name}” has moved"
+        subject = _("%(site)s: your feed “%(name)s” has moved")
         body = [
-            f"Your feed {n.url} now permanently redirects to {n.detail}.",
-            "We follow the new address already; we will update our list so it stays that way.",
+            _("Your feed %(url)s now permanently redirects to %(target)s."),
+            _("We follow the new address already; we will update our list so it stays that way."),
         ]
     else:
-        subject = f"{site}: no new posts from “{n.name}” since {_day(n.since)}"
+        subject = _("%(site)s: no new posts from “%(name)s” since %(day)s")
         body = [
-            f"Your feed {n.url} works, but it has had no new post since {_day(n.since)}.",
-            "If your news now appears somewhere else, reply with the new feed's address.",
+            _("Your feed %(url)s works, but it has had no new post since %(day)s."),
+            _("If your news now appears somewhere else, reply with the new feed's address."),
         ]
     return subject, body
 
 
 def notice_message(notice: Notice, settings: Settings, now: datetime) -> MailMessage:
-    """The e-mail for one notice, from the digest's sender address."""
+    """The e-mail for one notice, in the source's language, from the digest's sender address."""
+    t = translator(notice.language)
     site = settings.site.title
-    subject, body = _lines(notice, site)
-    greeting = f"Hello,\n\nThis is about “{notice.name}” on {site} ({settings.site.base_url})."
-    closing = "You receive this because this address is the contact for the feed."
-    text = "\n\n".join([greeting, *body, closing]) + "\n"
-    paragraphs = [greeting.replace("\n\n", " "), *body, closing]
+    subject, body = _lines(notice, site, t)
+    hello = t.gettext("Hello,")
+    about = t.gettext(
+        "This is about “%(name)s” on %(site)s (%(url)s).",
+        name=notice.name,
+        site=site,
+        url=settings.site.base_url,
+    )
+    closing = t.gettext("You receive this because this address is the contact for the feed.")
+    text = "\n\n".join([hello, about, *body, closing]) + "\n"
+    paragraphs = [f"{hello} {about}", *body, closing]
     markup = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
     smtp = settings.digest.smtp
     return build_message(

@@ -24,7 +24,7 @@ from urllib.parse import quote, urlsplit
 from premailer import Premailer
 
 from aggregator.config import EditionSettings, Settings
-from aggregator.i18n.templating import environment, long_date, strings
+from aggregator.i18n import Translator, environment, long_date, translator
 from aggregator.models import Post, Source
 from aggregator.newsletter.editions import DigestItem, base_lang, group_items
 from aggregator.newsletter.mail import one_line
@@ -214,18 +214,22 @@ def _frame(
     date: datetime,
     lang: str,
 ) -> _Frame:
-    s = strings(lang)
+    t = translator(lang)
     site_title = one_line(settings.site.title)
-    intro = edition.intro or settings.site.intro.get(lang) or s["digest_intro"]
+    intro = (
+        edition.intro
+        or settings.site.intro.get(lang)
+        or t.gettext("New posts from the network since the last edition.")
+    )
     edition_date = long_date(date, lang)
     values = {
         "site": site_title,
-        "count": str(count),
+        "count": t.number(count),
         "date": edition_date,
         "edition": edition.name,
         "first_title": items[0].title if items else "",
     }
-    subject = one_line(format_subject(edition.subject, values))
+    subject = one_line(format_subject(edition.subject or _default_subject(t, count), values))
     return _Frame(
         lang,
         site_title,
@@ -237,21 +241,28 @@ def _frame(
     )
 
 
+def _default_subject(t: Translator, count: int) -> str:
+    """The subject of an edition that sets none, in its language; ``{site}`` and ``{count}`` are
+    filled by ``format_subject``.  English keeps "new posts" for one post too, as it always
+    said; French and Spanish take their singular."""
+    # Translators: keep {site} (the site's title) and {count} (the number of posts) as they are.
+    return t.ngettext("{site}: {count} new posts", "{site}: {count} new posts", count)
+
+
 def _context(
     frame: _Frame, items: Sequence[DigestItem], posts: Mapping[str, Post], more: int
 ) -> dict[str, object]:
-    s = strings(frame.lang)
+    other = translator(frame.lang).gettext("Other")
     preheader = _shorten(" · ".join(i.title for i in items[:3]) or frame.intro, _PREHEADER_CHARS)
     return {
         "lang": frame.lang,
-        "s": s,
         "subject": frame.subject,
         "site_title": frame.site_title,
         "site_url": frame.site_url,
         "intro": frame.intro,
         "edition_date": frame.edition_date,
         "preheader": preheader,
-        "sections": group_items(items, posts, frame.group_by, s["other"]),
+        "sections": group_items(items, posts, frame.group_by, other),
         "more_count": more,
         "unsubscribe_href": UNSUBSCRIBE_TOKEN,
         "wrap": wrap,
@@ -261,14 +272,16 @@ def _context(
 def _render_html(
     frame: _Frame, items: Sequence[DigestItem], posts: Mapping[str, Post], more: int
 ) -> str:
-    raw = environment().get_template("digest.html").render(_context(frame, items, posts, more))
+    template = environment(frame.lang).get_template("digest.html")
+    raw = template.render(_context(frame, items, posts, more))
     return inline_css(raw)
 
 
 def _render_text(
     frame: _Frame, items: Sequence[DigestItem], posts: Mapping[str, Post], more: int
 ) -> str:
-    text = environment().get_template("digest.txt").render(_context(frame, items, posts, more))
+    template = environment(frame.lang).get_template("digest.txt")
+    text = template.render(_context(frame, items, posts, more))
     return re.sub(r"\n{4,}", "\n\n\n", text).strip() + "\n"
 
 

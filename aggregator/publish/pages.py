@@ -14,13 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from functools import lru_cache
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from aggregator.config import Settings
-from aggregator.i18n.templating import environment, long_date, numeric_date, strings
+from aggregator.i18n import environment, long_date, numeric_date, translator
 from aggregator.models import Post, Source
 from aggregator.publish.outputs import clean_line, clean_text
 
@@ -44,7 +42,11 @@ class FeedLink:
 
 @dataclass(frozen=True, slots=True)
 class PostView:
-    """What the template needs of a post, already decided (no logic in the template)."""
+    """What the template needs of a post, already decided (no logic in the template).
+
+    The per-post phrases are translated here rather than by ``_()`` in the template: a page set
+    shows 600 posts, and jinja's gettext call costs more than the rest of a post's rendering.
+    """
 
     title: str
     link: str | None
@@ -59,6 +61,9 @@ class PostView:
     source_name: str
     image: str | None
     also_from: str = ""  # organisations that published the same story, already joined
+    read_more_label: str = ""  # "Read the full post: <title>", in the page's language
+    source_line: str = ""  # "From: <organisation> (<feed name>)", in the page's language
+    also_line: str = ""  # "Also published by: <organisations>", or "" when nobody else did
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,39 +88,50 @@ def _safe_http(url: str | None) -> str | None:
 
 def post_view(post: Post, sources: Mapping[str, Source], language: str, tz: ZoneInfo) -> PostView:
     """One post as the seeds lay it out; dates in the site's time zone, text made encodable."""
+    t = translator(language)
     local = post.published.astimezone(tz)
-    tags = ", ".join(t for t in (clean_line(x) for x in post.tags) if t)
-    numeric = numeric_date(local)
+    tags = ", ".join(tag for tag in (clean_line(x) for x in post.tags) if tag)
+    numeric = numeric_date(local, language)
     source = sources.get(post.source_id)
     source_label = clean_line(source.name) if source else clean_line(post.source_id)
+    organisation = clean_line(source.organisation) if source else ""
+    title = clean_line(post.title) or _shorten(clean_line(post.excerpt)) or source_label
+    also = ", ".join(
+        dict.fromkeys(
+            clean_line(sources[s].organisation) if s in sources else clean_line(s)
+            for s in post.also_from
+            if s != post.source_id
+        )
+    )
     return PostView(
-        title=clean_line(post.title) or _shorten(clean_line(post.excerpt)) or source_label,
+        title=title,
         link=_safe_http(clean_line(post.link)),
         language=clean_line(post.language) or language,
         meta=f"{tags} - {numeric}" if tags else f"- {numeric}",
         tags=tags,
         date_numeric=numeric,
-        date_long=_long_day(local.date(), language),
+        date_long=long_date(local, language),
         date_iso=local.isoformat(),
         excerpt=clean_text(post.excerpt).strip(),
-        organisation=clean_line(source.organisation) if source else "",
+        organisation=organisation,
         source_name=source_label,
         image=_safe_http(clean_line(post.image)),
-        also_from=", ".join(
-            dict.fromkeys(
-                clean_line(sources[s].organisation) if s in sources else clean_line(s)
-                for s in post.also_from
-                if s != post.source_id
-            )
+        also_from=also,
+        read_more_label=t.gettext("Read the full post: %(title)s", title=title),
+        source_line=t.gettext(
+            "From: %(publisher)s", publisher=_publisher(organisation, source_label)
         ),
+        also_line=t.gettext("Also published by: %(names)s", names=also) if also else "",
     )
 
 
-@lru_cache(maxsize=4096)
-def _long_day(day: date, language: str) -> str:
-    """babel's long date, once per day and language: it costs ~300 µs, a page set has 600
-    posts and a busy network publishes dozens a day."""
-    return long_date(datetime(day.year, day.month, day.day), language)
+def _publisher(organisation: str, source_name: str) -> str:
+    """The seeds' "From:" line: the member organisation, and its feed's name when it differs."""
+    if not organisation:
+        return source_name
+    if source_name and source_name != organisation:
+        return f"{organisation} ({source_name})"
+    return organisation
 
 
 def _shorten(text: str, limit: int = 90) -> str:
@@ -140,7 +156,7 @@ def _language_nav(
     settings: Settings, current: str | None, ui_lang: str, prefix: str
 ) -> list[NavLink]:
     """Links between page sets, relative to the page's own directory."""
-    label_all = strings(ui_lang)["all_languages"]
+    label_all = translator(ui_lang).gettext("All languages")
     nav = [NavLink(label_all, f"{prefix}index.html", current is None)]
     for lang in settings.site.languages:
         nav.append(
@@ -196,12 +212,11 @@ def render_page_set(
     # The all-languages set announces every edition; a language set puts its own edition first.
     own = [f for f in feeds if language and f.language == language]
     announced = own + [f for f in feeds if f not in own]
-    template = environment().get_template(TEMPLATE)
+    template = environment(ui_lang).get_template(TEMPLATE)
     out: dict[str, bytes] = {}
     for number, chunk in enumerate(chunks, start=1):
         html = template.render(
             lang=ui_lang,
-            s=strings(ui_lang),
             title=clean_line(site.title),
             intro=paragraphs,
             posts=[post_view(p, sources, ui_lang, tz) for p in chunk],

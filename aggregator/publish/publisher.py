@@ -41,7 +41,7 @@ from lxml import etree
 
 from aggregator import __version__
 from aggregator.config import Settings
-from aggregator.i18n.templating import TEMPLATES_DIR
+from aggregator.i18n import TEMPLATES_DIR, catalog_files
 from aggregator.models import Post, Source, SourceState
 from aggregator.publish.outputs import BatchWriter, clean_line, clean_text, write_atomic
 from aggregator.publish.pages import (
@@ -70,7 +70,11 @@ MEMO_FILE = ".publish-memo.json"
 # the code whose changes must rebuild every output (the templates are hashed separately)
 _PACKAGE = Path(__file__).resolve().parent
 # The code that shapes an output: a change to it rewrites every file (see ``_salt``).
-_CODE_FILES = (*sorted(_PACKAGE.glob("*.py")), _PACKAGE.parent / "i18n" / "templating.py")
+_CODE_FILES = (
+    *sorted(_PACKAGE.glob("*.py")),
+    *sorted((_PACKAGE.parent / "i18n").glob("*.py")),
+    *catalog_files(),  # a reworded translation rewrites the pages that show it
+)
 _ARCHIVE_FILE = re.compile(r"^[0-9]+\.atom$")
 _PAGE_FILE = re.compile(r"^page-[0-9]+\.html$")
 _SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")

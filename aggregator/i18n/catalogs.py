@@ -1,0 +1,89 @@
+"""The gettext catalogs: ``locale/<lang>/LC_MESSAGES/messages.po``, compiled in memory at first use.
+
+Why compile here rather than ship ``.mo`` files: a fresh clone and ``pip install -e .`` must show
+French and Spanish without a build step, and a ``.mo`` left over from an older ``.po`` would show
+stale words without anyone noticing.  Babel reads a ``.po`` of this size in a few milliseconds,
+once per process and language.  Fuzzy entries are left out, as ``msgfmt`` leaves them out, so a
+guess a translator has not confirmed falls back to English.
+
+``Translator`` is what Python code holds: ``gettext``/``ngettext`` with
+``%(name)s`` parameters (the same convention as the templates' newstyle ``_()``), and the
+language's dates and numbers.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
+
+from aggregator.i18n import formats
+from aggregator.i18n.languages import DEFAULT_LANGUAGE, LANGUAGES, supported
+
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+DOMAIN = "messages"
+
+
+def catalog_path(language: str) -> Path:
+    return LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+@lru_cache(maxsize=len(LANGUAGES))
+def translations(language: str) -> Translations:
+    """The compiled catalog of a supported language, falling back to the English one."""
+    compiled = _compile(language)
+    if language != DEFAULT_LANGUAGE:
+        compiled.add_fallback(translations(DEFAULT_LANGUAGE))
+    return compiled
+
+
+def _compile(language: str) -> Translations:
+    """Read the .po with Babel and load it as a .mo held in memory."""
+    with catalog_path(language).open("rb") as handle:
+        catalog = read_po(handle, locale=language, domain=DOMAIN)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog, use_fuzzy=False)
+    buffer.seek(0)
+    return Translations(buffer, domain=DOMAIN)
+
+
+@dataclass(frozen=True, slots=True)
+class Translator:
+    """One reader's language: words from its catalog, dates and numbers in its locale."""
+
+    language: str
+
+    def gettext(self, message: str, **values: object) -> str:
+        """``message`` translated, then ``%(name)s`` filled from ``values`` (always applied, so
+        a literal percent sign is written ``%%`` here as in the templates)."""
+        return str(translations(self.language).gettext(message)) % values
+
+    def ngettext(self, singular: str, plural: str, count: int, **values: object) -> str:
+        """The form for ``count``; ``%(num)s`` is the count written in the language."""
+        values.setdefault("num", self.number(count))
+        return str(translations(self.language).ngettext(singular, plural, count)) % values
+
+    def long_date(self, value: datetime | date) -> str:
+        return formats.long_date(value, self.language)
+
+    def numeric_date(self, value: datetime | date) -> str:
+        return formats.numeric_date(value, self.language)
+
+    def number(self, value: int | float) -> str:
+        return formats.number(value, self.language)
+
+
+def translator(tag: str | None) -> Translator:
+    """The translator for a reader's language tag (see ``supported``)."""
+    return Translator(supported(tag))
+
+
+def catalog_files() -> tuple[Path, ...]:
+    """The .po files, for whoever must notice a change of wording (publish's output salt)."""
+    return tuple(catalog_path(language) for language in LANGUAGES)
