@@ -3,6 +3,10 @@
 Everything outside this package talks to storage through the ``Store`` Protocol
 (``aggregator.store.protocol``) and gets one from :func:`open_store`; SQLAlchemy and Alembic are
 imported nowhere else.
+
+Enters: frozen records (``SourceUpdate``, ``EditionRecord``, submissions, locks).  Leaves: frozen
+records (``SourceState``, ``Post``, ``StoryKey``...), never rows.  Each source's update is one
+transaction; Alembic migrations run when a store opens.
 """
 
 from __future__ import annotations
