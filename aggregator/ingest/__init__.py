@@ -1,0 +1,14 @@
+"""Ingest: a configured source in, the posts it holds and what to store out.
+
+What enters: a ``Source`` and what the store remembers of it (``SourceState``).  What leaves:
+``Post`` records, and the ``SourceUpdate`` saying what to write and when to fetch again.  Each
+module is one step, in the order a document goes through them:
+
+* ``fetch`` (with ``netguard``): the HTTP request -> ``FetchResult``, failures as values;
+* ``parse/`` (feeds) or ``scrape`` (listing pages): bytes -> ``ParsedFeed`` or ``ParseError``;
+* ``dates``: the one reader of dates, used by ``parse/`` and ``scrape``;
+* ``normalise`` (with ``bylines``, ``identity``, ``plaintext``, ``sanitize``, ``language``,
+  ``urls``): ``ParsedFeed`` -> ``[Post]``, every field rule of the blog model;
+* ``process`` and ``workers``: parse and normalise in worker processes (``preload`` warms them);
+* ``decide``: stored record + new posts + ``now`` -> ``SourceUpdate``, pure.
+"""
