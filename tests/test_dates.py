@@ -47,6 +47,8 @@ SPELLINGS: list[tuple[str, bool, datetime | None]] = [
     ("Mon, 02 Nov 2026 10:00:00 CET", False, utc(2026, 11, 2, 9)),
     ("Mon, 02 Nov 2026 10:00:00 GMT+1", False, utc(2026, 11, 2, 9)),
     ("Mon, 02 Nov 2026 10:00:00 XYZ", False, utc(2026, 11, 2, 10)),  # unknown: UTC (RFC 5322)
+    ("Mon, 02 Nov 2026 10:00:00 Europe/Paris", False, utc(2026, 11, 2, 9)),
+    ("Thu, 02 Jul 2026 10:00:00 Europe/Paris", False, utc(2026, 7, 2, 8)),  # summer time
     ("Mon, 2 Nov 2026 10:00 GMT", False, utc(2026, 11, 2, 10)),
     ("Monday, 02 November 2026 10:00:00 GMT", False, utc(2026, 11, 2, 10)),
     ("Mon, 02 Nov 26 10:00:00 GMT", False, utc(2026, 11, 2, 10)),
@@ -64,6 +66,8 @@ SPELLINGS: list[tuple[str, bool, datetime | None]] = [
     ("2026-11", False, utc(2026, 11, 1)),
     ("2024-12-31T23:30:00-01:00", False, utc(2025, 1, 1, 0, 30)),
     ("2024-02-29T10:00:00-05:00", False, utc(2024, 2, 29, 15)),
+    ("2026-07-02T10:00:00 America/Sao_Paulo", False, utc(2026, 7, 2, 13)),
+    ("2026-07-02T10:00:00 Nowhere/Atlantis", False, None),
     ("2024-02-30T25:61:00Z", False, None),
     ("2016/6/29", False, utc(2016, 6, 29)),
     ("2024.03.05", True, utc(2024, 3, 5)),

@@ -7,10 +7,12 @@ datetimes and never reads date text again.  What enters: the text, and the sourc
 
 Each rule below is a decision a reader of the site would otherwise see go wrong:
 
-* **Zones.**  A stated offset (``+0200``, ``-03:00``, ``Z``, ``GMT+1``) or zone name (RFC 5322's
-  obsolete ``GMT``, ``EST``… and the European ``CET``, ``CEST``…) is applied.  An unknown
-  name right after an RFC 822 time counts as UTC, as RFC 5322 section 4.3 asks; no zone at all
-  counts as UTC.  Fractions of a second are dropped: posts are dated to the second.
+* **Zones.**  A stated offset (``+0200``, ``-03:00``, ``Z``, ``GMT+1``), zone abbreviation
+  (RFC 5322's obsolete ``GMT``, ``EST``… and the European ``CET``, ``CEST``…) or IANA name
+  (``Europe/Paris``, through the system's time zone database, summer time included) is
+  applied.  An unknown name right after an RFC 822 time counts as UTC, as RFC 5322 section 4.3
+  asks; no zone at all counts as UTC.  Fractions of a second are dropped: posts are dated to
+  the second.
 * **Missing, not wrong.**  Nothing before ``OLDEST_PLAUSIBLE`` (1990) is a publication date:
   ``0001-01-01``, ``1970-01-01T00:00:00Z`` and their zone-shifted copies are a CMS's empty
   value, so they read as ``None`` and the post falls back to when it was first seen.  An
@@ -37,6 +39,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from functools import cache, lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from aggregator.dedupe import strip_accents
 from aggregator.i18n.calendar_names import Width, month_spellings, weekday_spellings
@@ -77,7 +81,8 @@ _TIME = (
     r"(?:\s*(?P<ampm>[AaPp])\.?[Mm]\.?(?!\w))?"
 )
 _OFFSET = r"[+-]\d{2}(?::?\d{2})?|(?:UTC|GMT|UT)(?:[+-]\d{1,2}(?::?\d{2})?)?"
-_ZONE = rf"(?P<zone>Z|{_OFFSET}|[A-Za-z]{{1,5}})"
+_REGION = r"[A-Za-z]+(?:/[A-Za-z0-9_+-]+)+"  # an IANA name: Europe/Paris, America/Sao_Paulo
+_ZONE = rf"(?P<zone>Z|{_OFFSET}|{_REGION}|[A-Za-z]{{1,5}})"
 _TIME_ZONE = rf"{_TIME}(?:\s*{_ZONE})?"
 _DATE_TIME_SEP = r"(?:[Tt]|\s+|,\s*|\s+(?:at|à|a las|às|um|alle)\s+)"
 
@@ -171,10 +176,11 @@ def _read_words(text: str) -> datetime | None:
     clock = _TIME_IN_WORDS.search(folded)
     hour = minute = second = offset = 0
     if clock:
-        parts = _clock(clock)
-        if parts is None:
+        parts = _clock(clock.groupdict())
+        offset_found = _offset_minutes(clock["zone"], lenient=False)
+        if parts is None or offset_found is None:
             return None
-        hour, minute, second, offset = parts
+        (hour, minute, second), offset = parts, offset_found
         folded = folded[: clock.start()] + " " + folded[clock.end() :]
     months: list[tuple[int, bool]] = []  # (month, also a weekday name)
     numbers: list[str] = []
@@ -226,17 +232,26 @@ def _at(
     match: re.Match[str], year: int, month: int, day: int, *, lenient_zone: bool = False
 ) -> datetime | None:
     """The date of ``match`` at its time and zone (groups ``hour``… ``zone``), in UTC."""
-    if match["hour"] is None:
-        return _utc(year, month, day)
-    parts = _clock(match, lenient_zone=lenient_zone)
-    if parts is None:
-        return None
-    return _utc(year, month, day, *parts)
-
-
-def _clock(match: re.Match[str], *, lenient_zone: bool = False) -> tuple[int, int, int, int] | None:
-    """(hour, minute, second, offset in minutes) of a matched time, or None if impossible."""
     groups = match.groupdict()
+    if groups["hour"] is None:
+        return _utc(year, month, day)
+    clock = _clock(groups)
+    if clock is None:
+        return None
+    zone = groups.get("zone")
+    if zone and "/" in zone:
+        offset = _region_offset(zone, year, month, day, *clock)
+        if offset is None and lenient_zone:
+            offset = 0
+    else:
+        offset = _offset_minutes(zone, lenient=lenient_zone)
+    if offset is None:
+        return None
+    return _utc(year, month, day, *clock, offset)
+
+
+def _clock(groups: dict[str, Any]) -> tuple[int, int, int] | None:
+    """(hour, minute, second) of a matched time's groups, or None if impossible."""
     hour, minute = int(groups["hour"]), int(groups["minute"])
     second = int(groups["second"] or 0)
     ampm = groups.get("ampm")
@@ -244,10 +259,9 @@ def _clock(match: re.Match[str], *, lenient_zone: bool = False) -> tuple[int, in
         if not 1 <= hour <= 12:
             return None
         hour = hour % 12 + (12 if ampm in "Pp" else 0)
-    offset = _offset_minutes(groups.get("zone"), lenient=lenient_zone)
-    if offset is None or hour > 23 or minute > 59 or second > 60:
+    if hour > 23 or minute > 59 or second > 60:
         return None
-    return hour, minute, min(second, 59), offset  # a leap second is the second before it
+    return hour, minute, min(second, 59)  # a leap second is the second before it
 
 
 def _offset_minutes(zone: str | None, *, lenient: bool) -> int | None:
@@ -265,6 +279,24 @@ def _offset_minutes(zone: str | None, *, lenient: bool) -> int | None:
         return None
     total = int(hours) * 60 + int(minutes or 0)
     return -total if sign == "-" else total
+
+
+def _region_offset(
+    zone: str, year: int, month: int, day: int, hour: int, minute: int, second: int
+) -> int | None:
+    """Minutes east of UTC in the IANA zone ``zone`` at that local time (summer time
+    included), from the system's time zone database; None for a name it does not know."""
+    try:
+        local = datetime(year, month, day, hour, minute, second)
+        offset = _zone(zone).utcoffset(local)
+    except (ValueError, OverflowError, OSError, KeyError):  # KeyError: ZoneInfoNotFoundError
+        return None
+    return None if offset is None else int(offset.total_seconds()) // 60
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
 
 
 def _utc(

@@ -22,6 +22,7 @@ __all__ = [
     "MAX_HTML_CHARS",
     "MAX_HTML_DEPTH",
     "MAX_TITLE_CHARS",
+    "SCAN_MIN_CHARS",
     "absolute",
     "authors_from",
     "bounded",
