@@ -176,7 +176,7 @@ class ParsedEntry:
     tags: tuple[str, ...] = ()
     published: datetime | None = None
     updated: datetime | None = None
-    published_raw: str | None = None  # the text, for formats feedparser misreads (dd/mm/yyyy)
+    published_raw: str | None = None  # the text as written; ingest.dates read ``published``
     updated_raw: str | None = None
     language: str | None = None
     base: str | None = None  # xml:base in force for the entry

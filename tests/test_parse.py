@@ -1,4 +1,4 @@
-"""parse.py: fixture documents against their expected ParsedFeed, and hostile input.
+"""ingest/parse/: fixture documents against their expected ParsedFeed, and hostile input.
 
 Each ``tests/data/parse/<name>.<ext>`` sits beside ``<name>.expected.json`` holding the call
 (``request``) and the expected feed (``feed``).  The comparison is field by field so that a
@@ -23,9 +23,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import aggregator.ingest.parse as parse_module
 from aggregator.errors import ParseError
-from aggregator.ingest.parse import find_feed_links, keep_newest, parse_document
+from aggregator.ingest.parse import (
+    defuse,
+    fast,
+    fields,
+    find_feed_links,
+    keep_newest,
+    parse_document,
+)
 from aggregator.ingest.scrape import scrape_listing
 from aggregator.models import Link, ParsedEntry, ParsedFeed, ScrapeRules
 from tests.httpserver import FixtureServer
@@ -567,7 +573,8 @@ def test_any_bytes_give_a_feed_or_a_parse_error(parts: list[bytes]) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# The byte-level shortcuts in clean_text, _defuse and _fp_finish give what the regexes give
+# The byte-level shortcuts in strip_unsafe_chars, defuse_references and the fast path's text
+# repair give what the regexes give (docs/performance.md, "Byte-level text checks")
 
 _TRICKY_CHARS = st.sampled_from(
     [
@@ -588,17 +595,18 @@ _TRICKY_TEXT = st.lists(_TRICKY_CHARS, max_size=60).map("".join) | st.builds(
 @settings(max_examples=400, deadline=None)
 @given(_TRICKY_TEXT, st.booleans())
 def test_byte_level_shortcuts_match_the_regexes(text: str, reverse: bool) -> None:
-    p = parse_module
     text = text[::-1] if reverse else text
-    assert p.clean_text(text) == p._UNSAFE_CHARS.sub("", text)
-    assert p._defuse(text) == p._CHAR_REF.sub(p._fix_char_ref, p._CONTROL_CHARS.sub("", text))
-    assert p._fp_finish(text) == _reference_fp_finish(text, p)
+    assert fields.strip_unsafe_chars(text) == fields._UNSAFE_CHARS.sub("", text)
+    d = defuse
+    expected = d._CHAR_REF.sub(d._fix_char_ref, d._CONTROL_CHARS.sub("", text))
+    assert d.defuse_references(text) == expected
+    assert fast._fp_finish(text) == _reference_fp_finish(text)
 
 
-def _reference_fp_finish(out: str, p: Any) -> str:
+def _reference_fp_finish(out: str) -> str:
     """The fast path's text rule as first written with a regex (feedparser's own steps)."""
     if out.isascii():
         return out
     with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
         out = out.encode("iso-8859-1").decode("utf-8")
-    return out.translate(p._cp1252) if p._C1_CHARS.search(out) else out
+    return out.translate(fast.CP1252_REPAIR) if fast._C1_CHARS.search(out) else out

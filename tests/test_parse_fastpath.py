@@ -1,14 +1,17 @@
-"""parse.py's lxml fast path against feedparser: both must give the same ParsedFeed.
+"""ingest/parse/fast.py, the lxml fast path, against feedparser: the same ParsedFeed both ways.
 
 The fast path reads plain RSS 2.0 and Atom 1.0 with lxml and reproduces what feedparser makes
 of them; anything else falls back to feedparser.  These differential tests run every document
-both ways (the feedparser way by switching the fast path off) and compare field by field, so
-the fast path cannot drift from feedparser without a test naming the field that changed.
+both ways (the feedparser way by turning the fast path's one switch, ``fast.ENABLED``, off) and
+compare field by field, so the fast path cannot drift from feedparser without a test naming the
+field that changed.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -19,9 +22,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import aggregator.ingest.parse as parse_module
 from aggregator.errors import ParseError
-from aggregator.ingest.parse import parse_document
+from aggregator.ingest.parse import fast, parse_document
 from aggregator.models import ParsedFeed
 
 DATA = Path(__file__).resolve().parent / "data" / "parse"
@@ -33,10 +35,10 @@ def both_ways(
 ) -> tuple[ParsedFeed | str, ParsedFeed | str, bool]:
     """(fast-path result, feedparser result, whether the fast path handled the document)."""
     used: list[bool] = []
-    real = parse_module._fast_parse
+    real = fast.read_fast
 
-    def spy(data: bytes, base: str) -> Any:
-        result = real(data, base)
+    def spy(data: bytes, base: str, **kw: Any) -> Any:
+        result = real(data, base, **kw)
         used.append(result is not None)
         return result
 
@@ -47,26 +49,27 @@ def both_ways(
             return f"ParseError({exc.kind}): {exc}"
 
     with monkeypatch.context() as m:
-        m.setattr(parse_module, "_fast_parse", spy)
-        fast = run()
+        m.setattr(fast, "ENABLED", True)
+        m.setattr(fast, "read_fast", spy)
+        quick = run()
     with monkeypatch.context() as m:
-        m.setattr(parse_module, "_fast_parse", lambda data, base: None)
+        m.setattr(fast, "ENABLED", False)
         slow = run()
-    return fast, slow, any(used)
+    return quick, slow, any(used)
 
 
-def assert_same(fast: ParsedFeed | str, slow: ParsedFeed | str) -> None:
-    if isinstance(fast, str) or isinstance(slow, str):
-        assert fast == slow
+def assert_same(quick: ParsedFeed | str, slow: ParsedFeed | str) -> None:
+    if isinstance(quick, str) or isinstance(slow, str):
+        assert quick == slow
         return
     for f in fields(ParsedFeed):
         if f.name != "entries":
-            assert getattr(fast, f.name) == getattr(slow, f.name), f"feed.{f.name}"
-    assert len(fast.entries) == len(slow.entries), "number of entries"
-    for i, (a, b) in enumerate(zip(fast.entries, slow.entries, strict=True)):
+            assert getattr(quick, f.name) == getattr(slow, f.name), f"feed.{f.name}"
+    assert len(quick.entries) == len(slow.entries), "number of entries"
+    for i, (a, b) in enumerate(zip(quick.entries, slow.entries, strict=True)):
         for f in fields(a):
             assert getattr(a, f.name) == getattr(b, f.name), f"entry {i}: {f.name}"
-    assert fast == slow
+    assert quick == slow
 
 
 @pytest.mark.parametrize(
@@ -78,14 +81,14 @@ def test_fixtures_read_alike(expected: Path, monkeypatch: pytest.MonkeyPatch) ->
         pytest.skip("an HTML listing: the scraper reads it, not parse_document")
     stem = expected.name.split(".")[0]
     document = next(p for p in DATA.glob(f"{stem}.*") if "expected" not in p.name)
-    fast, slow, _ = both_ways(
+    quick, slow, _ = both_ways(
         document.read_bytes(),
         request["url"],
         request.get("headers", {}),
         monkeypatch,
         day_first=request.get("day_first", False),
     )
-    assert_same(fast, slow)
+    assert_same(quick, slow)
 
 
 def test_benchmark_corpus_reads_alike(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -98,11 +101,11 @@ def test_benchmark_corpus_reads_alike(tmp_path: Path, monkeypatch: pytest.Monkey
     for source in range(6):
         name = document_name(source)
         headers = {"Content-Type": "application/rss+xml" if source % 2 == 0 else "text/xml"}
-        fast, slow, used = both_ways(
+        quick, slow, used = both_ways(
             (tmp_path / name).read_bytes(), f"http://127.0.0.1:8080/{name}", headers, monkeypatch
         )
         assert used, f"{name} should take the fast path"
-        assert_same(fast, slow)
+        assert_same(quick, slow)
 
 
 def test_unusual_constructs_fall_back(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -112,10 +115,10 @@ def test_unusual_constructs_fall_back(monkeypatch: pytest.MonkeyPatch) -> None:
         b"<item><title>A</title><link>https://a.example/1</link>"
         b"<author>press@city.barcelona (Press Office)</author></item></channel></rss>"
     )
-    fast, slow, used = both_ways(doc, "https://a.example/feed", {}, monkeypatch)
+    quick, slow, used = both_ways(doc, "https://a.example/feed", {}, monkeypatch)
     assert not used
-    assert_same(fast, slow)
-    assert not isinstance(fast, str) and fast.entries[0].authors
+    assert_same(quick, slow)
+    assert not isinstance(quick, str) and quick.entries[0].authors
 
 
 # --------------------------------------------------------------------------------------------
@@ -278,13 +281,13 @@ URLS = st.sampled_from(
 @given(doc=st.one_of(rss_documents(), atom_documents()), url=URLS)
 def test_generated_feeds_read_alike(doc: bytes, url: str) -> None:
     with pytest.MonkeyPatch.context() as monkeypatch:
-        fast, slow, used = both_ways(doc, url, {"Content-Type": "application/xml"}, monkeypatch)
+        quick, slow, used = both_ways(doc, url, {"Content-Type": "application/xml"}, monkeypatch)
     assert used, "a plain generated feed should take the fast path"
-    assert_same(fast, slow)
+    assert_same(quick, slow)
 
 
 @pytest.mark.parametrize(
-    ("item", "fast"),
+    ("item", "takes_fast_path"),
     [
         # declared below the root: feedparser reads it (the byte-level "xmlns" check must see it)
         ('<item xmlns:x="urn:x"><title>A</title></item>', False),
@@ -298,11 +301,11 @@ def test_generated_feeds_read_alike(doc: bytes, url: str) -> None:
     ],
 )
 def test_namespace_declarations_below_the_root(
-    item: str, fast: bool, monkeypatch: pytest.MonkeyPatch
+    item: str, takes_fast_path: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     doc = f'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>{item}</channel></rss>'
     got, slow, used = both_ways(doc.encode(), "https://a.example/feed", {}, monkeypatch)
-    assert used is fast
+    assert used is takes_fast_path
     assert_same(got, slow)
 
 
@@ -311,6 +314,24 @@ def test_atom_namespace_declared_again_below_the_root(monkeypatch: pytest.Monkey
         b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>T</title>'
         b'<entry xmlns:m="urn:m"><title>A</title><id>urn:a</id></entry></feed>'
     )
-    fast, slow, used = both_ways(doc, "https://a.example/feed", {}, monkeypatch)
+    quick, slow, used = both_ways(doc, "https://a.example/feed", {}, monkeypatch)
     assert not used
-    assert_same(fast, slow)
+    assert_same(quick, slow)
+
+
+def test_the_switch_sends_every_document_to_feedparser(monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title></channel></rss>'
+    kw: dict[str, Any] = {"media_type": "application/xml", "has_doctype": False}
+    assert fast.read_fast(doc, "https://a.example/feed", has_content_language=False, **kw)
+    monkeypatch.setattr(fast, "ENABLED", False)
+    assert fast.read_fast(doc, "https://a.example/feed", has_content_language=False, **kw) is None
+
+
+def test_the_environment_switches_the_fast_path_off() -> None:
+    env = {**os.environ, fast.SWITCH_ENV: "0"}
+    code = "from aggregator.ingest.parse import fast; print(fast.ENABLED)"
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env, cwd=root
+    )
+    assert done.stdout.strip() == "False"

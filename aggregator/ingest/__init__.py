@@ -1,16 +1,18 @@
-"""Ingest: from a member's feed URL to the posts and source state to store.
+"""Ingest: a configured source in, the posts it holds and what to store out.
 
-Enters: a ``Source`` and its stored ``SourceState``.  Leaves: a ``SourceUpdate`` (the state to
-store, the posts to write, the posts that are another member's story).  The stages, in order:
+Enters: a ``Source`` and what the store remembers of it (``SourceState``).  Leaves: ``Post``
+records, and the ``SourceUpdate`` saying what to write and when to fetch again.  Each module is
+one step, in the order a document goes through them:
 
-* ``fetch/``: conditional GET under limits and the address guard (``netguard``) -> ``FetchResult``;
-* ``parse/`` (and ``scrape`` for HTML listing pages): bytes -> ``ParsedFeed``, with ``dates``
-  the one reader of dates;
-* ``normalise`` (with ``sanitize``, ``language``, ``urls``): ``ParsedFeed`` -> ``[Post]``, the
-  blog-post model;
-* ``decide``: stored state + fetch result + posts + ``now`` -> ``SourceUpdate``, pure.
+* ``fetch/`` (with ``netguard``): the HTTP request -> ``FetchResult``, failures as values;
+* ``parse/`` (feeds) or ``scrape`` (listing pages): bytes -> ``ParsedFeed`` or ``ParseError``;
+* ``dates``: the one reader of dates, used by ``parse/`` and ``scrape``;
+* ``normalise`` (with ``bylines``, ``identity``, ``plaintext``, ``sanitize``, ``language``,
+  ``urls``): ``ParsedFeed`` -> ``[Post]``, every field rule of the blog model;
+* ``process`` and ``workers``: parse and normalise in worker processes (``preload`` warms them);
+* ``decide``: stored state + fetch result + ``Document`` + ``Stored`` + ``Schedule`` + ``now``
+  -> ``SourceUpdate``, pure.
 
-``process`` runs parse + normalise for one document in a worker process (``workers``,
-``preload``: the fork server that starts workers warm).  The cycle (``aggregator.cycle``) wires
-these together and writes through the store; nothing here opens the store.
+The cycle (``aggregator.cycle``) wires these together and writes through the store; nothing here
+opens the store.
 """

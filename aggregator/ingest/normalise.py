@@ -1,15 +1,19 @@
 """``ParsedFeed`` -> ``[Post]``: every field rule of the blog model, in one documented order.
 
+What enters: a ``ParsedFeed`` (its dates already read by ``ingest.dates``: datetimes, never
+text read again here), its ``Source``, ``now``, the site's languages and topics, and the
+``first_seen`` values the store holds.  What leaves: one ``Post`` per distinct entry.
+
 The listing pages in ``shared/seeds`` show what real entries look like: titles, tags or dates
 missing, bylines inside the text, three languages in one feed, bilingual tags.  Each rule below
 is a small pure function whose docstring says what it decides and why; :func:`normalise` applies
 them in this order:
 
 1. base URL (``xml:base`` of the entry, else the document's URL) and the entry's own link;
-2. the plain text (summary, else content) and a leading byline taken out of it;
-3. title (or one derived from the text), then the post id (:func:`post_id`);
+2. the plain text (summary, else content) and a leading byline taken out of it (``bylines``);
+3. title (or one derived from the text), then the post id (``identity.post_id``);
 4. first seen, dates, authors, tags and topics, language;
-5. sanitized content, image, translations, excerpt; last the content hash.
+5. sanitized content, image, translations, excerpt; last the content hash (``identity``).
 
 Nothing here reads the clock or the network: ``now`` and the stored ``first_seen`` values come
 in as arguments, so the same input always gives the same posts.
@@ -17,26 +21,22 @@ in as arguments, so the same input always gives the same posts.
 
 from __future__ import annotations
 
-import hashlib
 import html
-import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields, replace
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
-from functools import lru_cache
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from aggregator.dedupe import strip_accents
+from aggregator.ingest.bylines import choose_authors, split_byline
+from aggregator.ingest.dates import as_utc
+from aggregator.ingest.identity import post_hash, post_id, sane_guids
 from aggregator.ingest.language import MIN_CONFIDENCE, detect_with_confidence, normalise_tag
+from aggregator.ingest.plaintext import fold, plain_line
 from aggregator.ingest.sanitize import (
     blocks_of,
-    clean_text,
-    decode_entities,
     excerpt_of_blocks,
     html_to_blocks,
-    html_to_text,
     prepare_markup,
     sanitize_prepared,
     truncate,
@@ -48,10 +48,8 @@ TITLE_LIMIT = 300
 DERIVED_TITLE_LIMIT = 90
 EXCERPT_LIMIT = 300
 FUTURE_TOLERANCE = timedelta(minutes=10)
-OLDEST_PLAUSIBLE = datetime(1990, 1, 1, tzinfo=UTC)  # earlier: a zero or epoch default
 MAX_TAGS = 30
 MAX_TAG_CHARS = 80
-MAX_AUTHORS = 12
 # Declared feed-wide languages are often a CMS default; detection overrides one only when it
 # is this sure (see choose_language).
 OVERRIDE_CONFIDENCE = 0.95
@@ -59,28 +57,13 @@ OVERRIDE_MIN_LETTERS = 40
 
 
 # --------------------------------------------------------------------------------------------
-# Text helpers
-
-
-@lru_cache(maxsize=4096)  # pure, and tags recur across a whole network's posts
-def fold(label: str) -> str:
-    """Compare labels without case or accents: "Résilience" and "resilience" are one tag."""
-    return " ".join(strip_accents(label).casefold().split())
-
-
-def plain(value: str | None) -> str:
-    """One line of plain text from a feed string that may hold markup and entities."""
-    if not value:
-        return ""
-    if "<" in value or "&" in value:
-        return clean_text(decode_entities(html_to_text(value)))
-    return clean_text(value)
+# Titles
 
 
 def clean_title(raw: str | None) -> str:
     """Entities decoded (twice when double-escaped), markup stripped, whitespace collapsed,
     control characters removed, and at most ``TITLE_LIMIT`` characters cut at a word."""
-    return truncate(plain(raw), TITLE_LIMIT)
+    return truncate(plain_line(raw), TITLE_LIMIT)
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"”»’)]*\s+(?=[\"“«¿¡(]?[A-ZÀ-ÖØ-Þ0-9])")
@@ -113,204 +96,6 @@ def title_from_link(link: str | None) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Bylines
-
-
-_BYLINE_START = re.compile(
-    r"^\s*(?:(?:written\s+)?by|par|por|per|(?:author|autor|autora|auteur|auteure)\s*:)\s*:?\s+",
-    re.IGNORECASE,
-)
-_PARTICLES = frozenset(
-    {"de", "del", "della", "der", "den", "van", "von", "da", "di", "du", "la", "le", "dos",
-     "das", "e", "y", "i", "bin", "al", "el", "ter", "of", "for", "and", "at", "the", "et",
-     "en", "des", "on", "in", "d'", "l'"}
-)  # fmt: skip
-_ABBREVIATIONS = frozenset(
-    {"dr", "mr", "mrs", "ms", "prof", "st", "jr", "sr", "sra", "dra", "mme", "mlle", "m",
-     "pr", "inc", "ltd", "co", "no", "vs", "ph.d", "h.e"}
-)  # fmt: skip
-# Words that make a comma-separated part of a byline an affiliation, not another person.
-_ROLE_WORDS = frozenset(
-    {"mayor", "maire", "alcalde", "alcaldesa", "president", "président", "presidente",
-     "présidente", "vice-president", "vice-président", "vicepresidente", "ceo", "director",
-     "directora", "directeur", "directrice", "secretary", "secretaria", "secrétaire", "officer",
-     "manager", "manaher", "head", "chair", "coordinator", "coordinadora", "coordinateur",
-     "coordinatrice", "advisor", "adviser", "conseiller", "conseillère", "consejero",
-     "consejera", "researcher", "professor", "profesor", "profesora", "deputy", "councillor",
-     "councilor", "concejal", "concejala", "minister", "ministre", "ministro", "ambassador",
-     "expert", "specialist", "team", "department", "unit", "association", "network", "city",
-     "ville", "ciudad", "council", "government", "governments", "municipality", "office",
-     "programme", "program", "project", "uclg", "cglu", "cemr", "platforma", "communication",
-     "communications", "journalist", "editor", "founder", "member", "staff", "general",
-     "spokesperson", "portavoz", "officer,", "university", "université", "universidad"}
-)  # fmt: skip
-_DASHES = ("–", "—", "-")
-_DASH_SPLIT = re.compile(r"\s+[–—-]\s+")
-_AND_SPLIT = re.compile(r"\s+(?:and|et|y|e|&)\s+")
-_MAX_BYLINE_CHARS = 300
-
-
-def _core(token: str) -> str:
-    return token.strip(",;:.()“”\"'«»")
-
-
-def _is_titlecase(token: str) -> bool:
-    core = _core(token)
-    return bool(core) and core[0].isupper() and any(ch.islower() for ch in core)
-
-
-def _is_lower_word(token: str) -> bool:
-    core = _core(token)
-    return bool(core) and core[0].islower() and core.casefold() not in _PARTICLES
-
-
-def _is_sentence_end(token: str) -> bool:
-    if not token.endswith("."):
-        return False
-    core = token.rstrip(".").strip(",;:()“”\"'«»")
-    return len(core) > 1 and core.casefold() not in _ABBREVIATIONS and "." not in core
-
-
-def _byline_end(tokens: list[str]) -> tuple[int, int]:
-    """Where the byline in ``tokens`` stops: (tokens in the byline, index the text resumes).
-
-    A byline stops at a full stop that is not an initial or an abbreviation, or before a
-    capitalised word followed by an ordinary lower-case word ("… CEO VVSG For many
-    municipalities"), except at the start of a comma-separated part, where such a pair
-    begins an affiliation ("…, Policy officer at UCLG").
-    """
-    part_start = True
-    for i, token in enumerate(tokens):
-        if _is_sentence_end(token):
-            return i + 1, i + 1
-        next_lower = i + 1 < len(tokens) and _is_lower_word(tokens[i + 1])
-        plain_word = not token.endswith((",", ";", ":", ")"))
-        if not part_start and plain_word and _is_titlecase(token) and next_lower:
-            return i, i
-        part_start = token.endswith((",", ";")) or token in _DASHES
-    return len(tokens), len(tokens)
-
-
-def _looks_like_name(part: str) -> bool:
-    tokens = part.split()
-    if not 1 <= len(tokens) <= 5:
-        return False
-    for i, token in enumerate(tokens):
-        core = _core(token)
-        low = core.casefold()
-        if low in _ROLE_WORDS:
-            return False
-        is_initial = len(core) <= 2 and core[:1].isupper()
-        is_particle = low in _PARTICLES and i > 0
-        if not (_is_titlecase(core) or is_initial or is_particle):
-            return False
-    return True
-
-
-def _authors_from_byline(byline: str) -> tuple[Author, ...]:
-    authors: list[Author] = []
-    for raw_part in re.split(r"\s*[,;]\s*", byline.strip().rstrip(".")):
-        part = raw_part.strip()
-        if not part:
-            continue
-        pieces = _DASH_SPLIT.split(part, maxsplit=1)
-        names = _AND_SPLIT.split(pieces[0])
-        if len(pieces) == 2 and all(_looks_like_name(n) for n in names):
-            affiliation = pieces[1].strip() or None
-            authors.extend(Author(name=n.strip(), affiliation=affiliation) for n in names)
-            continue
-        names = _AND_SPLIT.split(part)
-        if all(_looks_like_name(n) for n in names):
-            authors.extend(Author(name=n.strip()) for n in names)
-        elif authors:
-            last = authors[-1]
-            aff = f"{last.affiliation}, {part}" if last.affiliation else part
-            authors[-1] = replace(last, affiliation=aff)
-        else:
-            return ()
-    return tuple(authors[:MAX_AUTHORS])
-
-
-def split_byline(text: str) -> tuple[tuple[Author, ...], str]:
-    """Find a byline at the start of ``text`` and return (its authors, the text without it).
-
-    Handles the forms the seeds show: "By A – Org, B – Org, C - Org.", "by: A, B, C",
-    "By X, UCLG communication officer", "By Flore Thoreau La Salle, Project Manager of … Une
-    rencontre…", and "Par …" / "Por …".  ``text`` has one line per paragraph; a byline never
-    runs past its line.  When the start does not look like a person ("By 2030, cities…",
-    "Por último…"), nothing is taken.
-    """
-    match = _BYLINE_START.match(text)
-    if match is None:
-        return (), text
-    line, newline, rest = text[match.end() :].partition("\n")
-    tokens = line.split()
-    if not tokens or not (_is_titlecase(tokens[0]) or len(_core(tokens[0])) == 1):
-        return (), text
-    used, resume = _byline_end(tokens)
-    byline = " ".join(tokens[:used])
-    if not byline or len(byline) > _MAX_BYLINE_CHARS:
-        return (), text
-    if resume == len(tokens) and not newline and len(line) > 120:
-        return (), text  # one long paragraph with no visible end: not sure it is a byline
-    authors = _authors_from_byline(byline)
-    if not authors:
-        return (), text
-    remainder = " ".join(tokens[resume:])
-    body = f"{remainder}\n{rest}" if remainder and rest else remainder or rest
-    return authors, body.strip()
-
-
-# --------------------------------------------------------------------------------------------
-# Authors
-
-_EMAIL_NAME = re.compile(r"^\s*(\S+@\S+)\s*\((.+)\)\s*$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_GENERIC_ACCOUNTS = frozenset(
-    {"admin", "administrator", "administrateur", "administrador", "webmaster", "editor",
-     "wordpress", "root", "user", "unknown", "anonymous", "author"}
-)  # fmt: skip
-
-
-def clean_authors(authors: Iterable[Author]) -> tuple[Author, ...]:
-    """Names as plain text, RSS's "mail@host (Name)" split, bare addresses and CMS accounts
-    ("admin") dropped (they are not bylines and must not be mailed to every subscriber),
-    duplicates removed."""
-    seen: set[str] = set()
-    out: list[Author] = []
-    for author in authors:
-        name = plain(author.name)
-        email = author.email.strip() if author.email and _EMAIL.match(author.email) else None
-        paired = _EMAIL_NAME.match(name)
-        if paired:
-            email, name = email or paired.group(1), paired.group(2).strip()
-        if not name or _EMAIL.match(name) or fold(name) in _GENERIC_ACCOUNTS:
-            continue
-        key = fold(name)
-        if key in seen:
-            continue
-        seen.add(key)
-        affiliation = plain(author.affiliation) or None
-        uri = absolute_url(author.uri) if author.uri else None
-        out.append(Author(name=truncate(name, 120), affiliation=affiliation, uri=uri, email=email))
-    return tuple(out[:MAX_AUTHORS])
-
-
-def choose_authors(
-    entry_authors: tuple[Author, ...],
-    byline_authors: tuple[Author, ...],
-    feed_authors: tuple[Author, ...],
-) -> tuple[Author, ...]:
-    """The entry's authors, else the byline's, else the feed's.
-
-    The byline comes before the feed's authors (a deliberate change from "feed then byline"):
-    a feed-level author is only the default every entry inherits (often the organisation),
-    while a byline names the people who wrote this post.
-    """
-    return clean_authors(entry_authors) or byline_authors or clean_authors(feed_authors)
-
-
-# --------------------------------------------------------------------------------------------
 # Tags and topics
 
 _NOT_TAGS = frozenset(
@@ -331,7 +116,7 @@ def clean_tags(raw: Iterable[str]) -> tuple[str, ...]:
     tags: list[str] = []
     for value in raw:
         for piece in (value or "").split(","):
-            label = plain(piece).strip(" #-–|/")
+            label = plain_line(piece).strip(" #-–|/")
             key = fold(label)
             if not label or len(label) > MAX_TAG_CHARS or key in seen or key in _NOT_TAGS:
                 continue
@@ -362,69 +147,6 @@ def match_topics(
 # --------------------------------------------------------------------------------------------
 # Dates
 
-_DMY = re.compile(
-    r"^\s*(\d{1,2})[./-](\d{1,2})[./-](\d{4}|\d{2})(?:[ T,]+(\d{1,2})[:h](\d{2})(?::(\d{2}))?)?\s*$"
-)
-_YMD = re.compile(
-    r"^\s*(\d{4})[./-](\d{1,2})[./-](\d{1,2})(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?\s*$"
-)
-
-
-def _build(y: int, mo: int, d: int, h: str | None, mi: str | None, s: str | None) -> datetime:
-    return datetime(y, mo, d, int(h or 0), int(mi or 0), int(s or 0), tzinfo=UTC)
-
-
-def parse_raw_date(raw: str | None, day_first: bool) -> datetime | None:
-    """Read a date the parser could not, or misread: "25/03/2022", "2016/6/29", RFC 822, ISO.
-
-    Numeric d/m/y is read day-first when the source says so (or when the first number cannot
-    be a month); a two-digit year is 19xx from 70 on, else 20xx.  Impossible dates give
-    ``None``, never an exception.
-    """
-    if not raw or len(raw) > 80:
-        return None
-    try:
-        if m := _YMD.match(raw):
-            y, mo, d = int(m[1]), int(m[2]), int(m[3])
-            return _build(y, mo, d, m[4], m[5], m[6])
-        if m := _DMY.match(raw):
-            a, b, y = int(m[1]), int(m[2]), int(m[3])
-            if y < 100:
-                y += 1900 if y >= 70 else 2000
-            day, month = (a, b) if day_first or a > 12 else (b, a)
-            return _build(y, month, day, m[4], m[5], m[6])
-        try:
-            parsed = parsedate_to_datetime(raw)
-        except (TypeError, ValueError, IndexError):
-            parsed = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
-        return as_utc(parsed)
-    except (ValueError, OverflowError, TypeError):
-        return None
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    """Aware UTC; a naive value is taken as UTC; implausibly old values count as missing."""
-    if value is None:
-        return None
-    try:
-        aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    except (OverflowError, ValueError):
-        return None
-    return aware if aware >= OLDEST_PLAUSIBLE else None
-
-
-def entry_date(parsed: datetime | None, raw: str | None, day_first: bool) -> datetime | None:
-    """The parser's date, except that a numeric raw form we read better wins.
-
-    feedparser misreads "2016/6/29" and cannot know that "03/11/2020" is day-first, so for
-    those forms (and a day-first source) the raw text is read here instead.
-    """
-    if raw and (_YMD.match(raw) or (_DMY.match(raw) and (day_first or parsed is None))):
-        from_raw = as_utc(parse_raw_date(raw, day_first))
-        if from_raw is not None:
-            return from_raw
-    return as_utc(parsed) or (as_utc(parse_raw_date(raw, day_first)) if raw else None)
-
 
 def choose_dates(
     published: datetime | None, updated: datetime | None, first_seen: datetime, now: datetime
@@ -440,56 +162,6 @@ def choose_dates(
     if upd > limit:
         upd = max(first_seen, pub)
     return pub, max(upd, pub)
-
-
-# --------------------------------------------------------------------------------------------
-# Identity
-
-
-def post_id(
-    source_id: str,
-    *,
-    link: str | None = None,
-    guid: str | None = None,
-    title: str = "",
-    date: str = "",
-    text: str = "",
-) -> str:
-    """Our stable id for a post: ``"<source id>:<32 hex digits>"``.
-
-    The digest is taken over the source id and, in this order of preference:
-
-    1. the entry's canonical ``link`` (scheme, ``www.`` and trailing slash left out), so that a
-       publisher changing its guid scheme, or moving to https, does not make a second copy;
-    2. else the ``guid`` (the caller passes only a sane one, see :func:`sane_guids`);
-    3. else the title, the date text and, without a date, the start of the text.
-
-    Callers pass ``link=None`` when the link cannot name one article (shared by several entries
-    of the document, or the site's home page).  The publisher's guid is still kept in
-    ``Post.guid``.
-    """
-    if link:
-        material = f"link\n{source_id}\n{identity_key(link)}"
-    elif guid:
-        material = f"guid\n{source_id}\n{guid.strip()}"
-    else:
-        tail = "" if date else fold(text)[:300]
-        material = f"hash\n{source_id}\n{fold(title)}\n{date}\n{tail}"
-    digest = hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()
-    return f"{source_id}:{digest[:32]}"
-
-
-def sane_guids(entries: Sequence[ParsedEntry]) -> list[str | None]:
-    """Each entry's guid when it can identify it: non-empty, at most 1000 characters, not a
-    short bare number (generators number items by position, so "3" is reused), and not shared
-    with another entry of the same document."""
-    stripped = [(e.guid or "").strip() for e in entries]
-    counts = Counter(stripped)
-    out: list[str | None] = []
-    for guid in stripped:
-        bad = not guid or len(guid) > 1000 or (guid.isdigit() and len(guid) < 4)
-        out.append(None if bad or counts[guid] > 1 else guid)
-    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -603,98 +275,6 @@ def choose_language(
     return normalise_tag(source_lang) or "en"
 
 
-# --------------------------------------------------------------------------------------------
-# Hash and assembly
-
-
-_HASHED_FIELDS = tuple(
-    f.name for f in fields(Post) if f.name not in ("first_seen", "content_hash", "also_from")
-)
-# The order _material writes them in; a test holds it equal to _HASHED_FIELDS, so a field added
-# to Post cannot be left out of the hash unnoticed.
-MATERIAL_ORDER = (
-    "id", "source_id", "guid", "title", "link", "published", "updated", "language", "excerpt",
-    "content_html", "title_derived", "authors", "tags", "topics", "image", "translations",
-)  # fmt: skip
-
-
-# One encoder for every hash (json.dumps with options builds a new one per call).
-_HASH_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-
-
-def _material(
-    values: Mapping[str, object], stated_dates: tuple[datetime | None, datetime | None] | None
-) -> list[object]:
-    """The hashed fields as JSON-ready values: datetimes in ISO form, records as lists.
-
-    Written out field by field because a generic walk over the dataclass was a tenth of a
-    post's normalising time.  A date that only came from the first-seen fallback counts as
-    unknown (see ``content_hash``).
-    """
-    stated = None if stated_dates is None else {d for d in stated_dates if d is not None}
-    dates: list[str | None] = []
-    for name in ("published", "updated"):
-        value = values[name]
-        assert isinstance(value, datetime)
-        dates.append(None if stated is not None and value not in stated else value.isoformat())
-    authors = values.get("authors", ())
-    translations = values.get("translations", ())
-    assert isinstance(authors, tuple)
-    assert isinstance(translations, tuple)
-    return [
-        values["id"], values["source_id"], values["guid"], values["title"], values["link"],
-        dates[0], dates[1], values["language"], values["excerpt"], values["content_html"],
-        values.get("title_derived", False),
-        [[a.name, a.affiliation, a.uri, a.email] for a in authors],
-        list(values.get("tags", ())),  # type: ignore[call-overload]
-        list(values.get("topics", ())),  # type: ignore[call-overload]
-        values.get("image"),
-        [[t.href, t.rel, t.type, t.hreflang, t.length] for t in translations],
-    ]  # fmt: skip
-
-
-_CONTENT = MATERIAL_ORDER.index("content_html")
-# The bytes JSON escapes inside a string (ensure_ascii off): quote, backslash, C0 controls.  In
-# UTF-8 they never occur inside a multi-byte character, so a byte search finds exactly them.
-_JSON_ESCAPED_BYTES = bytes([*range(0x20), ord('"'), ord("\\")])
-
-
-def _digest(material: list[object]) -> str:
-    """sha256 of the material's compact JSON.
-
-    The content is most of the bytes and rarely needs escaping; when it needs none, its UTF-8
-    is hashed as it is between the encoded fields before and after it: the same bytes as the
-    whole JSON text, without the encoder's per-character string escaping (half the cost).
-    """
-    content = material[_CONTENT]
-    if isinstance(content, str):
-        raw = content.encode("utf-8", "surrogatepass")
-        if len(raw.translate(None, _JSON_ESCAPED_BYTES)) == len(raw):
-            head = _HASH_JSON.encode(material[:_CONTENT])[:-1] + ',"'
-            tail = '",' + _HASH_JSON.encode(material[_CONTENT + 1 :])[1:]
-            digest = hashlib.sha256(head.encode("utf-8", "surrogatepass"))
-            digest.update(raw)
-            digest.update(tail.encode("utf-8", "surrogatepass"))
-            return digest.hexdigest()
-    blob = _HASH_JSON.encode(material)
-    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def content_hash(
-    post: Post, stated_dates: tuple[datetime | None, datetime | None] | None = None
-) -> str:
-    """sha256 over every normalised field except ``first_seen``, ``also_from`` (set later by
-    dedupe) and the hash itself: an unchanged entry gives the same hash and is not rewritten.
-
-    ``stated_dates`` are (published, updated) as far as the feed stated them; a date that
-    only came from the first-seen fallback (missing, or clamped from the future) is hashed as
-    unknown, so a dateless entry normalised without its stored ``first_seen`` still hashes the
-    same from one cycle to the next.
-    """
-    values = {name: getattr(post, name) for name in MATERIAL_ORDER}
-    return _digest(_material(values, stated_dates))
-
-
 @dataclass(frozen=True, slots=True)
 class _Context:
     source: Source
@@ -751,10 +331,7 @@ def _one(
         text=body,
     )
     first_seen = as_utc(ctx.known_first_seen.get(pid)) or ctx.now
-    stated = (
-        entry_date(entry.published, entry.published_raw, source.day_first),
-        entry_date(entry.updated, entry.updated_raw, source.day_first),
-    )
+    stated = (as_utc(entry.published), as_utc(entry.updated))
     published, updated = choose_dates(*stated, first_seen, ctx.now)
     tags = clean_tags(entry.tags)
     teaser = excerpt_of_blocks(body, EXCERPT_LIMIT)
@@ -782,7 +359,7 @@ def _one(
         "translations": translations(entry, base, final_link),
     }
     # the hash is taken before the post is built: one construction instead of two
-    return Post(**values, content_hash=_digest(_material(values, stated)))  # type: ignore[arg-type]
+    return Post(**values, content_hash=post_hash(values, stated))  # type: ignore[arg-type]
 
 
 def _usable_links(links: Sequence[str | None], feed: ParsedFeed, source: Source) -> list[bool]:

@@ -16,6 +16,7 @@ from datetime import datetime
 
 from aggregator.dedupe import story_link_keys, title_key
 from aggregator.errors import FeedError
+from aggregator.ingest.dates import load_name_tables
 from aggregator.ingest.normalise import normalise
 from aggregator.ingest.parse import parse_document
 from aggregator.ingest.scrape import scrape_listing
@@ -98,7 +99,8 @@ def _parse(job: DocumentJob) -> ParsedFeed:
 
 def warm_up(languages: tuple[str, ...] = ("en", "fr", "es")) -> None:
     """Import and initialise the heavy parts once per worker process: the language model
-    restricted to the site's ``languages``, the one detection will use.
+    restricted to the site's ``languages``, the one detection will use, and the date
+    reader's month and weekday names.
 
     Run where nothing else runs yet (a fork server, a fresh worker), so it also keeps
     numpy's BLAS to one thread: the model's products are one row by three columns, and a
@@ -107,5 +109,6 @@ def warm_up(languages: tuple[str, ...] = ("en", "fr", "es")) -> None:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from aggregator.ingest import language
 
+    load_name_tables()
     # enough letters to pass detect's minimum, so the model is really loaded here
     language.detect("warming up the language model", languages)

@@ -5,7 +5,10 @@ Some members publish only a blog listing page.  The operator describes it with
 a title (sometimes missing), a meta line ``tags - dd/mm/yyyy`` where tags or date may be missing,
 and an excerpt ending in a read-more link such as ``(+)``.  Tags and date often share one element,
 so the date is found *inside* the text by a pattern built from ``date_format`` and what is left
-becomes the tags.  Nothing is fetched: the HTML parser runs with the network off.
+becomes the tags.  The date found is read by ``ingest.dates``, the one reader of dates, with
+``date_format`` deciding only what it cannot (``03/04/2024``: ``%d`` before ``%m`` is day
+first); so ``25/03/2022`` is 25 March even under ``%m/%d/%Y``, and ``%d %B %Y`` reads French or
+Spanish month names.  Nothing is fetched: the HTML parser runs with the network off.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import copy as copy_module
 import html
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urljoin
 
@@ -22,7 +25,13 @@ import lxml.html
 from lxml.cssselect import SelectorError
 
 from aggregator.errors import ParseError
-from aggregator.ingest.parse import MAX_DOCUMENT_BYTES, clean_text, html_encoding, keep_newest
+from aggregator.ingest.dates import read_date
+from aggregator.ingest.parse import (
+    MAX_DOCUMENT_BYTES,
+    html_encoding,
+    keep_newest,
+    strip_unsafe_chars,
+)
 from aggregator.models import ParsedEntry, ParsedFeed, ScrapeRules
 
 __all__ = ["scrape_listing"]
@@ -62,7 +71,8 @@ def scrape_listing(
             f"not a feed: no item on the page matches the selector {rules.item!r}", "not_a_feed"
         )
     date_pattern = _date_regex(rules.date_format)
-    read = [_entry(item, rules, base, date_pattern) for item in items]
+    day_first = _is_day_first(rules.date_format)
+    read = [_entry(item, rules, base, date_pattern, day_first) for item in items]
     entries = [e for e in read if e.link or e.title or e.summary]
     warnings = []
     if len(entries) < len(read):  # an ad slot or a placeholder matching the item selector
@@ -72,20 +82,22 @@ def scrape_listing(
         warnings.append(f"{len(entries)} items on the page; kept the newest {len(kept)}")
     title_el = next(iter(root.iter("title")), None)
     return ParsedFeed(
-        url=clean_text(url),
+        url=strip_unsafe_chars(url),
         format="html",
         title=_text(title_el),
-        link=clean_text(url),
+        link=strip_unsafe_chars(url),
         language=_opt(root.get("lang")),
         entries=kept,
         warnings=tuple(warnings),
     )
 
 
-def _entry(item: Any, rules: ScrapeRules, base: str, date_pattern: re.Pattern[str]) -> ParsedEntry:
+def _entry(
+    item: Any, rules: ScrapeRules, base: str, date_pattern: re.Pattern[str], day_first: bool
+) -> ParsedEntry:
     title_el = _first(item, rules.title)
     meta_date = _text(_first(item, rules.date))
-    published, published_raw = _find_date(meta_date, rules.date_format, date_pattern)
+    published, published_raw = _find_date(meta_date, date_pattern, day_first)
     tags_text = _text(_first(item, rules.tags))
     if tags_text is not None:  # tags and date often share one line: "Migration - 28/09/2018"
         tags_text = date_pattern.sub("", tags_text, count=1)
@@ -102,7 +114,7 @@ def _entry(item: Any, rules: ScrapeRules, base: str, date_pattern: re.Pattern[st
 
 
 def _find_date(
-    text: str | None, date_format: str, pattern: re.Pattern[str]
+    text: str | None, pattern: re.Pattern[str], day_first: bool
 ) -> tuple[datetime | None, str | None]:
     """(date, raw text): the first date-shaped part of ``text``; an unreadable one stays raw."""
     if text is None:
@@ -111,11 +123,13 @@ def _find_date(
     if match is None:
         return None, text.strip(_SEPARATORS) or None
     raw = match.group(0)
-    try:
-        value = datetime.strptime(raw, date_format).replace(tzinfo=UTC)
-    except ValueError:
-        value = None
-    return value, raw
+    return read_date(raw, day_first=day_first), raw
+
+
+def _is_day_first(date_format: str) -> bool:
+    """Whether ``date_format`` writes the day before the month (``%d/%m/%Y``)."""
+    day, month = date_format.find("%d"), date_format.find("%m")
+    return 0 <= day < month
 
 
 def _date_regex(date_format: str) -> re.Pattern[str]:
@@ -151,7 +165,7 @@ def _link(item: Any, rules: ScrapeRules, title_el: Any, base: str) -> str | None
     for el in candidates:
         href = (el.get("href") or "").strip()
         if href and not href.startswith("#"):
-            return clean_text(urljoin(base, href))
+            return strip_unsafe_chars(urljoin(base, href))
     return None
 
 
@@ -163,7 +177,7 @@ def _excerpt(el: Any) -> str | None:
     for anchor in list(copy.iter("a")):
         if _MARKER_ONLY.match(anchor.text_content() or ""):
             anchor.drop_tree()  # keeps the anchor's tail text
-    text = " ".join(clean_text(copy.text_content()).split())
+    text = " ".join(strip_unsafe_chars(copy.text_content()).split())
     return _TRAILING_MARKER.sub("", text).strip() or None
 
 
@@ -212,5 +226,5 @@ def _text(el: Any) -> str | None:
 def _opt(value: str | None) -> str | None:
     if value is None:
         return None
-    text = " ".join(clean_text(value).split())
+    text = " ".join(strip_unsafe_chars(value).split())
     return text or None
