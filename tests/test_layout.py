@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "aggregator"
 # dependency -> the modules or folders (relative to aggregator/, without .py) allowed to import it
 OWNERS: dict[str, set[str]] = {
     "feedparser": {"ingest/parse/feedparser_adapter"},
-    "babel": {"i18n"},
+    "lxml": {"ingest/parse", "ingest/scrape", "members/roster", "publish"},
     "feedgen": {"publish/publisher"},
     "premailer": {"newsletter/render"},
     "nh3": {"ingest/sanitize"},
