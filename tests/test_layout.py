@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "aggregator"
 # dependency -> the modules or folders (relative to aggregator/, without .py) allowed to import it
 OWNERS: dict[str, set[str]] = {
     "feedparser": {"ingest/parse"},
-    "feedgen": {"publish/publisher"},
+    "feedgen": {"publish/atom"},
     "premailer": {"newsletter/digest"},
     "nh3": {"ingest/sanitize"},
     "py3langid": {"ingest/language"},

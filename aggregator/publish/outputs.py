@@ -6,7 +6,11 @@ Two properties matter to subscribers and to the web server in front of the outpu
   directory (so ``os.replace`` is a rename on one filesystem), is fsynced, then replaces the old
   file in one step;
 * a file whose bytes did not change is not touched at all, so its mtime, inode, ETag and
-  Last-Modified stay put and feed readers polling with conditional requests get 304s.
+  Last-Modified stay put and feed readers polling with conditional requests get 304s;
+* a text output gets a gzip twin beside it (``feed.atom.gz``), which ``serve`` sends to clients
+  that accept gzip.  The twin is written right after its original, in the same job, and is
+  checked against it whenever the original is left alone, so a twin never lags its original
+  past one publish, even after a crash between the two renames.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import contextlib
 import os
 import re
 import tempfile
+import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
@@ -28,6 +33,11 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _ANY_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _SPACES = re.compile(r"\s+")
+# Text outputs get a gzip twin; images are compressed already.
+GZIP_SUFFIXES = frozenset(
+    {".atom", ".rss", ".json", ".opml", ".html", ".css", ".xml", ".txt", ".svg"}
+)
+GZIP_LEVEL = 1  # see docs/performance.md ("publish"): 5:1 on our XML, at 4x the speed of level 6
 
 
 def clean_text(value: str | None) -> str:
@@ -44,11 +54,10 @@ def clean_text(value: str | None) -> str:
 
 
 def _all_printable(value: str) -> bool:
-    """A fast proof that nothing needs dropping: every character we drop is non-printable.
+    """A quick proof that nothing needs dropping: every character we drop is non-printable.
 
-    ``str.isprintable`` is a plain C loop, several times faster than the regex on the 4 kB
-    bodies a publish cleans tens of thousands of; False only means "ask the regex" (a no-break
-    space is legitimate yet not printable).
+    False only means "ask the regex" (a no-break space is legitimate yet not printable); why
+    this shortcut exists is in docs/performance.md ("publish").
     """
     if "\n" in value or "\t" in value or "\r" in value:
         value = value.replace("\n", " ").replace("\t", " ").replace("\r", " ")
@@ -76,31 +85,65 @@ def write_atomic(path: Path, data: bytes) -> bool:
     return True
 
 
+def gzip_twin(path: Path) -> Path | None:
+    """Where the gzip form of ``path`` lives, or None for a file that gets none."""
+    if path.suffix.lower() not in GZIP_SUFFIXES:
+        return None
+    return path.with_name(path.name + ".gz")
+
+
+def remove_with_twin(path: Path) -> None:
+    """Delete an output and its gzip twin, so no twin outlives its original."""
+    twin = gzip_twin(path)
+    if twin is not None:
+        twin.unlink(missing_ok=True)
+    path.unlink(missing_ok=True)
+
+
+def _gzip(data: bytes) -> bytes:
+    """gzip with no name and mtime 0 in the header: the same bytes give the same twin."""
+    return zlib.compress(data, level=GZIP_LEVEL, wbits=31)
+
+
 class BatchWriter:
     """``write_atomic`` for many files at once, with their fsyncs overlapped.
 
-    A publish writes hundreds of files, and one fsync after another costs a journal commit
-    each; most of a first publish's wall time went there.  Here each file is still written to
-    a temporary file, fsynced and renamed over the old one (readers never see half a file, a
-    crash never leaves a renamed but empty one), but a few threads do it while the caller goes
-    on building the next document, and the filesystem merges concurrent fsyncs into shared
-    commits.  Each directory is fsynced once, at ``close``, which is when every write is
-    durable and every file is in place (stat them after that, not before).
+    Each file is still written to a temporary file, fsynced and renamed over the old one
+    (readers never see half a file, a crash never leaves a renamed but empty one), but a few
+    threads do it while the caller goes on building the next document, and the filesystem
+    merges concurrent fsyncs into shared commits (docs/performance.md, "publish").  Each
+    directory is fsynced once, at ``close``, which is when every write is durable and every
+    file is in place (stat them after that, not before).
+
+    With ``gzip_twins``, each text output (``GZIP_SUFFIXES``) is followed by its gzip twin, in
+    the same job: compressed in the writer thread (zlib lets go of the GIL), written only when
+    the original changed, or when the twin is missing or no longer matches an original that
+    did not.
     """
 
-    def __init__(self, workers: int = 4) -> None:
+    def __init__(self, workers: int = 4, *, gzip_twins: bool = False) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="write")
         self._pending: dict[Path, Future[None]] = {}
+        self._twins = gzip_twins
 
     def put(self, path: Path, data: bytes) -> bool:
         """Queue ``data`` for ``path`` unless it already holds these bytes; True if queued."""
         earlier = self._pending.get(path)
         if earlier is not None:
             earlier.result()  # the same file twice: the second write must land last
+        twin = gzip_twin(path) if self._twins else None
         if _same_bytes(path, data):
+            if twin is not None:
+                self._pending[path] = self._pool.submit(_refresh_twin, twin, data)
             return False
-        self._pending[path] = self._pool.submit(_replace, path, data)
+        self._pending[path] = self._pool.submit(_replace_with_twin, path, twin, data)
         return True
+
+    def ensure_twin(self, path: Path) -> None:
+        """Give a final output that is never rewritten (an archive page) its twin if it has none."""
+        twin = gzip_twin(path) if self._twins else None
+        if twin is not None and not twin.is_file() and path.is_file():
+            self._pending[twin] = self._pool.submit(_refresh_twin, twin, path.read_bytes())
 
     def close(self) -> None:
         """Wait for every write (re-raising the first failure), then make the renames durable."""
@@ -127,6 +170,24 @@ class BatchWriter:
         else:  # let running writes finish (their temp files are cleaned up) and keep the error
             with contextlib.suppress(Exception):
                 self.close()
+
+
+def _replace_with_twin(path: Path, twin: Path | None, data: bytes) -> None:
+    _replace(path, data)
+    if twin is not None:
+        _replace(twin, _gzip(data))
+
+
+def _refresh_twin(twin: Path, data: bytes) -> None:
+    """Rewrite ``twin`` unless it already decompresses to ``data``."""
+    try:
+        inflate = zlib.decompressobj(wbits=31)
+        found = inflate.decompress(twin.read_bytes(), len(data) + 1)  # bounded: no bomb
+        if found == data and inflate.eof and not inflate.unconsumed_tail:
+            return
+    except (OSError, zlib.error):
+        pass
+    _replace(twin, _gzip(data))
 
 
 def _replace(path: Path, data: bytes) -> None:
