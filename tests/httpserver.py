@@ -3,6 +3,10 @@
 It runs ``http.server.ThreadingHTTPServer`` in a thread, so fetch code under test talks real TCP
 and real HTTP, and a handler can misbehave on purpose (drip bytes, send a gzip bomb, redirect in a
 loop).  Every request is recorded, with its headers, for assertions on what the client sent.
+
+It answers with what each test crafts, so it does no ETag/304 of its own: tests that want feeds
+served as plain files, with real validators and 304s, use the demo's feed host
+(``aggregator.demo.server.LoopbackFeedServer``, aiohttp's ``FileResponse``), as ``serve`` does.
 """
 
 from __future__ import annotations

@@ -1,19 +1,18 @@
 """State-only updates (304s) are written in batches: nothing of a source's state may be lost.
 
-A real SQLite store and, for the cycle, a real HTTP server on 127.0.0.1 answering 304.
+A real SQLite store and, for the cycle, the demo's feed host on 127.0.0.1 answering 304.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 from aggregator import config
 from aggregator.cycle import STATE_BATCH, run_cycle
+from aggregator.demo.server import LoopbackFeedServer
 from aggregator.models import FetchStatus, Source, SourceState, SourceUpdate
 from aggregator.store import open_store
-from tests.httpserver import FixtureServer, Handler
 
 RSS = (
     b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title>'
@@ -22,24 +21,6 @@ RSS = (
     b"<description>&lt;p&gt;Body text of the post.&lt;/p&gt;</description></item>"
     b"</channel></rss>"
 )
-
-
-def _conditional(etag: str) -> Handler:
-    def handle(h: BaseHTTPRequestHandler) -> None:
-        if h.headers.get("If-None-Match") == etag:
-            h.send_response(304)
-            h.send_header("ETag", etag)
-            h.send_header("Content-Length", "0")
-            h.end_headers()
-            return
-        h.send_response(200)
-        h.send_header("Content-Type", "application/rss+xml")
-        h.send_header("ETag", etag)
-        h.send_header("Content-Length", str(len(RSS)))
-        h.end_headers()
-        h.wfile.write(RSS)
-
-    return handle
 
 
 def test_apply_updates_writes_every_state_and_a_placeholder(tmp_path: Path) -> None:
@@ -64,19 +45,24 @@ def test_apply_updates_writes_every_state_and_a_placeholder(tmp_path: Path) -> N
         store.close()
 
 
-def test_a_warm_cycle_stores_the_state_of_every_304_source(
-    tmp_path: Path, http_server: FixtureServer
-) -> None:
+def test_a_warm_cycle_stores_the_state_of_every_304_source(tmp_path: Path) -> None:
     count = STATE_BATCH + 7  # more than one batch, and a partial one at the end
+    feeds = tmp_path / "feeds"
+    feeds.mkdir()
     for i in range(count):
-        http_server.route(f"/f{i}.rss", handler=_conditional(f'"e{i}"'))
+        (feeds / f"f{i}.rss").write_bytes(RSS)
+    with LoopbackFeedServer(feeds) as server:
+        _cold_then_warm(tmp_path, server, count)
+
+
+def _cold_then_warm(tmp_path: Path, server: LoopbackFeedServer, count: int) -> None:
     lines = [
         "site: {title: t, base_url: 'https://agg.example/'}",
-        f"fetch: {{allow_private: ['127.0.0.1:{http_server.port}']}}",
+        f"fetch: {{allow_private: ['{server.hostport}']}}",
         "sources:",
     ]
     lines += [
-        f"  - {{id: s{i:03d}, name: S{i}, organisation: O, url: '{http_server.url(f'/f{i}.rss')}'}}"
+        f"  - {{id: s{i:03d}, name: S{i}, organisation: O, url: '{server.url(f'/f{i}.rss')}'}}"
         for i in range(count)
     ]
     path = tmp_path / "feeds.yaml"
@@ -87,6 +73,8 @@ def test_a_warm_cycle_stores_the_state_of_every_304_source(
     try:
         cold = run_cycle(settings, store, clock=lambda: start, workers=1)
         assert all(o.status is FetchStatus.OK for o in cold.outcomes)
+        etags = {sid: state.etag for sid, state in store.get_states().items()}
+        assert all(etags.values())
         later = start + timedelta(hours=2)
         warm = run_cycle(settings, store, clock=lambda: later, workers=1)
         assert all(o.status is FetchStatus.NOT_MODIFIED for o in warm.outcomes)
@@ -95,7 +83,7 @@ def test_a_warm_cycle_stores_the_state_of_every_304_source(
         for i in range(count):
             state = states[f"s{i:03d}"]
             assert state.last_fetch == later and state.last_success == later
-            assert state.etag == f'"e{i}"'
+            assert state.etag == etags[f"s{i:03d}"]
             assert state.next_fetch is not None and state.next_fetch > later
     finally:
         store.close()

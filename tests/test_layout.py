@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "aggregator"
 OWNERS: dict[str, set[str]] = {
     "feedparser": {"ingest/parse/feedparser_adapter"},
     "lxml": {"ingest/parse", "ingest/scrape", "members/roster", "publish"},
-    "feedgen": {"publish/publisher"},
+    "feedgen": {"publish/atom"},
     "premailer": {"newsletter/render"},
     "nh3": {"ingest/sanitize"},
     "py3langid": {"ingest/language"},

@@ -7,6 +7,7 @@ store is an in-memory fake with only the read methods publishing calls.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import tempfile
@@ -28,10 +29,16 @@ from lxml import etree
 
 from aggregator.config import Settings
 from aggregator.models import Author, Link, Post, Source, SourceState
-from aggregator.publish import publisher as publish
-from aggregator.publish import websub
-from aggregator.publish.outputs import clean_line, clean_text, write_atomic
-from aggregator.publish.publisher import entry_id, publish_all
+from aggregator.publish import archives, editions, memo, publisher, websub
+from aggregator.publish.outputs import (
+    GZIP_SUFFIXES,
+    BatchWriter,
+    clean_line,
+    clean_text,
+    write_atomic,
+)
+from aggregator.publish.publisher import publish_all
+from aggregator.publish.site import ENTRY_NAMESPACE, entry_id, load_site
 from tests.httpserver import FixtureServer
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -574,7 +581,7 @@ def test_complete_archive_pages_never_change(tmp_path: Path, now: datetime) -> N
     archive = settings.output_dir / "archive"
     before = snapshot(archive)
     bytes_before = {p: (archive / p).read_bytes() for p in before}
-    assert sorted(before) == [".page-size", "1.atom", "2.atom"]
+    assert sorted(before) == [".page-size", "1.atom", "1.atom.gz", "2.atom", "2.atom.gz"]
 
     # new posts arrive (first seen later), and an archived post is edited by its publisher
     store.posts[0] = replace(store.posts[0], title="Edited title", updated=now)
@@ -732,6 +739,67 @@ def test_any_text_gives_a_valid_feed(title: str, excerpt: str, tag: str, author:
 
 
 # --------------------------------------------------------------------------------------------
+# gzip twins: what ``serve`` sends to clients that accept gzip
+
+
+def assert_twins_in_step(out: Path) -> None:
+    """Every text output has a gzip twin holding exactly its bytes, and no twin is orphaned."""
+    for path in out.rglob("*"):
+        if path.is_file() and not path.name.startswith(".") and path.suffix in GZIP_SUFFIXES:
+            twin = path.with_name(path.name + ".gz")
+            assert gzip.decompress(twin.read_bytes()) == path.read_bytes(), path
+    for twin in out.rglob("*.gz"):
+        assert twin.with_suffix("").is_file(), twin
+
+
+def test_gzip_twins_follow_their_outputs(tmp_path: Path, now: datetime) -> None:
+    settings, store = build(tmp_path, [make_post(n) for n in range(13)], feed_entries=4)
+    out = settings.output_dir
+    first = publish_all(store, settings, now)
+    assert_twins_in_step(out)
+    assert all(p.suffix != ".gz" for p in first.written)  # reported as outputs, not twins
+
+    before = snapshot(out)
+    store.posts.append(make_post(20))
+    report = publish_all(store, settings, now)
+    assert_twins_in_step(out)
+    after = snapshot(out)
+    for path in report.unchanged:
+        twin = str(path.relative_to(out)) + ".gz"
+        assert after[twin] == before[twin], twin  # an unchanged output keeps its twin as is
+
+    # a new page size cuts the archives afresh: the old pages' twins go with them
+    assert (out / "archive" / "3.atom.gz").is_file()
+    bigger = settings.model_copy(
+        update={"site": settings.site.model_copy(update={"feed_entries": 5})}
+    )
+    assert publish_all(store, bigger, now).archives == 2
+    assert not (out / "archive" / "3.atom.gz").exists()
+    assert_twins_in_step(out)
+
+    # retention leaves fewer posts: the listing pages past the last go, with their twins
+    del store.posts[:12]
+    assert publish_all(store, bigger, now).removed
+    assert_twins_in_step(out)
+
+
+def test_a_lost_or_damaged_twin_is_put_back(tmp_path: Path, now: datetime) -> None:
+    settings, store = build(tmp_path, [make_post(n) for n in range(9)], feed_entries=4)
+    out = settings.output_dir
+    publish_all(store, settings, now)
+    (out / "feed.atom.gz").unlink()
+    (out / "index.html.gz").write_bytes(gzip.compress(b"what the page said before a crash"))
+    (out / "sources.opml.gz").write_bytes(b"not gzip")
+    (out / "archive" / "1.atom.gz").unlink()
+    before = snapshot(out)
+    report = publish_all(store, settings, now)
+    assert report.written == ()  # the outputs themselves are untouched
+    after = snapshot(out)
+    assert after["feed.atom"] == before["feed.atom"]
+    assert_twins_in_step(out)
+
+
+# --------------------------------------------------------------------------------------------
 # The memo: unchanged outputs are not even rebuilt, and any change is noticed
 
 
@@ -741,7 +809,7 @@ def test_unchanged_outputs_are_not_rebuilt(
     settings, store = build(tmp_path, [make_post(n) for n in range(9)], feed_entries=4)
     publish_all(store, settings, now)
     built: list[str] = []
-    real_atom, real_pages = publish.atom_document, publish.render_page_set
+    real_atom, real_pages = publisher.atom_document, publisher.render_page_set
 
     def counting_atom(site: Any, spec: Any, *args: Any, **kwargs: Any) -> bytes:
         built.append(spec.path)
@@ -751,8 +819,9 @@ def test_unchanged_outputs_are_not_rebuilt(
         built.append(f"pages:{language}")
         return real_pages(posts, sources, cfg, feeds, language)
 
-    monkeypatch.setattr(publish, "atom_document", counting_atom)
-    monkeypatch.setattr(publish, "render_page_set", counting_pages)
+    monkeypatch.setattr(publisher, "atom_document", counting_atom)
+    monkeypatch.setattr(archives, "atom_document", counting_atom)
+    monkeypatch.setattr(publisher, "render_page_set", counting_pages)
     again = publish_all(store, settings, now)
     assert built == [] and again.written == ()
 
@@ -768,6 +837,13 @@ def test_unchanged_outputs_are_not_rebuilt(
             "pages:fr",
         ]
     )
+
+
+def test_the_memo_salt_covers_every_module_of_publish() -> None:
+    """A change to any module that shapes an output must rebuild every output."""
+    package = Path(memo.__file__).parent
+    assert set(package.glob("*.py")) <= set(memo._CODE_FILES)
+    assert {"atom.py", "atom_fast.py", "site.py", "pages.py"} <= {p.name for p in memo._CODE_FILES}
 
 
 def test_the_memo_notices_every_kind_of_change(tmp_path: Path, now: datetime) -> None:
@@ -832,18 +908,16 @@ def test_one_pass_editions_match_each_editions_own_choice(tmp_path: Path, now: d
     posts = [make_post(n) for n in range(40)]
     posts[3] = replace(posts[3], language="fr-CA", topics=("migration", "migration"))
     settings, store = build(tmp_path, posts)
-    site = publish._load_site(store, settings, now)
-    specs = publish.feed_specs(site)
+    loaded = load_site(store, settings, now)
+    specs = editions.feed_specs(loaded)
     assert {s.kind for s in specs} == {"all", "language", "topic", "source"}
-    chosen = publish.edition_posts(site.posts, specs, 5)
+    chosen = editions.edition_posts(loaded.posts, specs, 5)
     for spec in specs:
-        expected = [p for p in site.posts if spec.selects(p)][:5]
+        expected = [p for p in loaded.posts if spec.selects(p)][:5]
         assert [p.id for p in chosen[spec.path]] == [p.id for p in expected], spec.path
 
 
 def test_batch_writer_writes_changes_only_and_reports_failures(tmp_path: Path) -> None:
-    from aggregator.publish.outputs import BatchWriter
-
     (tmp_path / "same.txt").write_bytes(b"same")
     before = (tmp_path / "same.txt").stat()
     with BatchWriter() as files:
@@ -989,7 +1063,7 @@ def test_announce_needs_a_hub(tmp_path: Path, now: datetime) -> None:
 def test_entry_ids_are_uuid5_for_ever(post_id: str) -> None:
     import uuid
 
-    assert entry_id(post_id) == f"urn:uuid:{uuid.uuid5(publish.ENTRY_NAMESPACE, post_id)}"
+    assert entry_id(post_id) == f"urn:uuid:{uuid.uuid5(ENTRY_NAMESPACE, post_id)}"
 
 
 @given(st.text(max_size=60))

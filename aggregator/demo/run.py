@@ -17,7 +17,7 @@ from pathlib import Path
 from aggregator import config
 from aggregator.clock import Clock, utc_now
 from aggregator.cycle import open_configured_store, run_cycle
-from aggregator.demo.server import LoopbackFeedServer, directory_resolver
+from aggregator.demo.server import LoopbackFeedServer
 from aggregator.models import CycleReport
 from aggregator.newsletter.digest import PreviewFiles, preview
 from aggregator.publish.publisher import PublishReport, publish_all
@@ -47,7 +47,7 @@ def write_demo_config(out: Path, port: int) -> Path:
 def run_demo(out: Path, *, clock: Clock = utc_now) -> DemoResult:
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    with LoopbackFeedServer(directory_resolver(FEEDS_DIR, "/demo/feeds/")) as server:
+    with LoopbackFeedServer(FEEDS_DIR, "/demo/feeds/") as server:
         config_path = write_demo_config(out, server.port)
         settings = config.load(config_path)
         store = open_configured_store(settings)

@@ -1,0 +1,19 @@
+"""publish: the store's posts as the files subscribers read.
+
+Enters: the store (read only: posts, sources, their fetch states), the settings and ``now``
+(which dates only the feeds of an empty store).  Leaves: files under ``site.output_dir``, each
+written atomically and only when its bytes changed, text ones with a gzip twin for ``serve``;
+and a ``PublishReport`` (written, unchanged and removed files, the changed feeds' URLs for
+WebSub).  ``websub.announce`` then pings the hub with those URLs.
+
+Modules, by output:
+
+* ``publisher``: ``publish_all``, the wiring;
+* ``site``: the ``Site`` record read from the store, ``safe_url``, ``entry_id``, shared helpers;
+* ``editions``: which Atom editions exist and which posts each carries;
+* ``atom`` (the only importer of feedgen) and ``atom_fast`` (the fast entry writer, with its
+  switch); ``rss``, ``jsonfeed``, ``opml``; ``archives`` (RFC 5005 pages); ``pages`` (HTML);
+* ``memo``: the writer and the memo that skip unchanged outputs;
+* ``outputs``: atomic, change-only writes, gzip twins, text hygiene (``clean_text``);
+* ``websub``: the hub ping.
+"""

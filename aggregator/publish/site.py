@@ -1,0 +1,188 @@
+"""What every output of one publish needs, read from the store once: the ``Site`` record.
+
+Enters: the store, the settings and ``now``.  Leaves: a ``Site`` (settings, sources, their
+states, every post newest first) and the small pure helpers every format shares: which URLs
+may be republished (``safe_url``), a post's stable id (``entry_id``), its title, categories and
+the other members that published the same story.
+
+Everything here is a function of the store's contents and the settings, never of the clock
+(``now`` only dates the feeds of an empty store), so that publishing twice with nothing new
+produces the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import quote, urlsplit
+
+from aggregator.config import Settings
+from aggregator.models import Post, Source, SourceState
+from aggregator.publish.outputs import clean_line
+from aggregator.store.protocol import Store
+
+ATOM_TYPE = "application/atom+xml"
+RSS_TYPE = "application/rss+xml"
+JSON_TYPE = "application/feed+json"
+GENERATOR_NAME = "localgov-aggregator"
+GENERATOR_URI = "https://github.com/localgov-aggregator/localgov-aggregator"
+# Fixed forever: entry ids are uuid5(ENTRY_NAMESPACE, Post.id); changing it re-announces every post.
+ENTRY_NAMESPACE = uuid.UUID("6f1d2f0e-8d5b-4f0c-9a51-3c1b8f0b7e21")
+_NAMESPACE_BYTES = ENTRY_NAMESPACE.bytes
+LANG_TAG = re.compile(r"^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$")  # RFC 4287's atomLanguageTag
+
+
+def safe_url(value: str | None) -> str | None:
+    """Only absolute http(s) URLs are republished; anything else (javascript:, file:) is dropped."""
+    url = clean_line(value)
+    head = url[:8].lower()
+    for prefix in ("https://", "http://"):
+        if head.startswith(prefix):
+            rest = url[len(prefix) :]
+            return url if rest and rest[0] not in "/?#" else None  # a host must follow
+    return None
+
+
+def entry_id(post_id: str) -> str:
+    """A stable URN for a post, independent of the site's domain and of the member's URLs.
+
+    ``uuid.uuid5(ENTRY_NAMESPACE, post_id)`` spelled out (RFC 4122 §4.3), because it is called
+    for every entry of every document (see docs/performance.md, "publish").
+    """
+    name = _NAMESPACE_BYTES + post_id.encode("utf-8")
+    raw = bytearray(hashlib.sha1(name, usedforsecurity=False).digest()[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x50  # version 5
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = raw.hex()
+    return f"urn:uuid:{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def iso(value: datetime) -> str:
+    return utc(value).isoformat()
+
+
+@dataclass(frozen=True)
+class Site:
+    """The store's contents as one publish sees them, with per-publish caches.
+
+    The caches are filled by the writers (a post appears in up to six documents, a source in
+    many entries) and live exactly as long as the publish does.
+    """
+
+    settings: Settings
+    sources: Mapping[str, Source]
+    states: Mapping[str, SourceState]
+    posts: Sequence[Post]  # newest first by (published, id)
+    now: datetime
+    newest_updated: datetime  # of any post; the clock only when the store is empty
+    entries: dict[str, bytes] = field(default_factory=dict)  # post id -> atom:entry bytes
+    source_infos: dict[str, dict[str, str]] = field(default_factory=dict)
+    source_xml: dict[str, str] = field(default_factory=dict)  # for the fast entry writer
+    digests: dict[str, str] = field(default_factory=dict)  # post id -> memo digest
+    categories_xml: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = field(default_factory=dict)
+
+    @property
+    def base(self) -> str:
+        return self.settings.site.base_url
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def topic_label(self, key: str) -> str:
+        labels = self.settings.topics.get(key) or []
+        return clean_line(labels[0]) if labels else key
+
+    def organisation(self, source_id: str) -> tuple[str, str]:
+        """(name, homepage or "") of the member organisation behind a source."""
+        source = self.sources.get(source_id)
+        if source is None:
+            return clean_line(source_id), ""
+        name = clean_line(source.organisation) or clean_line(source.name) or clean_line(source_id)
+        return name, safe_url(source.homepage) or ""
+
+
+def load_site(store: Store, settings: Settings, now: datetime) -> Site:
+    """Read everything a publish needs from the store, posts newest first."""
+    total = store.count_posts()
+    posts = store.recent_posts(total) if total > 0 else []
+    posts = sorted(posts, key=lambda p: (utc(p.published), p.id), reverse=True)
+    overall = max((utc(p.updated) for p in posts), default=utc(now))
+    return Site(settings, store.get_sources(), store.get_states(), posts, now, overall)
+
+
+def source_id_uri(base_url: str, source_id: str) -> str:
+    """A ``tag:`` URI naming a member's feed for good (RFC 4151).
+
+    The member's fetch URL is no id: it moves (301s, a new CMS) and in the demo it even holds
+    a random port, and readers group entries by atom:source/id.  The site's host and the
+    operator's source id are what stay put; the date is fixed forever, as the RFC requires of
+    one minting authority.
+    """
+    host = (urlsplit(base_url).hostname or "localhost").lower()
+    return f"tag:{host},2026:sources/{quote(source_id, safe='-_.')}"
+
+
+def source_info(site: Site, source_id: str) -> dict[str, str]:
+    """id, title, alternate and self link of the member feed a post came from (cached)."""
+    cached = site.source_infos.get(source_id)
+    if cached is None:
+        cached = site.source_infos[source_id] = _build_source_info(site, source_id)
+    return cached
+
+
+def _build_source_info(site: Site, source_id: str) -> dict[str, str]:
+    source = site.sources.get(source_id)
+    state = site.states.get(source_id)
+    title = (state.title if state and state.title else None) or (source.name if source else "")
+    feed_url = source.url if source else (state.url if state else "")
+    alternate = safe_url(source.homepage if source else None) or safe_url(
+        state.link if state else None
+    )
+    return {
+        "id": source_id_uri(site.base, source_id),
+        "title": clean_line(title) or clean_line(source_id),
+        "alternate": alternate or "",
+        "self": safe_url(feed_url) or site.url(f"sources/{source_id}.atom"),
+    }
+
+
+def post_title(post: Post) -> str:
+    """The post's title; an untitled post borrows its excerpt's start, its link, or "…"."""
+    title = clean_line(post.title)
+    if title:
+        return title
+    return clean_line(post.excerpt)[:80] or clean_line(post.link) or "…"
+
+
+def categories(site: Site, post: Post) -> list[dict[str, str]]:
+    """The post's tags (term = label) and topics (term, the site's topic scheme, label)."""
+    cats = [{"term": t, "label": t} for t in (clean_line(x) for x in post.tags) if t]
+    scheme = site.url("topics/")
+    for key in post.topics:
+        term = clean_line(key)
+        if term:
+            cats.append({"term": term, "scheme": scheme, "label": site.topic_label(key)})
+    return cats
+
+
+def also_from(site: Site, post: Post) -> list[tuple[str, str]]:
+    """(organisation, homepage) of every *other* member that published the same story."""
+    if not post.also_from:
+        return []
+    own = site.organisation(post.source_id)[0]
+    found: dict[str, str] = {}
+    for sid in post.also_from:
+        if sid == post.source_id:
+            continue
+        name, homepage = site.organisation(sid)
+        if name and name != own and name not in found:
+            found[name] = homepage
+    return list(found.items())
