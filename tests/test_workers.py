@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from aggregator.ingest import workers
+from tests.httpserver import FixtureServer
 
 PROBE = (
     "import json, sys\n"
@@ -91,3 +92,66 @@ def test_another_checkout_in_the_working_directory_is_detected(
     (other / "__init__.py").write_text('__version__ = "0.0.1"\n', encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     assert not workers.fork_server_finds_this_package()
+
+
+CYCLE = """
+import json, os, sys
+from datetime import UTC, datetime
+from aggregator import config
+from aggregator.cycle import run_cycle
+from aggregator.store import open_store
+settings = config.load(sys.argv[1])
+store = open_store(settings.storage_url)
+run_cycle(settings, store, clock=lambda: datetime(2026, 6, 1, tzinfo=UTC), workers=2)
+posts = sorted((p.id, p.content_hash, p.language, p.title) for p in store.recent_posts(1000))
+print(json.dumps({"posts": posts, "warmed": "AGGREGATOR_PRELOAD" in os.environ}))
+"""
+
+
+def _cycle_with(switch: str, tmp_path: Path, config_text: str) -> dict[str, object]:
+    folder = tmp_path / f"warm-{switch}"
+    folder.mkdir()
+    (folder / "feeds.yaml").write_text(config_text, encoding="utf-8")
+    env = {
+        "AGGREGATOR_WARM_FORK_SERVER": switch,
+        "AGGREGATOR_CACHE_DIR": str(tmp_path / "cache"),
+        "PATH": "/usr/bin:/bin",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", CYCLE, str(folder / "feeds.yaml")],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        cwd=workers.package_root(),
+    )
+    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_workers_give_the_same_posts_with_the_warm_fork_server_switched_off(
+    tmp_path: Path, http_server: FixtureServer
+) -> None:
+    """The warm fork server is a speed path: switched off, every post is the same."""
+    lines = ["site: {title: t, base_url: 'https://agg.example/'}"]
+    lines.append(f"fetch: {{allow_private: ['{http_server.hostport}']}}")
+    lines.append("sources:")
+    for n in range(20):  # enough documents for the cycle to start its worker pool
+        items = "".join(
+            f"<item><title>Post {n}-{i} on housing and water in cities</title>"
+            f"<link>https://m{n}.example/{i}</link>"
+            "<pubDate>Mon, 01 Jun 2026 07:00:00 +0000</pubDate>"
+            "<description>Les villes et les régions construisent des logements.</description>"
+            "</item>"
+            for i in range(3)
+        )
+        body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>S{n}</title>{items}'
+        http_server.route(f"/f{n}.rss", body + "</channel></rss>")
+        lines.append(f"  - {{id: s{n}, name: S{n}, organisation: O, "
+                     f"url: '{http_server.url(f'/f{n}.rss')}'}}")  # fmt: skip
+    text = "\n".join(lines) + "\n"
+    warm = _cycle_with("1", tmp_path, text)
+    cold = _cycle_with("0", tmp_path, text)
+    assert warm["warmed"] is True and cold["warmed"] is False
+    assert len(warm["posts"]) == 60  # type: ignore[arg-type]
+    assert warm["posts"] == cold["posts"]

@@ -34,6 +34,9 @@ from aggregator.ingest.process import warm_up
 
 log = logging.getLogger(__name__)
 
+# The speed path's one switch: AGGREGATOR_WARM_FORK_SERVER=0 leaves the fork server empty, so
+# every worker imports and warms for itself (the reference behaviour; same results, slower).
+WARM_FORK_SERVER = os.environ.get("AGGREGATOR_WARM_FORK_SERVER", "1") != "0"
 PRELOAD_MODULE = "aggregator.ingest.preload"
 # What aggregator.ingest.preload warms: read by the fork server, which inherits the environment.
 PRELOAD_ENV = "AGGREGATOR_PRELOAD"
@@ -96,6 +99,8 @@ def _prepare_fork_server(languages: tuple[str, ...]) -> None:
         if _decided:
             return
         _decided = True
+        if not WARM_FORK_SERVER:
+            return
         if not fork_server_finds_this_package():
             log.info("fork server not preloaded: it would import another copy of aggregator")
             return
