@@ -18,14 +18,14 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from aggregator.clock import Clock, utc_now
 from aggregator.config import Settings
-from aggregator.dedupe import StoryKey, link_key, title_key
+from aggregator.dedupe import StoryIndex, StoryKey
 from aggregator.errors import LockedError, one_line
 from aggregator.ingest.decide import (
     NOTHING_PARSED,
@@ -99,11 +99,11 @@ class _Cycle:
     keys: dict[str, tuple[str, str]] = field(default_factory=dict)
     # own posts in ``pending`` by link key and by title key: stories another source of the
     # same batch may duplicate (indexed: a scan of the whole batch per source added up)
-    unwritten: _StoryIndex = field(default_factory=lambda: _StoryIndex())
+    unwritten: StoryIndex = field(default_factory=lambda: StoryIndex())
     # When the store held no post as the cycle began, every story another source could
     # duplicate was written by this cycle: they are indexed here and the store is not asked.
     store_was_empty: bool = False
-    written: _StoryIndex = field(default_factory=lambda: _StoryIndex())
+    written: StoryIndex = field(default_factory=lambda: StoryIndex())
     pending_posts: int = 0
     documents: asyncio.Semaphore = field(default_factory=asyncio.Semaphore)  # set by run()
     running: int = 0  # sources not finished
@@ -184,7 +184,7 @@ class _Cycle:
     def _flush(self) -> None:
         pending, self.pending = self.pending, []
         keys, self.keys = self.keys, {}
-        batch, self.unwritten, self.pending_posts = self.unwritten, _StoryIndex(), 0
+        batch, self.unwritten, self.pending_posts = self.unwritten, StoryIndex(), 0
         if not pending:
             return
         try:
@@ -277,7 +277,7 @@ class _Cycle:
         # a state whose last_fetch is set (plan_update), so the lookup can only find nothing.
         looked_up = posts and state.last_fetch is not None
         known, aliases = self._known(source.id, ids) if looked_up else ({}, {})
-        keys = _story_keys(processed) if processed else []
+        keys = list(processed.story_keys) if processed else []
         fresh = [k for p, k in zip(posts, keys, strict=True) if p.id not in known]
         candidates = self._candidates(source.id, fresh) if fresh else []
         document = NOTHING_PARSED
@@ -322,37 +322,6 @@ class _Cycle:
         if self.pool is None:
             return process_document(job)
         return await self.pool.run(process_document, job)
-
-
-class _StoryIndex:
-    """Stories filed under their link key and their title key, for same-story lookups."""
-
-    def __init__(self) -> None:
-        self.by_link: dict[str, list[StoryKey]] = {}
-        self.by_title: dict[str, list[StoryKey]] = {}
-
-    def add(self, story: StoryKey) -> None:
-        self.by_link.setdefault(story.link_key, []).append(story)
-        self.by_title.setdefault(story.title_key, []).append(story)
-
-    def merge(self, other: _StoryIndex) -> None:
-        for mine, theirs in ((self.by_link, other.by_link), (self.by_title, other.by_title)):
-            for key, stories in theirs.items():
-                mine.setdefault(key, []).extend(stories)
-
-    def find(self, links: Iterable[str], titles: Iterable[str]) -> Iterator[StoryKey]:
-        """Stories with one of ``links`` or ``titles`` (a story can come twice)."""
-        for key in links:
-            yield from self.by_link.get(key, ())
-        for key in titles:
-            yield from self.by_title.get(key, ())
-
-
-def _story_keys(processed: ProcessedDocument) -> list[tuple[str, str]]:
-    """Each post's (link key, title key), from the worker when it computed them."""
-    if len(processed.story_keys) == len(processed.posts):
-        return list(processed.story_keys)
-    return [(link_key(p.link), title_key(p.title)) for p in processed.posts]
 
 
 def _as_not_modified(result: FetchResult) -> FetchResult:

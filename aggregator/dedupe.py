@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -141,3 +141,30 @@ def find_duplicates(
         if primary is not None:
             merges[post.id] = primary
     return merges
+
+
+class StoryIndex:
+    """Stories filed under their link key and their title key, for same-story lookups.
+
+    The cycle keeps one for the posts of a batch not written yet (another source of the same
+    batch may carry the same story) and, when the store began empty, one for what it wrote."""
+
+    def __init__(self) -> None:
+        self.by_link: dict[str, list[StoryKey]] = {}
+        self.by_title: dict[str, list[StoryKey]] = {}
+
+    def add(self, story: StoryKey) -> None:
+        self.by_link.setdefault(story.link_key, []).append(story)
+        self.by_title.setdefault(story.title_key, []).append(story)
+
+    def merge(self, other: StoryIndex) -> None:
+        for mine, theirs in ((self.by_link, other.by_link), (self.by_title, other.by_title)):
+            for key, stories in theirs.items():
+                mine.setdefault(key, []).extend(stories)
+
+    def find(self, links: Iterable[str], titles: Iterable[str]) -> Iterator[StoryKey]:
+        """Stories with one of ``links`` or ``titles`` (a story can come twice)."""
+        for key in links:
+            yield from self.by_link.get(key, ())
+        for key in titles:
+            yield from self.by_title.get(key, ())
