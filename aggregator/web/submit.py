@@ -122,7 +122,7 @@ async def post_submit(request: web.Request) -> web.Response:
     waiting = await asyncio.to_thread(store.pending_with_feed, found.url)
     if waiting is not None:
         refusal = words(request).gettext(
-            "%(url)s was already submitted and is waiting for review", url=found.url
+            "the feed %(url)s was already submitted and is waiting for review", url=found.url
         )
         return _submit_form(request, token, values=form, refusal=refusal, status=422)
     new = NewSubmission(
