@@ -283,7 +283,13 @@ class _Cycle:
         document = NOTHING_PARSED
         if processed is not None:
             document = Document(
-                tuple(posts), processed.error, digest, processed.title, processed.link
+                tuple(posts),
+                processed.error,
+                processed.error_kind,
+                processed.error_params,
+                digest,
+                processed.title,
+                processed.link,
             )
         stored = Stored(known, aliases, tuple(candidates))
         update = plan_update(state, result, now, self.schedule, document, stored, self.rng)

@@ -24,6 +24,45 @@ from operator import attrgetter
 from typing import Any, TypeVar
 
 # --------------------------------------------------------------------------------------------
+# Errors a source can have, as keys (the words are chosen when a reader sees them)
+
+
+class ErrorKind(enum.StrEnum):
+    """Why a source could not be read, as a key: ``i18n.describe_error`` words it in the
+    reader's language, with the ``ErrorParams`` stored beside it.  The values are stored in the
+    database: add new kinds, never rename one (an unknown stored kind reads as its sentence)."""
+
+    # reaching the server
+    REFUSED = "refused"  # the address policy said no (private network, bad scheme, …)
+    DNS = "dns"  # the host name does not resolve
+    CONNECTION = "connection"  # refused, reset or cut off
+    TIMEOUT = "timeout"
+    TLS = "tls"  # certificate or handshake
+    PROTOCOL = "protocol"  # not a valid HTTP response
+    # what it answered
+    HTTP_STATUS = "http_status"  # an error status other than 410 (params: status)
+    GONE = "gone"  # 410: removed for good
+    BAD_REDIRECT = "bad_redirect"  # a redirect without a Location (params: status)
+    REDIRECT_LOOP = "redirect_loop"  # (params: url)
+    TOO_MANY_REDIRECTS = "too_many_redirects"  # (params: limit)
+    TOO_LARGE = "too_large"  # over the body limit (params: limit, in bytes)
+    ENCODING = "encoding"  # a Content-Encoding we cannot or will not decode
+    NO_VALIDATORS_304 = "no_validators_304"  # 304 to a request without validators
+    # what the document is
+    EMPTY = "empty"
+    NOT_A_FEED = "not_a_feed"  # (params: page/feeds for an HTML page, selector for a listing)
+    INVALID = "invalid"  # a feed we cannot read
+    HOSTILE = "hostile"  # built to hurt a reader (entity tricks, absurd nesting)
+    # ours
+    INTERNAL = "internal"
+
+
+#: The parameters of an error kind: a few JSON-able values (an HTTP status, a size limit, a
+#: host, a short tuple of URLs), stored as JSON next to the kind.
+ErrorParam = str | int | float | tuple[str, ...]
+ErrorParams = Mapping[str, ErrorParam]
+
+# --------------------------------------------------------------------------------------------
 # Sources and their state
 
 
@@ -69,7 +108,9 @@ class SourceState:
     body_hash: str | None = None
     last_fetch: datetime | None = None
     last_success: datetime | None = None
-    last_error: str | None = None
+    last_error: str | None = None  # one English line, for logs and the command line
+    last_error_kind: ErrorKind | None = None  # None: no error, or stored before kinds existed
+    last_error_params: ErrorParams = field(default_factory=dict)
     last_error_at: datetime | None = None
     failing_since: datetime | None = None
     consecutive_failures: int = 0
@@ -115,8 +156,9 @@ class FetchResult:
     headers: Mapping[str, str] = field(default_factory=dict)
     etag: str | None = None
     last_modified: str | None = None
-    error: str | None = None  # a readable message, for people
-    error_kind: str | None = None  # a short machine tag: timeout, http_404, refused, too_large…
+    error: str | None = None  # one English line, for logs and the command line
+    error_kind: ErrorKind | None = None  # the same as a key, words chosen by each reader
+    error_params: ErrorParams = field(default_factory=dict)
     retry_after_s: float | None = None
     elapsed_s: float = 0.0
 

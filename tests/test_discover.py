@@ -11,6 +11,7 @@ import pytest
 
 from aggregator import config
 from aggregator.members.discover import (
+    COMMON_PATHS,
     Candidate,
     Choices,
     Refusal,
@@ -18,7 +19,9 @@ from aggregator.members.discover import (
     discover,
     new_source,
 )
+from aggregator.members.refusals import refusal_reason
 from aggregator.members.roster import NewSource
+from aggregator.models import ErrorKind
 from tests.conftest import DATA
 from tests.httpserver import FixtureServer
 
@@ -138,6 +141,12 @@ def test_page_without_any_feed_is_refused_as_not_a_feed(
     assert refusal.kind is RefusalKind.NOT_A_FEED
     assert "advertises no feed" in refusal.message and "/rss.xml" in refusal.message
     assert "\n" not in refusal.message
+    assert (refusal.cause, refusal.searched) == (ErrorKind.NOT_A_FEED, COMMON_PATHS)
+    assert refusal_reason(refusal, "es") == (
+        f"{http_server.url('/')} es una página web que no remite a ningún canal, y ninguna de "
+        "las direcciones de canal habituales de su sitio (/feed, /rss.xml, /atom.xml, "
+        "/feed.xml, /index.xml, /feed/) contiene uno"
+    )
 
 
 def test_404_is_refused_as_not_reachable_with_the_http_error(
@@ -150,6 +159,11 @@ def test_404_is_refused_as_not_reachable_with_the_http_error(
     assert refusal.kind is RefusalKind.UNREACHABLE
     assert refusal.message == "not reachable: HTTP 404 Not Found"
     assert refusal.submitted == http_server.url("/gone.xml")
+    assert (refusal.cause, refusal.params) == (ErrorKind.HTTP_STATUS, {"status": 404})
+    assert refusal_reason(refusal, "en") == (
+        "we could not read it, because the server answered that this address does not exist "
+        "(HTTP 404)"
+    )
 
 
 def test_advertised_feed_that_fails_is_named_in_the_refusal(
@@ -187,6 +201,9 @@ def test_invalid_xml_is_refused(http_server: FixtureServer, tmp_path: Path, now:
 
     assert refusal.kind is RefusalKind.NOT_A_FEED
     assert refusal.message.startswith("not a valid feed: feed is not well-formed XML")
+    assert refusal_reason(refusal, "fr") == (
+        "le flux n’est pas un XML bien formé\u00a0: une partie de ses articles serait perdue"
+    )
 
 
 @pytest.mark.parametrize(
@@ -200,6 +217,7 @@ def test_private_and_odd_addresses_are_refused_before_any_connection(
 
     assert refusal.kind is RefusalKind.REFUSED
     assert refusal.message.startswith("refused address: ")
+    assert (refusal.cause, refusal.params) == (ErrorKind.REFUSED, {"url": url})
 
 
 def test_loopback_is_refused_when_the_operator_has_not_allowed_it(
@@ -251,6 +269,9 @@ def test_duplicate_by_canonical_url_is_refused_without_fetching(
 
     assert refusal.kind is RefusalKind.DUPLICATE and refusal.duplicate_of == "riverside"
     assert refusal.message.startswith("duplicate of source riverside")
+    assert refusal_reason(refusal, "es") == (
+        f"este canal ya forma parte de la red como fuente riverside ({url})"
+    )
     assert http_server.requests == []
 
 
@@ -265,6 +286,10 @@ def test_duplicate_by_the_feeds_self_link_is_refused(
 
     assert refusal.kind is RefusalKind.DUPLICATE and refusal.duplicate_of == "city"
     assert "self link" in refusal.message
+    assert refusal_reason(refusal, "fr") == (
+        f"le flux indique comme adresse propre celle de la source city ({configured}), "
+        "qui figure déjà dans le réseau"
+    )
 
 
 def test_duplicate_found_through_the_page_is_refused(

@@ -30,7 +30,7 @@ from aggregator.ingest.fetch import (
 )
 from aggregator.ingest.fetch.connector import AddressGuard
 from aggregator.ingest.netguard import AddressPolicy
-from aggregator.models import FetchRequest, FetchResult, FetchStatus
+from aggregator.models import ErrorKind, FetchRequest, FetchResult, FetchStatus
 from tests.httpserver import FixtureServer
 
 UA = "localgov-aggregator/0.1 (+https://example.org/aggregator)"
@@ -243,7 +243,8 @@ def test_slow_drip_is_cut_at_the_total_deadline(http_server: FixtureServer) -> N
     url = http_server.route("/drip", handler=drip)
     result = fetch(http_server, url)
     assert result.status is FetchStatus.ERROR
-    assert result.error_kind == "timeout"
+    assert result.error_kind is ErrorKind.TIMEOUT
+    assert result.error_params == {"seconds": 1.5}  # what readers see, in their language
     assert result.error == "timed out after 1.5 s"
     assert result.body is None
     # the client hung up: the server's next writes failed long before the whole body went out
@@ -264,7 +265,7 @@ def test_read_timeout_is_reported(http_server: FixtureServer) -> None:
     result = fetch(http_server, url, settings=settings)
     release.set()
     assert result.status is FetchStatus.ERROR
-    assert result.error_kind == "timeout"
+    assert (result.error_kind, result.error_params) == (ErrorKind.TIMEOUT, {"seconds": 0.3})
     assert result.error == "no data received for 0.3 s"
 
 
@@ -272,7 +273,8 @@ def test_oversized_body_with_length_is_refused(http_server: FixtureServer) -> No
     url = http_server.route("/big", b"x" * (300 * 1024))
     result = fetch(http_server, url)
     assert result.status is FetchStatus.ERROR
-    assert result.error_kind == "too_large"
+    assert result.error_kind is ErrorKind.TOO_LARGE
+    assert result.error_params == {"limit": 256 * 1024}
     assert "256 KiB" in (result.error or "")
     assert result.body is None
 
@@ -393,7 +395,7 @@ def test_too_many_redirects(http_server: FixtureServer) -> None:
         http_server.route(f"/r{i}", status=307, headers={"Location": f"/r{i + 1}"})
     result = fetch(http_server, http_server.url("/r0"))
     assert result.status is FetchStatus.ERROR
-    assert result.error_kind == "too_many_redirects"
+    assert (result.error_kind, result.error_params) == (ErrorKind.TOO_MANY_REDIRECTS, {"limit": 5})
     assert result.error == "too many redirects (more than 5)"
     assert len(http_server.requests) == 6  # the first request and five redirects
 
@@ -414,7 +416,7 @@ def test_redirect_to_a_private_address_is_refused_before_connecting(
     start = http_server.route("/go", status=301, headers={"Location": location})
     result = fetch(http_server, start)
     assert result.status is FetchStatus.ERROR
-    assert result.error_kind == "refused"
+    assert (result.error_kind, result.error_params) == (ErrorKind.REFUSED, {"url": location})
     assert "refused" in (result.error or "")
     assert result.permanent_url is None
     assert result.final_url == start
@@ -466,6 +468,7 @@ def test_410_is_gone(http_server: FixtureServer) -> None:
     assert result.status is FetchStatus.GONE
     assert result.http_status == 410
     assert result.error == "HTTP 410 Gone"
+    assert (result.error_kind, result.error_params) == (ErrorKind.GONE, {"status": 410})
 
 
 def test_500_is_an_error_with_a_readable_message(http_server: FixtureServer) -> None:
@@ -474,7 +477,7 @@ def test_500_is_an_error_with_a_readable_message(http_server: FixtureServer) -> 
     assert result.status is FetchStatus.ERROR
     assert result.http_status == 500
     assert result.error == "HTTP 500 Internal Server Error"
-    assert result.error_kind == "http_500"
+    assert (result.error_kind, result.error_params) == (ErrorKind.HTTP_STATUS, {"status": 500})
     assert result.etag == '"keep"'  # a failure forgets nothing
     assert result.retry_after_s is None
 
@@ -483,7 +486,7 @@ def test_404_is_an_error(http_server: FixtureServer) -> None:
     result = fetch(http_server, http_server.url("/nope"))
     assert result.status is FetchStatus.ERROR
     assert result.error == "HTTP 404 Not Found"
-    assert result.error_kind == "http_404"
+    assert (result.error_kind, result.error_params) == (ErrorKind.HTTP_STATUS, {"status": 404})
 
 
 @pytest.mark.parametrize(
@@ -501,7 +504,7 @@ def test_retry_after(http_server: FixtureServer, code: int, value: str, expected
     url = http_server.route("/busy", status=code, headers={"Retry-After": value})
     result = fetch(http_server, url)
     assert result.status is FetchStatus.ERROR
-    assert result.error_kind == f"http_{code}"
+    assert (result.error_kind, result.error_params) == (ErrorKind.HTTP_STATUS, {"status": code})
     assert result.retry_after_s == expected
 
 
@@ -547,7 +550,8 @@ class FailingDNS(AbstractResolver):
 def test_unknown_host_is_reported(http_server: FixtureServer) -> None:
     result = fetch(http_server, "https://no-such-feed.example.org/rss", resolver=FailingDNS())
     assert result.status is FetchStatus.ERROR
-    assert result.error_kind == "dns"
+    assert result.error_kind is ErrorKind.DNS
+    assert result.error_params == {"host": "no-such-feed.example.org"}
     assert result.error == "could not resolve host no-such-feed.example.org"
 
 
@@ -581,7 +585,7 @@ def test_fixture_server_is_refused_when_not_allowed(http_server: FixtureServer) 
     url = http_server.route("/feed", RSS)
     result = fetch(http_server, url, allow=[])
     assert result.status is FetchStatus.ERROR
-    assert result.error_kind == "refused"
+    assert (result.error_kind, result.error_params) == (ErrorKind.REFUSED, {"url": url})
     assert result.error == "refused: 127.0.0.1 is a loopback address"
     assert http_server.requests == []
 

@@ -17,7 +17,7 @@ import pytest
 
 from aggregator import config
 from aggregator.cycle import run_cycle
-from aggregator.models import FetchStatus
+from aggregator.models import ErrorKind, FetchStatus
 from aggregator.store import open_store
 from aggregator.store.protocol import Store
 from tests.httpserver import FixtureServer
@@ -159,3 +159,13 @@ def test_a_source_error_is_one_short_line_never_the_servers_body(
             assert "SERVER-BODY" not in text
     assert "advertises" in states["s0"].last_error  # still says what a person can act on
     assert "500" in states["s1"].last_error
+    # and the same as a kind with a few parameters, which readers see in their language
+    page = states["s0"]
+    assert (page.last_error_kind, page.last_error_params["page"]) == (ErrorKind.NOT_A_FEED, "html")
+    assert page.last_error_params["feeds"] == tuple(
+        http_server.url(f"/feeds/{n}.rss") for n in range(3)
+    )
+    assert (states["s1"].last_error_kind, states["s1"].last_error_params) == (
+        ErrorKind.HTTP_STATUS,
+        {"status": 500},
+    )

@@ -10,6 +10,7 @@ rest reads French and Spanish pages, digests, notices and member pages as a read
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -21,9 +22,12 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
 from aggregator.config import Settings
+from aggregator.errors import ParseError
 from aggregator.i18n import (
     LANGUAGES,
     LOCALE_DIR,
+    autonym,
+    describe_error,
     long_date,
     number,
     numeric_date,
@@ -33,7 +37,10 @@ from aggregator.i18n import (
     translator,
 )
 from aggregator.i18n.catalogs import catalog_path
-from aggregator.members.notify import Condition, Notice, notice_message
+from aggregator.ingest.failures import parse_failure
+from aggregator.members.notify import Condition, Notice, notice_message, notices
+from aggregator.members.preview import preview_warning
+from aggregator.models import ErrorKind, Source, SourceState
 from aggregator.newsletter.render import RenderedDigest, render_edition
 from aggregator.publish.publisher import publish_all
 from tests.test_digest import SOURCES
@@ -184,6 +191,126 @@ def test_the_browser_language_is_chosen_among_the_offered_ones(
     assert preferred_language(header, ["en", "fr", "es"]) == expected
 
 
+def test_languages_are_named_in_themselves() -> None:
+    assert [autonym(t) for t in ("en", "fr", "es", "xx")] == [
+        "English",
+        "Français",
+        "Español",
+        "xx",
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# Source errors: a kind and parameters, worded for each reader
+
+TYPICAL_PARAMS: dict[ErrorKind, dict[str, object]] = {
+    ErrorKind.REFUSED: {"url": "http://10.0.0.7/feed"},
+    ErrorKind.DNS: {"host": "news.city.example"},
+    ErrorKind.TIMEOUT: {"seconds": 1.5},
+    ErrorKind.HTTP_STATUS: {"status": 404},
+    ErrorKind.GONE: {"status": 410},
+    ErrorKind.BAD_REDIRECT: {"status": 301},
+    ErrorKind.REDIRECT_LOOP: {"url": "https://city.example/a"},
+    ErrorKind.TOO_MANY_REDIRECTS: {"limit": 5},
+    ErrorKind.TOO_LARGE: {"limit": 5 * 1024 * 1024},
+    ErrorKind.NOT_A_FEED: {"page": "html", "feeds": ("https://city.example/rss",)},
+}
+
+
+@pytest.mark.parametrize("kind", list(ErrorKind))
+def test_every_error_kind_reads_in_every_language(kind: ErrorKind) -> None:
+    for params in ({}, TYPICAL_PARAMS.get(kind, {})):
+        english = describe_error(kind, params, "en")
+        assert english and english == english.strip() and not english.endswith(".")
+        assert "%(" not in english
+        for language in ("fr", "es"):
+            worded = describe_error(kind, params, language)
+            assert worded != english, (kind, language)
+            assert "%(" not in worded
+
+
+def test_errors_speak_the_readers_language_with_their_numbers() -> None:
+    assert describe_error(ErrorKind.HTTP_STATUS, {"status": 404}, "fr") == (
+        "le serveur indique que cette adresse n’existe pas (HTTP 404)"
+    )
+    assert describe_error(ErrorKind.HTTP_STATUS, {"status": 502}, "es") == (
+        "el servidor ha sufrido un error interno (HTTP 502)"
+    )
+    assert describe_error(ErrorKind.TIMEOUT, {"seconds": 1.5}, "es") == (
+        "el servidor no ha respondido en el plazo de 1,5 segundos"
+    )
+    assert describe_error(ErrorKind.TOO_LARGE, {"limit": 256 * 1024}, "fr") == (
+        "le document dépasse notre limite de 256 Kio"
+    )
+    assert describe_error(ErrorKind.TOO_LARGE, {"limit": 5 * 1024 * 1024}, "en") == (
+        "the document is larger than our limit of 5 MiB"
+    )
+    feeds = ("https://city.example/rss", "https://city.example/atom")
+    assert describe_error(ErrorKind.NOT_A_FEED, {"page": "html", "feeds": feeds}, "fr") == (
+        f"cette adresse est une page web, pas un flux{NBSP}; la page signale les flux "
+        f"suivants{NBSP}: https://city.example/rss, https://city.example/atom"
+    )
+
+
+def test_an_error_without_a_known_kind_reads_as_stored() -> None:
+    stored = "HTTP 500 Internal Server Error"
+    assert describe_error(None, {}, "fr", stored) == stored  # stored before kinds existed
+    assert describe_error("quota_exceeded", {}, "es", stored) == stored  # a newer release's
+    assert describe_error(None, None, "fr") == "erreur inconnue"
+    assert describe_error(ErrorKind.HTTP_STATUS, {"status": "odd"}, "en") == (
+        "the server answered with an error"  # a parameter of the wrong type is left out
+    )
+
+
+@pytest.mark.parametrize(
+    ("message", "kind", "expected", "params"),
+    [
+        ("empty document: the server sent no content", "empty", ErrorKind.EMPTY, {}),
+        (
+            "not a feed: this is an HTML page; it advertises https://a.example/1, "
+            "https://a.example/2, https://a.example/3, https://a.example/4",
+            "not_a_feed",
+            ErrorKind.NOT_A_FEED,
+            {
+                "page": "html",
+                "feeds": ("https://a.example/1", "https://a.example/2", "https://a.example/3"),
+            },
+        ),
+        (
+            "not a feed: this is an HTML page and it advertises no feed",
+            "not_a_feed",
+            ErrorKind.NOT_A_FEED,
+            {"page": "html"},
+        ),
+        (
+            "not a feed: no item on the page matches the selector 'article.news'",
+            "not_a_feed",
+            ErrorKind.NOT_A_FEED,
+            {"selector": "article.news"},
+        ),
+        (
+            "not a feed: a JSON document that is not a JSON Feed",
+            "not_a_feed",
+            ErrorKind.NOT_A_FEED,
+            {},
+        ),
+        (
+            "document too large (9000000 bytes, limit 8388608)",
+            "hostile",
+            ErrorKind.TOO_LARGE,
+            {"limit": 8388608},
+        ),
+        ("hostile document: prolog too long", "hostile", ErrorKind.HOSTILE, {}),
+        ("invalid JSON Feed: no list of items", "invalid", ErrorKind.INVALID, {}),
+        ("something new", "parse", ErrorKind.INVALID, {}),
+    ],
+)
+def test_a_parse_error_becomes_a_kind_with_parameters(
+    message: str, kind: str, expected: ErrorKind, params: dict[str, object]
+) -> None:
+    assert parse_failure(ParseError(message, kind)) == (expected, params)
+
+
 # --------------------------------------------------------------------------------------------
 # Public pages
 
@@ -308,6 +435,34 @@ def test_a_french_owner_reads_a_french_notice(tmp_path: Path, now: datetime) -> 
     assert "Vous recevez ce message car cette adresse est indiquée comme contact" in html
 
 
+def test_an_owner_reads_the_last_error_in_their_language(tmp_path: Path, now: datetime) -> None:
+    source = Source(
+        "ville",
+        "Actualités de la ville",
+        "Ville",
+        "https://ville.example/flux.xml",
+        language="fr",
+        contact="web@ville.example",
+    )
+    state = SourceState(
+        "ville",
+        source.url,
+        last_error="HTTP 404 Not Found",
+        last_error_kind=ErrorKind.HTTP_STATUS,
+        last_error_params={"status": 404},
+        failing_since=now - timedelta(days=8),
+        consecutive_failures=30,
+    )
+    [notice] = notices([source], {"ville": state}, {}, now)
+    body = notice_message(notice, _site(tmp_path), now).get_body(("plain",)).get_content()
+    expected = "le serveur indique que cette adresse n’existe pas (HTTP 404)."
+    assert f"Dernière erreur constatée{NBSP}: {expected}" in body
+    older = replace(state, last_error_kind=None, last_error_params={})  # stored before kinds
+    [notice] = notices([source], {"ville": older}, {}, now)
+    body = notice_message(notice, _site(tmp_path), now).get_body(("plain",)).get_content()
+    assert f"Dernière erreur constatée{NBSP}: HTTP 404 Not Found." in body
+
+
 def test_a_spanish_owner_reads_a_spanish_notice(tmp_path: Path, now: datetime) -> None:
     message = notice_message(_notice("es", Condition.MOVED, now), _site(tmp_path), now)
     assert str(message["Subject"]) == (
@@ -328,7 +483,8 @@ def submit_context() -> dict[str, object]:
         "site_title": "Network",
         "css": "/static/site.css",
         "csrf": "token",
-        "languages": ["en", "fr", "es"],
+        "switch": (),
+        "languages": [("en", "English"), ("fr", "Français"), ("es", "Español")],
         "values": {},
         "errors": [],
         "refusal": "<b>not a feed</b>",
@@ -369,7 +525,7 @@ def test_the_health_table_names_states_in_the_readers_language(now: datetime) ->
         {"id": "b", "name": "B", "organisation": "B", "state": "failing",
          "last_success": now, "last_error": "HTTP 503", "posts_30d": 0},
     ]  # fmt: skip
-    page = render("members/sources.html", "fr", rows=rows, site_title="N", css="/s.css")
+    page = render("members/sources.html", "fr", rows=rows, site_title="N", css="/s.css", switch=())
     doc = lxml.html.fromstring(page)
     assert [_text(td) for td in doc.cssselect("td[class^=state-]")] == [
         "jamais consulté",
@@ -385,7 +541,46 @@ def test_the_health_table_names_states_in_the_readers_language(now: datetime) ->
         ident=7,
         site_title="N",
         css="/s.css",
+        switch=(),
     )
     text = _text(lxml.html.fromstring(queued).cssselect("#queued")[0])
     assert text.startswith("Su canal https://x.example/feed está pendiente de revisión")
     assert 'id="submission-id">7</strong>' in queued
+
+
+@pytest.mark.parametrize(
+    ("warning", "french"),
+    [
+        (
+            "250 entries in the document; kept the newest 200",
+            f"Le flux contient 250 articles{NBSP}; nous conservons les 200 plus récents.",
+        ),
+        (
+            "an entry title longer than 1000 characters was cut",
+            f"Le texte d’un article dépassait 1{NNBSP}000 caractères et a été tronqué.",
+        ),
+        (
+            "an entry content nested deeper than 100 was made text",
+            f"Le balisage d’un article était imbriqué trop profondément{NBSP}; "
+            "il est affiché en texte brut.",
+        ),
+        (
+            "declared character encoding us-ascii does not fit the document; read as utf-8",
+            f"Le flux déclare un mauvais encodage de caractères{NBSP}; nous le lisons au mieux, "
+            "mais certaines lettres accentuées peuvent s’afficher incorrectement.",
+        ),
+        (
+            "removed a DOCTYPE with an internal subset; entities are never expanded",
+            f"Le flux déclare des entités dans un DOCTYPE{NBSP}; nous l’avons retiré et ne "
+            "développons jamais ces entités.",
+        ),
+        (
+            "a warning of a new kind",
+            f"Le flux présente un problème mineur, que nous avons contourné{NBSP}: "
+            "a warning of a new kind",
+        ),
+    ],
+)
+def test_preview_warnings_read_in_the_members_language(warning: str, french: str) -> None:
+    assert preview_warning(warning, "fr") == french
+    assert preview_warning(warning, "es") != preview_warning(warning, "en")

@@ -20,6 +20,7 @@ import os
 import re
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from click.testing import CliRunner
 from aggregator import config
 from aggregator.cli.main import main
 from aggregator.cycle import run_cycle
+from aggregator.models import ErrorKind
 from aggregator.publish.publisher import publish_all
 from aggregator.store import open_store
 from aggregator.web.members import add_member_routes
@@ -89,14 +91,14 @@ class Served:
         self.loop.close()
 
 
-@pytest.fixture
-def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def chromium(tmp_path: Path, accept_language: str) -> Any:
+    """Headless chromium whose requests carry ``accept_language``."""
     webdriver = require_browser()
     from selenium.webdriver.chrome.service import Service
 
-    monkeypatch.setenv("SE_AVOID_STATS", "true")  # belt and braces: no Selenium Manager calls
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
+    options.add_experimental_option("prefs", {"intl.accept_languages": accept_language})
     for flag in (
         "--headless",
         "--no-sandbox",
@@ -107,14 +109,38 @@ def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         "--no-first-run",
         "--window-size=1000,1300",
         f"--user-data-dir={tmp_path / 'chromium-profile'}",
+        f"--lang={accept_language.split(',')[0]}",
     ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     driver.set_page_load_timeout(30)
+    return driver
+
+
+@pytest.fixture
+def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.setenv("SE_AVOID_STATS", "true")  # belt and braces: no Selenium Manager calls
+    driver = chromium(tmp_path, "en-GB,en")
     try:
         yield driver
     finally:
         driver.quit()
+
+
+@pytest.fixture
+def french_browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.setenv("SE_AVOID_STATS", "true")
+    driver = chromium(tmp_path, "fr-FR,fr")
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def screenshots(tmp_path: Path) -> Path:
+    shots = Path(os.environ.get("AGGREGATOR_SCREENSHOTS") or tmp_path / "screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
+    return shots
 
 
 def test_member_submits_operator_approves_and_posts_reach_the_combined_feed(
@@ -148,8 +174,7 @@ def test_member_submits_operator_approves_and_posts_reach_the_combined_feed(
         clock=lambda: now,
         env={},
     )
-    shots = Path(os.environ.get("AGGREGATOR_SCREENSHOTS") or tmp_path / "screenshots")
-    shots.mkdir(parents=True, exist_ok=True)
+    shots = screenshots(tmp_path)
     served = Served(app).start()
     try:
         base = f"http://127.0.0.1:{served.port}"
@@ -191,6 +216,99 @@ def test_member_submits_operator_approves_and_posts_reach_the_combined_feed(
     titles = [t.text or "" for t in root.findall("a:entry/a:title", ATOM_NS)]
     assert any("green" in t and "library" in t for t in titles), titles
     assert "Mayors meet on housing and local finance" in titles
+
+
+def test_a_french_member_reads_the_form_its_refusals_and_the_sources_in_french(
+    french_browser: Any, http_server: FixtureServer, tmp_path: Path, now: datetime
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    quiet(http_server)
+    broken = http_server.url("/actualites/flux.xml")  # answers 404
+    feeds_yaml = tmp_path / "feeds.yaml"
+    feeds_yaml.write_text(
+        "site:\n"
+        '  title: "Réseau de test"\n'
+        "  languages: [fr, en, es]\n"
+        "  output_dir: output\n"
+        "fetch:\n"
+        f'  allow_private: ["{http_server.hostport}"]\n'
+        "sources:\n"
+        "  - {id: ville, name: Actualités de la ville, organisation: Ville, "
+        "url: 'https://ville.example/flux.xml', language: fr}\n",
+        encoding="utf-8",
+    )
+    settings = config.load(feeds_yaml)
+    with open_store(settings.storage_url) as store:
+        store.sync_sources(settings.source_list())
+        state = store.get_states()["ville"]
+        store.set_state(
+            replace(
+                state,
+                last_fetch=now,
+                last_error="HTTP 503 Service Unavailable",
+                last_error_kind=ErrorKind.HTTP_STATUS,
+                last_error_params={"status": 503},
+                consecutive_failures=3,
+                failing_since=now,
+            )
+        )
+    app = web.Application()
+    add_member_routes(
+        app,
+        settings,
+        discoverer=loopback_discoverer(http_server.hostport),  # the test-only hook
+        clock=lambda: now,
+        env={},
+    )
+    shots = screenshots(tmp_path)
+    served = Served(app).start()
+    browser = french_browser
+    wait = WebDriverWait(browser, 20)
+    try:
+        base = f"http://127.0.0.1:{served.port}"
+        browser.get(f"{base}/submit")
+        assert browser.find_element(By.TAG_NAME, "h1").text == (
+            "Proposez le flux de votre organisation"
+        )
+        current = browser.find_element(By.CSS_SELECTOR, "#languages a[aria-current]")
+        assert current.text == "Français"
+        browser.save_screenshot(str(shots / "fr-1-submit.png"))
+        browser.find_element(By.ID, "url").send_keys(broken)
+        browser.find_element(By.ID, "organisation").send_keys("Ville de Rivière")
+        browser.find_element(By.ID, "contact").send_keys("web@riviere.example")
+        browser.find_element(By.ID, "preview").click()
+        refusal = wait.until(ec.presence_of_element_located((By.ID, "refusal")))
+        assert refusal.get_attribute("textContent") == (  # .text turns no-break spaces to spaces
+            "Nous ne pouvons pas ajouter cette adresse\u00a0: nous n’avons pas pu la lire, car "
+            "le serveur indique que cette adresse n’existe pas (HTTP 404)"
+        )
+        browser.save_screenshot(str(shots / "fr-2-refusal.png"))
+        browser.delete_all_cookies()  # the session ends: the form in the page has expired
+        browser.find_element(By.ID, "preview").click()
+        expired = wait.until(ec.presence_of_element_located((By.ID, "message"))).text
+        assert expired.startswith("Ce formulaire a expiré ou n’a pas été envoyé depuis ce site.")
+        browser.save_screenshot(str(shots / "fr-3-expired.png"))
+        browser.get(f"{base}/sources")
+        cells = browser.find_elements(By.CSS_SELECTOR, "#source-ville td")
+        assert [c.text for c in cells][2:5:2] == [
+            "en erreur",
+            "le serveur est temporairement indisponible (HTTP 503)",
+        ]
+        browser.save_screenshot(str(shots / "fr-4-sources.png"))
+        browser.find_element(By.LINK_TEXT, "Español").click()  # the switch: a plain link
+        wait.until(ec.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Estado de las fuentes"))
+        cells = browser.find_elements(By.CSS_SELECTOR, "#source-ville td")
+        assert cells[4].text == "el servidor no está disponible temporalmente (HTTP 503)"
+        browser.save_screenshot(str(shots / "es-1-sources.png"))
+        browser.get(f"{base}/submit")  # the choice outlasts the page
+        assert browser.find_element(By.TAG_NAME, "h1").text == (
+            "Proponga el canal de su organización"
+        )
+    finally:
+        served.stop()
 
 
 def test_missing_browser_fails_instead_of_skipping_when_required(

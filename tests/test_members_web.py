@@ -13,10 +13,12 @@ import base64
 import json
 import re
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import lxml.html
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -25,6 +27,7 @@ from click.testing import CliRunner
 from aggregator import config
 from aggregator.cli.main import main
 from aggregator.members import discover
+from aggregator.models import ErrorKind
 from aggregator.store import SqlStore, open_store
 from aggregator.store.submissions import NewSubmission
 from aggregator.web.admin import ADMIN_ENV
@@ -327,7 +330,7 @@ def test_member_submission_of_loopback_is_refused_even_though_the_operator_allow
         resp = await client.post("/submit", data=form(csrf=token, url=feed_url))
         assert resp.status == 422
         page = await resp.text()
-        assert "We cannot add this address: refused address" in page
+        assert f"We cannot add this address: {feed_url} is not a public web address" in page
         assert DRAFT_RE.search(page) is None
 
     run_app(make_app(config.load(feeds_yaml)), body)  # the production wiring
@@ -607,3 +610,220 @@ def test_sources_page_shows_each_sources_health(
         assert "source-vvsg" not in page  # disabled sources are not listed
 
     run_app(member_app(feeds_yaml, now), body)
+
+
+# --------------------------------------------------------------------------------------------
+# The visitor's language
+
+FR = {"Accept-Language": "fr-FR,fr;q=0.9,en;q=0.5"}
+ES = {"Accept-Language": "es-ES,es;q=0.9"}
+NBSP = "\u00a0"
+
+
+def texts(page: str, selector: str) -> list[str]:
+    """The text of each element ``selector`` matches, ASCII white space folded (no-break
+    spaces kept: French puts one before a colon)."""
+    doc = lxml.html.fromstring(page)
+    return [re.sub(r"[ \t\r\n]+", " ", e.text_content()).strip() for e in doc.cssselect(selector)]
+
+
+def test_the_browser_language_and_then_the_visitors_choice_decide(
+    feeds_yaml: Path, now: datetime
+) -> None:
+    async def body(client: TestClient[Any, Any]) -> None:
+        french = await (await client.get("/submit", headers=FR)).text()
+        assert '<html lang="fr">' in french
+        assert texts(french, "h1") == ["Proposez le flux de votre organisation"]
+        assert texts(french, "#languages a") == ["English", "Français", "Español"]
+        assert texts(french, "#languages a[aria-current]") == ["Français"]
+        assert texts(french, "#language option") == ["English", "Français", "Español"]
+        # the switch is a plain link; the choice outlasts the page and beats the browser
+        chosen = await client.get("/submit?lang=es", headers=FR)
+        assert chosen.headers["Content-Language"] == "es"
+        page = await (await client.get("/sources", headers=FR)).text()
+        assert '<html lang="es">' in page and texts(page, "h1") == ["Estado de las fuentes"]
+        back = await (await client.get("/sources?lang=en", headers=FR)).text()
+        assert '<html lang="en">' in back
+        ignored = await (await client.get("/sources?lang=de", headers=FR)).text()
+        assert '<html lang="en">' in ignored  # not offered: the choice kept stands
+
+    run_app(make_app(config.load(feeds_yaml)), body)
+
+
+def test_the_form_refuses_bad_input_in_french_and_spanish(feeds_yaml: Path, now: datetime) -> None:
+    recorder = Recorder()
+
+    async def body(client: TestClient[Any, Any]) -> None:
+        token = await csrf_of(client, headers=FR)
+        bad = form(csrf=token, url="", organisation="", contact="not an address", language="xx")
+        resp = await client.post("/submit", data=bad, headers=FR)
+        assert resp.status == 422
+        assert texts(await resp.text(), "#errors li") == [
+            "Veuillez indiquer l’adresse de votre flux ou de votre site.",
+            "Veuillez indiquer le nom de votre organisation.",
+            "Veuillez indiquer une adresse électronique de contact, par exemple web@ville.example.",
+            f"Veuillez choisir l’une des langues suivantes{NBSP}: English, Français, Español.",
+        ]
+        resp = await client.post("/submit", data=form(csrf=token, organisation="A\tB"), headers=ES)
+        assert texts(await resp.text(), "#errors li") == [
+            "Elimine de los campos los caracteres de control (saltos de línea, tabulaciones…)."
+        ]
+        resp = await client.post(
+            "/submit", data=form(csrf=token, organisation="x" * 201), headers=FR
+        )
+        assert resp.status == 413
+        assert texts(await resp.text(), "#message") == ["Le formulaire envoyé est trop volumineux."]
+        assert recorder.calls == []
+
+    run_app(member_app(feeds_yaml, now, discoverer=recorder), body)
+
+
+def test_an_expired_form_or_preview_is_explained_in_the_visitors_language(
+    feeds_yaml: Path, now: datetime
+) -> None:
+    async def body(client: TestClient[Any, Any]) -> None:
+        resp = await client.post("/submit", data=form(csrf="stale"), headers=FR)
+        assert resp.status == 403
+        assert texts(await resp.text(), "#message") == [
+            "Ce formulaire a expiré ou n’a pas été envoyé depuis ce site. "
+            "Veuillez recharger la page et réessayer."
+        ]
+        token = await csrf_of(client, headers=ES)
+        resp = await client.post("/submit/confirm", data={"csrf": token, "draft": "x"}, headers=ES)
+        assert resp.status == 410
+        page = await resp.text()
+        assert texts(page, "#message") == [
+            "Esta vista previa ha caducado; vuelva a proponer la dirección."
+        ]
+        assert texts(page, "main a") == ["Volver al formulario"]
+        # the switch reloads the form's own page: a link cannot repeat the POST
+        switch = lxml.html.fromstring(page).cssselect("#languages a")
+        assert [a.get("href") for a in switch] == [f"/submit?lang={c}" for c in ("en", "fr", "es")]
+
+    run_app(member_app(feeds_yaml, now), body)
+
+
+def test_a_refusal_is_worded_in_the_members_language(
+    http_server: FixtureServer, feeds_yaml: Path, now: datetime
+) -> None:
+    feed_url = http_server.route("/news/feed.xml", feed(title="Loop", self_url="x"), headers=RSS)
+
+    async def production(client: TestClient[Any, Any]) -> None:
+        token = await csrf_of(client, headers=ES)
+        resp = await client.post("/submit", data=form(csrf=token, url=feed_url), headers=ES)
+        assert texts(await resp.text(), "#refusal") == [
+            f"No podemos añadir esta dirección: {feed_url} no es una dirección web pública; "
+            "solo se pueden leer direcciones públicas http y https"
+        ]
+
+    run_app(make_app(config.load(feeds_yaml)), production)
+    missing = http_server.url("/missing.xml")
+    http_server.route(
+        "/", fixture_text("page-with-link.html"), headers={"Content-Type": "text/html"}
+    )
+
+    async def loopback(client: TestClient[Any, Any]) -> None:
+        token = await csrf_of(client, headers=FR)
+        resp = await client.post("/submit", data=form(csrf=token, url=missing), headers=FR)
+        assert texts(await resp.text(), "#refusal") == [
+            f"Nous ne pouvons pas ajouter cette adresse{NBSP}: nous n’avons pas pu la lire, car "
+            "le serveur indique que cette adresse n’existe pas (HTTP 404)"
+        ]
+        home = http_server.url("/")
+        resp = await client.post("/submit", data=form(csrf=token, url=home), headers=FR)
+        advertised = http_server.url("/news/feed.xml")
+        assert texts(await resp.text(), "#refusal") == [
+            f"Nous ne pouvons pas ajouter cette adresse{NBSP}: la page signale le flux "
+            f"{advertised}, mais nous n’avons pas pu le lire, car le serveur indique que "
+            "cette adresse n’existe pas (HTTP 404)"
+        ]
+
+    http_server.route("/news/feed.xml", b"gone", status=404)
+    app = member_app(feeds_yaml, now, discoverer=loopback_discoverer(http_server.hostport))
+    run_app(app, loopback)
+
+
+def test_sources_page_words_each_error_in_the_readers_language(
+    feeds_yaml: Path, store: SqlStore, now: datetime
+) -> None:
+    store.sync_sources(config.load(feeds_yaml).source_list())
+    states = store.get_states()
+    failing = {
+        "last_fetch": now,
+        "consecutive_failures": 2,
+        "failing_since": now - timedelta(days=1),
+    }
+    store.set_state(
+        replace(
+            states["cemr"],
+            last_error="HTTP 503 Service Unavailable",
+            last_error_kind=ErrorKind.HTTP_STATUS,
+            last_error_params={"status": 503},
+            **failing,  # type: ignore[arg-type]
+        )
+    )
+    store.set_state(replace(states["uclg"], last_error="timed out after 20 s", **failing))  # type: ignore[arg-type]
+
+    async def body(client: TestClient[Any, Any]) -> None:
+        french = await (await client.get("/sources", headers=FR)).text()
+        assert texts(french, "#source-cemr td")[2:5:2] == [
+            "en erreur",
+            "le serveur est temporairement indisponible (HTTP 503)",
+        ]
+        # an error stored before kinds existed is shown as it was stored
+        assert texts(french, "#source-uclg td")[4] == "timed out after 20 s"
+        spanish = await (await client.get("/sources", headers=ES)).text()
+        assert texts(spanish, "#source-cemr td")[4] == (
+            "el servidor no está disponible temporalmente (HTTP 503)"
+        )
+        english = await (await client.get("/sources")).text()
+        assert texts(english, "#source-cemr td")[4] == (
+            "the server is temporarily unavailable (HTTP 503)"
+        )
+
+    run_app(member_app(feeds_yaml, now), body)
+
+
+def test_moderation_answers_in_the_moderators_language(
+    feeds_yaml: Path, store: SqlStore, now: datetime
+) -> None:
+    ident = store.add_submission(
+        NewSubmission(
+            "https://hill.example/",
+            "https://hill.example/feed.atom",
+            "Hillcrest",
+            "web@hill.example",
+            "fr",
+            json.dumps({"title": "Hillcrest News", "format": "atom10"}),
+        ),
+        now,
+    )
+    auth = {**basic(PASSWORD), **FR}
+
+    async def body(client: TestClient[Any, Any]) -> None:
+        token = await csrf_of(client, "/admin", headers=auth)
+        resp = await client.post(f"/admin/approve/{ident}", headers=auth, data={"csrf": token})
+        assert resp.status == 200
+        assert texts(await resp.text(), "#done") == [
+            f"Proposition {ident} approuvée comme source hillcrest."
+        ]
+        again = await client.post(f"/admin/approve/{ident}", headers=auth, data={"csrf": token})
+        assert again.status == 409
+        assert texts(await again.text(), "#message") == [
+            f"La proposition {ident} a déjà été approuvée."
+        ]
+        missing = await client.post(
+            "/admin/reject/999", headers=auth, data={"csrf": token, "reason": "x"}
+        )
+        assert texts(await missing.text(), "#message") == [
+            "Aucune proposition ne porte le numéro 999."
+        ]
+        resp = await client.get("/admin", headers={"Accept-Language": "es", **basic(PASSWORD)})
+        assert texts(await resp.text(), "h1") == ["Propuestas pendientes de revisión"]
+        unauthorised = await client.get("/admin", headers=ES)
+        assert unauthorised.status == 401
+        assert texts(await unauthorised.text(), "#message") == [
+            "La página de moderación requiere la contraseña de administrador."
+        ]
+
+    run_app(member_app(feeds_yaml, now, env={ADMIN_ENV: PASSWORD}), body)

@@ -21,11 +21,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
+from alembic.config import Config
 
 from aggregator.errors import StorageError
+from aggregator.i18n import describe_error
 from aggregator.models import (
     Author,
     EditionRecord,
+    ErrorKind,
     Link,
     Post,
     RecipientState,
@@ -35,6 +39,7 @@ from aggregator.models import (
     SourceUpdate,
 )
 from aggregator.store import SCHEMA_VERSION, SqlStore, open_store
+from aggregator.store.engine import MIGRATIONS_DIR, create_store_engine
 
 PG_URL = os.environ.get("AGGREGATOR_TEST_PG_URL")
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -246,6 +251,73 @@ def test_state_for_unknown_source_is_kept(store: SqlStore) -> None:
     store.set_state(SourceState("ghost", "https://ghost.example/feed", etag="x"))
     assert store.get_states()["ghost"].etag == "x"
     assert store.get_sources()["ghost"].enabled is False
+
+
+def test_an_errors_kind_and_parameters_round_trip(store: SqlStore) -> None:
+    failing = SourceState(
+        "uclg",
+        SOURCE.url,
+        last_error="not a feed: this is an HTML page; it advertises https://uclg.example/a.xml",
+        last_error_kind=ErrorKind.NOT_A_FEED,
+        last_error_params={"page": "html", "feeds": ("https://uclg.example/a.xml",)},
+        last_error_at=T0,
+        consecutive_failures=2,
+        failing_since=T0,
+    )
+    store.set_state(failing)
+    assert store.get_states()["uclg"] == failing
+    timeout = replace(
+        failing,
+        last_error="timed out after 1.5 s",
+        last_error_kind=ErrorKind.TIMEOUT,
+        last_error_params={"seconds": 1.5},
+    )
+    other = SourceState("cemr", OTHER.url, last_error_kind=ErrorKind.GONE, last_error_params={})
+    store.apply_updates([SourceUpdate("uclg", timeout), SourceUpdate("cemr", other)])  # batched
+    states = store.get_states()
+    assert (states["uclg"], states["cemr"]) == (timeout, other)
+    healthy = replace(timeout, consecutive_failures=0, last_error_kind=None, last_error_params={})
+    store.set_state(healthy)
+    assert store.get_states()["uclg"] == healthy
+
+
+def test_rows_stored_before_kinds_keep_their_sentence(backend: Backend) -> None:
+    """A database at revision 0003 is upgraded: its error sentences stay, with no kind, and
+    readers see the sentence as it was stored."""
+    engine = create_store_engine(backend.url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0003")
+    engine.dispose()
+    backend.raw(
+        "INSERT INTO sources (id, name, organisation, config_url, tags, url, last_error, "
+        "consecutive_failures) VALUES ('old', 'Old', 'O', 'https://old.example/feed', '[]', "
+        "'https://old.example/feed', 'HTTP 500 Internal Server Error', 3)"
+    )
+    with open_store(backend.url) as store:
+        assert store.schema_revision() == SCHEMA_VERSION
+        state = store.get_states()["old"]
+    assert (state.last_error, state.last_error_kind, state.last_error_params) == (
+        "HTTP 500 Internal Server Error",
+        None,
+        {},
+    )
+    shown = describe_error(state.last_error_kind, state.last_error_params, "fr", state.last_error)
+    assert shown == "HTTP 500 Internal Server Error"
+
+
+def test_a_kind_from_a_newer_release_reads_as_its_sentence(
+    backend: Backend, store: SqlStore
+) -> None:
+    store.set_state(SourceState("uclg", SOURCE.url, last_error="quota", consecutive_failures=1))
+    backend.raw(
+        "UPDATE sources SET last_error_kind = 'quota_exceeded', "
+        """last_error_params = '{"n": 1}' WHERE id = 'uclg'"""
+    )
+    state = store.get_states()["uclg"]
+    assert (state.last_error, state.last_error_kind) == ("quota", None)
 
 
 # --------------------------------------------------------------------------------------------

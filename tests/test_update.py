@@ -16,7 +16,14 @@ from aggregator.ingest.decide import (
     is_due,
     plan_update,
 )
-from aggregator.models import FetchRequest, FetchResult, FetchStatus, Post, SourceState
+from aggregator.models import (
+    ErrorKind,
+    FetchRequest,
+    FetchResult,
+    FetchStatus,
+    Post,
+    SourceState,
+)
 
 HOUR = 3600.0
 DAY = 24 * HOUR
@@ -181,3 +188,35 @@ def test_a_digest_window_closes_where_a_running_cycle_began(tmp_path: Path, now:
         assert digest_now(store, lambda: now) == now
     finally:
         store.close()
+
+
+def test_a_failure_keeps_its_kind_and_parameters_beside_the_sentence(now: datetime) -> None:
+    fetch_failed = _result(
+        FetchStatus.ERROR,
+        error="HTTP 503 Service Unavailable",
+        error_kind=ErrorKind.HTTP_STATUS,
+        error_params={"status": 503},
+    )
+    state = _plan(_state(), fetch_failed, now).state
+    assert (state.last_error, state.last_error_kind, state.last_error_params) == (
+        "HTTP 503 Service Unavailable",
+        ErrorKind.HTTP_STATUS,
+        {"status": 503},
+    )
+    schedule = Schedule(HOUR, DAY, now)
+    page = Document(
+        error="not a feed: this is an HTML page and it advertises no feed",
+        error_kind=ErrorKind.NOT_A_FEED,
+        error_params={"page": "html"},
+    )
+    state = plan_update(_state(), _result(FetchStatus.OK), now, schedule, page).state
+    assert (state.last_error_kind, state.last_error_params) == (
+        ErrorKind.NOT_A_FEED,
+        {"page": "html"},
+    )
+    gone = _result(FetchStatus.GONE, error="HTTP 410 Gone", error_params={"status": 410})
+    assert _plan(_state(), gone, now).state.last_error_kind is ErrorKind.GONE
+    request = FetchRequest("s", "https://a.example/feed", None, None)
+    bogus = FetchResult(request=request, status=FetchStatus.NOT_MODIFIED, http_status=304)
+    state = _plan(_state(etag=None, last_modified=None), bogus, now).state
+    assert state.last_error_kind is ErrorKind.NO_VALIDATORS_304

@@ -2,7 +2,8 @@
 
 What enters: a reader's language tag (``fr``, ``fr-CA``, ``es``, None) and the messages, dates and
 numbers to show.  What leaves: a ``Translator`` for Python code (``gettext``, ``ngettext``, dates,
-numbers), and jinja2 environments whose templates say ``_()`` and ``{% trans %}``.
+numbers), jinja2 environments whose templates say ``_()`` and ``{% trans %}``, and a source's
+error (an ``ErrorKind`` and its parameters) worded in the reader's language (``describe_error``).
 
 The words live in ``locale/<lang>/LC_MESSAGES/messages.po``, extracted into
 ``locale/messages.pot`` by ``pybabel extract`` with ``babel.cfg`` (see CONTRIBUTING.md,
@@ -10,8 +11,9 @@ The words live in ``locale/<lang>/LC_MESSAGES/messages.po``, extracted into
 package is the only one that imports babel, gettext or jinja2.
 """
 
-from aggregator.i18n.catalogs import LOCALE_DIR, Translator, catalog_files, translator
-from aggregator.i18n.formats import long_date, number, numeric_date
+from aggregator.i18n.catalogs import LOCALE_DIR, N_, Translator, catalog_files, translator
+from aggregator.i18n.errors import describe_error
+from aggregator.i18n.formats import autonym, long_date, number, numeric_date
 from aggregator.i18n.languages import (
     DEFAULT_LANGUAGE,
     LANGUAGES,
@@ -25,10 +27,13 @@ __all__ = [
     "DEFAULT_LANGUAGE",
     "LANGUAGES",
     "LOCALE_DIR",
+    "N_",
     "TEMPLATES_DIR",
     "Translator",
+    "autonym",
     "base_language",
     "catalog_files",
+    "describe_error",
     "environment",
     "long_date",
     "number",

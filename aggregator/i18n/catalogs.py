@@ -79,6 +79,12 @@ class Translator:
         return formats.number(value, self.language)
 
 
+def N_(message: str) -> str:
+    """Mark a message for ``pybabel extract`` (which looks for this name) where no reader is
+    known yet, as in a table of phrases; ``Translator.gettext`` translates it when one is."""
+    return message
+
+
 def translator(tag: str | None) -> Translator:
     """The translator for a reader's language tag (see ``supported``)."""
     return Translator(supported(tag))

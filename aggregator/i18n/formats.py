@@ -1,4 +1,5 @@
-"""Dates and numbers as each reader's language writes them, through Babel's CLDR data.
+"""Dates, numbers and language names as each reader's language writes them, through Babel's
+CLDR data.
 
 Every function takes a reader's language tag and formats in its catalog language
 (``languages.supported``), so a page for ``fr-CA`` and a digest for ``fr`` spell a date the same
@@ -11,6 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from functools import lru_cache
 
+from babel import Locale, UnknownLocaleError
 from babel.dates import format_date as _babel_format_date
 from babel.numbers import format_decimal as _babel_format_decimal
 
@@ -34,6 +36,17 @@ def long_date(value: datetime | date, language: str | None) -> str:
 def number(value: int | float, language: str | None) -> str:
     """'1,234' in English, '1 234' in French, '1.234' in Spanish; small counts as they are."""
     return str(_babel_format_decimal(value, locale=supported(language)))
+
+
+@lru_cache(maxsize=64)
+def autonym(tag: str) -> str:
+    """A language's name in itself, as a language switch shows it: 'English', 'Français',
+    'Español'; the tag itself when CLDR does not know it."""
+    try:
+        name = Locale.parse(tag.replace("-", "_")).get_display_name()
+    except (UnknownLocaleError, ValueError):
+        return tag
+    return name[:1].upper() + name[1:] if name else tag
 
 
 def _as_date(value: datetime | date) -> date:

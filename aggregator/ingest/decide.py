@@ -21,7 +21,10 @@ Scheduling rules:
 * a 301/308 chain: the stored fetch URL becomes the new location (the fetcher only reports a
   permanent URL after every hop passed the address checks);
 * a post that another member already published (``dedupe``) is not stored twice: it becomes an
-  alias of the stored story, whose ``also_from`` names this source.
+  alias of the stored story, whose ``also_from`` names this source;
+* a failure is stored twice over: one English line (``last_error``, for logs and the CLI) and
+  its kind with parameters (``last_error_kind``, ``last_error_params``), which each reader sees
+  in their own language; the document's reason wins over the fetch's when a 200 is not a feed.
 """
 
 from __future__ import annotations
@@ -33,7 +36,15 @@ from datetime import datetime, timedelta
 
 from aggregator.dedupe import StoryKey, find_duplicates
 from aggregator.errors import one_line
-from aggregator.models import FetchResult, FetchStatus, Post, SourceState, SourceUpdate
+from aggregator.models import (
+    ErrorKind,
+    ErrorParams,
+    FetchResult,
+    FetchStatus,
+    Post,
+    SourceState,
+    SourceUpdate,
+)
 
 JITTER = 0.1
 
@@ -123,10 +134,13 @@ class Schedule:
 
 @dataclass(frozen=True, slots=True)
 class Document:
-    """What a fetched body became: its posts, or the reason it is not a feed."""
+    """What a fetched body became: its posts, or the reason it is not a feed (one English
+    line, and the same as a kind and parameters for readers)."""
 
     posts: tuple[Post, ...] = ()
     error: str | None = None
+    error_kind: ErrorKind | None = None
+    error_params: ErrorParams = field(default_factory=dict)
     body_hash: str | None = None
     title: str | None = None
     link: str | None = None
@@ -170,7 +184,10 @@ def plan_update(
     if result.status is FetchStatus.GONE:
         return SourceUpdate(state.source_id, _gone(base, result, now))
     if result.http_status == 304 and not _sent_validators(result):
-        failed, document = True, replace(document, error=NO_VALIDATORS_304)
+        failed = True
+        document = replace(
+            document, error=NO_VALIDATORS_304, error_kind=ErrorKind.NO_VALIDATORS_304
+        )
     if failed:
         return SourceUpdate(state.source_id, _failing(base, result, document, now, schedule, rng))
     healthy = replace(
@@ -209,6 +226,8 @@ def _gone(base: SourceState, result: FetchResult, now: datetime) -> SourceState:
         base,
         gone=True,
         last_error=one_line(result.error or "HTTP 410 Gone: the publisher removed this feed"),
+        last_error_kind=ErrorKind.GONE,
+        last_error_params=result.error_params,
         last_error_at=now,
         next_fetch=None,
         consecutive_failures=base.consecutive_failures + 1,
@@ -230,10 +249,17 @@ def _failing(
     next_fetch = schedule.cycle_started + timedelta(seconds=delay)
     if result.retry_after_s is not None:  # the server's own word counts from its answer
         next_fetch = max(next_fetch, now + timedelta(seconds=result.retry_after_s))
+    error: str | None
+    if document.error is not None:  # a 200 that is not a feed: the document says why
+        error, kind, params = document.error, document.error_kind, document.error_params
+    else:
+        error, kind, params = result.error, result.error_kind, result.error_params
     return replace(
         base,
         consecutive_failures=failures,
-        last_error=one_line(document.error or result.error or "unknown error"),
+        last_error=one_line(error or "unknown error"),
+        last_error_kind=kind,
+        last_error_params=params,
         last_error_at=now,
         failing_since=base.failing_since or now,
         next_fetch=next_fetch,

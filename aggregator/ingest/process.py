@@ -3,7 +3,8 @@
 Parsing (feedparser) and normalising (sanitizing, language detection) are CPU-bound, so a cycle
 runs this stage in a process pool.  Everything that crosses the process boundary is a frozen,
 picklable record, and ``process_document`` is a module-level function that never raises: a bad
-document becomes ``ProcessedDocument.error``.
+document becomes ``ProcessedDocument.error`` (English, for logs) with its ``error_kind`` and
+``error_params`` (``ingest.failures``), which readers see in their own language.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from aggregator.dedupe import story_link_keys, title_key
-from aggregator.errors import FeedError
+from aggregator.errors import FeedError, ParseError
 from aggregator.ingest.dates import load_name_tables
+from aggregator.ingest.failures import parse_failure
 from aggregator.ingest.normalise import normalise
 from aggregator.ingest.parse import parse_document
 from aggregator.ingest.scrape import scrape_listing
-from aggregator.models import ParsedFeed, Post, Source
+from aggregator.models import ErrorKind, ErrorParams, ParsedFeed, Post, Source
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,8 @@ class ProcessedDocument:
     link: str | None = None
     warnings: tuple[str, ...] = ()
     error: str | None = None
+    error_kind: ErrorKind | None = None
+    error_params: ErrorParams = field(default_factory=dict)
     # (link key, title key) of each post, computed here so the cycle's parent process, which
     # also fetches and writes for every source, does not spend its time on them
     story_keys: tuple[tuple[str, str], ...] = ()
@@ -62,11 +66,15 @@ def process_document(job: DocumentJob) -> ProcessedDocument:
             languages=job.languages,
             topics=job.topics,
         )
+    except ParseError as exc:
+        kind, params = parse_failure(exc)
+        return ProcessedDocument(source.id, error=str(exc), error_kind=kind, error_params=params)
     except FeedError as exc:
-        return ProcessedDocument(source.id, error=str(exc))
+        return ProcessedDocument(source.id, error=str(exc), error_kind=ErrorKind.INVALID)
     except Exception as exc:  # a bug or a parser crash must not stop the cycle
         log.exception("unexpected error processing %s", source.id)
-        return ProcessedDocument(source.id, error=f"internal error: {type(exc).__name__}: {exc}")
+        error = f"internal error: {type(exc).__name__}: {exc}"
+        return ProcessedDocument(source.id, error=error, error_kind=ErrorKind.INTERNAL)
     return ProcessedDocument(
         source.id,
         posts=tuple(posts),

@@ -5,7 +5,8 @@ Members rarely know their feed's address: they paste their home page, a blog pag
 follows the feeds the page advertises (``<link rel="alternate">``) and, when it advertises none,
 tries the paths common CMSs publish feeds at.  The answer is a ``Candidate`` showing what the
 feed will look like on our site (its latest entries, normalised exactly as a cycle would) or a
-``Refusal`` with one sentence a member can act on.
+``Refusal``: its kind, the error behind it as an ``ErrorKind`` with parameters (which
+``members.refusals`` words in the member's language) and one English sentence for the CLI.
 
 Address policy: a member's submission never benefits from the operator's ``allow_private``
 list.  That list exists so staff can point the aggregator at a server on the local network; a
@@ -17,7 +18,6 @@ Everything here is pure apart from the ``Fetcher`` handed in; ``now`` is injecte
 from __future__ import annotations
 
 import asyncio
-import enum
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,14 +27,32 @@ from pydantic import ValidationError
 
 from aggregator.config import Settings, SourceSettings
 from aggregator.errors import ParseError, RefusedURLError, one_line
+from aggregator.ingest.failures import parse_failure
 from aggregator.ingest.fetch import Fetcher, user_agent
 from aggregator.ingest.language import normalise_tag
 from aggregator.ingest.netguard import check_url
 from aggregator.ingest.normalise import normalise
 from aggregator.ingest.parse import find_feed_links, parse_document
 from aggregator.ingest.urls import canonicalize, identity_key
+from aggregator.members.refusals import (
+    Failed,
+    Refusal,
+    RefusalKind,
+    advertised_failed,
+    duplicate_refusal,
+    fetch_failed,
+    refusal_of,
+)
 from aggregator.members.roster import NewSource, slugify, unique_id
-from aggregator.models import FetchRequest, FetchResult, FetchStatus, ParsedFeed, Source
+from aggregator.models import (
+    ErrorKind,
+    ErrorParams,
+    FetchRequest,
+    FetchResult,
+    FetchStatus,
+    ParsedFeed,
+    Source,
+)
 
 __all__ = [
     "COMMON_PATHS",
@@ -62,13 +80,6 @@ PREVIEW_ENTRIES = 3
 #: A page may advertise dozens of feeds (comments, tags…); only the first few are tried, so a
 #: submitted page cannot make us fetch an unbounded list of URLs.
 MAX_ADVERTISED = 5
-
-
-class RefusalKind(enum.StrEnum):
-    NOT_A_FEED = "not_a_feed"
-    UNREACHABLE = "unreachable"
-    REFUSED = "refused"
-    DUPLICATE = "duplicate"
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,16 +111,6 @@ class Candidate:
 
 
 @dataclass(frozen=True, slots=True)
-class Refusal:
-    """Why a URL cannot be added: ``message`` is one line, meant for the member."""
-
-    submitted: str
-    kind: RefusalKind
-    message: str
-    duplicate_of: str | None = None  # the configured source id, for DUPLICATE
-
-
-@dataclass(frozen=True, slots=True)
 class _Found:
     feed: ParsedFeed
     url: str
@@ -138,29 +139,12 @@ def duplicate_of(keys: Collection[str], sources: Iterable[Source]) -> Source | N
     return None
 
 
-def _duplicate_refusal(submitted: str, source: Source, how: str) -> Refusal:
-    return Refusal(
-        submitted,
-        RefusalKind.DUPLICATE,
-        f"duplicate of source {source.id} ({source.url}): {how}",
-        duplicate_of=source.id,
-    )
-
-
 # --------------------------------------------------------------------------------------------
 # Discovery
 
 
 def _allow(settings: Settings, member: bool) -> tuple[str, ...]:
     return () if member else tuple(settings.fetch.allow_private)
-
-
-def _refusal(submitted: str, kind: RefusalKind, reason: str) -> Refusal:
-    if kind is RefusalKind.REFUSED and not reason.startswith("the page"):
-        reason = f"refused address: {reason.removeprefix('refused: ')}"
-    elif kind is RefusalKind.UNREACHABLE and not reason.startswith("the page"):
-        reason = f"not reachable: {reason}"
-    return Refusal(submitted, kind, reason)
 
 
 def _parse(result: FetchResult, settings: Settings) -> ParsedFeed:
@@ -185,8 +169,21 @@ def _parse_new(result: FetchResult, settings: Settings) -> ParsedFeed:
     feed = _parse(result, settings)
     for warning in feed.warnings:
         if warning.startswith(_MALFORMED):
-            raise ParseError(f"not a valid feed: {warning.split(';')[0]}", kind="invalid")
+            raise _NotWellFormed(f"not a valid feed: {warning.split(';')[0]}", kind="invalid")
     return feed
+
+
+class _NotWellFormed(ParseError):
+    """A feed refused at sign-up because it is not well-formed XML (see ``_parse_new``)."""
+
+
+def _parse_failed(exc: ParseError) -> Failed:
+    params: ErrorParams
+    if isinstance(exc, _NotWellFormed):
+        cause, params = ErrorKind.INVALID, {"xml": "not_well_formed"}
+    else:
+        cause, params = parse_failure(exc)
+    return Failed(RefusalKind.NOT_A_FEED, _not_feed_message(exc), cause, params)
 
 
 def _is_page(error: ParseError) -> bool:
@@ -199,43 +196,37 @@ async def _get(fetcher: Fetcher, url: str) -> FetchResult:
 
 async def _try_feed(
     fetcher: Fetcher, url: str, settings: Settings, found_by: str
-) -> _Found | tuple[RefusalKind, str]:
-    """The feed at ``url``, or what kind of failure it was and a short reason.
+) -> _Found | Failed:
+    """The feed at ``url``, or what kind of failure it was, why, and its cause.
 
     The URL to configure is the one asked for, or where a chain of permanent redirects ends:
     a temporary redirect (login walls, A/B tests, CDNs) must not become the configured URL.
     """
     result = await _get(fetcher, url)
     if result.status is not FetchStatus.OK or result.body is None:
-        kind = RefusalKind.REFUSED if result.error_kind == "refused" else RefusalKind.UNREACHABLE
-        return kind, result.error or f"HTTP {result.http_status}"
+        return fetch_failed(result)
     try:
         feed = _parse_new(result, settings)
     except ParseError as exc:
         if _is_page(exc) and found_by == "direct":
             return await _from_page(fetcher, result, settings)
-        return RefusalKind.NOT_A_FEED, _not_feed_message(exc)
+        return _parse_failed(exc)
     return _Found(feed, result.permanent_url or url, found_by)
 
 
-async def _from_page(
-    fetcher: Fetcher, page: FetchResult, settings: Settings
-) -> _Found | tuple[RefusalKind, str]:
+async def _from_page(fetcher: Fetcher, page: FetchResult, settings: Settings) -> _Found | Failed:
     """An HTML page: its advertised feeds first, then the common paths at its site's root."""
     assert page.body is not None
     base = page.final_url or page.request.url
     links = find_feed_links(page.body, base)[:MAX_ADVERTISED]
-    kinds: set[RefusalKind] = set()
-    reasons: list[str] = []
+    failures: list[Failed] = []
     for link in links:
         got = await _try_feed(fetcher, link.href, settings, "advertised")
         if isinstance(got, _Found):
             return got
-        kinds.add(got[0])
-        reasons.append(f"{link.href}: {got[1]}")
+        failures.append(got)
     if links:
-        kind = kinds.pop() if len(kinds) == 1 else RefusalKind.NOT_A_FEED
-        return kind, "the page advertises a feed, but " + "; ".join(reasons)
+        return advertised_failed(tuple(link.href for link in links), failures)
     parts = urlsplit(base)
     root = f"{parts.scheme}://{parts.netloc}/"
     tries = [urljoin(root, path) for path in COMMON_PATHS]
@@ -246,10 +237,12 @@ async def _from_page(
         if isinstance(got, _Found):
             return got
     shown = ", ".join(COMMON_PATHS)
-    return RefusalKind.NOT_A_FEED, (
+    reason = (
         f"not a feed: {base} is an HTML page that advertises no feed, and none of {shown} "
         "on its site is one"
     )
+    params = {"page": "html", "url": base}
+    return Failed(RefusalKind.NOT_A_FEED, reason, ErrorKind.NOT_A_FEED, params, (), COMMON_PATHS)
 
 
 def _not_feed_message(exc: ParseError) -> str:
@@ -309,19 +302,25 @@ async def discover_with(
     try:
         checked = check_url(submitted, _allow(settings, member))
     except RefusedURLError as exc:
-        return Refusal(submitted, RefusalKind.REFUSED, f"refused address: {exc}")
+        return Refusal(
+            submitted,
+            RefusalKind.REFUSED,
+            f"refused address: {exc}",
+            cause=ErrorKind.REFUSED,
+            params={"url": submitted},
+        )
     same = duplicate_of(feed_keys(checked), known)
     if same is not None:
-        return _duplicate_refusal(submitted, same, "same feed URL")
+        return duplicate_refusal(submitted, same, "url")
     found = await _try_feed(fetcher, checked, settings, "direct")
     if not isinstance(found, _Found):
-        return _refusal(submitted, *found)
+        return refusal_of(submitted, found)
     same = duplicate_of(feed_keys(found.url, found.feed.url), known)
     if same is not None:
-        return _duplicate_refusal(submitted, same, "same feed URL")
+        return duplicate_refusal(submitted, same, "url")
     same = duplicate_of(feed_keys(found.feed.self_link), known)
     if same is not None:
-        return _duplicate_refusal(submitted, same, "the feed's self link is that source's URL")
+        return duplicate_refusal(submitted, same, "self_link")
     return _candidate(found, submitted, settings, now)
 
 
@@ -446,7 +445,8 @@ class SourceCheck:
 async def _check_one(fetcher: Fetcher, source: Source, settings: Settings) -> SourceCheck:
     result = await fetcher.fetch(FetchRequest(source.id, source.url))
     if result.status is not FetchStatus.OK or result.body is None:
-        kind = "refused address" if result.error_kind == "refused" else "not reachable"
+        refused = result.error_kind is ErrorKind.REFUSED
+        kind = "refused address" if refused else "not reachable"
         error = result.error or f"HTTP {result.http_status}"
         return SourceCheck(source.id, source.url, error=f"{kind}: {error}")
     final = result.final_url or source.url

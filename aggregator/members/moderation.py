@@ -3,18 +3,22 @@ records the reason for the member.
 
 Shared by the ``feeds approve`` / ``feeds reject`` commands and the ``/admin`` page, so the two
 can never disagree.  Enters: the store, the config path, a submission id, ``now``.  Leaves: the
-``NewSource`` written, or an ``ApprovalError`` whose message says why in one line.
+``NewSource`` written, or an ``ApprovalError``: its kind and parameters, which ``problem_text``
+words in the moderator's language (the ``/admin`` page), and one English line (the CLI).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
 from aggregator import config
 from aggregator.errors import AggregatorError, ConfigError
+from aggregator.i18n import translator
 from aggregator.members import discover, roster
 from aggregator.store.protocol import Store
 from aggregator.store.submissions import APPROVED, PENDING, REJECTED, Submission
@@ -22,8 +26,56 @@ from aggregator.store.submissions import APPROVED, PENDING, REJECTED, Submission
 REASON_LIMIT = 500  # characters of a rejection reason kept for the member
 
 
+class ApprovalProblem(enum.StrEnum):
+    """Why a submission cannot be approved or rejected."""
+
+    NOT_FOUND = "not_found"  # params: id
+    ALREADY_DECIDED = "already_decided"  # params: id, state
+    DECIDED_MEANWHILE = "decided_meanwhile"  # params: id
+    ALREADY_CONFIGURED = "already_configured"  # params: url, source
+    CONFIG_INVALID = "config_invalid"  # params: path, detail (feeds.yaml's own diagnostics)
+    CONFIG_UNCHANGED = "config_unchanged"  # params: path, detail
+    INVALID_SOURCE = "invalid_source"  # params: detail (the entry that would be written)
+    NO_REASON = "no_reason"
+
+
 class ApprovalError(AggregatorError):
-    """A submission that cannot be approved or rejected; the message says why, in one line."""
+    """A submission that cannot be approved or rejected: ``problem`` and ``params`` say why,
+    the message says it in one English line."""
+
+    def __init__(self, problem: ApprovalProblem, message: str, **params: str | int) -> None:
+        self.problem = problem
+        self.params: Mapping[str, str | int] = params
+        super().__init__(message)
+
+
+def problem_text(error: ApprovalError, language: str | None) -> str:
+    """The error as a sentence in ``language``, for the moderation page."""
+    t = translator(language)
+    p = error.params
+    match error.problem:
+        case ApprovalProblem.NOT_FOUND:
+            return t.gettext("There is no submission number %(id)s.", **p)
+        case ApprovalProblem.ALREADY_DECIDED if p.get("state") == APPROVED:
+            return t.gettext("Submission %(id)s was already approved.", **p)
+        case ApprovalProblem.ALREADY_DECIDED:
+            return t.gettext("Submission %(id)s was already rejected.", **p)
+        case ApprovalProblem.DECIDED_MEANWHILE:
+            return t.gettext("Submission %(id)s was decided by someone else meanwhile.", **p)
+        case ApprovalProblem.ALREADY_CONFIGURED:
+            return t.gettext(
+                "The feed %(url)s is already in the network as source %(source)s.", **p
+            )
+        case ApprovalProblem.CONFIG_INVALID:
+            return t.gettext("The configuration file %(path)s is invalid: %(detail)s", **p)
+        case ApprovalProblem.CONFIG_UNCHANGED:
+            return t.gettext(
+                "The configuration file %(path)s could not be changed: %(detail)s", **p
+            )
+        case ApprovalProblem.INVALID_SOURCE:
+            return t.gettext("The new source would be invalid: %(detail)s", **p)
+        case ApprovalProblem.NO_REASON:
+            return t.gettext("A rejection needs a reason.")
 
 
 def _candidate_from(sub: Submission) -> discover.Candidate:
@@ -43,10 +95,19 @@ def _candidate_from(sub: Submission) -> discover.Candidate:
 def _pending(store: Store, submission_id: int) -> Submission:
     sub = store.get_submission(submission_id)
     if sub is None:
-        raise ApprovalError(f"no submission with id {submission_id}")
+        message = f"no submission with id {submission_id}"
+        raise ApprovalError(ApprovalProblem.NOT_FOUND, message, id=submission_id)
     if sub.state != PENDING:
-        raise ApprovalError(f"submission {submission_id} was already {sub.state}")
+        message = f"submission {submission_id} was already {sub.state}"
+        raise ApprovalError(
+            ApprovalProblem.ALREADY_DECIDED, message, id=submission_id, state=sub.state
+        )
     return sub
+
+
+def _decided_meanwhile(submission_id: int) -> ApprovalError:
+    message = f"submission {submission_id} was decided by someone else meanwhile"
+    return ApprovalError(ApprovalProblem.DECIDED_MEANWHILE, message, id=submission_id)
 
 
 def approve(store: Store, config_path: Path, submission_id: int, now: datetime) -> roster.NewSource:
@@ -55,22 +116,39 @@ def approve(store: Store, config_path: Path, submission_id: int, now: datetime) 
     try:
         settings = config.load(config_path)
     except ConfigError as exc:
-        raise ApprovalError(f"{config_path} is invalid: {'; '.join(exc.problems)}") from exc
+        detail = "; ".join(exc.problems)
+        raise ApprovalError(
+            ApprovalProblem.CONFIG_INVALID,
+            f"{config_path} is invalid: {detail}",
+            path=str(config_path),
+            detail=detail,
+        ) from exc
     same = discover.duplicate_of(discover.feed_keys(sub.feed_url), settings.source_list())
     if same is not None:
-        raise ApprovalError(f"{sub.feed_url} is already configured as source {same.id}")
+        raise ApprovalError(
+            ApprovalProblem.ALREADY_CONFIGURED,
+            f"{sub.feed_url} is already configured as source {same.id}",
+            url=sub.feed_url,
+            source=same.id,
+        )
     choices = discover.Choices(organisation=sub.organisation, language=sub.language)
     taken = {s.id for s in settings.sources}
     new = discover.new_source(_candidate_from(sub), choices, settings, taken)
     if isinstance(new, str):
-        raise ApprovalError(new)
+        raise ApprovalError(ApprovalProblem.INVALID_SOURCE, new, detail=new)
     new = dataclasses.replace(new, contact=sub.contact)
     try:
         roster.add_sources(config_path, [new])
     except ConfigError as exc:
-        raise ApprovalError(f"{config_path} was not changed: {'; '.join(exc.problems)}") from exc
+        detail = "; ".join(exc.problems)
+        raise ApprovalError(
+            ApprovalProblem.CONFIG_UNCHANGED,
+            f"{config_path} was not changed: {detail}",
+            path=str(config_path),
+            detail=detail,
+        ) from exc
     if not store.decide_submission(submission_id, APPROVED, now, source_id=new.id):
-        raise ApprovalError(f"submission {submission_id} was decided by someone else meanwhile")
+        raise _decided_meanwhile(submission_id)
     return new
 
 
@@ -78,7 +156,7 @@ def reject(store: Store, submission_id: int, reason: str, now: datetime) -> None
     """Mark a pending submission rejected with a reason for the member."""
     reason = " ".join(reason.split())[:REASON_LIMIT]
     if not reason:
-        raise ApprovalError("a rejection needs a reason")
+        raise ApprovalError(ApprovalProblem.NO_REASON, "a rejection needs a reason")
     _pending(store, submission_id)
     if not store.decide_submission(submission_id, REJECTED, now, reason=reason):
-        raise ApprovalError(f"submission {submission_id} was decided by someone else meanwhile")
+        raise _decided_meanwhile(submission_id)

@@ -11,7 +11,9 @@ then moved (a permanent redirect: the fix is a config edit), then failing (for a
 ``fetch.failing_days``), then quiet (no new post for ``fetch.quiet_days`` although fetches work).
 
 A notice is written in the source's language (``language`` in feeds.yaml), through the
-catalogs of ``aggregator.i18n``: the contact of a French-speaking member reads French.
+catalogs of ``aggregator.i18n``: the contact of a French-speaking member reads French, the
+last error included (worded from its kind and parameters by ``i18n.describe_error``; an error
+stored before kinds existed is quoted as it was stored).
 
 ``notices`` is pure (``now`` and every input passed in); ``send_notices`` is the I/O edge the
 app calls after each cycle.  A notice is recorded only once the SMTP server accepted it, so a
@@ -24,13 +26,13 @@ import enum
 import html
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from aggregator.config import Settings
 from aggregator.errors import DeliveryError
-from aggregator.i18n import Translator, translator
-from aggregator.models import Source, SourceState
+from aggregator.i18n import Translator, describe_error, translator
+from aggregator.models import ErrorKind, ErrorParams, Source, SourceState
 from aggregator.newsletter.mail import MailMessage, SenderFactory, SmtpSender, build_message
 from aggregator.store.protocol import Store
 
@@ -66,8 +68,10 @@ class Notice:
     condition: Condition
     url: str  # the configured feed URL
     since: datetime | None = None  # failing since / last new post
-    detail: str | None = None  # the last error, or where the feed moved to
+    detail: str | None = None  # the last error (English, as stored), or where the feed moved to
     language: str = "en"  # the source's language: its owner reads the notice in it
+    error_kind: ErrorKind | None = None  # the last error as a key, worded in ``language``
+    error_params: ErrorParams = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +120,7 @@ def _notice(
 ) -> Notice:
     since: datetime | None = None
     detail: str | None = None
+    failed = condition in (Condition.FAILING, Condition.GONE)
     if condition is Condition.FAILING:
         since, detail = state.failing_since, state.last_error
     elif condition is Condition.GONE:
@@ -134,6 +139,8 @@ def _notice(
         since,
         detail,
         source.language,
+        state.last_error_kind if failed else None,
+        state.last_error_params if failed else {},
     )
 
 
@@ -211,11 +218,19 @@ def _day(value: datetime | None, t: Translator) -> str:
     return value.strftime("%Y-%m-%d")
 
 
+def _last_error(notice: Notice, t: Translator) -> str:
+    """The last error in the owner's language; as stored when it has no kind."""
+    if notice.error_kind is None and not notice.detail:
+        # Translators: stands for the last error when none was recorded ("The last error was:")
+        return t.gettext("unknown")
+    return describe_error(notice.error_kind, notice.error_params, t.language, notice.detail)
+
+
 def _lines(notice: Notice, site: str, t: Translator) -> tuple[str, list[str]]:
     """The subject and the paragraphs that say what happened and what the owner can do."""
     n = notice
     values = {"site": site, "name": n.name, "url": n.url, "day": _day(n.since, t)}
-    values["error"] = n.detail or t.gettext("unknown")
+    values["error"] = _last_error(n, t)
     values["target"] = n.detail or ""
 
     def _(message: str) -> str:

@@ -145,7 +145,9 @@ sources = Table(
     Column("body_hash", Text),
     Column("last_fetch", UTCDateTime),
     Column("last_success", UTCDateTime),
-    Column("last_error", Text),
+    Column("last_error", Text),  # one English line, for logs and the command line
+    Column("last_error_kind", Text),  # models.ErrorKind; NULL in rows older than kinds
+    Column("last_error_params", Text),  # JSON object of the kind's parameters, or NULL
     Column("last_error_at", UTCDateTime),
     Column("failing_since", UTCDateTime),
     Column("consecutive_failures", Integer, nullable=False, server_default="0"),

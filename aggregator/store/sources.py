@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Dialect, Row, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
-from aggregator.models import ScrapeRules, Source, SourceState
+from aggregator.models import ErrorKind, ErrorParams, ScrapeRules, Source, SourceState
 from aggregator.store.engine import placeholder
 from aggregator.store.schema import StoredTime, UTCDateTime, sources, stored_time
 
@@ -28,6 +28,8 @@ STATE_FIELDS = (
     "last_fetch",
     "last_success",
     "last_error",
+    "last_error_kind",
+    "last_error_params",
     "last_error_at",
     "failing_since",
     "consecutive_failures",
@@ -163,6 +165,40 @@ def _source(row: Row[Any]) -> Source:
     )
 
 
+def _error_kind(stored: str | None) -> ErrorKind | None:
+    """A stored kind; None for rows older than kinds, and for a kind this version does not
+    know (written by a newer one): readers then see the stored sentence."""
+    if stored is None or stored not in _KNOWN_KINDS:
+        return None
+    return ErrorKind(stored)
+
+
+_KNOWN_KINDS = frozenset(kind.value for kind in ErrorKind)
+
+
+def _error_params(stored: str | None) -> ErrorParams:
+    """The JSON object of a kind's parameters; JSON arrays come back as tuples."""
+    if not stored:
+        return {}
+    data = json.loads(stored)
+    if not isinstance(data, dict):
+        return {}
+    return {str(k): tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+
+
+def _params_text(params: ErrorParams) -> str | None:
+    return json.dumps(dict(params), ensure_ascii=False, sort_keys=True) if params else None
+
+
+def _state_columns(state: SourceState) -> dict[str, Any]:
+    """A state's ``STATE_FIELDS`` as column values (the kind as text, parameters as JSON)."""
+    values = {name: getattr(state, name) for name in STATE_FIELDS}
+    kind = state.last_error_kind
+    values["last_error_kind"] = None if kind is None else str(kind.value)
+    values["last_error_params"] = _params_text(state.last_error_params)
+    return values
+
+
 def _state(row: Row[Any]) -> SourceState:
     return SourceState(
         source_id=row.id,
@@ -173,6 +209,8 @@ def _state(row: Row[Any]) -> SourceState:
         last_fetch=row.last_fetch,
         last_success=row.last_success,
         last_error=row.last_error,
+        last_error_kind=_error_kind(row.last_error_kind),
+        last_error_params=_error_params(row.last_error_params),
         last_error_at=row.last_error_at,
         failing_since=row.failing_since,
         consecutive_failures=row.consecutive_failures,
@@ -226,7 +264,7 @@ def _updated(conn: Connection, states: Sequence[SourceState]) -> int:
         else:
             return conn.exec_driver_sql(_state_update_sql(conn.dialect, mark), values).rowcount
     rows = [
-        {"_id": state.source_id, **{f"_{name}": getattr(state, name) for name in STATE_FIELDS}}
+        {"_id": state.source_id, **{f"_{k}": v for k, v in _state_columns(state).items()}}
         for state in states
     ]
     return conn.execute(_STATE_UPDATE, rows).rowcount
@@ -237,7 +275,7 @@ _TIME_FIELDS = frozenset(n for n in STATE_FIELDS if isinstance(sources.c[n].type
 
 def _state_values(state: SourceState, convert: StoredTime) -> tuple[Any, ...]:
     """A state as driver values in ``STATE_FIELDS`` order, then the id (the WHERE)."""
-    values = [getattr(state, name) for name in STATE_FIELDS]
+    values = list(_state_columns(state).values())
     for index, name in enumerate(STATE_FIELDS):
         if name in _TIME_FIELDS and values[index] is not None:
             values[index] = convert(values[index])
@@ -255,7 +293,7 @@ def _state_update_sql(dialect: Dialect, mark: str) -> str:
 def write_state(conn: Connection, state: SourceState) -> None:
     """Store a source's state.  A state for a source never synced gets a placeholder row
     (disabled, not configured) rather than an error, so the state is never lost."""
-    values = {name: getattr(state, name) for name in STATE_FIELDS}
+    values = _state_columns(state)
     params = {f"_{name}": value for name, value in values.items()}
     result = conn.execute(_STATE_UPDATE, {"_id": state.source_id, **params})
     if result.rowcount == 0:

@@ -12,14 +12,14 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
-from urllib.parse import quote
+from urllib.parse import urlencode
 
 from aiohttp import BasicAuth, hdrs, web
 
 from aggregator.members import moderation
 from aggregator.store.submissions import PENDING
 from aggregator.web.forms import POSTED
-from aggregator.web.pages import message, page, site_context
+from aggregator.web.pages import language_of, message, page, words
 from aggregator.web.ratelimit import client_address
 from aggregator.web.session import csrf_token
 from aggregator.web.state import MEMBERS_KEY, MemberState
@@ -52,16 +52,14 @@ def admin_denied(members: MemberState, request: web.Request) -> web.Response | N
     if given is not None:
         client = client_address(request)
         if not members.login_limiter.take(client, spend=False):
-            return message(members.settings, 429, "Too many attempts.")
+            return message(
+                request, 429, words(request).gettext("Too many attempts; please try again later.")
+            )
         if hmac.compare_digest(given.encode(), expected.encode()):
             return None
         members.login_limiter.take(client)  # only a wrong password spends a token
-    return message(
-        members.settings,
-        401,
-        "The moderation page needs the administrator password.",
-        headers=_CHALLENGE,
-    )
+    text = words(request).gettext("The moderation page needs the administrator password.")
+    return message(request, 401, text, headers=_CHALLENGE)
 
 
 async def get_admin(request: web.Request) -> web.Response:
@@ -71,12 +69,27 @@ async def get_admin(request: web.Request) -> web.Response:
     pending = await asyncio.to_thread(store.list_submissions, PENDING)
     items = [(s, json.loads(s.preview_json or "{}")) for s in pending]
     return page(
+        request,
         "admin.html",
         items=items,
         csrf=await csrf_token(request),
-        notice=request.query.get("done", "")[:200],
-        **site_context(members.settings),
+        notice=_done(request),
     )
+
+
+def _done(request: web.Request) -> str | None:
+    """What the last decision did, from the redirect's query (``done``, ``submission`` and,
+    for an approval, ``source``), in the moderator's language."""
+    query = request.query
+    ident, source = query.get("submission", "")[:12], query.get("source", "")[:200]
+    if not ident.isdigit():
+        return None
+    t = words(request)
+    if query.get("done") == "approved" and source:
+        return t.gettext("Submission %(ident)s approved as source %(id)s.", ident=ident, id=source)
+    if query.get("done") == "rejected":
+        return t.gettext("Submission %(ident)s rejected.", ident=ident)
+    return None
 
 
 async def post_decision(request: web.Request) -> web.Response:
@@ -89,15 +102,16 @@ async def post_decision(request: web.Request) -> web.Response:
         raise web.HTTPNotFound() from None
     store = await asyncio.to_thread(members.store)
     now = members.now()
+    done = {"submission": str(ident)}
     try:
         if request.match_info["action"] == "approve":
             new = await asyncio.to_thread(
                 moderation.approve, store, members.settings.path, ident, now
             )
-            done = f"Submission {ident} approved as source {new.id}."
+            done.update(done="approved", source=new.id)
         else:
             await asyncio.to_thread(moderation.reject, store, ident, form.get("reason", ""), now)
-            done = f"Submission {ident} rejected."
+            done.update(done="rejected")
     except moderation.ApprovalError as exc:
-        return message(members.settings, 409, str(exc))
-    raise web.HTTPSeeOther(location=f"/admin?done={quote(done, safe='')}")
+        return message(request, 409, moderation.problem_text(exc, language_of(request)))
+    raise web.HTTPSeeOther(location=f"/admin?{urlencode(done)}")

@@ -3,7 +3,8 @@
 A public form makes the server fetch URLs, so input is bounded before anything else happens:
 a body over 16 KiB or any field over its limit refuses the whole form (413), and fields the
 pages do not know are dropped.  The rules a member can fix (a missing organisation, a malformed
-e-mail address, a language the site does not publish) come back as sentences for the page.
+e-mail address, a language the site does not publish) come back as sentences for the page, in
+the member's language.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from aggregator.i18n import Translator, autonym
 from aggregator.ingest.language import normalise_tag
 from aggregator.members.moderation import REASON_LIMIT
 
@@ -54,19 +56,27 @@ def _has_controls(text: str) -> bool:
     return any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in text)
 
 
-def field_errors(form: Mapping[str, str], languages: list[str]) -> list[str]:
-    """What the member must fix before anything is fetched; empty when the form is usable."""
+def field_errors(form: Mapping[str, str], languages: list[str], t: Translator) -> list[str]:
+    """What the member must fix before anything is fetched, in ``t``'s language; empty when
+    the form is usable."""
     errors = []
     if any(_has_controls(value) for value in form.values()):
-        errors.append("Remove the control characters (line breaks, tabs…) from the fields.")
+        errors.append(
+            t.gettext("Remove the control characters (line breaks, tabs…) from the fields.")
+        )
     if not form.get("url"):
-        errors.append("Give the address of your feed or of your site.")
+        errors.append(t.gettext("Give the address of your feed or of your site."))
     if not form.get("organisation"):
-        errors.append("Give your organisation's name.")
+        errors.append(t.gettext("Give your organisation's name."))
     if not _EMAIL_RE.match(form.get("contact", "")):
-        errors.append("Give a contact e-mail address, such as web@city.example.")
+        errors.append(t.gettext("Give a contact e-mail address, such as web@city.example."))
     if normalise_tag(form.get("language")) not in languages:
-        errors.append(f"Choose one of the languages: {', '.join(languages)}.")
+        errors.append(
+            t.gettext(
+                "Choose one of the languages: %(languages)s.",
+                languages=", ".join(autonym(language) for language in languages),
+            )
+        )
     return errors
 
 

@@ -5,7 +5,9 @@
 ``_gate``, which is where the defences against abuse of a public form live, in this order:
 
 1. **Sessions** (``web.session``): aiohttp-session's encrypted cookie, HttpOnly,
-   SameSite=Strict, Secure over https.  Static files never go through it.
+   SameSite=Strict, Secure over https.  Static files never go through it.  The visitor's
+   language is settled here too (``web.language``: ``?lang=``, the session, the browser), so
+   every answer below, refusals included, is in it.
 2. **Admin password** on ``/admin`` routes (``web.admin``): HTTP Basic, constant-time compare,
    failed attempts rate limited; 404 when no password is configured.
 3. **Every POST**: the body and each field within their limits (``web.forms``, else 413), and
@@ -39,6 +41,7 @@ from aggregator.store.protocol import Store
 from aggregator.web import admin, sources, submit
 from aggregator.web.drafts import Drafts
 from aggregator.web.forms import POSTED, Posted, read_form
+from aggregator.web.language import LANGUAGE, offered_languages, visitor_language
 from aggregator.web.pages import forbidden, too_large
 from aggregator.web.ratelimit import TokenBucket
 from aggregator.web.security import SECURITY_HEADERS
@@ -72,8 +75,10 @@ ROUTES = (
 
 
 async def _checks(route: Route, request: web.Request) -> web.StreamResponse:
-    """Steps 2 and 3 of the module docstring, then the handler."""
+    """The visitor's language, steps 2 and 3 of the module docstring, then the handler."""
     members = request.app[MEMBERS_KEY]
+    offered = offered_languages(members.settings)
+    request[LANGUAGE] = await visitor_language(request, offered)
     if route.admin:
         denied = admin.admin_denied(members, request)
         if denied is not None:
@@ -81,10 +86,10 @@ async def _checks(route: Route, request: web.Request) -> web.StreamResponse:
     if request.method == hdrs.METH_POST:
         form = await read_form(request)
         if form is None:
-            return too_large(members.settings)
+            return too_large(request)
         token = await posted_token(request, form)
         if token is None:
-            return forbidden(members.settings)
+            return forbidden(request)
         request[POSTED] = Posted(form, token)
     return await route.handler(request)
 

@@ -2,8 +2,9 @@
 
 The session lives entirely in one cookie, encrypted and authenticated with Fernet (AES-CBC plus
 HMAC-SHA256), so the server keeps no session table and a visitor cannot read or forge it.  It
-holds one random value, the CSRF token, which every form carries back in a hidden field; a
-cross-site POST has the cookie (at worst) but cannot read the page, so it cannot know the token.
+holds a random value, the CSRF token, which every form carries back in a hidden field (a
+cross-site POST has the cookie at worst, but cannot read the page, so it cannot know the token),
+and the language the visitor chose on a page's language switch, if they chose one.
 The cookie is HttpOnly, SameSite=Strict, and Secure whenever the request came over https.
 
 The Fernet key is derived (HKDF-SHA256) from the site secret: ``AGGREGATOR_SECRET``, else a
@@ -32,7 +33,9 @@ __all__ = [
     "SECRET_ENV",
     "SECRET_FILE",
     "SESSION_COOKIE",
+    "chosen_language",
     "csrf_token",
+    "keep_language",
     "load_secret",
     "posted_token",
     "sessions_middleware",
@@ -42,6 +45,7 @@ SECRET_ENV = "AGGREGATOR_SECRET"  # noqa: S105 - the variable's name, not a secr
 SECRET_FILE = ".aggregator-secret"  # noqa: S105 - a file name
 SESSION_COOKIE = "aggregator_session"
 CSRF_KEY = "csrf"
+LANGUAGE_KEY = "lang"
 _KEY_PURPOSE = b"aggregator member session cookie, v1"
 
 
@@ -113,3 +117,17 @@ async def posted_token(request: web.Request, form: Mapping[str, str]) -> str | N
     if not hmac.compare_digest(expected.encode(), given.encode()):
         return None
     return expected
+
+
+async def chosen_language(request: web.Request) -> str | None:
+    """The language the visitor chose earlier in this session, if any."""
+    session = await get_session(request)
+    chosen = session.get(LANGUAGE_KEY)
+    return chosen if isinstance(chosen, str) else None
+
+
+async def keep_language(request: web.Request, language: str) -> None:
+    """Remember the visitor's choice of language for the rest of the session."""
+    session = await get_session(request)
+    if session.get(LANGUAGE_KEY) != language:
+        session[LANGUAGE_KEY] = language

@@ -1,6 +1,7 @@
 """``/sources``: every enabled source's health, in public, so members see their own feed's state
 (ok, failing, gone, never fetched), its last success and error, and its posts of the last 30
-days without asking the operator."""
+days without asking the operator.  The error is worded in the visitor's language from its kind
+and parameters (``i18n.describe_error``); one stored before kinds existed shows as stored."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from datetime import datetime, timedelta
 
 from aiohttp import web
 
+from aggregator.i18n import describe_error
 from aggregator.models import SourceState
 from aggregator.store.protocol import Store
-from aggregator.web.pages import page, site_context
+from aggregator.web.pages import language_of, page
 from aggregator.web.state import MEMBERS_KEY
 
 __all__ = ["HealthRow", "get_sources", "health_rows"]
@@ -25,7 +27,7 @@ class HealthRow:
     organisation: str
     state: str  # ok, failing, gone, never fetched
     last_success: datetime | None
-    last_error: str | None
+    last_error: str | None  # in the reader's language
     posts_30d: int
 
 
@@ -39,8 +41,17 @@ def health_label(state: SourceState | None) -> str:
     return "ok"
 
 
-def health_rows(store: Store, now: datetime) -> list[HealthRow]:
-    """One row per enabled source still in feeds.yaml, by name."""
+def error_text(state: SourceState | None, language: str) -> str | None:
+    """The error of a failing source in ``language``; None for a source that works."""
+    if state is None or not state.consecutive_failures:
+        return None
+    return describe_error(
+        state.last_error_kind, state.last_error_params, language, state.last_error
+    )
+
+
+def health_rows(store: Store, now: datetime, language: str) -> list[HealthRow]:
+    """One row per enabled source still in feeds.yaml, by name; errors in ``language``."""
     sources = store.get_sources()
     states = store.get_states()
     activity = store.source_activity(now - timedelta(days=30))
@@ -57,7 +68,7 @@ def health_rows(store: Store, now: datetime) -> list[HealthRow]:
                 source.organisation,
                 health_label(st),
                 st.last_success if st else None,
-                st.last_error if st and st.consecutive_failures else None,
+                error_text(st, language),
                 act.posts_since,
             )
         )
@@ -67,5 +78,5 @@ def health_rows(store: Store, now: datetime) -> list[HealthRow]:
 async def get_sources(request: web.Request) -> web.Response:
     members = request.app[MEMBERS_KEY]
     store = await asyncio.to_thread(members.store)
-    rows = await asyncio.to_thread(health_rows, store, members.now())
-    return page("sources.html", rows=rows, **site_context(members.settings))
+    rows = await asyncio.to_thread(health_rows, store, members.now(), language_of(request))
+    return page(request, "sources.html", rows=rows)

@@ -17,11 +17,14 @@ from datetime import datetime
 from aiohttp import web
 
 from aggregator import config
+from aggregator.i18n import autonym
 from aggregator.ingest.language import normalise_tag
 from aggregator.members import discover
+from aggregator.members.preview import preview_warning
+from aggregator.members.refusals import refusal_reason
 from aggregator.store.submissions import NewSubmission
 from aggregator.web.forms import LIMITS, POSTED, field_errors
-from aggregator.web.pages import message, page, site_context
+from aggregator.web.pages import language_of, message, page, words
 from aggregator.web.ratelimit import client_address
 from aggregator.web.session import csrf_token
 from aggregator.web.state import MEMBERS_KEY, MemberState
@@ -37,7 +40,7 @@ async def member_discover(
 
 
 def _submit_form(
-    members: MemberState,
+    request: web.Request,
     token: str,
     *,
     values: Mapping[str, str] | None = None,
@@ -45,22 +48,23 @@ def _submit_form(
     refusal: str | None = None,
     status: int = 200,
 ) -> web.Response:
+    """The form; ``errors`` and ``refusal`` are already in the visitor's language."""
+    languages = request.app[MEMBERS_KEY].settings.site.languages
     return page(
+        request,
         "submit.html",
         status=status,
         csrf=token,
-        languages=members.settings.site.languages,
+        languages=[(code, autonym(code)) for code in languages],
         values=dict(values or {}),
         errors=errors or [],
         refusal=refusal,
         limits=LIMITS,
-        **site_context(members.settings),
     )
 
 
 async def get_submit(request: web.Request) -> web.Response:
-    members = request.app[MEMBERS_KEY]
-    return _submit_form(members, await csrf_token(request))
+    return _submit_form(request, await csrf_token(request))
 
 
 def preview_json(found: discover.Candidate) -> str:
@@ -87,12 +91,12 @@ def preview_json(found: discover.Candidate) -> str:
     )
 
 
-def _throttled(members: MemberState, client: str) -> web.Response:
+def _throttled(request: web.Request, members: MemberState, client: str) -> web.Response:
     wait = members.limiter.retry_after(client)
     return message(
-        members.settings,
+        request,
         429,
-        "Too many submissions from your address; please try again later.",
+        words(request).gettext("Too many submissions from your address; please try again later."),
         headers={"Retry-After": str(wait)},
     )
 
@@ -103,21 +107,24 @@ async def post_submit(request: web.Request) -> web.Response:
     posted = request[POSTED]
     form, token = posted.form, posted.token
     languages = members.settings.site.languages
-    errors = field_errors(form, languages)
+    errors = field_errors(form, languages, words(request))
     if errors:
-        return _submit_form(members, token, values=form, errors=errors, status=422)
+        return _submit_form(request, token, values=form, errors=errors, status=422)
     client = client_address(request)
     if not members.limiter.take(client):
-        return _throttled(members, client)
+        return _throttled(request, members, client)
     settings = await asyncio.to_thread(members.current_settings)
     found = await members.discoverer(form["url"], settings, members.now())
     if isinstance(found, discover.Refusal):
-        return _submit_form(members, token, values=form, refusal=found.message, status=422)
+        refusal = refusal_reason(found, language_of(request))
+        return _submit_form(request, token, values=form, refusal=refusal, status=422)
     store = await asyncio.to_thread(members.store)
     waiting = await asyncio.to_thread(store.pending_with_feed, found.url)
     if waiting is not None:
-        refusal = f"{found.url} was already submitted and is waiting for review."
-        return _submit_form(members, token, values=form, refusal=refusal, status=422)
+        refusal = words(request).gettext(
+            "the feed %(url)s was already submitted and is waiting for review", url=found.url
+        )
+        return _submit_form(request, token, values=form, refusal=refusal, status=422)
     new = NewSubmission(
         url=form["url"],
         feed_url=found.url,
@@ -127,13 +134,15 @@ async def post_submit(request: web.Request) -> web.Response:
         preview_json=preview_json(found),
     )
     draft = members.drafts.put(token, new)
+    language = language_of(request)
     return page(
+        request,
         "preview.html",
         csrf=token,
         draft=draft,
         found=found,
+        warnings=[preview_warning(w, language) for w in found.warnings],
         submission=new,
-        **site_context(members.settings),
     )
 
 
@@ -143,14 +152,8 @@ async def post_confirm(request: web.Request) -> web.Response:
     posted = request[POSTED]
     draft = members.drafts.take(posted.form.get("draft", ""), posted.token)
     if draft is None:
-        return message(
-            members.settings, 410, "This preview has expired; please submit the address again."
-        )
+        text = words(request).gettext("This preview has expired; please submit the address again.")
+        return message(request, 410, text)
     store = await asyncio.to_thread(members.store)
     ident = await asyncio.to_thread(store.add_submission, draft.submission, members.now())
-    return page(
-        "queued.html",
-        submission=draft.submission,
-        ident=ident,
-        **site_context(members.settings),
-    )
+    return page(request, "queued.html", submission=draft.submission, ident=ident)

@@ -13,20 +13,20 @@ against 5.6 ms for httpx), and only this folder imports it:
 * ``decoders``: the body, decoded layer by layer with its limit counted after decompression;
 * ``connector``: the address policy of ``ingest/netguard.py`` checked at resolution, at
   connection and on every pooled connection's peer (also for the WebSub ping);
-* ``outcome``: what each ending means: status, validators, ``Retry-After``, error kind and
-  message.
+* ``outcome``: what each ending means: status, validators, ``Retry-After``, error kind,
+  parameters and message.
 """
 
 from __future__ import annotations
 
 from aggregator.ingest.fetch.client import Fetcher, body_digest, user_agent
 from aggregator.ingest.fetch.connector import guarded_connector
-from aggregator.ingest.fetch.outcome import describe_error, describe_status, parse_retry_after
+from aggregator.ingest.fetch.outcome import classify_error, describe_status, parse_retry_after
 
 __all__ = [
     "Fetcher",
     "body_digest",
-    "describe_error",
+    "classify_error",
     "describe_status",
     "guarded_connector",
     "parse_retry_after",

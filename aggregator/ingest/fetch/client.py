@@ -36,12 +36,12 @@ from aggregator.ingest.fetch.outcome import (
     FetchFailure,
     Hop,
     answer_fields,
-    describe_error,
+    classify_error,
     describe_status,
     flatten_headers,
 )
 from aggregator.ingest.netguard import AddressPolicy, check_url, host_and_port
-from aggregator.models import FetchRequest, FetchResult, FetchStatus
+from aggregator.models import ErrorKind, ErrorParams, FetchRequest, FetchResult, FetchStatus
 
 ACCEPT = (
     "application/atom+xml, application/rss+xml, application/feed+json, "
@@ -144,8 +144,7 @@ class Fetcher:
         try:
             return await run.go()
         except Exception as exc:  # a bug must not stop the cycle either
-            kind, message = describe_error(exc, self._settings)
-            return run.failed(kind, message)
+            return run.failed(*classify_error(exc, self._settings, run.url))
 
     def _host_slot(self, host: str) -> asyncio.Semaphore:
         slot = self._hosts.get(host)
@@ -169,7 +168,7 @@ class _Run:
         try:
             self.url = check_url(self.request.url, self.f._policy)
         except RefusedURLError as exc:
-            return self.failed("refused", f"refused: {exc}")
+            return self.failed(ErrorKind.REFUSED, f"refused: {exc}", {"url": self.request.url})
         permanent = True
         seen = {self.url}
         deadline: float | None = None
@@ -182,22 +181,24 @@ class _Run:
                 try:
                     hop = await self._exchange(deadline)
                 except FetchFailure as exc:
-                    return self.failed(exc.kind, str(exc))
+                    return self.failed(exc.kind, str(exc), exc.params)
                 except Exception as exc:
-                    return self.failed(*describe_error(exc, self.settings))
+                    return self.failed(*classify_error(exc, self.settings, self.url))
             if hop.status not in REDIRECTS:
                 return self._finish(hop, moved=permanent and len(seen) > 1)
             permanent = permanent and hop.status in PERMANENT_REDIRECTS
             try:
                 self.url = self._follow(hop)
             except FetchFailure as exc:
-                return self.failed(exc.kind, str(exc), http_status=hop.status)
+                return self.failed(exc.kind, str(exc), exc.params, http_status=hop.status)
             if self.url in seen:
                 message = f"redirect loop back to {self.url}"
-                return self.failed("redirect_loop", message, http_status=hop.status)
+                loop = {"url": self.url}
+                return self.failed(ErrorKind.REDIRECT_LOOP, message, loop, http_status=hop.status)
             seen.add(self.url)
         limit = self.settings.max_redirects
-        return self.failed("too_many_redirects", f"too many redirects (more than {limit})")
+        message = f"too many redirects (more than {limit})"
+        return self.failed(ErrorKind.TOO_MANY_REDIRECTS, message, {"limit": limit})
 
     # -- one exchange --------------------------------------------------------------------
 
@@ -238,23 +239,33 @@ class _Run:
     def _follow(self, hop: Hop) -> str:
         location = hop.headers.get("location", "").strip()
         if not location:
-            raise FetchFailure("bad_redirect", f"{describe_status(hop.status)} without a Location")
+            message = f"{describe_status(hop.status)} without a Location"
+            raise FetchFailure(ErrorKind.BAD_REDIRECT, message, {"status": hop.status})
         shown = location if len(location) <= 200 else location[:200] + "…"
         try:
             return check_url(urljoin(hop.url, location), self.f._policy)
         except (RefusedURLError, ValueError) as exc:
-            raise FetchFailure("refused", f"redirect to {shown!r} refused: {exc}") from None
+            message = f"redirect to {shown!r} refused: {exc}"
+            raise FetchFailure(ErrorKind.REFUSED, message, {"url": shown}) from None
 
     def _finish(self, hop: Hop, *, moved: bool) -> FetchResult:
         moved_to = self.url if moved else None
         status, fields = answer_fields(hop, self.request, moved_to=moved_to, clock=self.f._clock)
         return self._result(status, **fields)
 
-    def failed(self, kind: str, message: str, http_status: int | None = None) -> FetchResult:
+    def failed(
+        self,
+        kind: ErrorKind,
+        message: str,
+        params: ErrorParams | None = None,
+        *,
+        http_status: int | None = None,
+    ) -> FetchResult:
         return self._result(
             FetchStatus.ERROR,
             error=message,
             error_kind=kind,
+            error_params=params or {},
             http_status=http_status or None,
             etag=self.request.etag,
             last_modified=self.request.last_modified,

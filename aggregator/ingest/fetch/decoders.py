@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from aggregator.ingest.fetch.outcome import FetchFailure, size_text
+from aggregator.models import ErrorKind
 
 _PIECE = 64 * 1024  # most bytes one decompression step may produce
 _MAX_CODINGS = 3
@@ -59,9 +60,10 @@ class ContentDecoder:
         codings = [c for c in codings if c and c != "identity"]
         unknown = [c for c in codings if c not in ("gzip", "x-gzip", "deflate")]
         if unknown:
-            raise FetchFailure("encoding", f"unsupported Content-Encoding {unknown[0]!r}")
+            raise FetchFailure(ErrorKind.ENCODING, f"unsupported Content-Encoding {unknown[0]!r}")
         if len(codings) > _MAX_CODINGS:
-            raise FetchFailure("encoding", f"too many Content-Encoding layers ({len(codings)})")
+            message = f"too many Content-Encoding layers ({len(codings)})"
+            raise FetchFailure(ErrorKind.ENCODING, message)
         self._layers = [_Inflater(c) for c in reversed(codings)]
 
     def feed(self, data: bytes) -> Iterator[bytes]:
@@ -82,7 +84,7 @@ class ContentDecoder:
 
 
 class BoundedBody:
-    """Collects a body chunk by chunk, raising ``FetchFailure("too_large")`` past the limit.
+    """Collects a body chunk by chunk, raising ``FetchFailure(TOO_LARGE)`` past the limit.
 
     Three counts, checked in the order they become known: the declared Content-Length (before
     a byte is read), the bytes received, and the bytes they decode to.
@@ -91,7 +93,7 @@ class BoundedBody:
     def __init__(self, content_encoding: str | None, limit: int, declared: int | None) -> None:
         if declared is not None and declared > limit:
             message = f"body of {size_text(declared)} exceeds the {size_text(limit)} limit"
-            raise FetchFailure("too_large", message)
+            raise FetchFailure(ErrorKind.TOO_LARGE, message, {"limit": limit})
         self._decoder = ContentDecoder(content_encoding)
         self._limit = limit
         self._parts: list[bytes] = []
@@ -102,7 +104,8 @@ class BoundedBody:
         """Take one chunk as received from the network."""
         self._raw += len(chunk)
         if self._raw > self._limit:
-            raise FetchFailure("too_large", f"body exceeds the {size_text(self._limit)} limit")
+            message = f"body exceeds the {size_text(self._limit)} limit"
+            raise FetchFailure(ErrorKind.TOO_LARGE, message, {"limit": self._limit})
         self._collect(self._decoder.feed(chunk))
 
     def finish(self) -> bytes:
@@ -115,5 +118,5 @@ class BoundedBody:
             self._size += len(piece)
             if self._size > self._limit:
                 message = f"decoded body exceeds the {size_text(self._limit)} limit"
-                raise FetchFailure("too_large", message)
+                raise FetchFailure(ErrorKind.TOO_LARGE, message, {"limit": self._limit})
             self._parts.append(piece)

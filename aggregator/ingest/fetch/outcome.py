@@ -3,8 +3,9 @@
 A feed that answers 404, asks us to come back later, times out, resolves to a refused address
 or sends a broken gzip stream is an outcome for the cycle to record, never an exception that
 stops it.  Here each ending is classified: the final answer's status and validators, the delay a
-``Retry-After`` asks for (clamped), and for every failure a short kind (``timeout``,
-``http_404``, ``refused``, ``too_large``…) with a sentence saying what a person can act on.
+``Retry-After`` asks for (clamped), and for every failure an ``ErrorKind`` (``timeout``,
+``http_status``, ``refused``, ``too_large``…) with its parameters (the status, the limit, the
+host), which each reader's language words, and one English sentence for logs and the CLI.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import aiohttp
 from aggregator.clock import Clock
 from aggregator.config import FetchSettings
 from aggregator.ingest.fetch.connector import REFUSED_MARK
-from aggregator.models import FetchRequest, FetchStatus
+from aggregator.models import ErrorKind, ErrorParams, FetchRequest, FetchStatus
 
 RETRY_AFTER_MIN_S = 60.0
 RETRY_AFTER_MAX_S = 24 * 3600.0
@@ -32,8 +33,9 @@ PERMANENT_REDIRECTS = frozenset({301, 308})
 class FetchFailure(Exception):
     """A failure inside one fetch, turned into a value before it leaves ``Fetcher.fetch``."""
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: ErrorKind, message: str, params: ErrorParams | None = None) -> None:
         self.kind = kind
+        self.params: ErrorParams = params or {}
         super().__init__(message)
 
 
@@ -85,13 +87,14 @@ def answer_fields(
             "last_modified": hop.headers.get("last-modified"),
             **common,
         }
-    status = FetchStatus.GONE if hop.status == 410 else FetchStatus.ERROR
+    gone = hop.status == 410
     retry = None
     if hop.status in (429, 503):
         retry = parse_retry_after(hop.headers.get("retry-after"), clock())
-    return status, {
+    return FetchStatus.GONE if gone else FetchStatus.ERROR, {
         "error": describe_status(hop.status),
-        "error_kind": f"http_{hop.status}",
+        "error_kind": ErrorKind.GONE if gone else ErrorKind.HTTP_STATUS,
+        "error_params": {"status": hop.status},
         "retry_after_s": retry,
         "etag": request.etag,
         "last_modified": request.last_modified,
@@ -151,35 +154,58 @@ def _refusal_in(exc: BaseException) -> str | None:
     return None
 
 
-def describe_error(exc: BaseException, settings: FetchSettings) -> tuple[str, str]:
-    """(kind, message) for an exception raised while fetching: what a person needs to act."""
+Failure = tuple[ErrorKind, str, ErrorParams]
+
+
+def classify_error(exc: BaseException, settings: FetchSettings, url: str) -> Failure:
+    """(kind, English message, parameters) for an exception raised while fetching ``url``."""
     refused = _refusal_in(exc)
     if refused is not None:
-        return "refused", f"refused: {refused}"
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return "timeout", f"could not connect within {settings.connect_timeout_s:g} s"
-    if isinstance(exc, aiohttp.SocketTimeoutError):
-        return "timeout", f"no data received for {settings.read_timeout_s:g} s"
-    if isinstance(exc, TimeoutError):
-        return "timeout", f"timed out after {settings.total_timeout_s:g} s"
+        return ErrorKind.REFUSED, f"refused: {refused}", {"url": url}
+    timeout = _timeout(exc, settings)
+    if timeout is not None:
+        message, seconds = timeout
+        return ErrorKind.TIMEOUT, message, {"seconds": seconds}
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
-        return "tls", f"TLS certificate problem: {exc.certificate_error}"
+        return ErrorKind.TLS, f"TLS certificate problem: {exc.certificate_error}", {}
     if isinstance(exc, aiohttp.ClientSSLError):
-        return "tls", f"TLS error: {exc.os_error}"
+        return ErrorKind.TLS, f"TLS error: {exc.os_error}", {}
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
-        return "dns", f"could not resolve host {exc.host}"
+        return ErrorKind.DNS, f"could not resolve host {exc.host}", {"host": exc.host}
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return ErrorKind.PROTOCOL, f"invalid HTTP response: {exc.message}", {}
+    if isinstance(exc, zlib.error):
+        return ErrorKind.ENCODING, f"could not decompress the body: {exc}", {}
+    connection = _connection(exc)
+    if connection is not None:
+        return ErrorKind.CONNECTION, connection, {}
+    return ErrorKind.INTERNAL, f"unexpected {type(exc).__name__}: {exc}", {}
+
+
+def _timeout(exc: BaseException, settings: FetchSettings) -> tuple[str, float] | None:
+    """The sentence and the limit of a timeout, or None when ``exc`` is not one."""
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        seconds = settings.connect_timeout_s
+        return f"could not connect within {seconds:g} s", seconds
+    if isinstance(exc, aiohttp.SocketTimeoutError):
+        seconds = settings.read_timeout_s
+        return f"no data received for {seconds:g} s", seconds
+    if isinstance(exc, TimeoutError):
+        seconds = settings.total_timeout_s
+        return f"timed out after {seconds:g} s", seconds
+    return None
+
+
+def _connection(exc: BaseException) -> str | None:
+    """The sentence of a connection that failed or broke off, or None when it is not one."""
     if isinstance(exc, aiohttp.ClientConnectorError):
         if isinstance(exc.os_error, ConnectionRefusedError):
-            return "connection", "connection refused"
-        return "connection", f"could not connect: {exc.os_error.strerror or exc.os_error}"
+            return "connection refused"
+        return f"could not connect: {exc.os_error.strerror or exc.os_error}"
     if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return "connection", "the server closed the connection without answering"
+        return "the server closed the connection without answering"
     if isinstance(exc, aiohttp.ClientPayloadError):
-        return "connection", "the response body was cut short or malformed"
-    if isinstance(exc, aiohttp.ClientResponseError):
-        return "protocol", f"invalid HTTP response: {exc.message}"
-    if isinstance(exc, zlib.error):
-        return "encoding", f"could not decompress the body: {exc}"
+        return "the response body was cut short or malformed"
     if isinstance(exc, aiohttp.ClientError | OSError):
-        return "connection", f"connection error: {exc or type(exc).__name__}"
-    return "internal", f"unexpected {type(exc).__name__}: {exc}"
+        return f"connection error: {exc or type(exc).__name__}"
+    return None
