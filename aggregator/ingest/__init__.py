@@ -5,7 +5,8 @@ records, and the ``SourceUpdate`` saying what to write and when to fetch again. 
 one step, in the order a document goes through them:
 
 * ``fetch/`` (with ``netguard``): the HTTP request -> ``FetchResult``, failures as values;
-* ``parse/`` (feeds) or ``scrape`` (listing pages): bytes -> ``ParsedFeed`` or ``ParseError``;
+* ``parse/`` (feeds) or ``scrape`` (listing pages): bytes -> ``ParsedFeed`` or ``ParseError``
+  (``failures`` turns a ``ParseError`` into an ``ErrorKind`` plus parameters);
 * ``dates``: the one reader of dates, used by ``parse/`` and ``scrape``;
 * ``normalise`` (with ``bylines``, ``identity``, ``plaintext``, ``sanitize``, ``language``,
   ``urls``): ``ParsedFeed`` -> ``[Post]``, every field rule of the blog model;
