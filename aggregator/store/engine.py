@@ -24,7 +24,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Dialect, Engine, create_engine, event, make_url, text
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
@@ -109,15 +109,6 @@ def _sqlite_on_begin(conn: Connection) -> None:
         conn.connection.driver_connection.execute("BEGIN")  # type: ignore[union-attr]
     except sqlite3.Error:
         conn.exec_driver_sql("BEGIN")
-
-
-def placeholder(dialect: Dialect) -> str | None:
-    """The driver's positional parameter marker, for statements sent to it as they are.
-
-    The cycle's bulk writes and per-source lookups skip SQLAlchemy's compilation and per-value
-    processing (most of their CPU); a driver with another style gets the SQLAlchemy path.
-    """
-    return {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(dialect.paramstyle)
 
 
 @contextmanager

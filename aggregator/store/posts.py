@@ -13,12 +13,12 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Dialect, Row, Select, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Dialect, Row, Select, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from aggregator.dedupe import StoryKey, link_key, title_key
 from aggregator.models import Author, Link, Post
-from aggregator.store.engine import placeholder
+from aggregator.store.driver import insert_sql, marks, placeholder
 from aggregator.store.schema import (
     StoredTime,
     from_stored,
@@ -328,9 +328,9 @@ def story_lookup(
         return None
     either = []
     if links:
-        either.append(f"link_key IN ({_marks(mark, len(links))})")
+        either.append(f"link_key IN ({marks(mark, len(links))})")
     if titles:
-        either.append(f"title_key IN ({_marks(mark, len(titles))})")
+        either.append(f"title_key IN ({marks(mark, len(titles))})")
     sql = (
         "SELECT id, source_id, link_key, title_key, language, published, first_seen "
         f"FROM posts WHERE ({' OR '.join(either)}) AND source_id != {mark}"
@@ -382,15 +382,10 @@ def _stored_hashes(conn: Connection, ids: Sequence[str]) -> dict[str, str]:
         if mark is None:
             found = conn.execute(_HASHES, {"ids": list(chunk)}).all()
         else:
-            sql = f"SELECT id, content_hash FROM posts WHERE id IN ({_marks(mark, len(chunk))})"
+            sql = f"SELECT id, content_hash FROM posts WHERE id IN ({marks(mark, len(chunk))})"
             found = conn.exec_driver_sql(sql, tuple(chunk)).all()
         hashes.update(found)
     return hashes
-
-
-@lru_cache(maxsize=1024)
-def _marks(mark: str, count: int) -> str:
-    return ", ".join([mark] * count)
 
 
 def upsert_posts(
@@ -457,7 +452,7 @@ def upsert_many(
             rows = [{"post_id": post_id, "topic": topic} for post_id, topic in topic_rows]
             conn.execute(insert(post_topics), rows)
         else:
-            sql = _insert_sql(conn.dialect, post_topics, ("post_id", "topic"), mark)
+            sql = insert_sql(conn.dialect, post_topics, ("post_id", "topic"), mark)
             conn.exec_driver_sql(sql, topic_rows)
     return counts
 
@@ -472,17 +467,9 @@ def _insert_posts(conn: Connection, batch: Sequence[Post], keys: StoryKeys | Non
         except ValueError:
             pass  # a naive datetime: SQLAlchemy's path below reports it as usual
         else:
-            conn.exec_driver_sql(_insert_sql(conn.dialect, posts, POST_COLUMNS, mark), rows)
+            conn.exec_driver_sql(insert_sql(conn.dialect, posts, POST_COLUMNS, mark), rows)
             return
     conn.execute(insert(posts), [post_row(p, keys) for p in batch])
-
-
-@lru_cache(maxsize=8)
-def _insert_sql(dialect: Dialect, table: Table, names: tuple[str, ...], mark: str) -> str:
-    quote = dialect.identifier_preparer
-    columns = ", ".join(quote.format_column(table.c[name]) for name in names)
-    values = _marks(mark, len(names))
-    return f"INSERT INTO {quote.format_table(table)} ({columns}) VALUES ({values})"
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Dialect, Row, bindparam, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from aggregator.models import ErrorKind, ErrorParams, ScrapeRules, Source, SourceState
-from aggregator.store.engine import placeholder
+from aggregator.store.driver import placeholder, update_by_id_sql
 from aggregator.store.schema import StoredTime, UTCDateTime, sources, stored_time
 
 STATE_FIELDS = (
@@ -262,7 +261,9 @@ def _updated(conn: Connection, states: Sequence[SourceState]) -> int:
         except ValueError:
             pass
         else:
-            return conn.exec_driver_sql(_state_update_sql(conn.dialect, mark), values).rowcount
+            return conn.exec_driver_sql(
+                update_by_id_sql(conn.dialect, sources, STATE_FIELDS, mark), values
+            ).rowcount
     rows = [
         {"_id": state.source_id, **{f"_{k}": v for k, v in _state_columns(state).items()}}
         for state in states
@@ -280,14 +281,6 @@ def _state_values(state: SourceState, convert: StoredTime) -> tuple[Any, ...]:
         if name in _TIME_FIELDS and values[index] is not None:
             values[index] = convert(values[index])
     return (*values, state.source_id)
-
-
-@lru_cache(maxsize=4)
-def _state_update_sql(dialect: Dialect, mark: str) -> str:
-    """``_STATE_UPDATE`` for the driver as it is (see ``engine.placeholder``)."""
-    quote = dialect.identifier_preparer
-    sets = ", ".join(f"{quote.format_column(sources.c[name])} = {mark}" for name in STATE_FIELDS)
-    return f"UPDATE {quote.format_table(sources)} SET {sets} WHERE id = {mark}"
 
 
 def write_state(conn: Connection, state: SourceState) -> None:
