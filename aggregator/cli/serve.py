@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -65,3 +66,12 @@ DEMO_PAGES = (
     ("submit", "where a member organisation proposes its feed"),
     ("sources", "every member feed's health"),
 )
+
+
+def _python() -> str:
+    """The interpreter that ran the demo, as a newcomer would type it (``.venv/bin/python``)."""
+    executable = Path(sys.executable)
+    try:
+        return str(executable.relative_to(Path.cwd()))
+    except ValueError:
+        return "python"
