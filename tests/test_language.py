@@ -1,12 +1,15 @@
 """language.py: the language a reader sees a post filed under.
 
-``tests/data/language/labelled.tsv`` holds short titles and teasers written for this test, the
-length of what detection gets in practice (a title plus a 300-character excerpt, often less).
+``tests/data/language/labelled.tsv`` holds short titles and teasers in the site's languages
+written for this test, often shorter than what detection gets in practice (a title plus a
+300-character excerpt).  Accuracy over ten languages is in ``test_language_accuracy.py``.
 """
 
 from __future__ import annotations
 
-import copy
+import json
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +18,8 @@ import pytest
 
 from aggregator.ingest import language
 from aggregator.ingest.language import detect, detect_with_confidence, normalise_tag
+from aggregator.ingest.normalise import choose_language
+from aggregator.ingest.workers import package_root
 
 LABELLED = Path(__file__).resolve().parent / "data" / "language" / "labelled.tsv"
 SITE = ("en", "fr", "es")
@@ -56,10 +61,38 @@ def test_seed_titles(text: str, expected: str) -> None:
     assert detect(text, SITE) == expected
 
 
-def test_detection_is_restricted_to_the_allowed_languages() -> None:
+def test_detection_names_languages_the_site_does_not_publish() -> None:
     italian = "La città metropolitana di Bologna accoglie i migranti con nuove iniziative"
-    assert detect_with_confidence(italian, SITE)[0] in SITE
+    assert detect(italian, SITE) == "it"
+    portuguese = "A Câmara Municipal de Lisboa aprova um programa de renda acessível para famílias"
+    assert detect(portuguese, SITE) == "pt"
+    dutch = "De gemeenteraad stemt in met de bouw van zevenhonderd sociale huurwoningen"
+    assert detect(dutch, SITE) == "nl"
     assert detect("Die Stadt eröffnet eine neue Bibliothek im alten Rathaus", ("de", "fr")) == "de"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("مدينة القاهرة تطلق خطة جديدة للإسكان الاجتماعي في الأحياء الشعبية", "ar"),
+        ("市议会通过了新的住房计划，将在城市中心建设更多的公共住房", "zh"),
+        ("Η δημοτική αρχή ανακοίνωσε νέο πρόγραμμα για την κατοικία", "el"),
+    ],
+)
+def test_labels_read_as_the_tags_a_site_uses(text: str, expected: str) -> None:
+    assert detect_with_confidence(text, SITE)[0] == expected
+
+
+def test_every_label_reads_as_one_tag_and_the_probabilities_add_up() -> None:
+    reader = language._reader()
+    assert not set(language.SITE_TAGS) & set(reader.tags)  # "arz" is read as "ar", never shown
+    assert len(set(reader.tags)) == len(reader.tags)
+    probs = reader.probabilities("Le conseil municipal adopte un plan pour le logement")
+    assert abs(float(probs.sum()) - 1.0) < 1e-4
+
+
+def test_text_without_language_is_not_guessed() -> None:
+    assert detect_with_confidence("xxxxxxxxxxxx yyyyyyyyy zzzzzz", SITE) == (None, 0.0)
 
 
 def test_too_little_text_is_not_guessed() -> None:
@@ -68,14 +101,21 @@ def test_too_little_text_is_not_guessed() -> None:
     assert detect("2022 – 25/03", SITE) is None
 
 
-def test_a_single_allowed_language_decides_nothing() -> None:
-    assert detect("Le conseil municipal adopte un plan pour le logement", ("en",)) is None
+def test_a_single_site_language_still_tells_the_others_apart() -> None:
+    assert detect("Le conseil municipal adopte un plan pour le logement", ("en",)) == "fr"
+    assert detect("The city council adopts a plan for affordable housing", ("en",)) == "en"
 
 
-def test_unknown_or_malformed_allowed_codes_are_ignored() -> None:
+def test_unknown_or_malformed_site_codes_are_ignored() -> None:
     text = "Le conseil municipal adopte un plan pour le logement abordable"
     assert detect(text, ("fr", "en", "xx-not", "English")) == "fr"
-    assert detect(text, ("qq", "zz")) is None
+    assert detect(text, ("qq", "zz")) == "fr"
+    assert detect(text, ()) == "fr"
+
+
+def test_a_site_of_no_languages_is_as_sure_as_the_model() -> None:
+    url = "https://www.example.org/path/index.html?id=123&x=abc"
+    assert detect(url, ()) is None
 
 
 @pytest.mark.parametrize(
@@ -91,46 +131,46 @@ def test_normalise_tag(tag: str | None, expected: str | None) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# The restricted-model cache: same answers, and never a reason for detection to fail
+# The model cache: same answers, and never a reason for detection to fail
 
 
 @pytest.fixture
 def fresh_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("AGGREGATOR_CACHE_DIR", str(tmp_path / "cache"))
-    language._restricted.cache_clear()
+    language.forget_model()
     yield tmp_path / "cache"
-    language._restricted.cache_clear()
+    language.forget_model()
 
 
 def _answers() -> list[tuple[str | None, float]]:
     return [detect_with_confidence(text, SITE) for _, text in _labelled()]
 
 
-def _shipped_answers() -> list[tuple[str | None, float]]:
-    view = copy.copy(language._full_model())
-    view.set_languages(sorted(SITE))
-    return [tuple(view.classify(language._sample(text))) for _, text in _labelled()]
+def _shipped_answers() -> list[tuple[str, float]]:
+    model = language._shipped_model()
+    return [tuple(model.classify(language._sample(text))) for _, text in _labelled()]
 
 
 def test_the_cached_model_answers_exactly_as_the_shipped_one(fresh_cache: Path) -> None:
     first = _answers()  # builds the model from the shipped file and writes the cache
     files = list(fresh_cache.glob("langid-*.npz"))
     assert len(files) == 1
-    language._restricted.cache_clear()
+    language.forget_model()
     second = _answers()  # read back from the cache
     assert second == first
-    assert [lang for lang, _ in second] == [lang for lang, _ in _shipped_answers()]
-    assert [round(c, 6) for _, c in second] == [round(c, 6) for _, c in _shipped_answers()]
+    cached = language._reader().model
+    assert [tuple(cached.classify(language._sample(text))) for _, text in _labelled()] == (
+        _shipped_answers()
+    )
 
 
 def test_a_damaged_cache_file_is_replaced_not_trusted(fresh_cache: Path) -> None:
     expected = _answers()
     (path,) = fresh_cache.glob("langid-*.npz")
     path.write_bytes(b"PK\x03\x04 not really a model")
-    language._restricted.cache_clear()
+    language.forget_model()
     assert _answers() == expected
-    language._restricted.cache_clear()
-    assert language._load_cached(frozenset(SITE)) is not None  # rewritten whole
+    assert language._load_cached() is not None  # rewritten whole
 
 
 def test_an_unusable_cache_directory_only_costs_time(
@@ -139,11 +179,11 @@ def test_an_unusable_cache_directory_only_costs_time(
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory", encoding="utf-8")
     monkeypatch.setenv("AGGREGATOR_CACHE_DIR", str(blocker / "cache"))
-    language._restricted.cache_clear()
+    language.forget_model()
     try:
         assert detect("La ville de Lyon accueille le congrès des maires", SITE) == "fr"
     finally:
-        language._restricted.cache_clear()
+        language.forget_model()
 
 
 def test_detection_reads_a_bounded_sample() -> None:
@@ -152,3 +192,61 @@ def test_detection_reads_a_bounded_sample() -> None:
     assert len(sample) <= language.MAX_DETECT_CHARS
     assert not sample.endswith(("hous", "ma"))  # cut at a space, not inside a word
     assert detect(long_text, SITE) == "en"
+
+
+def test_the_fork_servers_warm_up_loads_what_detection_needs(tmp_path: Path) -> None:
+    """Workers forked from the fork server detect without loading anything themselves."""
+    probe = (
+        "import json\n"
+        "import aggregator.ingest.preload\n"
+        "from aggregator.ingest import language\n"
+        "reader = language._READER[0] if language._READER else None\n"
+        "print(json.dumps({'tags': len(reader.tags) if reader else 0,\n"
+        "                  'sites': [sorted(s) for s in reader._masks] if reader else []}))\n"
+    )
+    env = {
+        "AGGREGATOR_PRELOAD": json.dumps({"root": str(package_root()), "languages": ["en", "fr"]}),
+        "AGGREGATOR_CACHE_DIR": str(tmp_path / "cache"),
+        "PATH": "/usr/bin:/bin",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        cwd=package_root(),
+    )
+    loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert loaded["tags"] > 100  # the whole model, not the site's languages only
+    assert loaded["sites"] == [["en", "fr"]]
+
+
+# --------------------------------------------------------------------------------------------
+# choose_language: declarations, detection and the site's languages
+
+SPANISH = "El ayuntamiento aprueba nuevos carriles para bicicletas junto al río y la estación"
+PORTUGUESE = "A Câmara Municipal de Lisboa aprova um programa de renda acessível para famílias"
+
+
+@pytest.mark.parametrize(
+    ("entry", "feed", "text", "source", "expected"),
+    [
+        # a declaration outside the site's languages wins over any detection
+        (None, "pt-BR", SPANISH, "en", "pt"),
+        (None, None, SPANISH, "de", "de"),
+        ("it", "pt", SPANISH, "en", "it"),  # the entry's own first
+        # a site language declared feed-wide loses to a sure detection, in any language
+        (None, "en", PORTUGUESE, "en", "pt"),
+        (None, "en-US", SPANISH, "en", "es"),
+        (None, "fr", "Kazan", "de", "fr"),  # unsure: the feed's, not the source's
+        # nothing declared: detection when sure, else the source's setting
+        (None, None, PORTUGUESE, "en", "pt"),
+        (None, None, "Kazan", "fr", "fr"),
+        (None, None, "Kazan", "not a tag", "en"),
+    ],
+)  # fmt: skip
+def test_choose_language(
+    entry: str | None, feed: str | None, text: str, source: str, expected: str
+) -> None:
+    assert choose_language(entry, feed, text, SITE, source) == expected

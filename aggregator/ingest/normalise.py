@@ -251,20 +251,29 @@ def choose_language(
     languages: Sequence[str],
     source_lang: str,
 ) -> str:
-    """Entry's declared language, else the feed's, else detected among ``languages``, else the
-    source's; always the lower-case primary subtag ("en-GB" -> "en").
+    """The post's language: the lower-case primary subtag ("en-GB" -> "en"), in any language.
 
-    One exception to that order: a feed-wide declaration loses to detection when detection is
-    very sure (``OVERRIDE_CONFIDENCE``, ``OVERRIDE_MIN_LETTERS``) and names another site
-    language, because multilingual blogs such as the seeds' declare one language for all.
-    An entry language equal to the feed's counts as the feed's: parsers copy the channel's
-    ``<language>`` onto every item, so it says nothing about this entry.
+    In order: the entry's own declaration; a declaration in a language the site does not
+    publish (the feed's, else the source's setting), which no detection overrides; detection
+    among every language the model knows, when sure; the feed's declaration; the source's.
+
+    A feed-wide declaration of a site language loses to detection only when detection is very
+    sure (``OVERRIDE_CONFIDENCE``, ``OVERRIDE_MIN_LETTERS``): multilingual blogs such as the
+    seeds' declare one language for all their posts, and a CMS default declares English for a
+    Portuguese blog.  An entry language equal to the feed's counts as the feed's: parsers copy
+    the channel's ``<language>`` onto every item, so it says nothing about this entry.
     """
     declared = normalise_tag(entry_lang)
     feed_declared = normalise_tag(feed_lang)
     if declared and declared != feed_declared:
         return declared
+    site = {normalise_tag(code) for code in languages}
+    configured = normalise_tag(source_lang)
     feed_declared = feed_declared or declared
+    if feed_declared is None and configured not in site:
+        feed_declared = configured  # an operator's statement outside the site: a declaration
+    if feed_declared and feed_declared not in site:
+        return feed_declared
     detected, confidence = detect_with_confidence(text, languages)
     if feed_declared:
         letters = sum(map(str.isalpha, text))
@@ -272,7 +281,7 @@ def choose_language(
         return detected if detected and strong else feed_declared
     if detected and confidence >= MIN_CONFIDENCE:
         return detected
-    return normalise_tag(source_lang) or "en"
+    return configured or "en"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """Imported by the cycle's fork server only (see ``ingest.workers``), never by the product.
 
-Importing it imports and warms what every worker needs (parsers, sanitizer, the language model
-for the site's languages), so that workers forked from the server start with them loaded.
+Importing it imports and warms what every worker needs (parsers, sanitizer, the whole language
+model and the site's languages read in it), so that workers forked from the server start with
+them loaded.
 
 ``workers`` starts the server only after checking that it finds the parent's copy of the
 package; should it find another all the same, this module warms nothing and points the package
