@@ -50,9 +50,8 @@ def demo(out: Path) -> None:
         console.print(f"  Digest (text):      {result.digest.text_path}")
         console.print(f"  Digest (.eml):      {result.digest.eml_path}")
     console.print(f"  Config used:        {result.config_path}")
-    console.print(
-        f"\nNext: [bold]python run.py serve --config {result.config_path}[/], then visit:"
-    )
+    serve_command = f"{_python()} run.py serve --config {result.config_path}"
+    console.print(f"\nNext: [bold]{serve_command}[/], then visit:")
     base = "http://127.0.0.1:8080/"
     for path, what in DEMO_PAGES:
         console.print(f"  {base}{path:<12} {what}")
