@@ -604,7 +604,7 @@ def test_sources_page_shows_each_sources_health(
         uclg = re.search(r'<tr id="source-uclg">(.*?)</tr>', page)
         cemr = re.search(r'<tr id="source-cemr">(.*?)</tr>', page)
         assert uclg is not None and cemr is not None
-        assert ">ok<" in uclg.group(1) and "<td>2</td>" in uclg.group(1)
+        assert ">ok<" in uclg.group(1) and re.search(r"<td[^>]*>2</td>", uclg.group(1))
         assert recent.strftime("%Y-%m-%d") in uclg.group(1)
         assert ">failing<" in cemr.group(1) and "HTTP 500 &lt;oops&gt;" in cemr.group(1)
         assert "source-vvsg" not in page  # disabled sources are not listed
