@@ -36,7 +36,7 @@ from aggregator.ingest.decide import (
     plan_update,
 )
 from aggregator.ingest.fetch import Fetcher, body_digest, user_agent
-from aggregator.ingest.process import DocumentJob, ProcessedDocument, process_document
+from aggregator.ingest.process import ProcessedDocument, document_job, process_document
 from aggregator.ingest.workers import WorkerPool
 from aggregator.members.notify import send_notices
 from aggregator.models import (
@@ -314,17 +314,7 @@ class _Cycle:
     async def _process(
         self, source: Source, result: FetchResult, now: datetime
     ) -> ProcessedDocument:
-        assert result.body is not None
-        job = DocumentJob(
-            source=source,
-            body=result.body,
-            url=result.final_url or result.request.url,
-            headers=dict(result.headers),
-            now=now,
-            languages=tuple(self.settings.site.languages),
-            topics={k: tuple(v) for k, v in self.settings.topics.items()},
-            max_entries=self.settings.fetch.max_entries,
-        )
+        job = document_job(source, result, self.settings, now)
         if self.pool is None:
             return process_document(job)
         return await self.pool.run(process_document, job)

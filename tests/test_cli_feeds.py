@@ -294,7 +294,7 @@ def test_import_of_twenty_feeds_reports_the_three_broken_ones(
         f"failed    {broken[1]}: not a feed: {broken[1]} is an HTML page that advertises no feed, "
         "and none of /feed, /rss.xml, /atom.xml, /feed.xml, /index.xml, /feed/ on its site is one",
         f"failed    {broken[2]}: not a valid feed: feed is not well-formed XML "
-        "(<unknown>:3:0: no element found)",
+        "(<unknown>:3:0: no element found) and holds no complete entry",
     ]
     assert sum(line.startswith("added") for line in out) == 17
     assert out[-1] == "20 feed(s) in members.opml: 17 added, 0 duplicate, 3 failed"

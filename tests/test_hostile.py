@@ -344,7 +344,7 @@ BUDGET_SCRIPT = r"""
 import json, os, sys, time
 from datetime import datetime, timezone
 from aggregator.models import Source
-from aggregator.ingest.process import DocumentJob, process_document, warm_up
+from aggregator.ingest.process import DocumentJob, ParseLimits, process_document, warm_up
 
 warm_up()  # models and parsers load once, before forking: each child pays for its document only
 directory = sys.argv[1]
@@ -358,7 +358,8 @@ for name in sorted(os.listdir(directory)):
         job = DocumentJob(
             source=Source(id="s", name="s", organisation="s", url="https://h.example/feed"),
             body=body, url="https://h.example/feed", headers={}, now=datetime(2026, 11, 20,
-            12, tzinfo=timezone.utc), languages=("en", "fr", "es"), topics={}, max_entries=200,
+            12, tzinfo=timezone.utc), languages=("en", "fr", "es"), topics={},
+            limits=ParseLimits(max_entries=200),
         )
         done = process_document(job)
         report = {"posts": len(done.posts), "error": done.error,

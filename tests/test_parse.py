@@ -196,7 +196,7 @@ def test_json_feed_1_0_without_a_json_content_type() -> None:
             "items": [
                 {"id": "1", "url": "/one", "content_text": "a < b", "tags": ["x", 3, None]},
                 "not an item",
-                {"id": {"odd": 1}, "date_published": "2024-02-30T10:00:00Z"},
+                {"id": {"odd": 1}, "title": "Day 30", "date_published": "2024-02-30T10:00:00Z"},
             ],
         }
     ).encode()

@@ -327,6 +327,8 @@ def run_check(config_path: Path, source_id: str | None) -> None:
             click.echo(f"{check.source_id}: {one_line(check.error)}")
         else:
             click.echo(f"{check.source_id}: ok, {check.entry_count} entries")
+        for warning in check.warnings:  # entries dropped, bytes replaced: the source still works
+            click.echo(f"  warning: {one_line(warning, 160)}")
     failed = sum(1 for c in checks if c.error)
     click.echo(f"{len(checks) - failed} ok, {failed} failing", err=True)
     if failed:

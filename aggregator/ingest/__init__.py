@@ -11,6 +11,7 @@ one step, in the order a document goes through them:
 * ``normalise`` (with ``bylines``, ``identity``, ``plaintext``, ``sanitize``, ``language``,
   ``urls``): ``ParsedFeed`` -> ``[Post]``, every field rule of the blog model;
 * ``process`` and ``workers``: parse and normalise in worker processes (``preload`` warms them);
+  ``process.read_fetched`` is the same reading for discovery and ``feeds check``;
 * ``decide``: stored state + fetch result + ``Document`` + ``Stored`` + ``Schedule`` + ``now``
   -> ``SourceUpdate``, pure.
 

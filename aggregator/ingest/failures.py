@@ -31,6 +31,7 @@ _KINDS = {
 }
 _ADVERTISES = "this is an HTML page; it advertises "
 _NO_FEED = "this is an HTML page and it advertises no feed"
+_NOT_WELL_FORMED = "feed is not well-formed XML"
 _SELECTOR = re.compile(r"no item on the page matches the selector (['\"])(.*)\1$")
 _TOO_LARGE = re.compile(r"^(?:document|listing page) too large \(\d+ bytes(?:, limit (\d+))?\)")
 
@@ -45,6 +46,8 @@ def parse_failure(exc: ParseError) -> tuple[ErrorKind, ErrorParams]:
     kind = _KINDS.get(exc.kind, ErrorKind.INVALID)
     if kind is ErrorKind.NOT_A_FEED:
         return kind, _not_a_feed_params(message)
+    if kind is ErrorKind.INVALID and _NOT_WELL_FORMED in message:
+        return kind, {"xml": "not_well_formed"}
     return kind, {}
 
 

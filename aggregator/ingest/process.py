@@ -5,6 +5,11 @@ runs this stage in a process pool.  Everything that crosses the process boundary
 picklable record, and ``process_document`` is a module-level function that never raises: a bad
 document becomes ``ProcessedDocument.error`` (English, for logs) with its ``error_kind`` and
 ``error_params`` (``ingest.failures``), which readers see in their own language.
+
+``read_fetched`` is the one reading of a fetched document: the cycle (through ``document_job``
+and ``process_document``), ``feeds add``, ``feeds check`` and the member form's discovery all
+parse with it and with the same limits (``ParseLimits.of(settings.fetch)``), so a document one of
+them reads, the others read the same way.
 """
 
 from __future__ import annotations
@@ -15,16 +20,30 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from aggregator.config import FetchSettings, Settings
 from aggregator.dedupe import story_link_keys, title_key
 from aggregator.errors import FeedError, ParseError
 from aggregator.ingest.dates import load_name_tables
 from aggregator.ingest.failures import parse_failure
 from aggregator.ingest.normalise import normalise
-from aggregator.ingest.parse import parse_document
+from aggregator.ingest.parse import MAX_DOCUMENT_BYTES, parse_document
 from aggregator.ingest.scrape import scrape_listing
-from aggregator.models import ErrorKind, ErrorParams, ParsedFeed, Post, Source
+from aggregator.models import ErrorKind, ErrorParams, FetchResult, ParsedFeed, Post, Source
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ParseLimits:
+    """How much of one document is read: the newest ``max_entries`` entries of a document of at
+    most ``max_bytes`` (the fetcher's own cap, so the parser never refuses what it accepted)."""
+
+    max_entries: int = 200
+    max_bytes: int = MAX_DOCUMENT_BYTES
+
+    @classmethod
+    def of(cls, fetch: FetchSettings) -> ParseLimits:
+        return cls(max_entries=fetch.max_entries, max_bytes=fetch.max_body_bytes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +55,7 @@ class DocumentJob:
     now: datetime
     languages: tuple[str, ...]
     topics: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    max_entries: int = 200
+    limits: ParseLimits = ParseLimits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,18 +109,60 @@ def _story_keys(posts: list[Post], homes: tuple[str | None, ...]) -> tuple[tuple
     return tuple((link, title_key(p.title)) for link, p in zip(links, posts, strict=True))
 
 
+def document_job(
+    source: Source, result: FetchResult, settings: Settings, now: datetime
+) -> DocumentJob:
+    """The cycle's job for one fetched document, its limits and languages from ``settings``."""
+    assert result.body is not None
+    return DocumentJob(
+        source=source,
+        body=result.body,
+        url=_document_url(result),
+        headers=dict(result.headers),
+        now=now,
+        languages=tuple(settings.site.languages),
+        topics={k: tuple(v) for k, v in settings.topics.items()},
+        limits=ParseLimits.of(settings.fetch),
+    )
+
+
+def read_fetched(source: Source, result: FetchResult, limits: ParseLimits) -> ParsedFeed:
+    """``result``'s document read as a cycle reads it: for discovery and ``feeds check``.
+
+    ``source`` decides how (a listing page is scraped by its rules, ``day_first`` reads
+    ambiguous dates); a feed not configured yet is read as a new source with the defaults.
+    """
+    assert result.body is not None
+    return _read(source, result.body, _document_url(result), dict(result.headers), limits)
+
+
+def _document_url(result: FetchResult) -> str:
+    """Where the document was found, after redirects: relative links resolve against it."""
+    return result.final_url or result.request.url
+
+
 def _parse(job: DocumentJob) -> ParsedFeed:
-    source = job.source
+    return _read(job.source, job.body, job.url, job.headers, job.limits)
+
+
+def _read(
+    source: Source, body: bytes, url: str, headers: Mapping[str, str], limits: ParseLimits
+) -> ParsedFeed:
     if source.kind == "html" and source.scrape is not None:
         return scrape_listing(
-            job.body, url=job.url, rules=source.scrape, max_entries=job.max_entries
+            body,
+            url=url,
+            rules=source.scrape,
+            max_entries=limits.max_entries,
+            max_bytes=limits.max_bytes,
         )
     return parse_document(
-        job.body,
-        url=job.url,
-        headers=job.headers,
-        max_entries=job.max_entries,
+        body,
+        url=url,
+        headers=headers,
+        max_entries=limits.max_entries,
         day_first=source.day_first,
+        max_bytes=limits.max_bytes,
     )
 
 

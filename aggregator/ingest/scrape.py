@@ -56,12 +56,20 @@ _FORMAT_PIECES = {
 
 
 def scrape_listing(
-    body: bytes, *, url: str, rules: ScrapeRules, max_entries: int = 200
+    body: bytes,
+    *,
+    url: str,
+    rules: ScrapeRules,
+    max_entries: int = 200,
+    max_bytes: int = MAX_DOCUMENT_BYTES,
 ) -> ParsedFeed:
-    """Read the items of a listing page; ``ParseError`` when there is nothing to read."""
+    """Read the items of a listing page; ``ParseError`` when there is nothing to read.
+
+    ``max_bytes`` is the largest page read (``fetch.max_body_bytes`` in a cycle).
+    """
     if not body or not body.strip():
         raise ParseError("empty document: the server sent no content", kind="empty")
-    if len(body) > MAX_DOCUMENT_BYTES:
+    if len(body) > max_bytes:
         raise ParseError(f"listing page too large ({len(body)} bytes)", kind="hostile")
     root = _document(body)
     base = _base_url(root, url)

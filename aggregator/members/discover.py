@@ -4,9 +4,11 @@ Members rarely know their feed's address: they paste their home page, a blog pag
 ``discover`` fetches what they gave; if it is a feed, that is the answer; if it is an HTML page it
 follows the feeds the page advertises (``<link rel="alternate">``) and, when it advertises none,
 tries the paths common CMSs publish feeds at.  The answer is a ``Candidate`` showing what the
-feed will look like on our site (its latest entries, normalised exactly as a cycle would) or a
-``Refusal``: its kind, the error behind it as an ``ErrorKind`` with parameters (which
-``members.refusals`` words in the member's language) and one English sentence for the CLI.
+feed will look like on our site (its latest entries, parsed and normalised exactly as a cycle
+would: ``ingest.process.read_fetched`` is the cycle's own reading, so a feed the cycle reads,
+leniently or not, is a feed discovery accepts, with the same warnings) or a ``Refusal``: its
+kind, the error behind it as an ``ErrorKind`` with parameters (which ``members.refusals`` words
+in the member's language) and one English sentence for the CLI.
 
 Address policy: a member's submission never benefits from the operator's ``allow_private``
 list.  That list exists so staff can point the aggregator at a server on the local network; a
@@ -32,7 +34,8 @@ from aggregator.ingest.fetch import Fetcher, user_agent
 from aggregator.ingest.language import normalise_tag
 from aggregator.ingest.netguard import check_url
 from aggregator.ingest.normalise import normalise
-from aggregator.ingest.parse import find_feed_links, parse_document
+from aggregator.ingest.parse import find_feed_links
+from aggregator.ingest.process import ParseLimits, read_fetched
 from aggregator.ingest.urls import canonicalize, identity_key
 from aggregator.members.refusals import (
     Failed,
@@ -46,7 +49,6 @@ from aggregator.members.refusals import (
 from aggregator.members.roster import NewSource, slugify, unique_id
 from aggregator.models import (
     ErrorKind,
-    ErrorParams,
     FetchRequest,
     FetchResult,
     FetchStatus,
@@ -147,42 +149,17 @@ def _allow(settings: Settings, member: bool) -> tuple[str, ...]:
     return () if member else tuple(settings.fetch.allow_private)
 
 
-def _parse(result: FetchResult, settings: Settings) -> ParsedFeed:
-    assert result.body is not None
-    return parse_document(
-        result.body,
-        url=result.final_url or result.request.url,
-        headers=dict(result.headers),
-        max_entries=settings.fetch.max_entries,
-    )
+def _new_source(url: str) -> Source:
+    """A feed not configured yet is read as ``feeds add`` will configure it: the defaults."""
+    return Source(id="candidate", name="", organisation="", url=url)
 
 
-_MALFORMED = "feed is not well-formed XML"
-
-
-def _parse_new(result: FetchResult, settings: Settings) -> ParsedFeed:
-    """``_parse`` for a feed about to be added: one that is not well-formed is refused.
-
-    A cycle reads such a feed leniently (a source that breaks later keeps working as far as it
-    can), but signing up a feed that is already broken means silently lost entries from day one.
-    """
-    feed = _parse(result, settings)
-    for warning in feed.warnings:
-        if warning.startswith(_MALFORMED):
-            raise _NotWellFormed(f"not a valid feed: {warning.split(';')[0]}", kind="invalid")
-    return feed
-
-
-class _NotWellFormed(ParseError):
-    """A feed refused at sign-up because it is not well-formed XML (see ``_parse_new``)."""
+def _parse(result: FetchResult, settings: Settings, source: Source) -> ParsedFeed:
+    return read_fetched(source, result, ParseLimits.of(settings.fetch))
 
 
 def _parse_failed(exc: ParseError) -> Failed:
-    params: ErrorParams
-    if isinstance(exc, _NotWellFormed):
-        cause, params = ErrorKind.INVALID, {"xml": "not_well_formed"}
-    else:
-        cause, params = parse_failure(exc)
+    cause, params = parse_failure(exc)
     return Failed(RefusalKind.NOT_A_FEED, _not_feed_message(exc), cause, params)
 
 
@@ -206,7 +183,7 @@ async def _try_feed(
     if result.status is not FetchStatus.OK or result.body is None:
         return fetch_failed(result)
     try:
-        feed = _parse_new(result, settings)
+        feed = _parse(result, settings, _new_source(url))
     except ParseError as exc:
         if _is_page(exc) and found_by == "direct":
             return await _from_page(fetcher, result, settings)
@@ -440,6 +417,7 @@ class SourceCheck:
     self_link: str | None = None
     final_url: str | None = None
     title: str | None = None
+    warnings: tuple[str, ...] = ()  # what the parse noted: dropped entries, bad bytes…
 
 
 async def _check_one(fetcher: Fetcher, source: Source, settings: Settings) -> SourceCheck:
@@ -450,10 +428,8 @@ async def _check_one(fetcher: Fetcher, source: Source, settings: Settings) -> So
         error = result.error or f"HTTP {result.http_status}"
         return SourceCheck(source.id, source.url, error=f"{kind}: {error}")
     final = result.final_url or source.url
-    if source.kind == "html":  # a scraped listing: reachable is all we can say here
-        return SourceCheck(source.id, source.url, final_url=final)
     try:
-        feed = _parse(result, settings)
+        feed = _parse(result, settings, source)
     except ParseError as exc:
         return SourceCheck(source.id, source.url, error=_not_feed_message(exc), final_url=final)
     return SourceCheck(
@@ -463,6 +439,7 @@ async def _check_one(fetcher: Fetcher, source: Source, settings: Settings) -> So
         self_link=feed.self_link,
         final_url=final,
         title=feed.title,
+        warnings=feed.warnings,
     )
 
 

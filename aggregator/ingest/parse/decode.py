@@ -1,10 +1,17 @@
 """Fetched bytes + the HTTP content type -> the document as text, and a note when the declared
-character encoding was wrong.
+character encoding was wrong or a few bytes could not be read.
 
 Everything after this step (DOCTYPE removal, entity checks, both XML readers) works on the text
 decoded here, never on bytes: a declaration written in UTF-16, UTF-7 (``+ADw-!ENTITY``) or
 split by ISO-2022 escapes looks like any other once decoded, so it cannot slip past the checks.
 The readers are then handed UTF-8 that says so.
+
+A UTF-8 document with a few invalid bytes (a truncated copy-paste, one field from another
+system) stays UTF-8: each invalid sequence becomes one U+FFFD, where reading the whole document
+as windows-1252 would garble every accented or Cyrillic letter in it.  Only a document that is
+mostly not UTF-8 (more invalid sequences than valid multi-byte ones) is read as windows-1252.
+Blank lines and a byte-order mark some CMSs print before the XML declaration are dropped, so
+such a document stays well-formed.
 """
 
 from __future__ import annotations
@@ -16,36 +23,67 @@ from aggregator.errors import ParseError
 
 __all__ = ["codec_name", "declare_utf8", "decode_document"]
 
-_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]{0,200}?encoding\s*=\s*["']([A-Za-z0-9._:-]{1,40})""")
+_XML_ENCODING = re.compile(
+    rb"""^\s*(?:\xef\xbb\xbf)?<\?xml[^>]{0,200}?encoding\s*=\s*["']([A-Za-z0-9._:-]{1,40})"""
+)
 _XML_ENCODING_TEXT = re.compile(r"""^(\s*<\?xml[^>]{0,200}?encoding\s*=\s*["'])[^"']*""")
+#: What may come before the XML declaration and is dropped: blank lines and byte-order marks.
+_LEADING = "\ufeff \t\r\n"
+_ASCII_BYTES = bytes(range(0x80))
 
 
 def decode_document(body: bytes, content_type: str) -> tuple[str, str | None]:
     """The document as text, and a warning when its declared encoding was wrong.
 
-    Order: byte-order mark or NUL pattern, HTTP charset, XML declaration, then UTF-8, cp1252,
-    Latin-1.  EBCDIC is refused (``ParseError``).
+    Order: byte-order mark or NUL pattern, HTTP charset, XML declaration, then UTF-8 (with
+    U+FFFD for a minority of invalid bytes), cp1252, Latin-1.  EBCDIC is refused
+    (``ParseError``).
     """
     detected = _detect_wide(body)
     if detected:
-        return body.decode(detected, "replace").lstrip("\ufeff"), None
+        return body.decode(detected, "replace").lstrip(_LEADING), None
     if body.startswith(b"\x4c\x6f\xa7\x94"):
         raise ParseError("unsupported character encoding (EBCDIC)", "invalid")
     declared = [_charset(content_type), _xml_encoding(body)]
+    wanted = next((c for c in declared if c), None)
     candidates = [c for c in declared if c] + ["utf-8", "cp1252", "latin-1"]
     for name in dict.fromkeys(candidates):
         if name.startswith(("utf-16", "utf-32")):
             continue  # without a BOM or NULs these would turn ASCII into CJK
-        try:
-            text = body.decode(name)
-        except (UnicodeDecodeError, LookupError):
+        read = _read_as(body, name)
+        if read is None:
             continue
-        wanted = next((c for c in declared if c), None)
-        note = None
-        if wanted and wanted != name:
+        text, note = read
+        if note is None and wanted and wanted != name:
             note = f"declared character encoding {wanted} does not fit the document; read as {name}"
-        return text.lstrip("\ufeff"), note
+        return text.lstrip(_LEADING), note
     raise ParseError("the document cannot be decoded", "invalid")  # pragma: no cover
+
+
+def _read_as(body: bytes, name: str) -> tuple[str, str | None] | None:
+    """``body`` decoded as ``name``, or None; UTF-8 with a few invalid bytes is still UTF-8."""
+    try:
+        return body.decode(name), None
+    except (UnicodeDecodeError, LookupError):
+        return _mostly_utf8(body) if name == "utf-8" else None
+
+
+def _mostly_utf8(body: bytes) -> tuple[str, str] | None:
+    """``body`` read as UTF-8 with U+FFFD for each invalid sequence, and a note saying how many;
+    None when the invalid sequences are not outnumbered by valid multi-byte characters.
+
+    windows-1252 text is almost never valid UTF-8 by accident (an accented letter is one byte
+    followed by ASCII), so its valid count is near zero; a UTF-8 document with a bad byte or two
+    has hundreds of valid ones.
+    """
+    text = body.decode("utf-8", "replace")
+    bad = text.count("\ufffd") - body.count(b"\xef\xbf\xbd")  # minus those written as such
+    high_bytes = len(body.translate(None, _ASCII_BYTES))
+    # every ASCII byte is one character: the rest of the text came from high bytes
+    non_ascii_chars = len(text) - (len(body) - high_bytes)
+    if non_ascii_chars - bad <= bad:
+        return None
+    return text, f"{bad} invalid UTF-8 byte sequence(s) read as U+FFFD"
 
 
 def _detect_wide(body: bytes) -> str | None:

@@ -30,6 +30,7 @@ from feedparser.urls import _urljoin, make_safe_absolute_uri
 
 from aggregator.errors import ParseError
 from aggregator.ingest.dates import read_date
+from aggregator.ingest.parse.entries import drop_empty_entries
 from aggregator.ingest.parse.fields import (
     MAX_HTML_CHARS,
     MAX_TITLE_CHARS,
@@ -58,6 +59,7 @@ feedparser_urljoin = _urljoin
 safe_absolute_uri = make_safe_absolute_uri
 CP1252_REPAIR: dict[int, str] = _cp1252
 
+_LENIENT = "; read it leniently"
 _IMAGE_EXT = re.compile(r"\.(?:jpe?g|png|gif|webp|avif)(?:[?#]|$)", re.IGNORECASE)
 
 
@@ -77,34 +79,38 @@ def map_feedparser(
     data: bytes,
     url: str,
     doctype: str,
-    encoding_note: str | None,
+    warnings: list[str],
+    cut_short: bool,
     headers: Mapping[str, str],
     max_entries: int,
     day_first: bool,
 ) -> ParsedFeed:
-    """The ``ParsedFeed`` for feedparser's (or the fast path's) ``result``."""
+    """The ``ParsedFeed`` for feedparser's (or the fast path's) ``result``.
+
+    ``warnings`` holds what the earlier stages noted (it is added to); ``cut_short`` says the
+    document stops inside its last entry, which is then dropped (``entries``).
+    """
     version = str(result.get("version") or "")
     if version == "rss091u" and "netscape" in doctype.lower():
         version = "rss091n"
     feed = result.get("feed") or {}
     raw_entries = result.get("entries") or []
-    warnings: list[str] = [encoding_note] if encoding_note else []
     if "[" in doctype:
         warnings.append("removed a DOCTYPE with an internal subset; entities are never expanded")
     exc = result.get("bozo_exception") if result.get("bozo") else None
     note = _bozo_warning(exc) if exc is not None else None
     if note:
         warnings.append(note)
-    if not raw_entries:
-        if not version:
-            if "html" in headers.get("content-type", ""):
-                raise not_a_feed(b"", url)
-            raise ParseError("not a feed: no RSS, Atom or JSON Feed document found", "not_a_feed")
-        if note and type(exc).__name__ != "CharacterEncodingOverride":
-            raise ParseError(f"invalid feed with no readable entries: {note}", "invalid")
+    if cut_short and raw_entries:
+        raw_entries = raw_entries[:-1]
+        warnings.append("the document is cut short: its last, incomplete entry was dropped")
+    if not raw_entries and not version:
+        if "html" in headers.get("content-type", ""):
+            raise not_a_feed(b"", url)
+        raise ParseError("not a feed: no RSS, Atom or JSON Feed document found", "not_a_feed")
     feed_language = optional_text(feed.get("language"))
     raw_authors = raw_rss_authors(data) if version.startswith("rss") else []
-    entries = [
+    mapped = [
         _map_entry(
             e,
             raw_authors=raw_authors,
@@ -115,6 +121,12 @@ def map_feedparser(
         )
         for e in raw_entries
     ]
+    entries = drop_empty_entries(mapped, warnings)
+    if not entries and note and type(exc).__name__ != "CharacterEncodingOverride":
+        raise ParseError(
+            f"not a valid feed: {note.removesuffix(_LENIENT)} and holds no complete entry",
+            "invalid",
+        )
     kept = keep_newest(entries, max_entries)
     if len(kept) < len(entries):
         warnings.append(f"{len(entries)} entries in the document; kept the newest {len(kept)}")
@@ -269,4 +281,4 @@ def _bozo_warning(exc: object) -> str | None:
     if name == "CharacterEncodingOverride":
         # text/* without a charset "declares" us-ascii (RFC 3023): not the publisher's mistake
         return None if "us-ascii" in str(exc) else f"declared character encoding was wrong: {exc}"
-    return strip_unsafe_chars(f"feed is not well-formed XML ({exc}); read it leniently")
+    return strip_unsafe_chars(f"feed is not well-formed XML ({exc}){_LENIENT}")

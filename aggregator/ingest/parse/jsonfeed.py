@@ -1,7 +1,7 @@
 """JSON Feed 1.0 / 1.1 bytes -> ``ParsedFeed`` (feedparser does not read JSON Feed).
 
 What enters: the body and its final URL.  What leaves: a ``ParsedFeed`` whose entries follow
-the same rules as the XML formats' (``fields``), with dates read by ``ingest.dates``; or
+the same rules as the XML formats' (``fields``, ``entries``), dates read by ``ingest.dates``; or
 ``ParseError`` for JSON that is not a JSON Feed (``not_a_feed``) or is broken (``invalid``).
 """
 
@@ -14,6 +14,7 @@ from typing import Any
 
 from aggregator.errors import ParseError
 from aggregator.ingest.dates import read_date
+from aggregator.ingest.parse.entries import drop_empty_entries
 from aggregator.ingest.parse.fields import (
     MAX_HTML_CHARS,
     MAX_TITLE_CHARS,
@@ -57,13 +58,14 @@ def parse_json_feed(body: bytes, *, url: str, max_entries: int, day_first: bool)
         raise ParseError("invalid JSON Feed: no list of items", "invalid")
     warnings: list[str] = []
     feed_language = optional_text(doc.get("language"))
-    entries = [
+    mapped = [
         _map_item(
             item, url=url, feed_language=feed_language, day_first=day_first, warnings=warnings
         )
         for item in items
         if isinstance(item, dict)
     ]
+    entries = drop_empty_entries(mapped, warnings)
     kept = keep_newest(entries, max_entries)
     if len(kept) < len(entries):
         warnings.append(f"{len(entries)} entries in the document; kept the newest {len(kept)}")
