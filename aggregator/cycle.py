@@ -318,6 +318,7 @@ class _Cycle:
             languages=tuple(self.settings.site.languages),
             topics={k: tuple(v) for k, v in self.settings.topics.items()},
             max_entries=self.settings.fetch.max_entries,
+            allow_private=tuple(self.settings.fetch.allow_private),
         )
         if self.pool is None:
             return process_document(job)

@@ -7,8 +7,9 @@ one step, in the order a document goes through them:
 * ``fetch/`` (with ``netguard``): the HTTP request -> ``FetchResult``, failures as values;
 * ``parse/`` (feeds) or ``scrape`` (listing pages): bytes -> ``ParsedFeed`` or ``ParseError``;
 * ``dates``: the one reader of dates, used by ``parse/`` and ``scrape``;
-* ``normalise`` (with ``bylines``, ``identity``, ``plaintext``, ``sanitize``, ``language``,
-  ``urls``): ``ParsedFeed`` -> ``[Post]``, every field rule of the blog model;
+* ``normalise`` (with ``bylines``, ``identity``, ``plaintext``, ``sanitize``, ``images``,
+  ``bidi``, ``language``, ``urls``): ``ParsedFeed`` -> ``[Post]``, every field rule of the
+  blog model;
 * ``process`` and ``workers``: parse and normalise in worker processes (``preload`` warms them);
 * ``decide``: stored state + fetch result + ``Document`` + ``Stored`` + ``Schedule`` + ``now``
   -> ``SourceUpdate``, pure.

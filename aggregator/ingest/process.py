@@ -35,6 +35,7 @@ class DocumentJob:
     languages: tuple[str, ...]
     topics: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     max_entries: int = 200
+    allow_private: tuple[str, ...] = ()  # the operator's fetch.allow_private (images kept)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,7 @@ def process_document(job: DocumentJob) -> ProcessedDocument:
             job.now,
             languages=job.languages,
             topics=job.topics,
+            allow_private=job.allow_private,
         )
     except FeedError as exc:
         return ProcessedDocument(source.id, error=str(exc))
