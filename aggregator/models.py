@@ -271,6 +271,10 @@ class Post:
     content_hash: str = ""  # over every normalised field; unchanged hash = nothing to write
     also_from: tuple[str, ...] = ()  # other sources that published the same story
     translations: tuple[Link, ...] = ()
+    # No date could be read from the entry, so ``published`` is when it was first seen.  Said
+    # by ``feeds check`` only: not part of the content hash, not stored (a stored post reads
+    # False), since only the check, which normalises the document it fetched, reports it.
+    undated: bool = False
 
 
 # --------------------------------------------------------------------------------------------

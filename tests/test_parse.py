@@ -596,9 +596,10 @@ _TRICKY_TEXT = st.lists(_TRICKY_CHARS, max_size=60).map("".join) | st.builds(
 @given(_TRICKY_TEXT, st.booleans())
 def test_byte_level_shortcuts_match_the_regexes(text: str, reverse: bool) -> None:
     text = text[::-1] if reverse else text
-    assert fields.strip_unsafe_chars(text) == fields._UNSAFE_CHARS.sub("", text)
+    nel_as_break = text.replace("\x85", "\n")  # NEL is a line break (issue 13, point 11)
+    assert fields.strip_unsafe_chars(text) == fields._UNSAFE_CHARS.sub("", nel_as_break)
     d = defuse
-    expected = d._CHAR_REF.sub(d._fix_char_ref, d._CONTROL_CHARS.sub("", text))
+    expected = d._CHAR_REF.sub(d._fix_char_ref, d._CONTROL_CHARS.sub("", nel_as_break))
     assert d.defuse_references(text) == expected
     assert fast._fp_finish(text) == _reference_fp_finish(text)
 

@@ -16,6 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from aggregator.ingest.bidi import balance_bidi, has_bidi_controls
+from aggregator.ingest.netguard import AddressPolicy
 from aggregator.ingest.sanitize import (
     MAX_DEPTH,
     blocks_of,
@@ -235,6 +237,119 @@ def test_tracking_pixels_are_dropped() -> None:
         "<p>text</p><img src='https://track.example/p.gif' width='1' height='1'>", BASE
     )
     assert "<img" not in output and "text" in output
+
+
+@pytest.mark.parametrize(
+    "img",
+    [
+        "<img src='{src}' style='width:1px;height:1px'>",
+        "<img src='{src}' style='width: 0; height: 200px'>",
+        "<img src='{src}' style='max-width:1px'>",
+        "<img src='{src}' style='display:none'>",
+        "<img src='{src}' style='border:0;display : none !important'>",
+        "<img src='{src}' style='visibility:hidden'>",
+        "<img src='{src}' style='visibility: collapse'>",
+        "<img src='{src}' style='opacity:0'>",
+        "<img src='{src}' style='opacity: .0'>",
+        "<img src='{src}' style='opacity:0%'>",
+        "<img src='{src}' STYLE='DISPLAY:NONE'>",
+        "<img src='{src}' hidden>",
+        "<img src='{src}' hidden=''>",
+        "<img src='{src}' width='0' height='0'>",
+        "<img src='{src}' width='1.0'>",
+        "<img src='{src}' height='1px'>",
+        "<div style='display:none'><p><img src='{src}'></p></div>",
+        "<span hidden><img src='{src}'></span>",
+        "<p style='visibility:hidden'><img src='{src}'></p>",
+        "<p hidden><img src='{src}'><p>next paragraph",
+        "<div style='opacity:0'><div><img src='/x.gif'></div><img src='{src}'></div>",
+    ],
+)
+def test_images_nobody_sees_are_dropped(img: str) -> None:
+    markup = "<p>Kept text</p>" + img.format(src="https://track.example/p.gif")
+    output = sanitize_html(markup, BASE)
+    assert "<img" not in output and "Kept text" in output
+
+
+@pytest.mark.parametrize(
+    "img",
+    [
+        "<img src='https://cdn.example/a.jpg' style='width:100%;opacity:0.9'>",
+        "<img src='https://cdn.example/a.jpg' width='2' height='2'>",
+        "<img src='https://cdn.example/a.jpg' style='width:1em'>",
+        "<div style='display:none'></div><img src='https://cdn.example/a.jpg'>",
+        "<div hidden>x</div><p><img src='https://cdn.example/a.jpg'></p>",
+        "<div style='display:none'><div>inner</div></div><img src='https://cdn.example/a.jpg'>",
+        "<p hidden>x<p><img src='https://cdn.example/a.jpg'></p>",  # the next <p> ends it
+        "<p hidden>x<div><img src='https://cdn.example/a.jpg'></div>",  # so does a block
+        # where an element never closed ends is a guess, which must not cost a real photo
+        "<div style='display:none'>x<img src='https://cdn.example/a.jpg'>",
+    ],
+)
+def test_images_readers_see_are_kept(img: str) -> None:
+    assert 'src="https://cdn.example/a.jpg"' in sanitize_html(img, BASE)
+
+
+@pytest.mark.parametrize(
+    "src",
+    [
+        "http://10.0.0.1/a.png", "http://172.16.5.4/a.png", "http://192.168.1.1/a.png",
+        "http://127.0.0.1/a.png", "http://127.1/a.png", "http://2130706433/a.png",
+        "http://0x7f000001/a.png", "http://[::1]/a.png", "http://[::ffff:127.0.0.1]/a.png",
+        "http://169.254.169.254/latest/a.png", "http://[fe80::1]/a.png", "http://0.0.0.0/a.png",
+        "http://localhost:8080/a.png", "http://metadata.google.internal/a.png",
+        "http://printer.local/a.png", "https://user:pw@cdn.example/a.png",
+    ],
+)  # fmt: skip
+def test_images_on_private_addresses_are_dropped(src: str) -> None:
+    output = sanitize_html(f"<p>text</p><img src='{src}' alt='a'>", BASE)
+    assert "<img" not in output and "text" in output
+
+
+def test_images_on_a_private_address_the_operator_allowed_are_kept() -> None:
+    markup = "<img src='http://127.0.0.1:8081/a.png'><img src='http://127.0.0.1:8082/b.png'>"
+    output = sanitize_html(markup, BASE, AddressPolicy.from_allow(["127.0.0.1:8081"]))
+    assert output == '<img src="http://127.0.0.1:8081/a.png">'
+
+
+def test_line_separators_are_breaks_in_html_and_spaces_in_text() -> None:
+    markup = "<p title='a\u2028b'>one\u2028two\u2029three&#x2028;four&#8233;five</p>"
+    output = sanitize_html(markup, None)
+    assert output == '<p title="a b">one<br>two<br>three<br>four<br>five</p>'
+    assert html_to_text(markup) == "one two three four five"
+    assert excerpt("one\u2028two\x85three") == "one two three"
+
+
+@pytest.mark.parametrize(
+    ("markup", "expected"),
+    [
+        ("<p>a\u202eb</p><p>c</p>", "<p>ab</p><p>c</p>"),
+        ("<p>a&#x202E;b</p>", "<p>ab</p>"),
+        ("<p>a&#8238b</p>", "<p>ab</p>"),
+        ("<p>\u202bשלום\u202c world</p>", "<p>\u202bשלום\u202c world</p>"),
+        ("<p>\u202b<b>across</b>\u202c a tag</p>", "<p><b>across</b> a tag</p>"),
+        ("<p>\u2067عربي\u2069 and \u202c stray</p>", "<p>\u2067عربي\u2069 and  stray</p>"),
+    ],
+)
+def test_direction_controls_left_open_in_a_text_run_are_removed(markup: str, expected: str) -> None:
+    assert sanitize_html(markup, None) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("plain", "plain"),
+        ("a\u202eb", "ab"),
+        ("a\u202eb\u202cc", "a\u202eb\u202cc"),
+        ("a\u202cb", "ab"),  # a closer without its opener
+        ("\u202a\u202b x \u202c", "\u202b x \u202c"),  # PDF closes the latest; LRE stays open
+        ("\u2068a\u202ab\u2069c", "\u2068ab\u2069c"),  # PDI closes what its isolate opened
+        ("\u202ax\u2068y\u202c\u2069", "x\u2068y\u2069"),  # PDF cannot leave an isolate
+        ("\u2069\u2066\u2069\u2067", "\u2066\u2069"),
+    ],
+)
+def test_balance_bidi_follows_the_unicode_pairing_rules(text: str, expected: str) -> None:
+    assert balance_bidi(text) == expected
 
 
 def test_deep_nesting_is_bounded_before_sanitizing() -> None:
@@ -484,7 +599,10 @@ def test_control_characters_from_references_do_not_reach_the_output() -> None:
 @given(
     text=st.text(
         alphabet=st.one_of(
-            st.sampled_from("aé€ -\x00\x01\x0c\x1f\x7f\x80\x85\x9f\xa0\u200b\u2028\u2029\ufeff"),
+            st.sampled_from(
+                "aé€ -\x00\x01\x0c\x1f\x7f\x80\x85\x9f\xa0\u200b\u2028\u2029\ufeff\u202a"
+                "\u202c\u202e\u2066\u2069\u2027\u202f\u2065\u206a"
+            ),
             st.characters(),
         ),
         min_size=120,
@@ -494,4 +612,5 @@ def test_control_characters_from_references_do_not_reach_the_output() -> None:
 def test_property_control_check_agrees_with_the_regex(text: str) -> None:
     from aggregator.ingest import sanitize
 
-    assert sanitize._has_controls(text) == bool(sanitize._CONTROL_RE.search(text))
+    expected = bool(sanitize._CONTROL_RE.search(text)) or has_bidi_controls(text)
+    assert sanitize._has_controls(text) == expected

@@ -277,7 +277,7 @@ def _settings_without_sources(raw: dict[str, Any], path: Path, problems: list[st
 def network_problems(sources: Sequence[Source], settings: config.Settings) -> list[str]:
     """Reachability, feed-ness and duplicates (config URL, final URL, self link)."""
     enabled = [s for s in sources if s.enabled]
-    checks = discover.check_sources(enabled, settings)
+    checks = discover.check_sources(enabled, settings, utc_now())
     problems: dict[str, list[str]] = {s.id: [] for s in sources}
     for check in checks:
         if check.error:
@@ -321,12 +321,18 @@ def run_check(config_path: Path, source_id: str | None) -> None:
             raise click.UsageError(f"no source with id {source_id!r} in {config_path}")
     else:
         sources = [s for s in sources if s.enabled]
-    checks = discover.check_sources(sources, settings)
+    checks = discover.check_sources(sources, settings, utc_now())
     for check in checks:
         if check.error:
             click.echo(f"{check.source_id}: {one_line(check.error)}")
         else:
             click.echo(f"{check.source_id}: ok, {check.entry_count} entries")
+        if check.undated:
+            verb = "has" if check.undated == 1 else "have"
+            click.echo(
+                f"{check.source_id}: {check.undated} of {check.entry_count} entries {verb} no "
+                "readable date: dated when first seen"
+            )
         for warning in check.warnings:  # entries dropped, bytes replaced: the source still works
             click.echo(f"  warning: {one_line(warning, 160)}")
     failed = sum(1 for c in checks if c.error)

@@ -8,8 +8,9 @@ one step, in the order a document goes through them:
 * ``parse/`` (feeds) or ``scrape`` (listing pages): bytes -> ``ParsedFeed`` or ``ParseError``
   (``failures`` turns a ``ParseError`` into an ``ErrorKind`` plus parameters);
 * ``dates``: the one reader of dates, used by ``parse/`` and ``scrape``;
-* ``normalise`` (with ``bylines``, ``identity``, ``plaintext``, ``sanitize``, ``language``,
-  ``urls``): ``ParsedFeed`` -> ``[Post]``, every field rule of the blog model;
+* ``normalise`` (with ``bylines``, ``identity``, ``plaintext``, ``sanitize``, ``images``,
+  ``bidi``, ``language``, ``urls``): ``ParsedFeed`` -> ``[Post]``, every field rule of the
+  blog model;
 * ``process`` and ``workers``: parse and normalise in worker processes (``preload`` warms them);
   ``process.read_fetched`` is the same reading for discovery and ``feeds check``;
 * ``decide``: stored state + fetch result + ``Document`` + ``Stored`` + ``Schedule`` + ``now``

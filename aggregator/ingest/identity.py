@@ -92,7 +92,9 @@ def sane_guids(entries: Sequence[ParsedEntry]) -> list[str | None]:
 # The content hash
 
 _HASHED_FIELDS = tuple(
-    f.name for f in fields(Post) if f.name not in ("first_seen", "content_hash", "also_from")
+    f.name
+    for f in fields(Post)
+    if f.name not in ("first_seen", "content_hash", "also_from", "undated")
 )
 # The order _material writes them in; a test holds it equal to _HASHED_FIELDS, so a field added
 # to Post cannot be left out of the hash unnoticed.

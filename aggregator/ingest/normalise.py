@@ -24,14 +24,17 @@ from __future__ import annotations
 import html
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from aggregator.ingest.bidi import balance_bidi
 from aggregator.ingest.bylines import choose_authors, split_byline
 from aggregator.ingest.dates import as_utc
 from aggregator.ingest.identity import post_hash, post_id, sane_guids
+from aggregator.ingest.images import NO_PRIVATE_HOSTS, is_public_image
 from aggregator.ingest.language import MIN_CONFIDENCE, detect_with_confidence, normalise_tag
+from aggregator.ingest.netguard import AddressPolicy
 from aggregator.ingest.plaintext import fold, plain_line
 from aggregator.ingest.sanitize import (
     blocks_of,
@@ -80,7 +83,7 @@ def derive_title(text: str) -> str:
     sentence = " ".join(sentence.split())
     if sentence.endswith(".") and not sentence.endswith(".."):
         sentence = sentence[:-1].rstrip()
-    return truncate(sentence, DERIVED_TITLE_LIMIT)
+    return balance_bidi(truncate(sentence, DERIVED_TITLE_LIMIT))
 
 
 def title_from_link(link: str | None) -> str:
@@ -204,12 +207,19 @@ def fallback_link(entry: ParsedEntry, source: Source, feed: ParsedFeed) -> str:
     return source.url
 
 
-def pick_image(entry: ParsedEntry, base: str | None, content_html: str) -> str | None:
+def pick_image(
+    entry: ParsedEntry,
+    base: str | None,
+    content_html: str,
+    images: AddressPolicy = NO_PRIVATE_HOSTS,
+) -> str | None:
     """Lead image: the entry's media images, an image enclosure, or the first ``<img>`` of the
-    sanitized content (already absolute, lazy-loading resolved and pixels removed)."""
+    sanitized content (already absolute, lazy-loading resolved, unseen and private images
+    removed).  An image on a private address is skipped wherever it comes from (``images``
+    holds the operator's ``allow_private`` pairs)."""
     for url in entry.images:
         found = absolute_url(url, base)
-        if found:
+        if found and is_public_image(found, images):
             return found
     for link in entry.links:
         is_image = (link.type or "").startswith("image/") or (
@@ -217,11 +227,12 @@ def pick_image(entry: ParsedEntry, base: str | None, content_html: str) -> str |
         )
         if is_image:
             found = absolute_url(link.href, base)
-            if found:
+            if found and is_public_image(found, images):
                 return found
     match = _FIRST_IMG.search(content_html) if "<img" in content_html else None
     if match:
-        return absolute_url(html.unescape(match.group(1)))
+        found = absolute_url(html.unescape(match.group(1)))
+        return found if found and is_public_image(found, images) else None
     return None
 
 
@@ -293,6 +304,7 @@ class _Context:
     topics_index: dict[str, tuple[str, ...]]
     topic_order: tuple[str, ...]
     known_first_seen: Mapping[str, datetime]
+    images: AddressPolicy  # the private host:port pairs images may load from
 
 
 def _texts(entry: ParsedEntry, prepared: str, content_html: str) -> tuple[tuple[Author, ...], str]:
@@ -325,7 +337,7 @@ def _one(
 ) -> Post:
     source, feed = ctx.source, ctx.feed
     prepared = prepare_markup(entry.content or entry.summary or "")
-    content_html = sanitize_prepared(prepared, base)
+    content_html = sanitize_prepared(prepared, base, ctx.images)
     byline_authors, body = _texts(entry, prepared, content_html)
     title = clean_title(entry.title)
     derived = not title
@@ -364,11 +376,15 @@ def _one(
         "authors": choose_authors(entry.authors, byline_authors, feed.authors),
         "tags": tags,
         "topics": match_topics(tags, ctx.topics_index, ctx.topic_order),
-        "image": pick_image(entry, base, content_html),
+        "image": pick_image(entry, base, content_html, ctx.images),
         "translations": translations(entry, base, final_link),
     }
     # the hash is taken before the post is built: one construction instead of two
-    return Post(**values, content_hash=post_hash(values, stated))  # type: ignore[arg-type]
+    return Post(
+        **values,  # type: ignore[arg-type]
+        content_hash=post_hash(values, stated),
+        undated=stated == (None, None),
+    )
 
 
 def _usable_links(links: Sequence[str | None], feed: ParsedFeed, source: Source) -> list[bool]:
@@ -394,12 +410,15 @@ def normalise(
     languages: Sequence[str] = ("en", "fr", "es"),
     topics: Mapping[str, Sequence[str]] | None = None,
     known_first_seen: Mapping[str, datetime] | None = None,
+    allow_private: Collection[str] = (),
 ) -> list[Post]:
     """Every entry of ``parsed`` as a :class:`Post`, in document order, one per id.
 
     ``known_first_seen`` maps post ids to the ``first_seen`` the store already holds, so an
-    updated post keeps it.  Entries that come out with the same id (the same story listed twice)
-    give one post: the first.  Pure: same arguments, same posts.
+    updated post keeps it.  ``allow_private`` is the operator's ``fetch.allow_private``: the
+    private ``host:port`` pairs that stand for members' sites, whose images are kept.  Entries
+    that come out with the same id (the same story listed twice) give one post: the first.
+    Pure: same arguments, same posts.
     """
     topic_map = topics or {}
     ctx = _Context(
@@ -410,6 +429,7 @@ def normalise(
         topics_index=topic_index(topic_map),
         topic_order=tuple(topic_map),
         known_first_seen=known_first_seen or {},
+        images=AddressPolicy.from_allow(allow_private),
     )
     entries = parsed.entries
     bases = [entry_base(entry, parsed) for entry in entries]

@@ -56,6 +56,7 @@ class DocumentJob:
     languages: tuple[str, ...]
     topics: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     limits: ParseLimits = ParseLimits()
+    allow_private: tuple[str, ...] = ()  # the operator's fetch.allow_private (images kept)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,7 @@ def process_document(job: DocumentJob) -> ProcessedDocument:
             job.now,
             languages=job.languages,
             topics=job.topics,
+            allow_private=job.allow_private,
         )
     except ParseError as exc:
         kind, params = parse_failure(exc)
@@ -123,6 +125,7 @@ def document_job(
         languages=tuple(settings.site.languages),
         topics={k: tuple(v) for k, v in settings.topics.items()},
         limits=ParseLimits.of(settings.fetch),
+        allow_private=tuple(settings.fetch.allow_private),
     )
 
 

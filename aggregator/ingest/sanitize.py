@@ -10,15 +10,18 @@ The pipeline for ``sanitize_html``:
 1. **Bound the work** (before nh3): cut the input at ``MAX_HTML_CHARS`` and drop opening tags
    nested deeper than ``MAX_DEPTH``.  html5ever's tree building is superlinear in nesting depth
    (50,000 nested ``<div>`` take seconds), so a hostile feed could stall a cycle.
-2. **Lazy-loaded images**: ``data-src``/``data-lazy-src``/``data-original`` or the first
-   ``srcset`` candidate becomes ``src`` when ``src`` is missing or a placeholder, and 1×1
-   tracking pixels are dropped; ``href="#…"`` is removed (it would point at the feed).  These
-   edit raw markup, which is safe because nh3 runs after.
+2. **Raw markup fixed** (``fix_markup_controls``, ``images.show_images``): control characters
+   removed; line separators (NEL, U+2028, U+2029) become ``<br>``; direction controls left open
+   in a run of text removed (``bidi``); lazily loaded images given their real ``src``; images
+   nobody sees (tracking pixels, hidden ones) removed, since nh3 drops the ``style`` and
+   ``hidden`` that kept them out of sight; ``href="#…"`` removed (it would point at the feed).
+   These edit raw markup, which is safe because nh3 runs after.
 3. **nh3** with a strict allowlist: no script/style/iframe/form/object/embed/svg/math, no event
    handlers, no ``style``/``class``/``id``; ``href`` may be http, https or mailto and ``src``
    only http or https (nh3 decodes entities and drops tabs/newlines first, so
    ``&#106;avascript:`` and ``java\\tscript:`` are caught); relative URLs are resolved against
    the base or removed when there is none; links get ``rel="noopener noreferrer"``.
+4. **Images on private addresses** removed from the output (``images.public_images_only``).
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ from functools import lru_cache
 
 import nh3
 
+from aggregator.ingest.bidi import balance_bidi, has_bidi_controls
+from aggregator.ingest.images import NO_PRIVATE_HOSTS, public_images_only, show_images
+from aggregator.ingest.netguard import AddressPolicy
 from aggregator.ingest.urls import absolute_url
 
 MAX_HTML_CHARS = 256_000
@@ -75,13 +81,11 @@ _BLOCKS = frozenset(
      "h4", "h5", "h6", "hr", "table", "tr", "td", "th", "figure", "figcaption", "caption",
      "details", "summary"}
 )  # fmt: skip
+DROPPED_WITH_CONTENT = _DROP_WITH_CONTENT
+BLOCK_TAGS = _BLOCKS
 
 # Every scan below stops at the next "<", so hostile input without ">" stays linear.
 _TAG_RE = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9:-]*)[^<>]*?(/?)>")
-_IMG_RE = re.compile(r"""<img\b(?:[^<>"']|"[^"<]*"|'[^'<]*')*>""", re.IGNORECASE)
-_ATTR_RE = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?""")
-_LAZY_ATTRS = ("data-src", "data-lazy-src", "data-original", "data-orig-file", "data-srcset")
-_PLACEHOLDER_HINTS = ("data:", "placeholder", "blank.gif", "spacer.gif", "pixel.gif", "lazy")
 _OUT_TAG_RE = re.compile(r"</?([a-z0-9]+)>")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u2028\u2029\ufeff]")
 _TAGLIKE_RE = re.compile(r"<[a-zA-Z/!?][^<>]*>")
@@ -91,10 +95,26 @@ _ENTITY_RE = re.compile(r"&(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9
 # Controls that separate words (form feed, line separator…): a space, not nothing, so that
 # "one\x0ctwo" does not become "onetwo" (and the text stays what the text cleaner reads).
 _SPACING_CONTROLS = frozenset("\x0b\x0c\x1c\x1d\x1e\x1f\x85\u2028\u2029")
+# Next line (NEL), line separator, paragraph separator: a line break where text has lines.
+_LINE_BREAKS = frozenset("\x85\u2028\u2029")
 
 
 def _control_replacement(match: re.Match[str]) -> str:
     return " " if match.group() in _SPACING_CONTROLS else ""
+
+
+def _block_control_replacement(match: re.Match[str]) -> str:
+    found = match.group()
+    if found in _LINE_BREAKS:
+        return "\n"
+    return " " if found in _SPACING_CONTROLS else ""
+
+
+def _markup_control_replacement(match: re.Match[str]) -> str:
+    found = match.group()
+    if found in _LINE_BREAKS:
+        return found  # left for _fix_text_runs, which knows text from tags
+    return " " if found in _SPACING_CONTROLS else ""
 
 
 def _may_decode_to_control(markup: str) -> bool:
@@ -125,11 +145,58 @@ def collapse_spaces(text: str) -> str:
     return text
 
 
-def strip_controls(text: str) -> str:
-    """``text`` without control characters; those that separate words become a space."""
-    if len(text) >= _SCAN_MIN_CHARS and not _has_controls(text):
-        return text
-    return _CONTROL_RE.sub(_control_replacement, text)
+def fix_markup_controls(markup: str, *, serialized: bool = False) -> str:
+    """Markup without control characters, its line breaks and direction controls made safe.
+
+    Controls that separate words become a space.  NEL, U+2028 and U+2029 become ``<br>`` in
+    text and a space inside a tag; direction controls left open in a run of text (between two
+    tags) are removed (``bidi``), so none can reorder what the page shows after it.  Raw markup
+    is split into tags and text by a pattern that stops at the next "<" (linear whatever the
+    input); ``serialized`` markup (nh3's output) by one that knows its quoted attributes.
+
+    In raw markup, character references to these characters (``&#x202E;``) are decoded first,
+    so that they are judged here like the characters themselves, before the sanitizer's parser
+    decodes them: the sanitized text and the text read from the markup then agree.
+    """
+    if not serialized and "#" in markup:
+        markup = _DIRECTION_REF_RE.sub(_direction_ref, markup)
+    if len(markup) >= _SCAN_MIN_CHARS and not _has_controls(markup):
+        return markup
+    markup = _CONTROL_RE.sub(_markup_control_replacement, markup)
+    if has_bidi_controls(markup) or any(ch in markup for ch in _LINE_BREAKS):
+        markup = _fix_text_runs(markup, _SERIALIZED_TAG_RE if serialized else _RAW_TAG_RE)
+    return markup
+
+
+# Numeric references to U+2028, U+2029, U+202A-U+202E and U+2066-U+2069, with or without the
+# semicolon HTML lets a numeric reference omit.
+_DIRECTION_REF_RE = re.compile(
+    r"&#(?:[xX]0*(202[89a-eA-E]|206[6-9])(?![0-9a-fA-F])|0*(823[2-8]|829[4-7])(?![0-9]));?"
+)
+
+
+def _direction_ref(match: re.Match[str]) -> str:
+    hexa, decimal = match.groups()
+    return chr(int(hexa, 16) if hexa else int(decimal))
+
+
+_RAW_TAG_RE = re.compile(r"<[^<>]*>")
+_LINE_BREAK_RE = re.compile("[\x85\u2028\u2029]")
+
+
+def _fix_text_runs(markup: str, tags: re.Pattern[str]) -> str:
+    pieces: list[str] = []
+    last = 0
+    for tag in tags.finditer(markup):
+        pieces.append(_fix_text(markup[last : tag.start()]))
+        pieces.append(_LINE_BREAK_RE.sub(" ", tag.group()))
+        last = tag.end()
+    pieces.append(_fix_text(markup[last:]))
+    return "".join(pieces)
+
+
+def _fix_text(text: str) -> str:
+    return _LINE_BREAK_RE.sub("<br>", balance_bidi(text)) if text else text
 
 
 # Below this length the regex costs no more than the byte-level check.
@@ -138,17 +205,21 @@ _SCAN_MIN_CHARS = 128
 _LATIN1_CONTROLS = bytes(0 if _CONTROL_RE.match(chr(i)) else 1 for i in range(256))
 _UTF8_ASCII_CONTROLS = bytes(0 if i < 0x80 and _CONTROL_RE.match(chr(i)) else 1 for i in range(256))
 _UTF8_C1_RE = re.compile(b"\xc2[\x80-\x9f]")
-# U+200B, U+2028, U+2029, U+FEFF in UTF-8
-_UTF8_WIDE_CONTROLS = (b"\xe2\x80\x8b", b"\xe2\x80\xa8", b"\xe2\x80\xa9", b"\xef\xbb\xbf")
+# In UTF-8: U+200B, U+2028, U+2029, the direction controls U+202A-U+202E and U+2066-U+2069
+# (one literal first byte keeps the regex fast), and U+FEFF.
+_UTF8_WIDE_CONTROLS_RE = re.compile(b"\xe2(?:\x80[\x8b\xa8-\xae]|\x81[\xa6-\xa9])")
+_UTF8_BOM_RE = re.compile(b"\xef\xbb\xbf")
 
 
 def _has_controls(text: str) -> bool:
-    """``_CONTROL_RE.search(text)``, at a fifth of its cost on a typical 3 KB body.
+    """``_CONTROL_RE.search(text) or has_bidi_controls(text)``, at a fifth of the cost of the
+    regex alone on a typical 3 KB body.
 
     The regex walks every character (about 5 ns each); encoding and one table lookup per byte
-    in C is much cheaper.  Latin-1 text is checked byte for byte; other text as UTF-8, where
-    an ASCII control is its own byte, a C1 control is C2 80-9F and the four wide ones have
-    fixed three-byte forms.
+    in C is much cheaper.  Latin-1 text is checked byte for byte (it cannot hold a direction
+    control); other text as UTF-8, where an ASCII control is its own byte, a C1 control is
+    C2 80-9F and the wide ones have fixed three-byte forms, found by two regexes that each
+    start with a literal byte (four substring searches cost twice as much).
     """
     try:
         return b"\x00" in text.encode("latin-1").translate(_LATIN1_CONTROLS)
@@ -159,7 +230,7 @@ def _has_controls(text: str) -> bool:
         return True
     if b"\xc2" in raw and _UTF8_C1_RE.search(raw):
         return True
-    return any(wide in raw for wide in _UTF8_WIDE_CONTROLS)
+    return bool(_UTF8_WIDE_CONTROLS_RE.search(raw) or _UTF8_BOM_RE.search(raw))
 
 
 def bound_markup(markup: str) -> str:
@@ -194,50 +265,6 @@ def bound_markup(markup: str) -> str:
     return "".join(pieces)
 
 
-def _attrs(tag: str) -> list[tuple[str, str | None]]:
-    inner = tag[4:-1]
-    found: list[tuple[str, str | None]] = []
-    for m in _ATTR_RE.finditer(inner):
-        value = next((v for v in m.group(2, 3, 4) if v is not None), None)
-        found.append((m.group(1).lower(), None if value is None else html.unescape(value)))
-    return found
-
-
-def _first_srcset(value: str) -> str | None:
-    first = value.split(",")[0].strip().split()
-    return first[0] if first else None
-
-
-def _is_pixel(values: dict[str, str | None]) -> bool:
-    return any((values.get(k) or "").strip() in ("0", "1", "1px") for k in ("width", "height"))
-
-
-def _rewrite_img(match: re.Match[str]) -> str:
-    attrs = _attrs(match.group(0))
-    values = dict(attrs)
-    if _is_pixel(values):
-        return ""
-    src = (values.get("src") or "").strip()
-    if not src or any(h in src.lower() for h in _PLACEHOLDER_HINTS):
-        lazy = next((values[a] for a in _LAZY_ATTRS if values.get(a)), None)
-        if lazy is None and values.get("srcset"):
-            lazy = values["srcset"]
-        candidate = _first_srcset(lazy) if lazy else None
-        if candidate:
-            src = candidate
-    kept = [(k, v) for k, v in attrs if k != "src"]
-    out = [f'src="{html.escape(src)}"'] if src else []
-    out += [k if v is None else f'{k}="{html.escape(v)}"' for k, v in kept]
-    return "<img " + " ".join(out) + ">"
-
-
-def fix_lazy_images(markup: str) -> str:
-    """Give lazily loaded images a real ``src`` and drop 1×1 tracking pixels."""
-    if "<img" not in markup and "<IMG" not in markup:
-        return markup
-    return _IMG_RE.sub(_rewrite_img, markup)
-
-
 _FRAGMENT_HREF_RE = re.compile(
     r"""\shref\s*=\s*(?:"\s*#[^"]*"|'\s*#[^']*'|#[^\s>]*)""", re.IGNORECASE
 )
@@ -267,31 +294,26 @@ def _cleaner(base: str | None) -> nh3.Cleaner:
     )
 
 
-_SRC_RE = re.compile(r'<img src="([^"]*)"')
-
-
-def _only_web_images(clean: str) -> str:
-    """nh3 applies one scheme list to every URL attribute; images must not be ``mailto:``."""
-    if "mailto:" not in clean:
-        return clean
-    return _SRC_RE.sub(lambda m: "<img" if m.group(1).startswith("mailto:") else m.group(0), clean)
-
-
 def prepare_markup(markup: str) -> str:
     """Steps 1 and 2 above: the raw markup as the HTML5 parser of ``sanitize_html`` reads it."""
-    return drop_fragment_links(fix_lazy_images(bound_markup(strip_controls(markup))))
+    return drop_fragment_links(show_images(bound_markup(fix_markup_controls(markup))))
 
 
-def sanitize_html(markup: str, base_url: str | None) -> str:
+def sanitize_html(
+    markup: str, base_url: str | None, images: AddressPolicy = NO_PRIVATE_HOSTS
+) -> str:
     """Return ``markup`` reduced to the allowlist above, safe to republish and to mail.
 
     ``base_url`` resolves relative ``href``/``src``; without one (or when it is not http(s))
-    relative URLs are removed, because they would point at our own site.
+    relative URLs are removed, because they would point at our own site.  ``images`` names the
+    private ``host:port`` pairs images may load from (the operator's ``allow_private``).
     """
-    return sanitize_prepared(prepare_markup(markup), base_url)
+    return sanitize_prepared(prepare_markup(markup), base_url, images)
 
 
-def sanitize_prepared(prepared: str, base_url: str | None) -> str:
+def sanitize_prepared(
+    prepared: str, base_url: str | None, images: AddressPolicy = NO_PRIVATE_HOSTS
+) -> str:
     """``sanitize_html`` of markup already through ``prepare_markup``.
 
     For a caller that also wants the text (``blocks_of``) of exactly what was sanitized.
@@ -300,9 +322,9 @@ def sanitize_prepared(prepared: str, base_url: str | None) -> str:
         return ""
     base = absolute_url(base_url) if base_url else None
     clean = _cleaner(base).clean(prepared)
-    if _may_decode_to_control(prepared):
-        clean = strip_controls(clean)
-    return _only_web_images(clean.strip())
+    if _may_decode_to_control(prepared):  # "&#1;" is a control only once decoded
+        clean = fix_markup_controls(clean, serialized=True)
+    return public_images_only(clean.strip(), images)
 
 
 @lru_cache(maxsize=1)
@@ -353,7 +375,8 @@ def html_to_blocks(markup: str) -> str:
         text = html.unescape(text)
     else:
         text = _PLAIN_BREAK_RE.sub("\n", html.unescape(markup[:MAX_HTML_CHARS]))
-    text = _CONTROL_RE.sub("", text.replace("\r", "\n").replace("\xa0", " "))
+    text = text.replace("\r", "\n").replace("\xa0", " ")
+    text = _CONTROL_RE.sub(_block_control_replacement, text)
     text = _strip_taglike(text)  # after removing controls: "<\x1fb>" must not become "<b>"
     # one space for each run of other whitespace, no blank lines, no spaces around line breaks
     lines = (" ".join(line.split()) for line in text.split("\n"))
@@ -411,7 +434,7 @@ def decode_entities(text: str) -> str:
 
 def clean_text(text: str) -> str:
     """One line of plain text: control characters out, whitespace collapsed."""
-    return " ".join(_CONTROL_RE.sub("", text).split())
+    return " ".join(_CONTROL_RE.sub(_control_replacement, text).split())
 
 
 _ELLIPSIS = "…"
@@ -425,7 +448,7 @@ def truncate(text: str, limit: int) -> str:
     cut = text[: room + 1]
     space = cut.rfind(" ")
     head = cut[:space] if space > room // 2 else text[:room]
-    return head.rstrip(" ,;:-–—.…") + _ELLIPSIS
+    return balance_bidi(head.rstrip(" ,;:-–—.…")) + _ELLIPSIS
 
 
 _TRAILERS = re.compile(
@@ -461,7 +484,7 @@ def _teaser(flat: str, limit: int) -> str:
         if trimmed == flat:
             break
         flat = trimmed
-    return truncate(flat.strip(), limit)
+    return balance_bidi(truncate(flat.strip(), limit))
 
 
 # A trailer is at most about 530 characters (see _TRAILERS) and ``flat`` has single spaces, so

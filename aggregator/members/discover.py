@@ -227,7 +227,9 @@ def _not_feed_message(exc: ParseError) -> str:
     return text if text.startswith(("not a feed", "not a valid feed")) else f"not a feed: {text}"
 
 
-def _candidate(found: _Found, submitted: str, settings: Settings, now: datetime) -> Candidate:
+def _candidate(
+    found: _Found, submitted: str, settings: Settings, now: datetime, allow: tuple[str, ...]
+) -> Candidate:
     feed = found.feed
     provisional = Source(
         id="candidate",
@@ -243,6 +245,7 @@ def _candidate(found: _Found, submitted: str, settings: Settings, now: datetime)
         now,
         languages=settings.site.languages,
         topics=settings.topics,
+        allow_private=allow,
     )
     newest = sorted(posts, key=lambda p: p.published, reverse=True)[:PREVIEW_ENTRIES]
     languages = [p.language for p in posts]
@@ -298,7 +301,7 @@ async def discover_with(
     same = duplicate_of(feed_keys(found.feed.self_link), known)
     if same is not None:
         return duplicate_refusal(submitted, same, "self_link")
-    return _candidate(found, submitted, settings, now)
+    return _candidate(found, submitted, settings, now, _allow(settings, member))
 
 
 def _fetcher(settings: Settings, member: bool) -> Fetcher:
@@ -418,9 +421,12 @@ class SourceCheck:
     final_url: str | None = None
     title: str | None = None
     warnings: tuple[str, ...] = ()  # what the parse noted: dropped entries, bad bytes…
+    undated: int = 0  # entries whose date could not be read: dated when first seen
 
 
-async def _check_one(fetcher: Fetcher, source: Source, settings: Settings) -> SourceCheck:
+async def _check_one(
+    fetcher: Fetcher, source: Source, settings: Settings, now: datetime
+) -> SourceCheck:
     result = await fetcher.fetch(FetchRequest(source.id, source.url))
     if result.status is not FetchStatus.OK or result.body is None:
         refused = result.error_kind is ErrorKind.REFUSED
@@ -432,6 +438,14 @@ async def _check_one(fetcher: Fetcher, source: Source, settings: Settings) -> So
         feed = _parse(result, settings, source)
     except ParseError as exc:
         return SourceCheck(source.id, source.url, error=_not_feed_message(exc), final_url=final)
+    posts = normalise(
+        feed,
+        source,
+        now,
+        languages=settings.site.languages,
+        topics=settings.topics,
+        allow_private=_allow(settings, member=False),
+    )
     return SourceCheck(
         source.id,
         source.url,
@@ -440,17 +454,23 @@ async def _check_one(fetcher: Fetcher, source: Source, settings: Settings) -> So
         final_url=final,
         title=feed.title,
         warnings=feed.warnings,
+        undated=sum(post.undated for post in posts),
     )
 
 
-async def check_sources_async(sources: Sequence[Source], settings: Settings) -> list[SourceCheck]:
-    """Fetch and parse every source now (operator mode: the allow-list applies)."""
+async def check_sources_async(
+    sources: Sequence[Source], settings: Settings, now: datetime
+) -> list[SourceCheck]:
+    """Fetch, parse and normalise every source now (operator mode: the allow-list applies)."""
     async with _fetcher(settings, member=False) as fetcher:
-        return list(await asyncio.gather(*(_check_one(fetcher, s, settings) for s in sources)))
+        checks = (_check_one(fetcher, s, settings, now) for s in sources)
+        return list(await asyncio.gather(*checks))
 
 
-def check_sources(sources: Sequence[Source], settings: Settings) -> list[SourceCheck]:
-    return asyncio.run(check_sources_async(sources, settings))
+def check_sources(
+    sources: Sequence[Source], settings: Settings, now: datetime
+) -> list[SourceCheck]:
+    return asyncio.run(check_sources_async(sources, settings, now))
 
 
 def self_link_duplicates(

@@ -119,6 +119,8 @@ def defuse_references(text: str) -> str:
     """
     if any(c in text for c in _CONTROL_LIST):
         text = _CONTROL_CHARS.sub("", text)
+    if "\x85" in text:  # NEL is a line break; parsers would read it as cp1252's "…"
+        text = text.replace("\x85", "\n")
     if "#" in text:  # one character: "&#" is a slow two-character search here
         text = _CHAR_REF.sub(_fix_char_ref, text)
     return text
@@ -131,4 +133,6 @@ def _fix_char_ref(match: re.Match[str]) -> str:
         return "&#xFFFD;"
     if code < 0x20 and code not in (0x9, 0xA, 0xD):
         return ""
+    if code == 0x85:  # NEL, written as a reference: a line break too
+        return "&#10;"
     return match.group(0)

@@ -56,6 +56,8 @@ def strip_unsafe_chars(value: str) -> str:
             return value
     elif _is_clean(value):
         return value
+    if "\x85" in value:  # NEL separates lines: it becomes one, not nothing
+        value = value.replace("\x85", "\n")
     return _UNSAFE_CHARS.sub("", value)
 
 
