@@ -16,10 +16,11 @@ guarantees:
 The caller chooses the permissions, since they differ: published files are meant to be read by
 anyone (0644), while an operator's ``feeds.yaml`` keeps the mode it had.
 
-A batch may also keep a gzip twin beside each text file (``feed.atom.gz``), which ``serve``
-sends to clients that accept gzip.  The twin is written right after its original, in the same
-job, and checked against it whenever the original is left alone, so a twin never lags its
-original past one publish, even after a crash between the two renames.
+A text file may have a gzip twin beside it (``feed.atom.gz``), which ``serve`` sends to clients
+that accept gzip.  ``fresh_twin`` makes it when it is first asked for, and again after its
+original changed (the twin carries the original's modification time); publish removes it with
+its original.  A batch can also write twins as it goes (``gzip_twins``), for a caller that wants
+them ready before anyone asks.
 """
 
 from __future__ import annotations
@@ -89,6 +90,35 @@ def gzip_twin(path: Path) -> Path | None:
     if path.suffix.lower() not in GZIP_SUFFIXES:
         return None
     return path.with_name(path.name + ".gz")
+
+
+def fresh_twin(path: Path) -> bool:
+    """Make ``path``'s gzip twin hold exactly its bytes, writing it if needed; False when the
+    file gets no twin or one cannot be made now (then send the file itself).
+
+    The twin carries its original's modification time, so a twin whose time differs is stale:
+    publish replaced the original since.  An original replaced while it was being read is left
+    for the next request.  Two requests making the same twin at once both write the same bytes.
+    """
+    twin = gzip_twin(path)
+    if twin is None:
+        return False
+    try:
+        before = path.stat()
+        with contextlib.suppress(FileNotFoundError):
+            if twin.stat().st_mtime_ns == before.st_mtime_ns:
+                return True
+        data = path.read_bytes()
+        after = path.stat()
+        if (after.st_mtime_ns, after.st_size, len(data)) != (before.st_mtime_ns,) + (
+            before.st_size,
+        ) * 2:
+            return False
+        _replace(twin, _gzip(data), PUBLIC_MODE)
+        os.utime(twin, ns=(after.st_atime_ns, after.st_mtime_ns))
+    except OSError:
+        return False
+    return True
 
 
 def remove_with_twin(path: Path) -> None:

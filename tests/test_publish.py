@@ -7,7 +7,6 @@ store is an in-memory fake with only the read methods publishing calls.
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import tempfile
@@ -28,6 +27,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from aggregator.config import Settings
+from aggregator.files import fresh_twin
 from aggregator.models import Author, Link, Post, Source, SourceState
 from aggregator.publish import archives, editions, memo, publisher, websub
 from aggregator.publish.outputs import (
@@ -581,7 +581,7 @@ def test_complete_archive_pages_never_change(tmp_path: Path, now: datetime) -> N
     archive = settings.output_dir / "archive"
     before = snapshot(archive)
     bytes_before = {p: (archive / p).read_bytes() for p in before}
-    assert sorted(before) == [".page-size", "1.atom", "1.atom.gz", "2.atom", "2.atom.gz"]
+    assert sorted(before) == [".page-size", "1.atom", "2.atom"]
 
     # new posts arrive (first seen later), and an archived post is edited by its publisher
     store.posts[0] = replace(store.posts[0], title="Edited title", updated=now)
@@ -739,64 +739,25 @@ def test_any_text_gives_a_valid_feed(title: str, excerpt: str, tag: str, author:
 
 
 # --------------------------------------------------------------------------------------------
-# gzip twins: what ``serve`` sends to clients that accept gzip
+# gzip twins: ``serve`` makes them on demand; publish removes them with their outputs
 
 
-def assert_twins_in_step(out: Path) -> None:
-    """Every text output has a gzip twin holding exactly its bytes, and no twin is orphaned."""
-    for path in out.rglob("*"):
-        if path.is_file() and not path.name.startswith(".") and path.suffix in GZIP_SUFFIXES:
-            twin = path.with_name(path.name + ".gz")
-            assert gzip.decompress(twin.read_bytes()) == path.read_bytes(), path
-    for twin in out.rglob("*.gz"):
-        assert twin.with_suffix("").is_file(), twin
-
-
-def test_gzip_twins_follow_their_outputs(tmp_path: Path, now: datetime) -> None:
+def test_an_output_publish_removes_takes_its_gzip_twin_along(tmp_path: Path, now: datetime) -> None:
     settings, store = build(tmp_path, [make_post(n) for n in range(13)], feed_entries=4)
     out = settings.output_dir
-    first = publish_all(store, settings, now)
-    assert_twins_in_step(out)
-    assert all(p.suffix != ".gz" for p in first.written)  # reported as outputs, not twins
-
-    before = snapshot(out)
-    store.posts.append(make_post(20))
-    report = publish_all(store, settings, now)
-    assert_twins_in_step(out)
-    after = snapshot(out)
-    for path in report.unchanged:
-        twin = str(path.relative_to(out)) + ".gz"
-        assert after[twin] == before[twin], twin  # an unchanged output keeps its twin as is
-
-    # a new page size cuts the archives afresh: the old pages' twins go with them
+    publish_all(store, settings, now)
+    pages = [p for p in out.rglob("*") if p.is_file() and p.suffix in GZIP_SUFFIXES]
+    assert all(fresh_twin(p) for p in pages if not p.name.startswith("."))
     assert (out / "archive" / "3.atom.gz").is_file()
     bigger = settings.model_copy(
         update={"site": settings.site.model_copy(update={"feed_entries": 5})}
     )
-    assert publish_all(store, bigger, now).archives == 2
+    assert publish_all(store, bigger, now).archives == 2  # the archives are cut afresh
     assert not (out / "archive" / "3.atom.gz").exists()
-    assert_twins_in_step(out)
-
-    # retention leaves fewer posts: the listing pages past the last go, with their twins
-    del store.posts[:12]
+    del store.posts[:12]  # retention leaves fewer posts: the listing pages past the last go
     assert publish_all(store, bigger, now).removed
-    assert_twins_in_step(out)
-
-
-def test_a_lost_or_damaged_twin_is_put_back(tmp_path: Path, now: datetime) -> None:
-    settings, store = build(tmp_path, [make_post(n) for n in range(9)], feed_entries=4)
-    out = settings.output_dir
-    publish_all(store, settings, now)
-    (out / "feed.atom.gz").unlink()
-    (out / "index.html.gz").write_bytes(gzip.compress(b"what the page said before a crash"))
-    (out / "sources.opml.gz").write_bytes(b"not gzip")
-    (out / "archive" / "1.atom.gz").unlink()
-    before = snapshot(out)
-    report = publish_all(store, settings, now)
-    assert report.written == ()  # the outputs themselves are untouched
-    after = snapshot(out)
-    assert after["feed.atom"] == before["feed.atom"]
-    assert_twins_in_step(out)
+    for twin in out.rglob("*.gz"):
+        assert twin.with_suffix("").is_file(), twin  # no twin outlives its output
 
 
 # --------------------------------------------------------------------------------------------

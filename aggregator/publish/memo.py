@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from aggregator import __version__
 from aggregator.i18n import TEMPLATES_DIR, catalog_files
 from aggregator.models import Post
 from aggregator.publish import atom_fast
-from aggregator.publish.outputs import BatchWriter, gzip_twin, write_atomic
+from aggregator.publish.outputs import BatchWriter, write_atomic
 from aggregator.publish.site import Site, iso, source_info
 
 MEMO_FILE = ".publish-memo.json"
@@ -65,14 +65,6 @@ class Writer:
         path = self.root / relative
         self.files.ensure_twin(path)
         self.unchanged.append(path)
-
-
-def with_twins(relatives: Iterable[str]) -> Iterator[str]:
-    """The outputs and their gzip twins: the memo watches both."""
-    for relative in relatives:
-        yield relative
-        if gzip_twin(Path(relative)) is not None:
-            yield relative + ".gz"
 
 
 @dataclass
@@ -118,8 +110,9 @@ class Memo:
         return list(files)
 
     def remember(self, key: str, fp: str, relatives: Iterable[str]) -> None:
-        """Note what ``key`` was built from; its files (and twins) are stat-ed by ``save``."""
-        self.entries[key] = {"fp": fp, "files": dict.fromkeys(with_twins(relatives))}
+        """Note what ``key`` was built from; its files are stat-ed by ``save``.  (Their gzip
+        twins are ``serve``'s, made on demand: the memo does not watch them.)"""
+        self.entries[key] = {"fp": fp, "files": dict.fromkeys(relatives)}
 
     def save(self) -> None:
         """Record every output's files as they now are (call after the writes completed)."""

@@ -56,7 +56,7 @@ def publish_all(store: Store, settings: Settings, now: datetime) -> PublishRepor
     ``now`` only dates feeds of an empty store; with posts, every date comes from the posts.
     """
     site = load_site(store, settings, now)
-    with BatchWriter(gzip_twins=True) as files:
+    with BatchWriter() as files:
         out = Writer(settings.output_dir, files)
         memo = Memo.load(out.root, salt(site))
         pages = archive_plan(site, out.root)

@@ -7,8 +7,9 @@ demo's loopback feed host (``demo.server``), which the tests reuse.
 What ``FileResponse`` does for us, as aiohttp 3.14 implements it: a strong ETag and a
 Last-Modified from the file's stat (publish rewrites a file only when its bytes change, so
 they stay put between cycles), 304 to a matching If-None-Match (weak comparison) or, without
-one, to If-Modified-Since, ranges, HEAD, and the ``name.gz`` twin publish writes beside a text
-output, sent with ``Content-Encoding: gzip`` and an ETag of its own.  It picks the twin when
+one, to If-Modified-Since, ranges, HEAD, and the ``name.gz`` twin beside a text output (made
+on the first request that takes gzip, and again after publish changed the file), sent with
+``Content-Encoding: gzip`` and an ETag of its own.  It picks the twin when
 the Accept-Encoding header merely *contains* "gzip" (so ``gzip;q=0`` too) and prefers a
 ``.br`` file when one exists: ``send_file`` therefore hands it a request whose Accept-Encoding
 says exactly ``gzip`` or ``identity``, as ``accepts_gzip`` reads the client's.
@@ -20,6 +21,7 @@ directory (``..``, encoded or not, a symlink pointing out).  No directory listin
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import quote
@@ -27,7 +29,7 @@ from urllib.parse import quote
 from aiohttp import hdrs, web
 from aiohttp.abc import AbstractStreamWriter
 
-from aggregator.publish.outputs import gzip_twin
+from aggregator.files import fresh_twin, gzip_twin
 
 CONTENT_TYPES: Mapping[str, str] = {
     ".atom": "application/atom+xml; charset=utf-8",
@@ -100,11 +102,18 @@ def _q_is_zero(value: str) -> bool:
 
 
 class _NegotiatedFile(web.FileResponse):
-    """``FileResponse`` told plainly whether the client takes gzip (see the module docstring)."""
+    """``FileResponse`` told plainly whether the client takes gzip (see the module docstring),
+    with the file's gzip twin made fresh first (``files.fresh_twin``) when it does."""
+
+    def __init__(self, path: Path, headers: Mapping[str, str]) -> None:
+        super().__init__(path, headers=headers)
+        self._source = path
 
     async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
         asked = request.headers.get(hdrs.ACCEPT_ENCODING, "").lower()
         gzip_ok = accepts_gzip(asked)
+        if gzip_ok and gzip_twin(self._source) is not None:
+            gzip_ok = await asyncio.to_thread(fresh_twin, self._source)
         if "br" in asked or ("gzip" in asked) != gzip_ok:  # FileResponse would choose otherwise
             plain = request.headers.copy()
             plain[hdrs.ACCEPT_ENCODING] = "gzip" if gzip_ok else "identity"
