@@ -139,6 +139,10 @@ class SiteSettings(_Strict):
     author: str | None = None
     # posts first seen longer ago are deleted after each cycle; None or 0: keep forever
     retention_days: int | None = Field(default=365, ge=0, le=100 * 365)
+    # undated posts one source brought in one fetch that the combined feed, the language and
+    # topic editions and the pages show; the rest of such a backlog is in the archives and the
+    # source's own edition (docs/decisions.md, "Undated backlogs")
+    undated_per_fetch: int = Field(default=5, ge=0, le=10_000)
 
     @field_validator("base_url")
     @classmethod
@@ -262,12 +266,48 @@ class Settings(_Strict):
     site: SiteSettings = Field(default_factory=SiteSettings)
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     digest: DigestSettings = Field(default_factory=DigestSettings)
-    # network-wide topics: key -> the labels members use for it, in any language
+    # network-wide topics: key -> the labels members use for it, in any language; a topic may
+    # instead map languages to its labels (``fr: Résilience``), which ``_topic_languages``
+    # splits into the plain list here and the label each language shows in ``topic_labels``
     topics: dict[str, list[str]] = Field(default_factory=dict)
+    topic_labels: dict[str, dict[str, str]] = Field(default_factory=dict)
     sources: list[SourceSettings] = Field(default_factory=list)
 
     # set by load(), not by the file
     path: Path = Field(default=Path(DEFAULT_CONFIG), exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _topic_languages(cls, data: Any) -> Any:
+        """Accept ``topics: {key: {language: label or [labels]}}`` beside plain lists.
+
+        Every stage that matches tags reads ``topics`` as lists of labels, so the mapping is
+        flattened there (a language's spellings in order); the first spelling of each language
+        is the label its readers are shown (``topic_labels``).
+        """
+        if not isinstance(data, dict) or not isinstance(data.get("topics"), dict):
+            return data
+        topics: dict[str, Any] = {}
+        declared: dict[str, Any] = dict(data.get("topic_labels") or {})
+        for key, value in data["topics"].items():
+            if not isinstance(value, dict) or not all(
+                isinstance(v, str | list) for v in value.values()
+            ):
+                topics[key] = value  # not this form: the list type reports it, with its line
+                continue
+            spellings = {lang: [v] if isinstance(v, str) else v for lang, v in value.items()}
+            topics[key] = [label for labels in spellings.values() for label in labels]
+            declared[key] = {lang: labels[0] for lang, labels in spellings.items() if labels}
+        return {**data, "topics": topics, "topic_labels": declared}
+
+    @field_validator("topic_labels")
+    @classmethod
+    def _label_languages(cls, v: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for key, labels in v.items():
+            for lang in labels:
+                if not _LANG_RE.match(lang):
+                    raise ValueError(f"{key}: not a language tag such as 'en' or 'fr': {lang!r}")
+        return v
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Settings:

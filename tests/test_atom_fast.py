@@ -81,6 +81,9 @@ def hostile_posts() -> list[Post]:
         ),
         replace(base, title="", excerpt="", link="https://m.example/untitled"),
         replace(base, source_id="ghost"),  # a source no longer configured
+        replace(base, authors=()),  # nobody signed: the organisation is the author
+        replace(base, authors=(Author(" \x1b "),), source_id="ghost"),
+        replace(base, language="es", tags=("Resiliencia", "Otra", "otra"), topics=("resilience",)),
     ]
 
 

@@ -50,6 +50,31 @@ def test_the_shipped_feeds_yaml_is_valid() -> None:
     assert len(ids) >= 6
 
 
+def test_topics_take_plain_lists_or_labels_per_language(tmp_path: Path) -> None:
+    text = GOOD + (
+        "topics:\n"
+        "  migration: [Migration, Migración]\n"
+        "  resilience: {en: Resilience, fr: [Résilience, Résiliences], es: Resiliencia}\n"
+    )
+    path = tmp_path / "feeds.yaml"
+    path.write_text(text, encoding="utf-8")
+    settings = config.load(path)
+    # every stage that matches tags still reads plain lists
+    assert settings.topics == {
+        "migration": ["Migration", "Migración"],
+        "resilience": ["Resilience", "Résilience", "Résiliences", "Resiliencia"],
+    }
+    assert settings.topic_labels == {
+        "resilience": {"en": "Resilience", "fr": "Résilience", "es": "Resiliencia"}
+    }
+    bad = GOOD + "topics:\n  resilience: {en: 3}\n"
+    assert _problems(bad, tmp_path) == [
+        f"{tmp_path / 'feeds.yaml'}:10: topics.resilience: Input should be a valid list"
+    ]
+    problems = _problems(GOOD + "topics:\n  resilience: {English: Resilience}\n", tmp_path)
+    assert len(problems) == 1 and "not a language tag" in problems[0], problems
+
+
 def test_misspelt_key_names_line_and_field(tmp_path: Path) -> None:
     text = GOOD.replace(
         "    url: https://www.uclg.org/feed", "    url: https://www.uclg.org/feed\n    langauge: fr"

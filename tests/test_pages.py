@@ -14,11 +14,16 @@ import subprocess
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import lxml.html
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from aggregator.config import Settings
+from aggregator.publish.outputs import clean_line
+from aggregator.publish.pages import _safe_http
 from aggregator.publish.publisher import publish_all
 from tests.conftest import require_seeds
 from tests.test_publish import BASE_URL, build, make_post
@@ -347,3 +352,19 @@ def test_pages_fit_a_375px_phone(tmp_path: Path, now: datetime) -> None:
     (out / "bare.html").write_text(bare, encoding="utf-8")
     control = measure(out, "bare.html", tmp_path / "profile2")
     assert isinstance(control["scrollWidth"], int) and control["scrollWidth"] > 375
+
+
+@given(
+    st.sampled_from(["", "http://", "https://", "HTTP://", "hTtPs://", "ftp://", "http:", "//"]),
+    st.text(max_size=24),
+)
+def test_the_pages_link_check_reads_urls_as_urlsplit_does(prefix: str, rest: str) -> None:
+    """``_safe_http`` reads the scheme and host off the prefix, for speed: the same answers."""
+    url = clean_line(prefix + rest)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # urlsplit refuses some hosts ("[" without "]"); ours must not raise
+        _safe_http(url)
+        return
+    expected = url if parts.scheme.lower() in ("http", "https") and parts.netloc else None
+    assert _safe_http(url) == expected

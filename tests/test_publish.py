@@ -39,6 +39,7 @@ from aggregator.publish.outputs import (
 )
 from aggregator.publish.publisher import publish_all
 from aggregator.publish.site import ENTRY_NAMESPACE, entry_id, load_site
+from aggregator.publish.topics import choose_topic_labels
 from tests.httpserver import FixtureServer
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -294,9 +295,9 @@ def test_combined_atom_carries_every_field(tmp_path: Path, now: datetime) -> Non
     assert first.findtext(f"{A}updated") == newest.updated.isoformat()
     authors = [(a.findtext(f"{A}name"), a.findtext(f"{A}uri")) for a in first.findall(f"{A}author")]
     assert authors == [("Kelly Henao", "https://columbus.example.org/"), ("Sara H", None)]
-    cats = {(c.get("term"), c.get("scheme"), c.get("label")) for c in first.findall(f"{A}category")}
-    assert ("Migration", None, "Migration") in cats
-    assert ("migration", BASE_URL + "topics/", "Migration") in cats
+    cats = [(c.get("term"), c.get("scheme"), c.get("label")) for c in first.findall(f"{A}category")]
+    # the tag "Migration" is the topic migration: one category, its label the term readers show
+    assert cats == [("Migration", BASE_URL + "topics/migration", "Migration")]
     summary = first.find(f"{A}summary")
     assert summary is not None and summary.text == newest.excerpt
     content = first.find(f"{A}content")
@@ -331,7 +332,7 @@ def test_combined_atom_carries_every_field(tmp_path: Path, now: datetime) -> Non
     assert e0.summary == newest.excerpt
     assert e0.content[0].type == "text/html"
     assert '<a href="https://example.org/">a link</a>' in e0.content[0].value
-    assert {t.term for t in e0.tags} == {"Migration", "migration"}
+    assert [t.term for t in e0.tags] == ["Migration"]
     assert e0.source.title == "UCLG"
     assert e0.source.id == "tag:news.example.org,2026:sources/uclg"
 
@@ -556,9 +557,12 @@ def test_archives_are_complete_pages_linked_from_the_feed(tmp_path: Path, now: d
     assert rels["prev-archive"] == BASE_URL + "archive/1.atom"
     assert rels["current"] == BASE_URL + "feed.atom"
     assert rels["self"] == BASE_URL + "archive/2.atom"
-    assert "next-archive" not in rels  # it would change the page when page 3 appears
+    assert rels["next-archive"] == BASE_URL + "archive/3.atom"
     page1 = read_xml(out / "archive" / "1.atom")
     assert page1.find(f"{A}link[@rel='prev-archive']") is None
+    page3 = read_xml(out / "archive" / "3.atom")
+    assert page3.find(f"{A}link[@rel='next-archive']") is None  # the newest page: feed.atom next
+    assert page3.find(f"{A}link[@rel='current']").get("href") == BASE_URL + "feed.atom"
 
     # walking the chain from the feed finds every archived post exactly once, oldest page first
     walked: list[str] = []
@@ -574,14 +578,25 @@ def test_archives_are_complete_pages_linked_from_the_feed(tmp_path: Path, now: d
     assert not via_fp.bozo and len(via_fp.entries) == 3
 
 
+def _without_next_archive(path: Path) -> bytes:
+    root = read_xml(path)
+    for link in root.findall(f"{A}link[@rel='next-archive']"):
+        root.remove(link)
+    return etree.tostring(root, method="c14n")
+
+
 def test_complete_archive_pages_never_change(tmp_path: Path, now: datetime) -> None:
+    """Once written, a page changes once: when the page after it is cut, it gets the
+    next-archive link, and nothing else (not even an edit its publisher made since)."""
     posts = [make_post(n) for n in range(7)]
     settings, store = build(tmp_path, posts, feed_entries=3)
     publish_all(store, settings, now)
     archive = settings.output_dir / "archive"
     before = snapshot(archive)
     bytes_before = {p: (archive / p).read_bytes() for p in before}
+    page2_before = _without_next_archive(archive / "2.atom")
     assert sorted(before) == [".page-size", "1.atom", "2.atom"]
+    assert read_xml(archive / "2.atom").find(f"{A}link[@rel='next-archive']") is None
 
     # new posts arrive (first seen later), and an archived post is edited by its publisher
     store.posts[0] = replace(store.posts[0], title="Edited title", updated=now)
@@ -589,14 +604,65 @@ def test_complete_archive_pages_never_change(tmp_path: Path, now: datetime) -> N
     report = publish_all(store, settings, now + timedelta(hours=1))
     assert report.archives == 3
     after = snapshot(archive)
-    assert {k: after[k] for k in before} == before
-    assert {p: (archive / p).read_bytes() for p in before} == bytes_before
+    unchanged = [".page-size", "1.atom"]
+    assert {k: after[k] for k in unchanged} == {k: before[k] for k in unchanged}
+    assert {p: (archive / p).read_bytes() for p in unchanged} == {
+        p: bytes_before[p] for p in unchanged
+    }
+    assert _without_next_archive(archive / "2.atom") == page2_before
+    link = read_xml(archive / "2.atom").find(f"{A}link[@rel='next-archive']")
+    assert link is not None and link.get("href") == BASE_URL + "archive/3.atom"
+    linked = snapshot(archive)
+    publish_all(store, settings, now + timedelta(hours=2))
+    assert snapshot(archive) == linked  # linked once, then final
     assert _archive_ids(archive / "3.atom") == [
         entry_id(p.id) for p in (make_post(21), make_post(20), make_post(6))
     ]
     main = read_xml(settings.output_dir / "feed.atom")
     prev = main.find(f"{A}link[@rel='prev-archive']")
     assert prev is not None and prev.get("href") == BASE_URL + "archive/3.atom"
+
+
+def test_pages_cut_before_next_links_existed_get_them_once(tmp_path: Path, now: datetime) -> None:
+    """An earlier release wrote pages without next-archive and an index without "linked"."""
+    settings, store = build(tmp_path, [make_post(n) for n in range(10)], feed_entries=3)
+    publish_all(store, settings, now)
+    archive = settings.output_dir / "archive"
+    entries_before = {n: _archive_ids(archive / f"{n}.atom") for n in (1, 2, 3)}
+    for n in (1, 2, 3):
+        root = read_xml(archive / f"{n}.atom")
+        for link in root.findall(f"{A}link[@rel='next-archive']"):
+            root.remove(link)
+        write_atomic(archive / f"{n}.atom", etree.tostring(root, xml_declaration=True))
+    (archive / "1.atom").write_bytes(b"<feed><entry>half a page")  # damaged: cut again
+    index = settings.output_dir / archives.ARCHIVE_INDEX
+    old = json.loads(index.read_text(encoding="utf-8"))
+    del old["linked"]
+    index.write_text(json.dumps(old), encoding="utf-8")
+
+    publish_all(store, settings, now)
+    for n in (1, 2):
+        link = read_xml(archive / f"{n}.atom").find(f"{A}link[@rel='next-archive']")
+        assert link is not None and link.get("href") == f"{BASE_URL}archive/{n + 1}.atom"
+    assert read_xml(archive / "3.atom").find(f"{A}link[@rel='next-archive']") is None
+    assert {n: _archive_ids(archive / f"{n}.atom") for n in (1, 2, 3)} == entries_before
+    assert json.loads(index.read_text(encoding="utf-8"))["linked"] == 2
+    before = snapshot(archive)
+    publish_all(store, settings, now)
+    assert snapshot(archive) == before
+
+
+def test_a_lost_archive_index_cuts_the_pages_afresh(tmp_path: Path, now: datetime) -> None:
+    """Early cuts cannot be recomputed: without the index, old pages go and all are cut again."""
+    settings, store = build(tmp_path, [make_post(n) for n in range(10)], feed_entries=3)
+    publish_all(store, settings, now)
+    (settings.output_dir / archives.ARCHIVE_INDEX).unlink()
+    (settings.output_dir / "archive" / "2.atom").write_bytes(b"<feed/>")  # whatever was there
+    report = publish_all(store, settings, now)
+    assert report.archives == 3
+    assert read_xml(settings.output_dir / "archive" / "2.atom").tag == f"{A}feed"
+    walked = [i for n in (1, 2, 3) for i in _archive_ids(settings.output_dir / f"archive/{n}.atom")]
+    assert sorted(walked) == sorted(entry_id(make_post(n).id) for n in range(9))
 
 
 def test_retention_does_not_shift_the_archive_pages(tmp_path: Path, now: datetime) -> None:
@@ -876,6 +942,54 @@ def test_one_pass_editions_match_each_editions_own_choice(tmp_path: Path, now: d
     for spec in specs:
         expected = [p for p in loaded.posts if spec.selects(p)][:5]
         assert [p.id for p in chosen[spec.path]] == [p.id for p in expected], spec.path
+
+
+def test_undated_backlogs_are_held_back_per_source_and_fetch(tmp_path: Path, now: datetime) -> None:
+    """Undated posts (dated when first seen) beyond 5 per source and fetch: only the newest
+    five in the store's order show; dated posts and small batches are never held back."""
+    t1, t2 = T0 + timedelta(days=30), T0 + timedelta(days=31)
+    batch = [  # two sources' backlogs seen at the same moment, and a later small batch
+        make_post(
+            100 + n, source_id=("uclg", "cemr")[n % 2], published=t1, updated=t1, first_seen=t1
+        )
+        for n in range(16)
+    ] + [make_post(200 + n, published=t2, updated=t2, first_seen=t2) for n in range(3)]
+    dated = [make_post(n, first_seen=t1) for n in range(6)]  # dated, seen with the backlog
+    settings, store = build(tmp_path, batch + dated)
+    site = load_site(store, settings, now)
+    held = editions.undated_overflow(site.posts, 5)
+    newest_first = [p.id for p in site.posts]
+    for source in ("uclg", "cemr"):
+        mine = [i for i in newest_first if i in {p.id for p in batch[:16] if p.source_id == source}]
+        assert len(mine) == 8 and set(mine[5:]) == {i for i in held if i in mine}
+    assert len(held) == 6
+    assert editions.undated_overflow(site.posts, 8) == frozenset()
+
+
+def test_topic_labels_follow_each_languages_own_spelling() -> None:
+    posts = [
+        make_post(1, language="en", tags=("Resilience", "Résilience")),
+        make_post(3, language="fr", tags=("Résilience", "Resilience")),
+        make_post(5, language="fr", tags=("resilience",)),  # folded: the first such spelling
+    ]
+    labels = choose_topic_labels({"resilience": ["Résilience", "Resilience"]}, {}, posts)
+    assert labels.label("resilience", "en") == "Resilience"
+    assert labels.label("resilience", "fr-CA") == "Résilience"
+    assert labels.label("resilience", "pt") == "Résilience"  # no evidence: the first spelling
+    assert labels.label("resilience") == "Résilience"
+    declared = choose_topic_labels(
+        {"resilience": ["Résilience", "Resilience"]}, {"resilience": {"en": "Resilience"}}, []
+    )
+    assert declared.label("resilience", "en-GB") == "Resilience"
+    assert labels.spells("RÉSILIENCE", "resilience")
+    assert not labels.spells("Migration", "resilience")
+    # an English post tagged only in French, whose words say "resilience"
+    written = make_post(7, language="en", tags=("Résilience",), excerpt="Cities build resilience.")
+    tagged_only = make_post(9, language="en", tags=("Résilience",))
+    mixed = choose_topic_labels({"resilience": ["Résilience", "Resilience"]}, {}, [written])
+    assert mixed.label("resilience", "en") == "Resilience"
+    plain = choose_topic_labels({"resilience": ["Résilience", "Resilience"]}, {}, [tagged_only])
+    assert plain.label("resilience", "en") == "Résilience"  # nothing else to go by
 
 
 def test_batch_writer_writes_changes_only_and_reports_failures(tmp_path: Path) -> None:

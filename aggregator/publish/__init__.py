@@ -9,11 +9,16 @@ WebSub).  ``websub.announce`` then pings the hub with those URLs.
 Modules, by output:
 
 * ``publisher``: ``publish_all``, the wiring;
-* ``site``: the ``Site`` record read from the store, ``safe_url``, ``entry_id``, shared helpers;
-* ``editions``: which Atom editions exist and which posts each carries;
+* ``site``: the ``Site`` record read from the store, ``safe_url``, ``entry_id``, shared helpers
+  (every entry's authors, its categories);
+* ``topics``: which spelling of a topic each language's readers see;
+* ``editions``: which Atom editions exist and which posts each carries (undated backlogs held
+  back from the shared ones);
 * ``atom`` (the only importer of feedgen) and ``atom_fast`` (the fast entry writer, with its
-  switch); ``rss``, ``jsonfeed``, ``opml``; ``archives`` (RFC 5005 pages); ``pages`` (HTML);
+  switch); ``rss``, ``jsonfeed``, ``opml``; ``archives`` (RFC 5005 pages, linked both ways,
+  cut early when a post would otherwise be in neither them nor ``feed.atom``); ``pages`` (HTML);
 * ``memo``: the writer and the memo that skip unchanged outputs;
-* ``outputs``: atomic, change-only writes, gzip twins, text hygiene (``clean_text``);
+* ``outputs``: atomic, change-only writes, gzip twins, text hygiene (``clean_text``,
+  ``clean_name``);
 * ``websub``: the hub ping.
 """

@@ -40,6 +40,7 @@ from aggregator.publish.site import (
     LANG_TAG,
     Site,
     also_from,
+    bylines,
     categories,
     entry_id,
     iso,
@@ -141,11 +142,8 @@ def _feed_entry(site: Site, post: Post) -> Any:
     fe.title(post_title(post))
     fe.updated(utc(post.updated))
     fe.published(utc(post.published))
-    for author in post.authors:
-        name = clean_line(author.name)
-        uri = safe_url(author.uri)
-        if name:
-            fe.author({"name": name, "uri": uri} if uri else {"name": name})
+    for name, uri in bylines(site, post):
+        fe.author({"name": name, "uri": uri} if uri else {"name": name})
     summary = clean_text(post.excerpt).strip()
     content = clean_text(post.content_html).strip()
     links = _entry_links(post)
@@ -222,11 +220,13 @@ def atom_document(
     archive: bool = False,
     prev_archive: str | None = None,
     current: str | None = None,
+    next_archive: str | None = None,
 ) -> bytes:
     """Serialize one Atom document; ``posts`` are written in the given order.
 
     The feed's ``updated`` is its newest entry's, never the clock, so an unchanged edition
-    keeps its bytes.
+    keeps its bytes.  ``next_archive`` comes last among the links, where
+    ``archives.with_next_archive`` adds it to a page written before its successor existed.
     """
     updated = max((utc(p.updated) for p in posts), default=site.newest_updated)
     fg = _feed_generator(site, spec, updated)
@@ -234,6 +234,8 @@ def atom_document(
         fg.link(href=site.url(prev_archive), rel="prev-archive", type=ATOM_TYPE)
     if current:
         fg.link(href=site.url(current), rel="current", type=ATOM_TYPE)
+    if next_archive:
+        fg.link(href=site.url(next_archive), rel="next-archive", type=ATOM_TYPE)
     fg.register_extension("lgfeed", _FeedExtras, None, atom=True, rss=False)
     fg.lgfeed.archive = archive
     head: bytes = fg.atom_str(pretty=True)

@@ -28,6 +28,7 @@ from aggregator.publish.site import (
     LANG_TAG,
     Site,
     also_from,
+    bylines,
     categories,
     entry_id,
     iso,
@@ -80,8 +81,9 @@ def _source_template(site: Site, source_id: str) -> str:
 
 
 def _categories_xml(site: Site, post: Post) -> str:
-    """The entry's atom:category lines; posts share label sets, so each set is written once."""
-    key = (post.tags, post.topics)
+    """The entry's atom:category lines; posts share label sets, so each set is written once
+    per language (a topic's label is the post's language's)."""
+    key = (post.tags, post.topics, post.language)
     found = site.categories_xml.get(key)
     if found is None:
         lines = (f"    <category{_attrs(c)}/>\n" for c in categories(site, post))
@@ -108,10 +110,8 @@ def entry_xml(site: Site, post: Post) -> str:
         f"    <title>{_esc(title)}</title>\n",
         f"    <updated>{updated}</updated>\n",
     ]
-    for author in post.authors:
-        name = clean_line(author.name)
-        if name:
-            parts.append(_person("author", name, safe_url(author.uri)))
+    for name, uri in bylines(site, post):
+        parts.append(_person("author", name, uri))
     link = safe_url(post.link)
     summary = clean_text(post.excerpt).strip()
     content = clean_text(post.content_html).strip()

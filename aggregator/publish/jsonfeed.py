@@ -2,7 +2,9 @@
 
 Enters: the ``Site`` and the posts to carry, newest first.  Leaves: the document's bytes.
 Where JSON Feed has no field (the member feed a post came from, the other members that
-published the same story) the spec's ``_`` extension prefix carries it.
+published the same story) the spec's ``_`` extension prefix carries it.  Authors are written
+twice, as 1.1 allows for compatibility: ``authors`` for 1.1 readers and the single ``author``
+object of 1.0, which readers of that version show (every name in one).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from aggregator.publish.outputs import clean_line, clean_text
 from aggregator.publish.site import (
     Site,
     also_from,
+    bylines,
     categories,
     entry_id,
     iso,
@@ -34,8 +37,9 @@ def json_feed_document(site: Site, posts: Sequence[Post]) -> bytes:
         "home_page_url": site.base,
         "feed_url": site.url("feed.json"),
         "description": clean_line(settings.description),
-        "authors": [{"name": clean_line(settings.author or settings.title), "url": site.base}],
     }
+    network = {"name": clean_line(settings.author or settings.title), "url": site.base}
+    doc["authors"], doc["author"] = [network], network
     if settings.icon:
         doc["icon"] = urljoin(site.base, settings.icon)
     if settings.hub:
@@ -58,13 +62,7 @@ def _json_item(site: Site, post: Post) -> dict[str, Any]:
         item["image"] = image
     item["date_published"] = iso(post.published)
     item["date_modified"] = iso(post.updated)
-    authors = [
-        {"name": clean_line(a.name), **({"url": u} if (u := safe_url(a.uri)) else {})}
-        for a in post.authors
-        if clean_line(a.name)
-    ]
-    if authors:
-        item["authors"] = authors
+    item["authors"], item["author"] = _authors(bylines(site, post))
     tags = [c["label"] for c in categories(site, post)]
     if tags:
         item["tags"] = list(dict.fromkeys(tags))
@@ -76,3 +74,12 @@ def _json_item(site: Site, post: Post) -> dict[str, Any]:
     if others:
         item["_source"]["also_from"] = others
     return item
+
+
+def _authors(names: list[tuple[str, str | None]]) -> tuple[list[dict[str, str]], dict[str, str]]:
+    """(``authors`` of 1.1, ``author`` of 1.0): one object naming everybody, with the URL only
+    when it is one person's."""
+    authors = [{"name": name, **({"url": uri} if uri else {})} for name, uri in names]
+    if len(authors) == 1:
+        return authors, dict(authors[0])
+    return authors, {"name": ", ".join(name for name, _ in names)}

@@ -139,6 +139,7 @@ def salt(site: Site) -> str:
         if path.is_file():
             digest.update(path.name.encode() + path.read_bytes())
     digest.update(site.settings.model_dump_json().encode())
+    digest.update(site.topics.table().encode())  # labels chosen from the posts' own tags
     for sid in sorted(site.sources):
         digest.update(repr((site.sources[sid], source_info(site, sid))).encode())
     for sid in sorted(site.states):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from aggregator.publish.outputs import clean_line
+from aggregator.publish.outputs import clean_line, clean_name
 from aggregator.publish.site import Site
 
 
@@ -23,8 +23,8 @@ def opml_document(site: Site) -> bytes:
             continue
         attrs = {
             "type": "rss",
-            "text": clean_line(source.name),
-            "title": clean_line(source.name),
+            "text": clean_name(source.name),
+            "title": clean_name(source.name),
             "xmlUrl": clean_line(source.url),
         }
         if source.homepage:
@@ -32,7 +32,7 @@ def opml_document(site: Site) -> bytes:
         attrs["language"] = source.language
         if source.tags:
             attrs["category"] = ",".join(clean_line(t).replace(",", " ") for t in source.tags)
-        attrs["description"] = clean_line(source.organisation)
+        attrs["description"] = clean_name(source.organisation)
         etree.SubElement(body, "outline", attrs)
     data: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
     return data

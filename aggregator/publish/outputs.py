@@ -1,21 +1,26 @@
 """Text fit for every published format, and the writer every output file goes through.
 
 ``clean_text`` and ``clean_line`` drop what XML 1.0 cannot carry, since feedgen raises on ESC or
-BEL and a lone surrogate cannot even be encoded to UTF-8.  The files themselves are written by
-``aggregator.files`` (atomic and change-only, so readers never see half a file and an unchanged
-feed keeps its ETag); ``write_atomic`` and ``BatchWriter`` are re-exported here so that publish's
-modules take their text rules and their writer from one place.
+BEL and a lone surrogate cannot even be encoded to UTF-8; ``clean_name`` gives feeds' and
+members' names the cleaning entry titles get (entities decoded, markup dropped).  The files
+themselves are written by ``aggregator.files`` (atomic and change-only, so readers never see
+half a file and an unchanged feed keeps its ETag); ``write_atomic`` and ``BatchWriter`` are
+re-exported here so that publish's modules take their text rules and their writer from one
+place.
 """
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from aggregator.files import BatchWriter, gzip_twin, remove_with_twin, write_atomic
+from aggregator.ingest.normalise import clean_title
 
 __all__ = [
     "BatchWriter",
     "clean_line",
+    "clean_name",
     "clean_text",
     "gzip_twin",
     "remove_with_twin",
@@ -66,3 +71,15 @@ def clean_line(value: str | None) -> str:
     if "  " not in value and value.isprintable():  # nothing to drop, no run of spaces to fold
         return value.strip()
     return _SPACES.sub(" ", clean_text(value)).strip()
+
+
+@lru_cache(maxsize=4096)  # a network has a few hundred names, each shown beside many posts
+def clean_name(value: str | None) -> str:
+    """A feed's or a member's name: the cleaning entry titles get, then one line.
+
+    Feed titles are stored as the member's feed spells them, and names in ``feeds.yaml`` are
+    often copied from there (``feeds add`` proposes the feed's title): a double-escaped
+    ``Región &amp;amp; Municipios`` arrives as ``Región &amp; Municipios``.  Entities are
+    decoded and markup dropped here, so that the XML writer escapes the name exactly once.
+    """
+    return clean_line(clean_title(value)) if value else ""

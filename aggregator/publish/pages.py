@@ -14,13 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from aggregator.config import Settings
 from aggregator.i18n import environment, long_date, numeric_date, translator
 from aggregator.models import Post, Source
-from aggregator.publish.outputs import clean_line, clean_text
+from aggregator.publish.outputs import clean_line, clean_name, clean_text
 
 TEMPLATE = "page.html"
 # A listing whose pages shift by one post at every new post is rewritten wholesale each cycle;
@@ -80,10 +79,17 @@ def base_language(tag: str | None) -> str:
 
 
 def _safe_http(url: str | None) -> str | None:
-    if not url:
+    """An http(s) URL with a host, else None: what ``urlsplit`` would say of a scheme and a
+    netloc, read off the prefix (this runs twice for every post of every page set)."""
+    url = (url or "").strip()
+    head = url[:8].lower()
+    if head.startswith("https://"):
+        rest = url[8:]
+    elif head.startswith("http://"):
+        rest = url[7:]
+    else:
         return None
-    parts = urlsplit(url.strip())
-    return url.strip() if parts.scheme.lower() in ("http", "https") and parts.netloc else None
+    return url if rest and rest[0] not in "/?#" else None
 
 
 def post_view(post: Post, sources: Mapping[str, Source], language: str, tz: ZoneInfo) -> PostView:
@@ -93,12 +99,12 @@ def post_view(post: Post, sources: Mapping[str, Source], language: str, tz: Zone
     tags = ", ".join(tag for tag in (clean_line(x) for x in post.tags) if tag)
     numeric = numeric_date(local, language)
     source = sources.get(post.source_id)
-    source_label = clean_line(source.name) if source else clean_line(post.source_id)
-    organisation = clean_line(source.organisation) if source else ""
+    source_label = clean_name(source.name) if source else clean_line(post.source_id)
+    organisation = clean_name(source.organisation) if source else ""
     title = clean_line(post.title) or _shorten(clean_line(post.excerpt)) or source_label
     also = ", ".join(
         dict.fromkeys(
-            clean_line(sources[s].organisation) if s in sources else clean_line(s)
+            clean_name(sources[s].organisation) if s in sources else clean_line(s)
             for s in post.also_from
             if s != post.source_id
         )

@@ -1,10 +1,14 @@
 """``publish_all``: every output of the site, from the store, in one pass.
 
-The wiring of the publish stage: load the ``Site`` once, cut the archive pages, write each
-Atom edition, RSS, JSON Feed, OPML, the HTML page sets and the stylesheet through one
-``Writer`` (atomic, change-only, gzip twins) and one ``Memo`` (unchanged inputs are not even
-rebuilt), then report what changed.  Each format lives in its own module; this one decides
-only what is written where.
+The wiring of the publish stage: load the ``Site`` once, find the undated backlogs the shared
+editions hold back, cut the archive pages, write each Atom edition, RSS, JSON Feed, OPML, the
+HTML page sets and the stylesheet through one ``Writer`` (atomic, change-only, gzip twins) and
+one ``Memo`` (unchanged inputs are not even rebuilt), then report what changed.  Each format
+lives in its own module; this one decides only what is written where.
+
+The editions are chosen before the archives are cut: a post waiting for an archive page that
+``feed.atom`` does not carry gets a page at once, so that each post is in the live feed or in a
+page reachable from it.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from aggregator.i18n.templating import TEMPLATES_DIR
 from aggregator.models import Post
 from aggregator.publish.archives import archive_path, archive_plan, write_archives
 from aggregator.publish.atom import atom_document
-from aggregator.publish.editions import edition_posts, feed_specs
+from aggregator.publish.editions import FeedSpec, edition_posts, feed_specs, undated_overflow
 from aggregator.publish.jsonfeed import json_feed_document
 from aggregator.publish.memo import Memo, Writer, post_digests, salt
 from aggregator.publish.opml import opml_document
@@ -56,37 +60,44 @@ def publish_all(store: Store, settings: Settings, now: datetime) -> PublishRepor
     ``now`` only dates feeds of an empty store; with posts, every date comes from the posts.
     """
     site = load_site(store, settings, now)
+    held_back = undated_overflow(site.posts, settings.site.undated_per_fetch)
+    specs = feed_specs(site)
+    editions = edition_posts(site.posts, specs, settings.site.feed_entries, held_back)
+    newest = editions["feed.atom"]
     with BatchWriter() as files:
         out = Writer(settings.output_dir, files)
         memo = Memo.load(out.root, salt(site))
-        pages = archive_plan(site, out.root)
-        write_archives(site, out, pages)
-        newest_archive = archive_path(len(pages)) if pages else None
-        links, changed_feeds, main_entries = _write_feeds(site, out, memo, newest_archive)
+        plan = archive_plan(site, out.root, frozenset(p.id for p in newest))
+        write_archives(site, out, plan)
+        newest_archive = archive_path(len(plan.pages)) if plan.pages else None
+        links, changed_feeds = _write_feeds(site, out, memo, (specs, editions), newest_archive)
         out.put("sources.opml", opml_document(site))
-        removed = _write_pages(site, out, memo, links)
+        removed = _write_pages(site, out, memo, links, held_back)
         _copy_static(out)
     memo.save()
     return PublishReport(
         written=tuple(out.written),
         unchanged=tuple(out.unchanged),
         posts=len(site.posts),
-        feed_entries=main_entries,
-        archives=len(pages),
+        feed_entries=len(newest),
+        archives=len(plan.pages),
         changed_feeds=tuple(changed_feeds),
         removed=removed,
     )
 
 
 def _write_feeds(
-    site: Site, out: Writer, memo: Memo, newest_archive: str | None
-) -> tuple[list[FeedLink], list[str], int]:
-    """Every Atom edition, RSS and JSON Feed: (links to announce, changed URLs, main entries)."""
-    size = site.settings.site.feed_entries
+    site: Site,
+    out: Writer,
+    memo: Memo,
+    chosen_editions: tuple[Sequence[FeedSpec], dict[str, list[Post]]],
+    newest_archive: str | None,
+) -> tuple[list[FeedLink], list[str]]:
+    """Every Atom edition, RSS and JSON Feed: (links to announce, changed URLs)."""
+    specs, editions = chosen_editions
     title = clean_line(site.settings.site.title)
     links: list[FeedLink] = []
     changed: list[str] = []
-    main_entries = 0
 
     def emit(relative: str, posts: Sequence[Post], build: Callable[[], bytes], *extra: str) -> None:
         fp = memo.fingerprint(relative, *extra, *post_digests(site, posts))
@@ -98,12 +109,9 @@ def _write_feeds(
             changed.append(site.url(relative))
         memo.remember(relative, fp, [relative])
 
-    specs = feed_specs(site)
-    editions = edition_posts(site.posts, specs, size)
     for spec in specs:
         chosen = editions[spec.path]
         prev = newest_archive if spec.path == "feed.atom" else None
-        main_entries = len(chosen) if spec.path == "feed.atom" else main_entries
         emit(
             spec.path,
             chosen,
@@ -115,21 +123,23 @@ def _write_feeds(
         links.append(
             FeedLink(clean_line(spec.title), site.url(spec.path), ATOM_TYPE, spec.language)
         )
-    newest = list(site.posts[:size])
+    newest = editions["feed.atom"]  # RSS and JSON Feed carry what feed.atom carries
     emit("feed.rss", newest, lambda: rss_document(site, newest))
     emit("feed.json", newest, lambda: json_feed_document(site, newest))
     links.insert(1, FeedLink(f"{title} (RSS)", site.url("feed.rss"), RSS_TYPE))
     links.insert(2, FeedLink(f"{title} (JSON)", site.url("feed.json"), JSON_TYPE))
-    return links, changed, main_entries
+    return links, changed
 
 
 def _write_pages(
-    site: Site, out: Writer, memo: Memo, links: Sequence[FeedLink]
+    site: Site, out: Writer, memo: Memo, links: Sequence[FeedLink], held_back: frozenset[str]
 ) -> tuple[Path, ...]:
-    """Each page set, rebuilt only when its posts or the announced feeds changed."""
+    """Each page set, rebuilt only when its posts or the announced feeds changed; the undated
+    backlogs the shared editions hold back are not listed either."""
     removed: list[Path] = []
+    shown = [p for p in site.posts if p.id not in held_back] if held_back else site.posts
     for language in page_sets(site.settings):
-        chosen = set_posts(site.posts, site.settings, language)
+        chosen = set_posts(shown, site.settings, language)
         key = f"pages:{language or '*'}"
         fp = memo.fingerprint(key, repr(list(links)), *post_digests(site, chosen))
         kept = memo.fresh(key, fp)

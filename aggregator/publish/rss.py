@@ -2,7 +2,9 @@
 
 Enters: the ``Site`` and the posts to carry, newest first.  Leaves: the document's bytes.
 feedgen writes it, through the generator ``atom`` sets up (one module owns feedgen); RSS has no
-place for everything Atom carries, so authors and other members go in Dublin Core elements.
+place for everything Atom carries, so authors and other members go in Dublin Core elements:
+one ``dc:creator`` naming every author (readers given several show only the last, or a Perl
+``ARRAY(0x…)``), the member organisation when the post names nobody.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from aggregator.publish.site import (
     GENERATOR_URI,
     Site,
     also_from,
+    bylines,
     categories,
     entry_id,
     post_title,
@@ -61,9 +64,7 @@ def _add_item(site: Site, fe: Any, post: Post) -> None:
     fe.pubDate(utc(post.published))
     for cat in categories(site, post):
         fe.category(cat)
-    names = [clean_line(a.name) for a in post.authors if clean_line(a.name)]
-    if names:
-        fe.dc.dc_creator(names)
+    fe.dc.dc_creator(", ".join(name for name, _ in bylines(site, post)))
     others = [name for name, _ in also_from(site, post)]
     if others:
         fe.dc.dc_contributor(others)

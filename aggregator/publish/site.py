@@ -1,9 +1,10 @@
 """What every output of one publish needs, read from the store once: the ``Site`` record.
 
 Enters: the store, the settings and ``now``.  Leaves: a ``Site`` (settings, sources, their
-states, every post newest first) and the small pure helpers every format shares: which URLs
-may be republished (``safe_url``), a post's stable id (``entry_id``), its title, categories and
-the other members that published the same story.
+states, every post newest first, the topics' labels per language) and the small pure helpers
+every format shares: which URLs may be republished (``safe_url``), a post's stable id
+(``entry_id``), its title, its authors (``bylines``), its categories and the other members that
+published the same story.
 
 Everything here is a function of the store's contents and the settings, never of the clock
 (``now`` only dates the feeds of an empty store), so that publishing twice with nothing new
@@ -22,7 +23,8 @@ from urllib.parse import quote, urlsplit
 
 from aggregator.config import Settings
 from aggregator.models import Post, Source, SourceState
-from aggregator.publish.outputs import clean_line
+from aggregator.publish.outputs import clean_line, clean_name
+from aggregator.publish.topics import TopicLabels, choose_topic_labels
 from aggregator.store.protocol import Store
 
 ATOM_TYPE = "application/atom+xml"
@@ -62,6 +64,10 @@ def entry_id(post_id: str) -> str:
 
 
 def utc(value: datetime) -> datetime:
+    """``value`` in UTC; the store's datetimes already are, and are returned as they are (this
+    runs several times for every post of a publish)."""
+    if value.tzinfo is UTC:
+        return value
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
@@ -83,11 +89,15 @@ class Site:
     posts: Sequence[Post]  # newest first by (published, id)
     now: datetime
     newest_updated: datetime  # of any post; the clock only when the store is empty
+    topics: TopicLabels  # each topic's label in each language
     entries: dict[str, bytes] = field(default_factory=dict)  # post id -> atom:entry bytes
     source_infos: dict[str, dict[str, str]] = field(default_factory=dict)
     source_xml: dict[str, str] = field(default_factory=dict)  # for the fast entry writer
     digests: dict[str, str] = field(default_factory=dict)  # post id -> memo digest
-    categories_xml: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = field(default_factory=dict)
+    categories_xml: dict[tuple[tuple[str, ...], tuple[str, ...], str], str] = field(
+        default_factory=dict
+    )
+    organisations: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def base(self) -> str:
@@ -96,17 +106,24 @@ class Site:
     def url(self, path: str) -> str:
         return self.base + path
 
-    def topic_label(self, key: str) -> str:
-        labels = self.settings.topics.get(key) or []
-        return clean_line(labels[0]) if labels else key
+    def topic_label(self, key: str, language: str | None = None) -> str:
+        return self.topics.label(key, language)
 
     def organisation(self, source_id: str) -> tuple[str, str]:
-        """(name, homepage or "") of the member organisation behind a source."""
-        source = self.sources.get(source_id)
-        if source is None:
-            return clean_line(source_id), ""
-        name = clean_line(source.organisation) or clean_line(source.name) or clean_line(source_id)
-        return name, safe_url(source.homepage) or ""
+        """(name, homepage or "") of the member organisation behind a source (cached)."""
+        found = self.organisations.get(source_id)
+        if found is None:
+            found = self.organisations[source_id] = _organisation(self.sources.get(source_id))
+            if not found[0]:
+                found = self.organisations[source_id] = (clean_line(source_id), found[1])
+        return found
+
+
+def _organisation(source: Source | None) -> tuple[str, str]:
+    if source is None:
+        return "", ""
+    name = clean_name(source.organisation) or clean_name(source.name)
+    return name, safe_url(source.homepage) or ""
 
 
 def load_site(store: Store, settings: Settings, now: datetime) -> Site:
@@ -115,7 +132,8 @@ def load_site(store: Store, settings: Settings, now: datetime) -> Site:
     posts = store.recent_posts(total) if total > 0 else []
     posts = sorted(posts, key=lambda p: (utc(p.published), p.id), reverse=True)
     overall = max((utc(p.updated) for p in posts), default=utc(now))
-    return Site(settings, store.get_sources(), store.get_states(), posts, now, overall)
+    topics = choose_topic_labels(settings.topics, settings.topic_labels, posts)
+    return Site(settings, store.get_sources(), store.get_states(), posts, now, overall, topics)
 
 
 def source_id_uri(base_url: str, source_id: str) -> str:
@@ -148,7 +166,7 @@ def _build_source_info(site: Site, source_id: str) -> dict[str, str]:
     )
     return {
         "id": source_id_uri(site.base, source_id),
-        "title": clean_line(title) or clean_line(source_id),
+        "title": clean_name(title) or clean_line(source_id),
         "alternate": alternate or "",
         "self": safe_url(feed_url) or site.url(f"sources/{source_id}.atom"),
     }
@@ -162,14 +180,43 @@ def post_title(post: Post) -> str:
     return clean_line(post.excerpt)[:80] or clean_line(post.link) or "…"
 
 
+def bylines(site: Site, post: Post) -> list[tuple[str, str | None]]:
+    """(name, uri) of whoever wrote the post: its authors, else the member organisation.
+
+    RFC 4287 makes an entry without an author the feed's, i.e. the network's: readers then
+    show the network's name, or nothing.  Every format names someone, the same one.
+    """
+    found = []
+    for author in post.authors:
+        name = clean_line(author.name)
+        if name:
+            found.append((name, safe_url(author.uri)))
+    if found:
+        return found
+    name, homepage = site.organisation(post.source_id)
+    return [(name, homepage or None)]
+
+
+def topic_scheme(site: Site, key: str) -> str:
+    """A topic's identity in ``scheme``: the key under the site's ``topics/`` (RFC 4287 §4.2.2)."""
+    return site.url("topics/" + quote(key, safe=""))
+
+
 def categories(site: Site, post: Post) -> list[dict[str, str]]:
-    """The post's tags (term = label) and topics (term, the site's topic scheme, label)."""
-    cats = [{"term": t, "label": t} for t in (clean_line(x) for x in post.tags) if t]
-    scheme = site.url("topics/")
+    """One category per topic, labelled in the post's language (``term`` is that label, the key
+    is in ``scheme``: readers show ``term``), then the post's other tags (term = label).
+
+    A tag that only spells one of the post's topics ("Migration" beside the topic migration,
+    "Résilience, Resiliencia") is the topic, shown once.
+    """
+    cats = []
     for key in post.topics:
-        term = clean_line(key)
-        if term:
-            cats.append({"term": term, "scheme": scheme, "label": site.topic_label(key)})
+        label = site.topic_label(key, post.language)
+        if clean_line(key) and label:
+            cats.append({"term": label, "scheme": topic_scheme(site, key), "label": label})
+    for tag in dict.fromkeys(clean_line(x) for x in post.tags):
+        if tag and not any(site.topics.spells(tag, key) for key in post.topics):
+            cats.append({"term": tag, "label": tag})
     return cats
 
 
