@@ -45,7 +45,7 @@ def test_the_preload_warms_the_workers_modules(tmp_path: Path) -> None:
         "aggregator.ingest.parse",
         "aggregator.ingest.normalise",
     } <= set(loaded)
-    assert list((tmp_path / "cache").glob("langid-*.npz"))  # the model was loaded, for en+fr
+    assert list((tmp_path / "cache").glob("langid-*-ptc.npy"))  # the model was loaded, for en+fr
 
 
 def test_a_copy_that_is_not_the_parents_warms_nothing_and_points_at_the_parents(

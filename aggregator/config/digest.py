@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Literal
 
-from apscheduler.triggers.cron import CronTrigger
 from pydantic import Field, field_validator, model_validator
 
 from aggregator.config._base import ID_RE, Strict, check_timezone
@@ -52,6 +51,10 @@ class EditionSettings(Strict):
         schedule the scheduler would refuse is refused here, by every command, with its line."""
         if len(v.split()) != 5:
             raise ValueError(f"must be a five-field cron expression, got {v!r}")
+        # Imported here, not at the top: every worker process imports this package for its
+        # records and never checks a cron, and APScheduler would add to their start-up.
+        from apscheduler.triggers.cron import CronTrigger
+
         try:
             CronTrigger.from_crontab(v, timezone=UTC)
         except ValueError as exc:
