@@ -36,6 +36,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
+import scale  # noqa: E402
 from corpus import document_name, generate  # noqa: E402
 from memory import PeakMemory, tree_cpu_s  # noqa: E402
 
@@ -312,11 +313,39 @@ def main() -> None:
         default=3,
         help="Runs of the timed phases (ours, the peer, the floor); medians are reported.",
     )
+    parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="The scale bench instead (bench/scale.py): 10,000 and 35,000 sources, publishing "
+        "from 100,000 and 700,000 posts.",
+    )
+    parser.add_argument(
+        "--scale-sizes",
+        default="10000,35000",
+        help="Source counts of the scale bench, comma-separated (smaller ones while developing).",
+    )
+    parser.add_argument(
+        "--scale-publish",
+        type=int,
+        default=100_000,
+        help="Posts of the scale bench's directly filled store to publish from (0: none).",
+    )
+    parser.add_argument("--scale-phase", nargs="+", help=argparse.SUPPRESS)
     parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
     parser.add_argument("--corpus", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.scale_phase:
+        print(json.dumps(scale.scale_phase_main(args.scale_phase, args.work)))
+        return
+    if args.scale:
+        sizes = tuple(int(n) for n in args.scale_sizes.split(","))
+        _warm_language_cache()
+        found = scale.run_scale(sizes, args.scale_publish)
+        scale.print_table(found)
+        print(json.dumps(found, sort_keys=True))
+        return
     if args.phase:
         result = PHASES[args.phase](args.corpus, args.port, args.sources, args.work)
         print(json.dumps(result))
