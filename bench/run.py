@@ -330,6 +330,12 @@ def main() -> None:
         default=100_000,
         help="Posts of the scale bench's directly filled store to publish from (0: none).",
     )
+    parser.add_argument(
+        "--scale-publish-cycle-store",
+        action="store_true",
+        help="Also publish from the largest size's store (700,000 posts at 35,000 sources; "
+        "needs about 8 GB of memory today).",
+    )
     parser.add_argument("--scale-phase", nargs="+", help=argparse.SUPPRESS)
     parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
     parser.add_argument("--corpus", type=Path, help=argparse.SUPPRESS)
@@ -342,7 +348,7 @@ def main() -> None:
     if args.scale:
         sizes = tuple(int(n) for n in args.scale_sizes.split(","))
         _warm_language_cache()
-        found = scale.run_scale(sizes, args.scale_publish)
+        found = scale.run_scale(sizes, args.scale_publish, args.scale_publish_cycle_store)
         scale.print_table(found)
         print(json.dumps(found, sort_keys=True))
         return
