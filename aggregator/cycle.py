@@ -72,6 +72,11 @@ POST_BATCH = 400
 DOCUMENTS_PER_CONNECTION = 16
 # Runners beyond the documents in flight: the sources waiting for a batched write.
 RUNNERS_SPARE = STATE_BATCH
+# Bytes of fetched documents held at once (waiting for a worker or in one).  The count above
+# bounds 20-entry feeds; members whose documents weigh megabytes need a bound in bytes too.
+# A new fetch starts only while the documents held weigh less than this, so the most held is
+# this plus what the fetches already under way bring (``fetch.concurrency`` documents).
+HELD_BYTES = 32 * 2**20
 
 
 def open_configured_store(settings: Settings) -> Store:
@@ -108,6 +113,8 @@ class _Cycle:
     written: StoryIndex = field(default_factory=lambda: StoryIndex())
     pending_posts: int = 0
     documents: asyncio.Semaphore = field(default_factory=asyncio.Semaphore)  # set by run()
+    held_bytes: int = 0  # of the fetched documents not processed yet
+    room: asyncio.Condition = field(default_factory=asyncio.Condition)  # set by run()
     running: int = 0  # sources not finished
     waiting: int = 0  # of which, waiting for a batched write
 
@@ -117,6 +124,7 @@ class _Cycle:
         fetch = self.settings.fetch
         bound = DOCUMENTS_PER_CONNECTION * fetch.concurrency
         self.documents = asyncio.Semaphore(bound)
+        self.room = asyncio.Condition()
         todo = iter(sources)  # shared: each runner takes the next source when it is free
         outcomes: list[UpdateOutcome] = []
         async with Fetcher(
@@ -270,17 +278,25 @@ class _Cycle:
         # cycle would wait in memory for a worker (70 MB at 1,000 sources); see
         # DOCUMENTS_PER_CONNECTION for why the bound is not tighter.
         async with self.documents:
+            async with self.room:
+                await self.room.wait_for(lambda: self.held_bytes < HELD_BYTES)
             result = await fetcher.fetch(request)
-            now = self.clock()
-            processed: ProcessedDocument | None = None
-            digest = None
-            if result.status is FetchStatus.OK and result.body is not None:
-                digest = body_digest(result.body)
-                if digest == state.body_hash:  # the hash of the last body that parsed
-                    result = _as_not_modified(result)
-                else:
-                    processed = await self._process(source, result, now)
-            result = replace(result, body=None)  # the posts are what is kept from here on
+            size = len(result.body or b"")
+            self.held_bytes += size
+            try:
+                now = self.clock()
+                processed: ProcessedDocument | None = None
+                digest = None
+                if result.status is FetchStatus.OK and result.body is not None:
+                    digest = body_digest(result.body)
+                    if digest == state.body_hash:  # the hash of the last body that parsed
+                        result = _as_not_modified(result)
+                    else:
+                        processed = await self._process(source, result, now)
+                if result.body is not None:  # the posts are what is kept from here on
+                    result = replace(result, body=None)
+            finally:
+                await self._release(size)
         posts = processed.posts if processed else ()
         ids = [p.id for p in posts]
         # A source never fetched has nothing stored: every post and alias is written with
@@ -320,6 +336,13 @@ class _Cycle:
         )
         _log_outcome(outcome)
         return outcome
+
+    async def _release(self, size: int) -> None:
+        """``size`` bytes of documents are no longer held: fetches waiting for room may go."""
+        if size:
+            self.held_bytes -= size
+            async with self.room:
+                self.room.notify_all()
 
     async def _process(
         self, source: Source, result: FetchResult, now: datetime

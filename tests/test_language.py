@@ -164,6 +164,18 @@ def test_the_cached_model_answers_exactly_as_the_shipped_one(fresh_cache: Path) 
     )
 
 
+def test_the_cached_tables_are_mapped_not_read(fresh_cache: Path) -> None:
+    """Every worker then shares the page cache's one copy, and only pages it reads count."""
+    import numpy as np
+
+    _answers()  # writes the cache
+    language.forget_model()
+    model = language._reader().model
+    assert isinstance(model.nb_ptc, np.memmap)
+    assert isinstance(model.tk_nextmove, memoryview)
+    assert detect("La ville de Lyon accueille le congrès des maires", SITE) == "fr"
+
+
 def test_a_damaged_cache_file_is_replaced_not_trusted(fresh_cache: Path) -> None:
     expected = _answers()
     (path,) = fresh_cache.glob("langid-*-ptc.npy")
