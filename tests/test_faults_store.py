@@ -1,0 +1,63 @@
+"""Commands beside a busy or failing store (issue 17, points 8 and following), real processes.
+
+Point 8: every command took SQLite's write lock just to learn that no migration was needed, so
+``digest list`` failed after the busy timeout while a cycle (or a VACUUM, or an operator's
+shell) held the lock.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.faults import ROOT, cli_env, run_cli, wait_until, write_config
+from tests.test_store import Backend, backend  # noqa: F401 - the fixture, per backend
+
+HOLD_WRITE_LOCK = """
+import sqlite3, sys, time
+from pathlib import Path
+path, ready, gate = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+conn = sqlite3.connect(path, isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+conn.execute("UPDATE sources SET etag = etag")
+ready.touch()
+deadline = time.monotonic() + 120
+while not gate.exists() and time.monotonic() < deadline:
+    time.sleep(0.01)
+conn.execute("ROLLBACK")
+"""
+
+
+def hold_write_lock(database: Path, tmp_path: Path) -> tuple[subprocess.Popen[str], Path]:
+    """Another process holding SQLite's write lock until the returned gate file exists."""
+    ready, gate = tmp_path / "lock-held", tmp_path / "lock-release"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_WRITE_LOCK, str(database), str(ready), str(gate)],
+        env=cli_env(),
+        cwd=ROOT,
+        text=True,
+    )
+    wait_until(ready.exists, "the write lock to be taken")
+    return holder, gate
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_read_only_commands_do_not_wait_on_the_write_lock(backend: Backend, tmp_path: Path) -> None:
+    feeds_yaml = write_config(tmp_path, backend.url)
+    backend.open().close()  # created and migrated, as after any earlier command
+    database = Path(backend.url.removeprefix("sqlite:///"))
+    holder, gate = hold_write_lock(database, tmp_path)
+    try:
+        listed = run_cli(feeds_yaml, "digest", "list")
+        pending = run_cli(feeds_yaml, "feeds", "pending")
+    finally:
+        gate.touch()
+        holder.wait(timeout=60)
+
+    assert listed.returncode == 0, listed.stderr
+    assert "edition" in listed.stdout
+    assert pending.returncode == 0, pending.stderr
+    assert "0 submission(s) waiting for review" in pending.stderr
