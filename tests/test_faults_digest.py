@@ -38,7 +38,7 @@ RECIPIENTS = ("ana@example.org", "bruno@example.org", "chloe@example.org")
 SOURCE = Source(id="uclg", name="UCLG", organisation="UCLG", url="https://uclg.example.org/f")
 
 
-def _seed(store: SqlStore, count: int = 3) -> None:
+def seed(store: SqlStore, count: int = 3) -> None:
     store.sync_sources([SOURCE])
     posts = tuple(make_post(n, first_seen=T0 - timedelta(hours=n)) for n in range(count))
     store.apply_update(SourceUpdate(SOURCE.id, SourceState(SOURCE.id, SOURCE.url), posts))
@@ -84,7 +84,7 @@ def test_a_preview_that_read_before_a_send_adds_no_second_window(
 ) -> None:
     feeds_yaml = write_config(tmp_path, backend.url, smtp=Smtp(sink.port), recipients=RECIPIENTS)
     store = backend.open()
-    _seed(store)
+    seed(store)
     settings = config.load(feeds_yaml)
     sends: list[Any] = []
 
@@ -111,7 +111,7 @@ def test_a_preview_never_turns_a_sent_edition_back_to_unsent(
     """Same ``now``, so the same edition id: the old preview overwrote ``sent``."""
     feeds_yaml = write_config(tmp_path, backend.url, smtp=Smtp(sink.port), recipients=RECIPIENTS)
     store = backend.open()
-    _seed(store)
+    seed(store)
     settings = config.load(feeds_yaml)
     reports: list[Any] = []
 
@@ -137,7 +137,7 @@ def test_a_send_that_lost_the_race_to_a_preview_sends_the_previewed_edition(
     write; the send reads again and mails that edition, the one that was reviewed."""
     feeds_yaml = write_config(tmp_path, backend.url, smtp=Smtp(sink.port), recipients=RECIPIENTS)
     store = backend.open()
-    _seed(store)
+    seed(store)
     settings = config.load(feeds_yaml)
     previews: list[Any] = []
 
@@ -185,7 +185,7 @@ def test_a_killed_send_names_the_recipient_in_flight_and_never_mails_them_twice(
     server.controller.start()
     feeds_yaml = write_config(tmp_path, backend.url, smtp=Smtp(server.port), recipients=RECIPIENTS)
     store = backend.open()
-    _seed(store)
+    seed(store)
     try:
         running = start_cli(feeds_yaml, "digest", "send", "weekly")
         assert server.handler.arrived.wait(60), "the send never reached bruno"
@@ -273,7 +273,7 @@ def test_a_send_that_cannot_open_a_session_fails_and_lists_every_address(
         tmp_path, backend.url, smtp=Smtp(port, timeout_s=1.0), recipients=RECIPIENTS
     )
     store = backend.open()
-    _seed(store)
+    seed(store)
     store.close()
     try:
         result = run_cli(feeds_yaml, "digest", "send", "weekly")
@@ -297,7 +297,7 @@ def test_a_dropped_connection_fails_and_names_the_unconfirmed_address(
     server.controller.start()
     feeds_yaml = write_config(tmp_path, backend.url, smtp=Smtp(server.port), recipients=RECIPIENTS)
     store = backend.open()
-    _seed(store)
+    seed(store)
     try:
         result = run_cli(feeds_yaml, "digest", "send", "weekly")
     finally:

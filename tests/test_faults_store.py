@@ -7,13 +7,16 @@ shell) held the lock.
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.faults import ROOT, cli_env, run_cli, wait_until, write_config
+from tests.test_faults_digest import seed as _seed
 from tests.test_store import Backend, backend  # noqa: F401 - the fixture, per backend
 
 HOLD_WRITE_LOCK = """
@@ -61,3 +64,48 @@ def test_read_only_commands_do_not_wait_on_the_write_lock(backend: Backend, tmp_
     assert "edition" in listed.stdout
     assert pending.returncode == 0, pending.stderr
     assert "0 submission(s) waiting for review" in pending.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# Point 15: a full or read-only output directory
+
+
+@contextlib.contextmanager
+def mounted_tmpfs(where: Path, options: str) -> Iterator[Path]:
+    """A real small or read-only filesystem (needs root, as CI and the workplace run)."""
+    where.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode(errors='replace')}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+@pytest.mark.parametrize(("options", "reason"), [
+    ("size=16k", "No space left on device"),
+    ("ro,size=1m", "Read-only file system"),
+])  # fmt: skip
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_full_or_read_only_output_directory_is_one_line(
+    backend: Backend, tmp_path: Path, options: str, reason: str
+) -> None:
+    store = backend.open()
+    _seed(store, 40)
+    store.close()
+    with mounted_tmpfs(tmp_path / "public", options) as public:
+        feeds_yaml = write_config(tmp_path, backend.url)
+        result = run_cli(feeds_yaml, "publish")
+        leftovers = [p.name for p in public.rglob(".tmp-*")]
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: cannot write {public}/")
+    assert line.endswith(reason)
+    assert leftovers == []
