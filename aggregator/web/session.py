@@ -80,7 +80,7 @@ def _store_secret(path: Path, fresh: str, *, replace: bool) -> str:
             handle.flush()
             os.fsync(handle.fileno())
         if replace:
-            os.replace(tmp, path)
+            Path(tmp).replace(path)
             return fresh
         try:
             os.link(tmp, path)
@@ -89,7 +89,7 @@ def _store_secret(path: Path, fresh: str, *, replace: bool) -> str:
         return fresh
     finally:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+            Path(tmp).unlink()
 
 
 def cookie_cipher(secret: bytes) -> Fernet:
