@@ -16,7 +16,10 @@ from pathlib import Path
 import pytest
 
 from tests.faults import ROOT, cli_env, run_cli, wait_until, write_config
+from tests.httpserver import FixtureServer
 from tests.test_faults_digest import seed as _seed
+from tests.test_locks import rss, start_fetch
+from tests.test_locks import write_config as locks_config
 from tests.test_store import Backend, backend  # noqa: F401 - the fixture, per backend
 
 HOLD_WRITE_LOCK = """
@@ -109,3 +112,38 @@ def test_a_full_or_read_only_output_directory_is_one_line(
     assert line.startswith(f"error: cannot write {public}/")
     assert line.endswith(reason)
     assert leftovers == []
+
+
+# --------------------------------------------------------------------------------------------
+# Point 14: a failed store write floods the log
+
+
+BODY_MARK = "Confidential-body-text"
+
+
+def test_a_full_disk_under_the_store_gives_one_line_per_source_and_a_summary(
+    tmp_path: Path, http_server: FixtureServer
+) -> None:
+    paths = [f"/s{i:02d}.rss" for i in range(30)]
+    for path in paths:
+        items = [(f"g{n}", f"{BODY_MARK} {path} {n} " + "x" * 3000) for n in range(20)]
+        http_server.route(
+            path, rss(path.strip("/")[:3], items), headers={"Content-Type": "text/xml"}
+        )
+    with mounted_tmpfs(tmp_path / "small", "size=700k") as small:
+        feeds_yaml = locks_config(small, http_server, paths)
+        run_cli(feeds_yaml, "feeds", "pending")  # the database created while there is room
+        fetch = start_fetch(feeds_yaml)
+        out, err = fetch.communicate(timeout=120)
+
+    lines = err.strip().splitlines()
+    assert fetch.returncode == 1, out + err
+    assert "Traceback" not in err
+    assert BODY_MARK not in err + out
+    assert len(lines) <= len(paths) + 10, err[-3000:]
+    [summary] = [line for line in lines if "sources not saved" in line]
+    assert "first cause: database error while" in summary
+    assert "full" in summary
+    failed = [line for line in lines if "outcome=not-saved" in line]
+    assert 0 < len(failed) <= len(paths)
+    assert len({line.split("source=")[1].split()[0] for line in failed}) == len(failed)
