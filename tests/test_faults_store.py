@@ -27,8 +27,7 @@ import sqlite3, sys, time
 from pathlib import Path
 path, ready, gate = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
 conn = sqlite3.connect(path, isolation_level=None)
-conn.execute("BEGIN IMMEDIATE")
-conn.execute("UPDATE sources SET etag = etag")
+conn.execute("BEGIN IMMEDIATE")  # the write lock, as a VACUUM or a long delete holds it
 ready.touch()
 deadline = time.monotonic() + 120
 while not gate.exists() and time.monotonic() < deadline:
