@@ -4,10 +4,9 @@ follows every write, hide and expiry at once."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
-
-from collections.abc import Iterator
 
 import pytest
 from alembic import command
@@ -18,8 +17,8 @@ from aggregator.search import SearchRequest, parse_query
 from aggregator.store import SCHEMA_VERSION, open_store
 from aggregator.store.engine import MIGRATIONS_DIR, create_store_engine
 from aggregator.store.sql import SqlStore
-from tests.search_labelled import T0, article_post, fill, measure
 from tests.data.articles import ARTICLES
+from tests.search_labelled import T0, article_post, fill, measure
 from tests.test_store import Backend, backend  # noqa: F401  (the fixture)
 
 
@@ -63,9 +62,7 @@ def test_phrases_exclusions_and_prefixes(labelled: SqlStore) -> None:
     assert ids(labelled, '"calor de ola"', languages=("es",)) == []
     found = ids(labelled, "elecciones", languages=("es",))
     assert "es-elecciones-municipales" in found
-    assert "es-elecciones-municipales" not in ids(
-        labelled, "elecciones -correo", languages=("es",)
-    )
+    assert "es-elecciones-municipales" not in ids(labelled, "elecciones -correo", languages=("es",))
     assert "en-participatory-budget" in ids(labelled, "particip*", languages=("en",))
 
 

@@ -202,7 +202,10 @@ def search(conn: Connection, request: SearchRequest) -> tuple[int, list[str], tu
     if conn.dialect.name == "postgresql":
         built = _pg_query(request, languages, pg_configs(conn))
     else:
-        built = _sqlite_query(request, languages)
+        match = fts_match(request.query, languages)
+        if match is not None and request.sort != "date":
+            return (*_sqlite_relevance(conn, request, match), languages)
+        built = None if match is None else _sqlite_query(match)
     if built is None:
         return 0, [], languages
     where, params, score = built
@@ -220,13 +223,45 @@ def search(conn: Connection, request: SearchRequest) -> tuple[int, list[str], tu
     return total, [str(r[0]) for r in conn.execute(page, params)], languages
 
 
+#: Relevance is ranked among the newest matches only, this many at least: a word in a third
+#: of 100,000 posts would otherwise cost a bm25 score per post, 40 ms a query, where this
+#: bound keeps every query under 20 ms (bench/search_posts.py).  A reader paging that deep
+#: widens it.
+RANKED_NEWEST = 4000
+
+
+def _sqlite_relevance(
+    conn: Connection, request: SearchRequest, match: str
+) -> tuple[int, list[str]]:
+    """The FTS5 table alone finds, counts and scores; posts are joined for filters only."""
+    filters, params = _filters(request, stored_time(conn.dialect))
+    within = ""
+    if filters:
+        within = (
+            " AND search_fts.rowid IN (SELECT d.doc FROM search_docs d "
+            f"JOIN posts p ON p.id = d.post_id WHERE 1 = 1{filters})"
+        )
+    params["match"] = match
+    where = f"FROM search_fts WHERE search_fts MATCH :match{within}"
+    total = int(conn.execute(text(f"SELECT count(*) {where}"), params).scalar_one())
+    if total == 0 or request.offset >= total:
+        return total, []
+    limit, offset = max(1, request.limit), max(0, request.offset)
+    params.update(limit=limit, offset=offset, cap=max(RANKED_NEWEST, offset + limit))
+    score = f"bm25(search_fts, {TITLE_WEIGHT}, 1.0)"
+    page = text(
+        f"SELECT h.doc, d.post_id FROM (SELECT search_fts.rowid AS doc, {score} AS score "
+        f"{where} ORDER BY search_fts.rowid DESC LIMIT :cap) h "
+        "JOIN search_docs d ON d.doc = h.doc "
+        "ORDER BY h.score, h.doc DESC LIMIT :limit OFFSET :offset"
+    )
+    return total, [str(r[1]) for r in conn.execute(page, params)]
+
+
 Built = tuple[str, dict[str, Any], str]
 
 
-def _sqlite_query(request: SearchRequest, languages: Sequence[str]) -> Built | None:
-    match = fts_match(request.query, languages)
-    if match is None:
-        return None
+def _sqlite_query(match: str) -> Built:
     where = (
         "FROM search_fts JOIN search_docs d ON d.doc = search_fts.rowid "
         "JOIN posts p ON p.id = d.post_id WHERE search_fts MATCH :match"
