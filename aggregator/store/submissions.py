@@ -37,6 +37,7 @@ class NewSubmission:
     contact: str
     language: str
     preview_json: str  # the preview the member confirmed, as JSON (title, format, entries…)
+    form_language: str | None = None  # the language the member read the form in
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,7 @@ class Submission:
     created: datetime
     decided: datetime | None
     source_id: str | None  # the feeds.yaml id it was approved as
+    form_language: str | None = None  # the language the member read the form in
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +81,7 @@ def _submission(row: Row[Any]) -> Submission:
         created=row.created,
         decided=row.decided,
         source_id=row.source_id,
+        form_language=row.form_language,
     )
 
 
@@ -92,6 +95,7 @@ def add_submission(conn: Connection, new: NewSubmission, now: datetime) -> int:
             contact=new.contact,
             language=new.language,
             preview=new.preview_json,
+            form_language=new.form_language,
             state=PENDING,
             created=now,
         )
