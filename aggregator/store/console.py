@@ -72,11 +72,11 @@ class ConsoleStore(Protocol):
     def search_posts(self, query: PostQuery) -> list[Post]: ...
 
     # --- curation ---------------------------------------------------------------------------
-    def get_curation(self, edition_id: str) -> Curation | None: ...
+    def get_curation(self, issue: str) -> Curation | None: ...
 
     def save_curation(self, curation: Curation, entry: AuditEntry | None = None) -> None: ...
 
-    def due_curations(self, now: datetime) -> list[tuple[str, Curation]]: ...
+    def due_curations(self, now: datetime) -> list[Curation]: ...
 
 
 class ConsoleMethods:
@@ -178,16 +178,16 @@ class ConsoleMethods:
             return _takedowns.search_posts(conn, query)
 
     # --- curation ---------------------------------------------------------------------------
-    def get_curation(self, edition_id: str) -> Curation | None:
-        with self._read(f"reading the curation of {edition_id}") as conn:
-            return _curation.get_curation(conn, edition_id)
+    def get_curation(self, issue: str) -> Curation | None:
+        with self._read(f"reading the curation of {issue}") as conn:
+            return _curation.get_curation(conn, issue)
 
     def save_curation(self, curation: Curation, entry: AuditEntry | None = None) -> None:
-        with self._write(f"saving the curation of {curation.edition_id}") as conn:
+        with self._write(f"saving the curation of {curation.issue}") as conn:
             _curation.save_curation(conn, curation)
             if entry is not None:
                 _staff.audit(conn, entry)
 
-    def due_curations(self, now: datetime) -> list[tuple[str, Curation]]:
+    def due_curations(self, now: datetime) -> list[Curation]:
         with self._read("reading scheduled editions") as conn:
             return _curation.due_curations(conn, now)

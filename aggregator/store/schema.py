@@ -341,11 +341,13 @@ source_holds = Table(
     Column("at", UTCDateTime, nullable=False),
 )
 
-# Staff's choices for one edition's issue; the row goes with the edition.
+# Staff's choices for one issue of an edition: keyed by the edition's name and the start of the
+# issue's window, which stays put until the issue is sent (its end moves until it is recorded).
 edition_curation = Table(
     "edition_curation",
     metadata,
-    Column("edition_id", Text, ForeignKey("editions.id", ondelete="CASCADE"), primary_key=True),
+    Column("issue", Text, primary_key=True),  # newsletter.curation.issue_key
+    Column("edition", Text, nullable=False),
     Column("excluded", Text, nullable=False, server_default="[]"),  # JSON list of post ids
     Column("featured", Text),
     Column("ordering", Text, nullable=False, server_default="[]"),  # JSON list of post ids

@@ -59,12 +59,8 @@ def upgrade() -> None:
     )
     op.create_table(
         "edition_curation",
-        sa.Column(
-            "edition_id",
-            sa.Text(),
-            sa.ForeignKey("editions.id", ondelete="CASCADE"),
-            primary_key=True,
-        ),
+        sa.Column("issue", sa.Text(), primary_key=True),
+        sa.Column("edition", sa.Text(), nullable=False),
         sa.Column("excluded", sa.Text(), nullable=False, server_default="[]"),
         sa.Column("featured", sa.Text()),
         sa.Column("ordering", sa.Text(), nullable=False, server_default="[]"),
