@@ -34,6 +34,7 @@ from aggregator.config import Settings
 log = logging.getLogger("aggregator.scheduler")
 
 CYCLE_JOB = "cycle"
+SCHEDULED_JOB = "scheduled-digests"  # issues scheduled by hand in the console
 DIGEST_PREFIX = "digest:"
 MISFIRE_GRACE_S = 24 * 3600
 
@@ -77,6 +78,14 @@ def reconcile_jobs(scheduler: BackgroundScheduler, settings: Settings, now: date
         name="fetch and publish",
         replace_existing=True,
         next_run_time=now,  # a first cycle right away
+    )
+    scheduler.add_job(
+        "aggregator.jobs:scheduled_job",
+        IntervalTrigger(minutes=1),
+        args=[config_path],
+        id=SCHEDULED_JOB,
+        name="digests scheduled by hand",
+        replace_existing=True,
     )
     wanted = {DIGEST_PREFIX + e.name: e for e in settings.digest.editions}
     for job in scheduler.get_jobs():

@@ -72,6 +72,7 @@ digest:
     security: none
     from_address: news@network.example.org
     from_name: Network news
+    rate_per_minute: 6000   # the CLI's real sender paces itself; tests do not wait
   editions:
     - name: weekly
       schedule: "0 8 * * mon"

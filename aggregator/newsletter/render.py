@@ -47,6 +47,7 @@ class RenderedDigest:
     subject: str
     notes: tuple[str, ...] = ()
     post_ids: tuple[str, ...] = ()  # the posts the email shows, newest published first
+    shown: tuple[str, ...] = ()  # the same posts in the order the email shows them
 
 
 def _item(post: Post, sources: Mapping[str, Source], lang: str, site_url: str) -> DigestItem:
@@ -130,8 +131,12 @@ def render_edition(
         key=lambda i: (i.published, i.post_id),
         reverse=True,
     )
-    items = curated.arrange(ordered, curation)
     by_id = {p.id: p for p in posts}
+    if curated.is_curated(curation):  # staff's order starts from the sections readers saw
+        other = translator(lang).gettext("Other")
+        sections = group_items(ordered, by_id, edition.group_by, other)
+        ordered = [item for section in sections for item in section.items]
+    items = curated.arrange(ordered, curation)
     frame = _frame(settings, edition, len(items) + over_cap, items, date, lang, curation)
     notes: list[str] = []
     if over_cap:
@@ -152,7 +157,8 @@ def render_edition(
         )
     html = _finish(html, over_cap + dropped)
     text = _render_text(frame, items, by_id, over_cap + dropped)
-    return RenderedDigest(html, text, frame.subject, tuple(notes), tuple(i.post_id for i in items))
+    ids = tuple(i.post_id for i in items)
+    return RenderedDigest(html, text, frame.subject, tuple(notes), ids, _shown(frame, items, by_id))
 
 
 # Markers the digest templates put in comments; premailer keeps comments where they stand.
@@ -295,6 +301,15 @@ def _sections(
     return curated.sections(
         items, posts, frame.group_by, other, featured=featured, featured_heading=featured_heading
     )
+
+
+def _shown(
+    frame: _Frame, items: Sequence[DigestItem], posts: Mapping[str, Post]
+) -> tuple[str, ...]:
+    """Post ids section by section, as a reader meets them (the console lists them so)."""
+    t = translator(frame.lang)
+    sections = _sections(frame, items, posts, t.gettext("Other"), t.gettext("Featured"))
+    return tuple(item.post_id for section in sections for item in section.items)
 
 
 def _render_html(

@@ -28,6 +28,7 @@ from aggregator.web.console.mails import send_reset_link
 from aggregator.web.console.pages import console_page, language, notice, see_other, t
 from aggregator.web.console.state import CONSOLE_KEY
 from aggregator.web.forms import POSTED
+from aggregator.web.language import LANGUAGE, offered_languages
 from aggregator.web.session import csrf_token, end_session, fresh_session, session_of
 from aggregator.web.state import MEMBERS_KEY
 
@@ -201,6 +202,8 @@ async def _claimed(request: web.Request) -> Account | None:
     account = await asyncio.to_thread(store.find_account, ident=claim[0])
     if account is None or not tokens.still_valid(claim, account.password_hash):
         return None
+    if account.language in offered_languages(members.settings):
+        request[LANGUAGE] = account.language  # the link's page speaks the account's language
     return account
 
 
@@ -240,7 +243,7 @@ async def post_reset_token(request: web.Request) -> web.Response:
     new_hash = await asyncio.to_thread(console.hasher.hash, posted.form["password"])
     store = await asyncio.to_thread(members.store)
     await asyncio.to_thread(store.update_account, account.id, None, password_hash=new_hash)
-    raise see_other("/console/login?" + urlencode({"done": "reset"}))
+    raise see_other("/console/login?" + urlencode({"done": "reset", "lang": account.language}))
 
 
 def password_problem(request: web.Request, form: Mapping[str, str], email: str) -> str | None:

@@ -68,8 +68,9 @@ def draft_of(store: Store, settings: Settings, name: str, now: datetime) -> Draf
     key = curated.issue_key(name, curated.issue_start(last))
     curation = store.get_curation(key) or Curation(issue=key, edition=name)
     prepared = prepare(store, settings, edition, now)
-    by_id = {p.id: p for p in store.posts_by_ids([*prepared.rendered.post_ids, *curation.excluded])}
-    posts = tuple(by_id[i] for i in prepared.rendered.post_ids if i in by_id)
+    shown = prepared.rendered.shown
+    by_id = {p.id: p for p in store.posts_by_ids([*shown, *curation.excluded])}
+    posts = tuple(by_id[i] for i in shown if i in by_id)
     excluded = tuple(by_id[i] for i in curation.excluded if i in by_id)
     when = curation.send_at or edition.next_send(now)
     return Draft(edition, prepared, last, curation, posts, excluded, when)
@@ -175,8 +176,8 @@ async def get_draft_html(request: web.Request) -> web.Response:
 
 def _changed(
     current: Curation, action: str, form: dict[str, str], order: tuple[str, ...]
-) -> Curation | str:
-    """The curation after one form; a str is the msgid of why the form was refused."""
+) -> Curation | None:
+    """The curation after one form; None when the form cannot be saved (a subject too long)."""
     post = form.get("post", "")
     if action == "exclude":
         featured = None if current.featured == post else current.featured
@@ -194,7 +195,7 @@ def _changed(
         return replace(current, note=form.get("note", "").strip())
     subject = " ".join(form.get("subject", "").split())
     if len(subject) > SUBJECT_LIMIT:
-        return "The subject is too long."
+        return None
     return replace(current, subject=subject or None)
 
 
@@ -216,14 +217,12 @@ async def _curate(request: web.Request, name: str, action: str) -> web.Response:
     form = dict(request[POSTED].form)
     store = await store_of(request)
     draft = await in_thread(draft_of, store, members.settings, name, members.now())
-    if (
-        action in ("exclude", "feature", "up", "down")
-        and form.get("post") not in draft.prepared.rendered.post_ids
-    ):
+    shown = draft.prepared.rendered.shown
+    if action in ("exclude", "feature", "up", "down") and form.get("post") not in shown:
         return notice(request, 409, t(request).gettext("That post is no longer in the draft."))
-    new = _changed(draft.curation, action, form, draft.prepared.rendered.post_ids)
-    if isinstance(new, str):
-        return notice(request, 422, t(request).gettext(new))
+    new = _changed(draft.curation, action, form, shown)
+    if new is None:
+        return notice(request, 422, t(request).gettext("The subject is too long."))
     entry = audit_entry(
         request, f"edition.{action}", f"edition:{draft.curation.issue}", form.get("post", "")
     )

@@ -31,15 +31,20 @@ class NavItem:
     current: bool
 
 
+def N_(message: str) -> str:
+    """Marks a msgid for ``pybabel extract``; it is translated where it is shown."""
+    return message
+
+
 # (path, permission, label): the label is a msgid, translated when the layout is rendered
 _NAV: tuple[tuple[str, Permission | None, str], ...] = (
-    ("/console", Permission.DASHBOARD, "Dashboard"),
-    ("/console/editions", Permission.CURATE, "Editions"),
-    ("/console/posts", Permission.TAKEDOWN, "Posts"),
-    ("/console/sources", Permission.SOURCES, "Sources"),
-    ("/console/moderation", Permission.MODERATE, "Moderation"),
-    ("/console/users", Permission.ACCOUNTS, "Accounts"),
-    ("/console/account", None, "My account"),
+    ("/console", Permission.DASHBOARD, N_("Dashboard")),
+    ("/console/editions", Permission.CURATE, N_("Editions")),
+    ("/console/posts", Permission.TAKEDOWN, N_("Posts")),
+    ("/console/sources", Permission.SOURCES, N_("Sources")),
+    ("/console/moderation", Permission.MODERATE, N_("Moderation")),
+    ("/console/users", Permission.ACCOUNTS, N_("Accounts")),
+    ("/console/account", None, N_("My account")),
 )
 
 

@@ -173,7 +173,7 @@ def _gate(page: Page) -> Handler:
 async def _stylesheet(request: web.Request) -> web.StreamResponse:
     """The console's own stylesheet, served by the product (no CDN, no third party)."""
     return web.FileResponse(
-        Path(TEMPLATES_DIR) / "static" / "console.css",
+        Path(TEMPLATES_DIR) / "console" / "console.css",
         headers={"Cache-Control": "public, max-age=300", "Content-Type": "text/css; charset=utf-8"},
     )
 
