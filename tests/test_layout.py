@@ -24,6 +24,7 @@ OWNERS: dict[str, set[str]] = {
     "argon2": {"accounts/passwords"},
     "itsdangerous": {"accounts/tokens"},
     "ruamel": {"config", "members/roster"},
+    "filelock": {"members/roster"},
     "smtplib": {"newsletter/mail"},
     "click": {"cli"},
     "rich": {"cli"},
