@@ -414,7 +414,9 @@ def run_cycle(
     started = clock()
     store.sync_sources(settings.source_list())
     states = store.get_states()
+    held = store.source_holds()  # disabled or removed in the console: not fetched
     sources = select_sources(settings, states, started, only=only, due_only=due_only)
+    sources = [s for s in sources if s.id not in held]
     unparsed = sum(1 for s in sources if states[s.id].body_hash is None)
     pool = _pool(
         len(sources),

@@ -21,6 +21,8 @@ OWNERS: dict[str, set[str]] = {
     "aiohttp": {"ingest/fetch", "web", "publish/websub"},
     "aiohttp_session": {"web/session"},
     "cryptography": {"web/session"},
+    "argon2": {"accounts/passwords"},
+    "itsdangerous": {"accounts/tokens"},
     "ruamel": {"config", "members/roster"},
     "filelock": {"members/roster"},
     "smtplib": {"newsletter/mail"},

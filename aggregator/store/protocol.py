@@ -26,10 +26,13 @@ from aggregator.models import (
     SourceUpdate,
 )
 from aggregator.search import SearchRequest, SearchResults
+from aggregator.store.console import ConsoleStore
 from aggregator.store.submissions import NewSubmission, SourceActivity, Submission
 
 
-class Store(Protocol):
+class Store(ConsoleStore, Protocol):
+    """Everything below, and the staff console's part (``store.console.ConsoleStore``)."""
+
     # --- sources -------------------------------------------------------------------------
     def sync_sources(self, sources: Sequence[Source]) -> None:
         """Make the stored source rows match the configuration (new rows get a fresh state).

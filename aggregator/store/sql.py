@@ -36,6 +36,7 @@ from aggregator.store import posts as _posts
 from aggregator.store import search as _search
 from aggregator.store import sources as _sources
 from aggregator.store import submissions as _submissions
+from aggregator.store.console import ConsoleMethods
 from aggregator.store.engine import (
     WRITE_OPTION,
     current_revision,
@@ -44,8 +45,10 @@ from aggregator.store.engine import (
 )
 
 
-class SqlStore:
-    """The one Store implementation.  Build it with ``aggregator.store.open_store(url)``."""
+class SqlStore(ConsoleMethods):
+    """The one Store implementation.  Build it with ``aggregator.store.open_store(url)``.
+
+    The staff console's methods come from ``ConsoleMethods`` (``store.console``)."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
