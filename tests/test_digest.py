@@ -104,6 +104,9 @@ class FakeStore:
     def get_edition(self, edition_id: str) -> EditionRecord | None:
         return self.editions.get(edition_id)
 
+    def get_curation(self, edition_id: str) -> None:
+        return None  # staff's curation: tests/test_curation.py, against the real store
+
     def list_editions(self, limit: int = 50) -> list[EditionRecord]:
         return sorted(self.editions.values(), key=lambda e: e.window_end, reverse=True)[:limit]
 
@@ -112,6 +115,16 @@ class FakeStore:
         ledger = self.ledger.setdefault(edition.id, {})
         for address in recipients:
             ledger.setdefault(address, RecipientStatus(edition.id, address, RecipientState.PENDING))
+
+    def open_edition(
+        self, edition: EditionRecord, recipients: Sequence[str], based_on: str | None
+    ) -> bool:
+        current = self.last_edition(edition.name)
+        existing = self.editions.get(edition.id)
+        if (current.id if current else None) != based_on or (existing and existing.sent):
+            return False
+        self.save_edition(replace(edition, sent=False), recipients)
+        return True
 
     def recipients(self, edition_id: str) -> list[RecipientStatus]:
         return list(self.ledger.get(edition_id, {}).values())

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator, model_validator
 
@@ -65,6 +66,13 @@ class EditionSettings(Strict):
     @classmethod
     def _tz(cls, v: str) -> str:
         return check_timezone(v)
+
+    def next_send(self, now: datetime) -> datetime | None:
+        """When the schedule sends this edition next after ``now`` (read by the same library
+        the scheduler runs, in the edition's time zone)."""
+        trigger = CronTrigger.from_crontab(self.schedule, timezone=ZoneInfo(self.timezone))
+        fire: datetime | None = trigger.get_next_fire_time(None, now)
+        return fire
 
     @field_validator("recipients")
     @classmethod

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from aggregator.store.schema import posts, source_notices, sources, submissions
 
@@ -37,6 +38,7 @@ class NewSubmission:
     contact: str
     language: str
     preview_json: str  # the preview the member confirmed, as JSON (title, format, entries…)
+    form_language: str | None = None  # the language the member read the form in
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,7 @@ class Submission:
     created: datetime
     decided: datetime | None
     source_id: str | None  # the feeds.yaml id it was approved as
+    form_language: str | None = None  # the language the member read the form in
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +82,30 @@ def _submission(row: Row[Any]) -> Submission:
         created=row.created,
         decided=row.decided,
         source_id=row.source_id,
+        form_language=row.form_language,
     )
 
 
 def add_submission(conn: Connection, new: NewSubmission, now: datetime) -> int:
+    """Queue ``new``; when the same feed is already pending, that submission's id instead.
+
+    The unique index over pending rows (revision 0008) decides, so two confirmations racing
+    each other cannot both queue a copy; the losing insert is undone in its savepoint.
+    """
+    waiting = pending_with_feed(conn, new.feed_url)
+    if waiting is not None:
+        return waiting.id
+    try:
+        with conn.begin_nested():
+            return _insert_submission(conn, new, now)
+    except IntegrityError:
+        waiting = pending_with_feed(conn, new.feed_url)
+        if waiting is None:
+            raise
+        return waiting.id
+
+
+def _insert_submission(conn: Connection, new: NewSubmission, now: datetime) -> int:
     result = conn.execute(
         insert(submissions)
         .values(
@@ -92,6 +115,7 @@ def add_submission(conn: Connection, new: NewSubmission, now: datetime) -> int:
             contact=new.contact,
             language=new.language,
             preview=new.preview_json,
+            form_language=new.form_language,
             state=PENDING,
             created=now,
         )

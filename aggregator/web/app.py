@@ -3,7 +3,7 @@
 Enters: the settings (``site.output_dir``) and requests.  Leaves: the published files, through
 ``web.static`` (aiohttp's ``FileResponse``: strong ETags, Last-Modified, 304s, ranges, and the
 gzip twins publish writes for clients that accept gzip), plus the member pages
-(``web.members``).
+(``web.members``) and the staff console (``web.console``).
 
 Feed readers poll.  What keeps that cheap for both sides is a validator on every answer and a
 304 when nothing changed; since ``publish`` only rewrites files whose bytes changed, an
@@ -20,6 +20,7 @@ from pathlib import Path
 from aiohttp import web
 
 from aggregator.config import Settings
+from aggregator.web.console import add_console_routes
 from aggregator.web.logs import quiet_bad_requests
 from aggregator.web.members import add_member_routes
 from aggregator.web.security import CSP, DIGEST_CSP, SECURITY_HEADERS
@@ -57,6 +58,7 @@ def make_app(settings: Settings) -> web.Application:
     app[OUTPUT_KEY] = root.resolve()
     app.on_response_prepare.append(_security_headers)
     add_member_routes(app, settings)  # before the catch-all below, which would shadow them
+    add_console_routes(app)
     app.router.add_get("/{tail:.*}", _serve_file, name="static")
     return app
 

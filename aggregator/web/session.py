@@ -15,15 +15,17 @@ accept each other's sessions; changing it ends every session.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hmac
 import os
 import secrets
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
-from aiohttp_session import Session, get_session, session_middleware
+from aiohttp_session import Session, get_session, new_session, session_middleware
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives.hashes import SHA256
@@ -35,9 +37,12 @@ __all__ = [
     "SESSION_COOKIE",
     "chosen_language",
     "csrf_token",
+    "end_session",
+    "fresh_session",
     "keep_language",
     "load_secret",
     "posted_token",
+    "session_of",
     "sessions_middleware",
 ]
 
@@ -61,11 +66,33 @@ def load_secret(base_dir: Path, env: Mapping[str, str]) -> bytes:
         stored = ""
     if len(stored) >= 32:
         return stored.encode("ascii")
-    fresh = secrets.token_hex(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(fresh + "\n")
-    return fresh.encode("ascii")
+    return _store_secret(path, secrets.token_hex(32), replace=bool(stored)).encode("ascii")
+
+
+def _store_secret(path: Path, fresh: str, *, replace: bool) -> str:
+    """Write the secret whole, and let the first of several servers starting at once win.
+
+    The secret goes to a private temporary file first; ``link`` then puts it in place only if
+    no other server did meanwhile (a too-short secret is replaced outright), and whoever lost
+    reads the winner's: two servers never run with different secrets.
+    """
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-secret-", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(fresh + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        if replace:
+            Path(tmp).replace(path)
+            return fresh
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return path.read_text(encoding="ascii").strip()
+        return fresh
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            Path(tmp).unlink()
 
 
 def cookie_cipher(secret: bytes) -> Fernet:
@@ -131,3 +158,20 @@ async def keep_language(request: web.Request, language: str) -> None:
     session = await get_session(request)
     if session.get(LANGUAGE_KEY) != language:
         session[LANGUAGE_KEY] = language
+
+
+async def session_of(request: web.Request) -> Session:
+    """The visitor's session (the console keeps the signed-in account in it)."""
+    return await get_session(request)
+
+
+async def fresh_session(request: web.Request) -> Session:
+    """A new, empty session in place of the current one: signing in starts one, so a session
+    made before (by anyone who could plant a cookie) never becomes a signed-in one."""
+    return await new_session(request)
+
+
+async def end_session(request: web.Request) -> None:
+    """Forget everything in the session (signing out)."""
+    session = await get_session(request)
+    session.invalidate()
