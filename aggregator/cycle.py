@@ -77,6 +77,10 @@ RUNNERS_SPARE = STATE_BATCH
 # A new fetch starts only while the documents held weigh less than this, so the most held is
 # this plus what the fetches already under way bring (``fetch.concurrency`` documents).
 HELD_BYTES = 32 * 2**20
+# A first cycle (the store held no post) keeps the stories it wrote in memory instead of asking
+# the store for same-story candidates.  Beyond this many it asks the store like any later cycle,
+# so the index does not grow with the posts of a network-sized first cycle.
+WRITTEN_STORIES = 20_000
 
 
 def open_configured_store(settings: Settings) -> Store:
@@ -111,6 +115,7 @@ class _Cycle:
     # duplicate was written by this cycle: they are indexed here and the store is not asked.
     store_was_empty: bool = False
     written: StoryIndex = field(default_factory=lambda: StoryIndex())
+    written_stories: int = 0  # in ``written``
     pending_posts: int = 0
     documents: asyncio.Semaphore = field(default_factory=asyncio.Semaphore)  # set by run()
     held_bytes: int = 0  # of the fetched documents not processed yet
@@ -240,6 +245,7 @@ class _Cycle:
             return
         if self.store_was_empty:
             self.written.merge(batch)
+            self._count_written(sum(len(p.stories) for p in pending))
         for item, count in zip(pending, counts, strict=True):
             if item.done is not None and not item.done.done():
                 item.done.set_result(count)
@@ -261,8 +267,16 @@ class _Cycle:
         if self.store_was_empty:
             for story in item.stories:
                 self.written.add(story)
+            self._count_written(len(item.stories))
         if item.done is not None and not item.done.done():
             item.done.set_result(count)
+
+    def _count_written(self, stories: int) -> None:
+        """``stories`` more in ``written``; past ``WRITTEN_STORIES`` the store is asked instead."""
+        self.written_stories += stories
+        if self.written_stories > WRITTEN_STORIES:
+            self.store_was_empty = False  # what was written is in the store, and found there
+            self.written, self.written_stories = StoryIndex(), 0
 
     def _candidates(self, source_id: str, fresh: Sequence[tuple[str, str]]) -> list[StoryKey]:
         """Stored stories, and stories of the batch not written yet, sharing a key."""
