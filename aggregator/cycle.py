@@ -53,6 +53,7 @@ from aggregator.publish.publisher import PublishReport, publish_all
 from aggregator.publish.websub import announce
 from aggregator.retention import tidy
 from aggregator.store import open_store
+from aggregator.store.patience import patient
 from aggregator.store.protocol import Store
 
 log = logging.getLogger("aggregator.cycle")
@@ -461,7 +462,9 @@ def _pool(
 # Locks: one cycle (and one digest send) at a time across processes
 
 
-LOCK_TTL_S = 6 * 3600
+LOCK_TTL_S = 15 * 60  # renewed every RENEW_EVERY_S while held: a long cycle keeps it
+RENEW_EVERY_S = 60.0
+STORE_PATIENCE_S = 300.0  # how long in all a cycle waits for an unreachable database
 
 
 @contextmanager
@@ -469,16 +472,33 @@ def held_lock(store: Store, name: str, clock: Clock = utc_now) -> Iterator[None]
     """Hold the named store lock for the block, or raise ``LockedError`` naming the holder.
 
     The store recovers a lock whose process is dead (same host) or whose TTL has passed, so a
-    crash never leaves the product stuck.
+    crash never leaves the product stuck.  The TTL is short and renewed by a heartbeat while
+    the block runs: a holder that lost the database (or died on another host) stops renewing,
+    and its lock lapses within ``LOCK_TTL_S`` instead of blocking every other host for hours.
     """
     owner = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
     holder = store.acquire_lock(name, owner, clock(), LOCK_TTL_S)
     if holder is not None:
         raise LockedError(f"the {name!r} lock is taken ({holder}); another run is in progress")
+    stop = threading.Event()
+    heartbeat = threading.Thread(
+        target=_renew, args=(store, name, owner, clock, stop), name=f"lock {name}", daemon=True
+    )
+    heartbeat.start()
     try:
         yield
     finally:
+        stop.set()
+        heartbeat.join(timeout=5)
         _release(store, name, owner)
+
+
+def _renew(store: Store, name: str, owner: str, clock: Clock, stop: threading.Event) -> None:
+    while not stop.wait(RENEW_EVERY_S):
+        try:
+            store.renew_lock(name, owner, clock(), LOCK_TTL_S)
+        except StorageError as exc:
+            log.warning("could not renew the %r lock (%s)", name, exc)
 
 
 def _release(store: Store, name: str, owner: str) -> None:
@@ -502,10 +522,14 @@ def fetch_and_publish(
 ) -> tuple[CycleReport, PublishReport]:
     """One full cycle under the cycle lock: update the sources, then rewrite the outputs.
 
+    The store is used patiently (``store.patience``): a database that becomes unreachable
+    mid-cycle is waited for, up to ``STORE_PATIENCE_S`` in all, before sources fail.
+
     After the lock is released, the slow and optional outside world is told: the WebSub hub
     (changed feeds) and the contacts of sources whose state changed.  Neither can fail the cycle
     or hold the lock.
     """
+    store = patient(store, STORE_PATIENCE_S)
     with held_lock(store, "cycle", clock):
         report = run_cycle(
             settings, store, clock=clock, only=only, due_only=due_only, progress=progress

@@ -169,6 +169,10 @@ class Store(ConsoleStore, Protocol):
     def lock_held_since(self, name: str, now: datetime) -> datetime | None:
         """When the live holder of the named lock took it; None when free or stale."""
 
+    def renew_lock(self, name: str, owner: str, now: datetime, ttl_s: float) -> bool:
+        """The holder's heartbeat: its lock now expires ``ttl_s`` after ``now``; False when
+        ``owner`` does not hold it (any more)."""
+
     def release_lock(self, name: str, owner: str) -> None: ...
 
     # --- member submissions and owner notices (members_web, notify) ------------------------

@@ -304,6 +304,10 @@ class SqlStore(ConsoleMethods):
         with self._read(f"reading lock {name}") as conn:
             return _locks.held_since(conn, name, now, self._host)
 
+    def renew_lock(self, name: str, owner: str, now: datetime, ttl_s: float) -> bool:
+        with self._write(f"renewing lock {name}") as conn:
+            return _locks.renew_lock(conn, name, owner, now, ttl_s)
+
     def release_lock(self, name: str, owner: str) -> None:
         with self._write(f"releasing lock {name}") as conn:
             _locks.release_lock(conn, name, owner)

@@ -135,6 +135,7 @@ def add_member_routes(
 
 async def _close_store(app: web.Application) -> None:
     members = app[MEMBERS_KEY]
+    members.close_work()
     if members.store_value is not None and members.owns_store:
         await asyncio.to_thread(members.store_value.close)
 
