@@ -580,3 +580,19 @@ def test_approval_and_rejection_reach_the_member_in_their_forms_language(
     assert "hillcrest" in {s.id for s in console.settings.sources}
     actions = [(e.action, e.actor) for e in store.audit_entries()]
     assert ("submission.approve", ROLES["moderator"]) in actions
+
+
+def test_the_command_line_tells_the_member_too(console: Console) -> None:
+    store = console.open_store()
+    ident = submission(
+        store, "es", url="https://rio.example/", org="Río", contact="web@rio.example"
+    )
+    path = str(console.path)
+    done = CliRunner().invoke(
+        main, ["feeds", "reject", str(ident), "--reason", "Duplicado", "--config", path]
+    )
+    assert done.exit_code == 0, done.output
+    assert "web@rio.example was told by e-mail" in done.output
+    [mail] = console.mails_to("web@rio.example")
+    assert mail["Subject"] == "Su feed no ha sido aceptado: Console test network"
+    assert "Duplicado" in text_of(mail)
