@@ -69,7 +69,7 @@ class ConsoleStore(Protocol):
 
     def source_holds(self) -> dict[str, SourceHold]: ...
 
-    def search_posts(self, query: PostQuery) -> list[Post]: ...
+    def find_posts(self, query: PostQuery) -> list[Post]: ...
 
     # --- curation ---------------------------------------------------------------------------
     def get_curation(self, issue: str) -> Curation | None: ...
@@ -173,9 +173,9 @@ class ConsoleMethods:
         with self._read("reading held sources") as conn:
             return _takedowns.holds(conn)
 
-    def search_posts(self, query: PostQuery) -> list[Post]:
+    def find_posts(self, query: PostQuery) -> list[Post]:
         with self._read("searching posts") as conn:
-            return _takedowns.search_posts(conn, query)
+            return _takedowns.find_posts(conn, query)
 
     # --- curation ---------------------------------------------------------------------------
     def get_curation(self, issue: str) -> Curation | None:

@@ -25,7 +25,7 @@ __all__ = [
     "Hidden",
     "PostQuery",
     "SourceHold",
-    "search_posts",
+    "find_posts",
     "visible_posts",
 ]
 
@@ -110,7 +110,7 @@ class PostQuery:
     offset: int = 0
 
 
-def search_posts(conn: Connection, query: PostQuery) -> list[Post]:
+def find_posts(conn: Connection, query: PostQuery) -> list[Post]:
     """Posts newest published first, hidden ones included (the console must find them)."""
     sql = select(posts)
     if query.text:

@@ -58,7 +58,7 @@ async def get_posts(request: web.Request) -> web.Response:
     args = {k: v[:200] for k, v in request.query.items()}
     query = query_of(args)
     store = await store_of(request)
-    found = await in_thread(store.search_posts, query)
+    found = await in_thread(store.find_posts, query)
     hidden = await in_thread(store.hidden_posts)
     sources = await in_thread(store.get_sources)
     page = query.offset // PAGE + 1
