@@ -292,9 +292,7 @@ def _takedowns(conn: Connection) -> bool:
     """Whether staff hid any post or held any source (``store.takedowns``): only then do the
     queries pay for leaving them out."""
     found = conn.execute(
-        text(
-            "SELECT EXISTS (SELECT 1 FROM hidden_posts) OR EXISTS (SELECT 1 FROM source_holds)"
-        )
+        text("SELECT EXISTS (SELECT 1 FROM hidden_posts) OR EXISTS (SELECT 1 FROM source_holds)")
     ).scalar_one()
     return bool(found)
 
