@@ -224,6 +224,8 @@ def test_forms_need_the_sessions_token_and_admin_is_retired(console: Console) ->
             assert resp.status == 403, path
         moved = await client.get("/admin", allow_redirects=False)
         assert moved.status == 301 and moved.headers["Location"] == "/console/moderation"
+        slash = await client.get("/console/", allow_redirects=False)
+        assert slash.status == 301 and slash.headers["Location"] == "/console"
 
     run(console.app(), body)
 

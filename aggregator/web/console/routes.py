@@ -185,6 +185,10 @@ async def _stylesheet(request: web.Request) -> web.StreamResponse:
     )
 
 
+async def _home(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPMovedPermanently(location="/console")
+
+
 async def _admin_moved(request: web.Request) -> web.StreamResponse:
     """``/admin`` (HTTP Basic) is retired: moderation lives in the console."""
     raise web.HTTPMovedPermanently(location="/console/moderation")
@@ -214,6 +218,7 @@ def add_console_routes(
     )
     app.router.add_get("/console/console.css", _stylesheet)
     app.router.add_get("/admin", _admin_moved)
+    app.router.add_get("/console/", _home)
     for page in PAGES:
         if page.method == hdrs.METH_GET:
             app.router.add_get(page.path, _gate(page))
