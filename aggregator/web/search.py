@@ -188,7 +188,7 @@ async def get_search(request: web.Request) -> web.Response:
     members = request.app[MEMBERS_KEY]
     store = await asyncio.to_thread(members.store)
     sources = await asyncio.to_thread(store.get_sources)
-    context: dict[str, Any] = {"form": form, "search_q": form.q, **_choices(request, sources)}
+    context: dict[str, Any] = {"form": form, "search_page": True, **_choices(request, sources)}
     feed = {**form.params(page=1), "lang": language_of(request)}  # readers keep no session
     context["feed"] = "/search.atom?" + urlencode(feed) if form.q else None
     found = None
