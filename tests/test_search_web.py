@@ -70,7 +70,11 @@ def test_a_french_page_finds_a_plural_with_accents_and_marks_it(settings: config
         assert titles(doc) == ["Les bibliothèques municipales élargissent leurs horaires"]
         marked = [m.text for m in doc.cssselect("#results mark")]
         assert "bibliothèques" in marked
-        assert doc.cssselect("input#search-q")  # the query box of every page
+        assert doc.cssselect("input#q")[0].get("value") == "bibliotheque"
+        sources = await page_of(client, "/sources?lang=fr")
+        box = sources.cssselect("form.search")[0]  # the query box of every page
+        assert box.get("action") == "/search"
+        assert box.cssselect('input[name="lang"]')[0].get("value") == "fr"
         feed = doc.cssselect('link[type="application/atom+xml"]')[0].get("href")
         assert feed.startswith("/search.atom?q=bibliotheque")
 
