@@ -17,6 +17,7 @@ from aggregator.cli.common import config_option, err_console, load_settings, set
 from aggregator.cli.cycle import fetch, publish
 from aggregator.cli.digest import digest
 from aggregator.cli.feeds import feeds
+from aggregator.cli.fulltext import fulltext
 from aggregator.cli.search import search
 from aggregator.cli.serve import demo, serve
 from aggregator.errors import AggregatorError
@@ -52,7 +53,7 @@ def run(ctx: click.Context, config_path: Path) -> None:
     run_forever(settings)
 
 
-for command in (fetch, publish, digest, feeds, serve, demo, search):
+for command in (fetch, publish, digest, feeds, serve, demo, search, fulltext):
     main.add_command(command)
 
 

@@ -23,12 +23,11 @@ from collections.abc import Iterable, Sequence
 
 from lxml import html
 
-BLOCKS = frozenset(
-    "p li td th dd dt h1 h2 h3 h4 h5 h6 blockquote figcaption caption button label".split()
-)
-CONTAINERS = frozenset(
-    "div section article aside nav header footer main ul ol table tr form".split()
-) | BLOCKS
+_BLOCK_TAGS = "p li td th dd dt h1 h2 h3 h4 h5 h6 blockquote figcaption caption button label"
+_CONTAINER_TAGS = "div section article aside nav header footer main ul ol table tr form"
+BLOCKS = frozenset(_BLOCK_TAGS.split())
+CONTAINERS = frozenset(_CONTAINER_TAGS.split()) | BLOCKS
+LEAVES = frozenset(("div", "span", "time"))  # units too when they hold text and no block
 MIN_CHARS = 2  # shorter texts ("|", "›") say nothing about a page
 
 
@@ -53,14 +52,17 @@ def _units(tree: html.HtmlElement) -> Iterable[tuple[html.HtmlElement, str]]:
         if not isinstance(element.tag, str):
             continue
         tag = element.tag.lower()
-        if tag == "a" or (tag in BLOCKS and not _has_block_child(element)):
+        leaf = tag in BLOCKS or (tag in LEAVES and (element.text or "").strip())
+        if tag == "a" or (leaf and not _has_block_child(element)):
             text = _text(element)
             if len(text) >= MIN_CHARS:
                 yield element, f"{_place(element)}/{tag}\x00{text}"
 
 
 def _has_block_child(element: html.HtmlElement) -> bool:
-    return any(isinstance(c.tag, str) and c.tag.lower() in CONTAINERS for c in element.iterdescendants())
+    return any(
+        isinstance(c.tag, str) and c.tag.lower() in CONTAINERS for c in element.iterdescendants()
+    )
 
 
 def digest(text: str) -> str:
@@ -87,3 +89,7 @@ def strip(tree: html.HtmlElement, boilerplate: frozenset[str]) -> int:
         if element.getparent() is not None:
             element.drop_tree()  # keeps the tail text, which belongs to the parent
     return len(doomed)
+
+
+def to_html(tree: html.HtmlElement) -> str:
+    return str(html.tostring(tree, encoding="unicode"))

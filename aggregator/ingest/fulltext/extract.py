@@ -35,4 +35,12 @@ def article_paragraphs(page: str, title: str) -> list[str]:
         return []
     folded_title = " ".join(title.split()).casefold()
     lines = (" ".join(line.replace(" | ", " ").strip(" |").split()) for line in text.splitlines())
-    return [line for line in lines if line and line.casefold() != folded_title]
+    kept = (_untitled(line, folded_title) for line in lines if line.casefold() != folded_title)
+    return [line for line in kept if line]
+
+
+def _untitled(line: str, folded_title: str) -> str:
+    """A line that starts with the title (a table layout joins its cells) without it."""
+    if folded_title and line.casefold().startswith(folded_title + " "):
+        return line[len(folded_title) + 1 :]
+    return line

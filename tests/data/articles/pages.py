@@ -28,7 +28,15 @@ WORDS = {
     "en": {
         "cookies": "We use cookies to make this website work and to understand how it is used. You can accept all cookies or choose which ones to allow.",
         "accept": "Accept all cookies",
-        "menu": ["Home", "Council and democracy", "Bins and recycling", "Housing", "Parking", "Jobs", "Contact us"],
+        "menu": [
+            "Home",
+            "Council and democracy",
+            "Bins and recycling",
+            "Housing",
+            "Parking",
+            "Jobs",
+            "Contact us",
+        ],
         "related": "Related news",
         "also": "You may also like",
         "latest": "Latest news",
@@ -47,7 +55,15 @@ WORDS = {
     "fr": {
         "cookies": "Ce site utilise des cookies pour mesurer l'audience et améliorer votre navigation. Vous pouvez les accepter ou paramétrer vos choix.",
         "accept": "Tout accepter",
-        "menu": ["Accueil", "Mairie", "Vie pratique", "Culture et loisirs", "Enfance et jeunesse", "Démarches", "Nous contacter"],
+        "menu": [
+            "Accueil",
+            "Mairie",
+            "Vie pratique",
+            "Culture et loisirs",
+            "Enfance et jeunesse",
+            "Démarches",
+            "Nous contacter",
+        ],
         "related": "Actualités liées",
         "also": "À lire aussi",
         "latest": "Dernières actualités",
@@ -66,7 +82,15 @@ WORDS = {
     "es": {
         "cookies": "Utilizamos cookies propias y de terceros para mejorar nuestros servicios. Si continúa navegando, consideramos que acepta su uso.",
         "accept": "Aceptar todas",
-        "menu": ["Inicio", "Ayuntamiento", "Sede electrónica", "Servicios", "Turismo", "Transparencia", "Contacto"],
+        "menu": [
+            "Inicio",
+            "Ayuntamiento",
+            "Sede electrónica",
+            "Servicios",
+            "Turismo",
+            "Transparencia",
+            "Contacto",
+        ],
         "related": "Noticias relacionadas",
         "also": "También le puede interesar",
         "latest": "Últimas noticias",
@@ -124,7 +148,7 @@ def _related(others: list[dict], heading: str, tag: str = "h2") -> str:
 def _head(article: dict, lang: str) -> str:
     return (
         f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">'
-        f'<title>{escape(article["title"])} | {escape(article["org"])}</title>'
+        f"<title>{escape(article['title'])} | {escape(article['org'])}</title>"
         f'<link rel="stylesheet" href="/themes/site.css"></head><body>'
     )
 
@@ -134,13 +158,13 @@ def _chrome(article: dict, w: dict) -> tuple[str, str]:
     menu = "".join(f'<li><a href="/{n}">{escape(m)}</a></li>' for n, m in enumerate(w["menu"]))
     top = (
         f'<div class="cookie-banner" role="dialog"><p>{escape(w["cookies"])}</p>'
-        f'<button>{escape(w["accept"])}</button></div>'
+        f"<button>{escape(w['accept'])}</button></div>"
         f'<header class="site-header"><a class="logo" href="/">{escape(article["org"])}</a>'
         f'<nav class="main-menu"><ul>{menu}</ul></nav></header>'
     )
     bottom = (
         f'<footer class="site-footer"><p>{escape(article["org"])}</p><p>{escape(w["contact"])}</p>'
-        f'<p>{escape(w["footer"])}</p></footer></body></html>'
+        f"<p>{escape(w['footer'])}</p></footer></body></html>"
     )
     return top, bottom
 
@@ -163,7 +187,9 @@ def cms_node(article: dict, w: dict, others: list[dict]) -> str:
 
 def blog(article: dict, w: dict, others: list[dict]) -> str:
     top, bottom = _chrome(article, w)
-    latest = "".join(f'<li><a href="/news/{o["id"]}">{escape(o["title"])}</a></li>' for o in others[1:])
+    latest = "".join(
+        f'<li><a href="/news/{o["id"]}">{escape(o["title"])}</a></li>' for o in others[1:]
+    )
     body = (
         f'<div id="page" class="site"><div class="site-content"><div id="primary" class="content-area">'
         f'<article class="post type-post"><header class="entry-header"><h1 class="entry-title">{escape(article["title"])}</h1>'
@@ -221,6 +247,8 @@ def labelled_pages() -> list[LabelledPage]:
         leaks = tuple(t for o in others for t in (o["title"], _teaser(o)))
         expected = "\n\n".join(article["paragraphs"])
         pages.append(
-            LabelledPage(article["id"], source_id(article["org"]), lang, shape, html, expected, leaks)
+            LabelledPage(
+                article["id"], source_id(article["org"]), lang, shape, html, expected, leaks
+            )
         )
     return pages
