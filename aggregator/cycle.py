@@ -36,6 +36,7 @@ from aggregator.ingest.decide import (
     plan_update,
 )
 from aggregator.ingest.fetch import Fetcher, body_digest, user_agent
+from aggregator.ingest.fulltext import expand_full_text
 from aggregator.ingest.process import ProcessedDocument, document_job, process_document
 from aggregator.ingest.workers import WorkerPool
 from aggregator.members.notify import send_notices
@@ -511,6 +512,19 @@ def _release(store: Store, name: str, owner: str) -> None:
         log.warning("could not release the %r lock (%s); it lapses by itself", name, exc)
 
 
+def read_articles(settings: Settings, store: Store, now: datetime) -> None:
+    """Full text for the sources that want it (ingest/fulltext); never fails the cycle."""
+    try:
+        done = expand_full_text(settings, store, now)
+    except Exception:  # a bug there must not cost the cycle its publish
+        log.exception("full text: reading articles failed")
+        return
+    if done.expanded or done.failed:
+        log.info(
+            "full text: %d expanded, %d kept, %d failed", done.expanded, done.kept, done.failed
+        )
+
+
 def fetch_and_publish(
     settings: Settings,
     store: Store,
@@ -534,6 +548,7 @@ def fetch_and_publish(
         report = run_cycle(
             settings, store, clock=clock, only=only, due_only=due_only, progress=progress
         )
+        read_articles(settings, store, clock())
         tidy(store, settings, clock())  # retention, and temp files of a killed run
         published = publish_all(store, settings, clock())
     announce(published, settings)

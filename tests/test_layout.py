@@ -10,7 +10,9 @@ PACKAGE = Path(__file__).resolve().parent.parent / "aggregator"
 # dependency -> the modules or folders (relative to aggregator/, without .py) allowed to import it
 OWNERS: dict[str, set[str]] = {
     "feedparser": {"ingest/parse/feedparser_adapter"},
-    "lxml": {"ingest/parse", "ingest/scrape", "members/roster", "publish"},
+    "lxml": {"ingest/parse", "ingest/scrape", "ingest/fulltext", "members/roster", "publish"},
+    "trafilatura": {"ingest/fulltext/extract"},
+    "Stemmer": {"search/text"},
     "feedgen": {"publish/atom"},
     "premailer": {"newsletter/render"},
     "nh3": {"ingest/sanitize"},

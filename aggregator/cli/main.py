@@ -18,6 +18,8 @@ from aggregator.cli.common import config_option, err_console, load_settings, set
 from aggregator.cli.cycle import fetch, publish
 from aggregator.cli.digest import digest
 from aggregator.cli.feeds import feeds
+from aggregator.cli.fulltext import fulltext
+from aggregator.cli.search import search
 from aggregator.cli.serve import demo, serve
 from aggregator.cli.users import users
 from aggregator.errors import AggregatorError
@@ -53,7 +55,7 @@ def run(ctx: click.Context, config_path: Path) -> None:
     run_forever(settings)
 
 
-for command in (fetch, publish, digest, feeds, serve, demo, users):
+for command in (fetch, publish, digest, feeds, serve, demo, users, search, fulltext):
     main.add_command(command)
 
 

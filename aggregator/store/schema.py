@@ -366,3 +366,17 @@ edition_curation = Table(
     Column("updated", UTCDateTime, nullable=False),
     Column("actor", Text, nullable=False, server_default=""),
 )
+
+# Full text (ingest/fulltext): per post, the last time its article page was read, what came
+# of it, and the digests of the page's blocks (compared with the source's other pages to find
+# their shared boilerplate).  A post without a row is waiting; a changed post loses its row.
+post_fulltext = Table(
+    "post_fulltext",
+    metadata,
+    Column("post_id", Text, ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True),
+    Column("source_id", Text, nullable=False),
+    Column("fetched", UTCDateTime, nullable=False),
+    Column("outcome", Text, nullable=False),  # expanded, kept, failed
+    Column("blocks", Text, nullable=False, server_default=""),  # space-separated digests
+    Index(None, "source_id", "fetched"),
+)

@@ -37,7 +37,7 @@ from aiohttp.typedefs import Handler
 from aggregator import config
 from aggregator.store import open_store
 from aggregator.store.protocol import Store
-from aggregator.web import clients, sources, submit
+from aggregator.web import clients, search, sources, submit
 from aggregator.web.drafts import Drafts
 from aggregator.web.forms import POSTED, Posted, read_form
 from aggregator.web.language import LANGUAGE, offered_languages, visitor_language
@@ -62,6 +62,8 @@ ROUTES = (
     Route(hdrs.METH_POST, "/submit", submit.post_submit),
     Route(hdrs.METH_POST, "/submit/confirm", submit.post_confirm),
     Route(hdrs.METH_GET, "/sources", sources.get_sources),
+    Route(hdrs.METH_GET, "/search", search.get_search),
+    Route(hdrs.METH_GET, "/search.atom", search.get_search_atom),
 )
 
 
