@@ -72,6 +72,13 @@ POST_BATCH = 400
 # workers start up is free (measured at 1,000 sources: 2 per connection cost 0.5 s a cycle, 16
 # nothing measurable, and the bound kept the cycle's memory about 40 MB under the 300 MB budget).
 DOCUMENTS_PER_CONNECTION = 16
+# Runners beyond the documents in flight: the sources waiting for a batched write.
+RUNNERS_SPARE = STATE_BATCH
+# Bytes of fetched documents held at once (waiting for a worker or in one).  The count above
+# bounds 20-entry feeds; members whose documents weigh megabytes need a bound in bytes too.
+# A new fetch starts only while the documents held weigh less than this, so the most held is
+# this plus what the fetches already under way bring (``fetch.concurrency`` documents).
+HELD_BYTES = 32 * 2**20
 
 
 def open_configured_store(settings: Settings) -> Store:
@@ -108,6 +115,8 @@ class _Cycle:
     written: StoryIndex = field(default_factory=lambda: StoryIndex())
     pending_posts: int = 0
     documents: asyncio.Semaphore = field(default_factory=asyncio.Semaphore)  # set by run()
+    held_bytes: int = 0  # of the fetched documents not processed yet
+    room: asyncio.Condition = field(default_factory=asyncio.Condition)  # set by run()
     running: int = 0  # sources not finished
     waiting: int = 0  # of which, waiting for a batched write
     # sources whose update the store refused, and the first cause: one line each, one summary
@@ -118,21 +127,30 @@ class _Cycle:
         self, sources: Sequence[Source], states: dict[str, SourceState]
     ) -> list[UpdateOutcome]:
         fetch = self.settings.fetch
-        self.documents = asyncio.Semaphore(DOCUMENTS_PER_CONNECTION * fetch.concurrency)
+        bound = DOCUMENTS_PER_CONNECTION * fetch.concurrency
+        self.documents = asyncio.Semaphore(bound)
+        self.room = asyncio.Condition()
+        todo = iter(sources)  # shared: each runner takes the next source when it is free
+        outcomes: list[UpdateOutcome] = []
         async with Fetcher(
             fetch, user_agent=user_agent(self.settings), allow=fetch.allow_private
         ) as f:
             self.running = len(sources)
-            tasks = [
-                asyncio.create_task(self._one(f, source, states[source.id])) for source in sources
-            ]
-            outcomes = []
-            try:
-                for task in asyncio.as_completed(tasks):
-                    outcome = await task
+
+            async def runner() -> None:
+                for source in todo:
+                    outcome = await self._one(f, source, states[source.id])
                     outcomes.append(outcome)
                     if self.progress is not None:
                         self.progress(outcome)
+
+            # A fixed number of runners, not a task per source, so the cycle's memory does not
+            # grow with the number of sources.  More runners than documents in flight, so
+            # those waiting for a batched write never leave a fetch slot idle.
+            try:
+                await asyncio.gather(
+                    *(runner() for _ in range(min(len(sources), bound + RUNNERS_SPARE)))
+                )
             finally:
                 self._flush()
         if self.store_failures:
@@ -301,17 +319,25 @@ class _Cycle:
         # cycle would wait in memory for a worker (70 MB at 1,000 sources); see
         # DOCUMENTS_PER_CONNECTION for why the bound is not tighter.
         async with self.documents:
+            async with self.room:
+                await self.room.wait_for(lambda: self.held_bytes < HELD_BYTES)
             result = await fetcher.fetch(request)
-            now = self.clock()
-            processed: ProcessedDocument | None = None
-            digest = None
-            if result.status is FetchStatus.OK and result.body is not None:
-                digest = body_digest(result.body)
-                if digest == state.body_hash:  # the hash of the last body that parsed
-                    result = _as_not_modified(result)
-                else:
-                    processed = await self._process(source, result, now)
-            result = replace(result, body=None)  # the posts are what is kept from here on
+            size = len(result.body or b"")
+            self.held_bytes += size
+            try:
+                now = self.clock()
+                processed: ProcessedDocument | None = None
+                digest = None
+                if result.status is FetchStatus.OK and result.body is not None:
+                    digest = body_digest(result.body)
+                    if digest == state.body_hash:  # the hash of the last body that parsed
+                        result = _as_not_modified(result)
+                    else:
+                        processed = await self._process(source, result, now)
+                if result.body is not None:  # the posts are what is kept from here on
+                    result = replace(result, body=None)
+            finally:
+                await self._release(size)
         posts = processed.posts if processed else ()
         ids = [p.id for p in posts]
         # A source never fetched has nothing stored: every post and alias is written with
@@ -351,6 +377,13 @@ class _Cycle:
         )
         _log_outcome(outcome)
         return outcome
+
+    async def _release(self, size: int) -> None:
+        """``size`` bytes of documents are no longer held: fetches waiting for room may go."""
+        if size:
+            self.held_bytes -= size
+            async with self.room:
+                self.room.notify_all()
 
     async def _process(
         self, source: Source, result: FetchResult, now: datetime
