@@ -25,9 +25,15 @@ from aggregator.scheduler import run_forever
 @click.group(invoke_without_command=True)
 @click.version_option(__version__, prog_name="aggregator")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default=None,
+    help="Log lines as text (default) or one JSON object each; or AGGREGATOR_LOG_FORMAT.",
+)
 @config_option
 @click.pass_context
-def main(ctx: click.Context, verbose: bool, config_path: Path) -> None:
+def main(ctx: click.Context, verbose: bool, log_format: str | None, config_path: Path) -> None:
     """Aggregate the network members' feeds into one feed, a web page and an email digest.
 
     With no command: run the scheduler (fetch and publish every interval, digests on their
@@ -35,6 +41,7 @@ def main(ctx: click.Context, verbose: bool, config_path: Path) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose
+    ctx.obj["log_format"] = log_format
     if ctx.invoked_subcommand is None:
         setup_logging(verbose)
         settings = load_settings(config_path)

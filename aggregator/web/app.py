@@ -19,7 +19,10 @@ from pathlib import Path
 
 from aiohttp import web
 
+from aggregator.clock import Clock, utc_now
 from aggregator.config import Settings
+from aggregator.web.access import AccessLogger, access_logger
+from aggregator.web.health import add_health_routes
 from aggregator.web.logs import quiet_bad_requests
 from aggregator.web.members import add_member_routes
 from aggregator.web.security import CSP, DIGEST_CSP, SECURITY_HEADERS
@@ -48,22 +51,33 @@ async def _security_headers(request: web.BaseRequest, response: web.StreamRespon
         response.headers["Content-Security-Policy"] = DIGEST_CSP
 
 
-def make_app(settings: Settings) -> web.Application:
-    """The site as an aiohttp application; other routes (member pages) may be added to it."""
+def make_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application:
+    """The site as an aiohttp application; other routes (member pages) may be added to it.
+
+    ``clock`` is what the member pages and ``/healthz`` call "now" (tests pass a fixed one)."""
     quiet_bad_requests()
     app = web.Application()
     root = settings.output_dir
     root.mkdir(parents=True, exist_ok=True)
     app[OUTPUT_KEY] = root.resolve()
     app.on_response_prepare.append(_security_headers)
-    add_member_routes(app, settings)  # before the catch-all below, which would shadow them
+    # before the catch-all below, which would shadow them
+    add_member_routes(app, settings, clock=clock)
+    add_health_routes(app, clock)
     app.router.add_get("/{tail:.*}", _serve_file, name="static")
     return app
 
 
 def run_server(settings: Settings, host: str = "127.0.0.1", port: int = 8080) -> None:
     """Serve until interrupted (the CLI's ``serve``)."""
-    web.run_app(make_app(settings), host=host, port=port, print=None)
+    web.run_app(
+        make_app(settings),
+        host=host,
+        port=port,
+        print=None,
+        access_log=access_logger(),
+        access_log_class=AccessLogger,
+    )
 
 
 __all__ = ["CSP", "make_app", "run_server"]
