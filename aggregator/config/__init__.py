@@ -10,8 +10,8 @@ Nothing here touches the store or the network: a bad file stops a command before
 
 What enters: the text of ``feeds.yaml``.  What leaves: one frozen ``Settings`` (or a
 ``ConfigError`` whose lines name file, line and field).  One module per section of the file
-(``sources``, ``site``, ``digest``), ``settings`` for the whole, ``loading`` for the YAML and the
-positions; a new section gets a module of its own.
+(``sources``, ``site``, ``digest``, ``queue``), ``settings`` for the whole, ``loading`` for the
+YAML and the positions; a new section gets a module of its own.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 from aggregator.config._base import DEFAULT_CONFIG
 from aggregator.config.digest import DigestSettings, EditionSettings, SmtpSettings
 from aggregator.config.loading import load, loads, locate
+from aggregator.config.queue import QueueSettings
 from aggregator.config.settings import Settings
 from aggregator.config.site import FetchSettings, SiteSettings
 from aggregator.config.sources import ScrapeSettings, SourceSettings
@@ -28,6 +29,7 @@ __all__ = [
     "DigestSettings",
     "EditionSettings",
     "FetchSettings",
+    "QueueSettings",
     "ScrapeSettings",
     "Settings",
     "SiteSettings",

@@ -35,7 +35,7 @@ class CycleRecord:
     sources: int
     failed: int
     new_posts: int
-    updated_posts: int
+    updated_posts: int | None  # None: not counted (the queue's cycles count new posts only)
 
     @property
     def duration_s(self) -> float:
@@ -76,7 +76,9 @@ def read_record(output_dir: Path) -> CycleRecord | None:
             sources=int(data["sources"]),
             failed=int(data["failed"]),
             new_posts=int(data["new_posts"]),
-            updated_posts=int(data["updated_posts"]),
+            updated_posts=(
+                int(data["updated_posts"]) if data.get("updated_posts") is not None else None
+            ),
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None

@@ -78,7 +78,8 @@ def _cycle_families(record: CycleRecord | None) -> Iterator[Metric]:
         ("updated_posts", "Posts the last cycle changed", record.updated_posts),
     )
     for name, doc, value in figures:
-        yield GaugeMetricFamily(f"aggregator_last_cycle_{name}", doc, value=value)
+        if value is not None:
+            yield GaugeMetricFamily(f"aggregator_last_cycle_{name}", doc, value=value)
 
 
 def _store_families(store: Store) -> Iterator[Metric]:
