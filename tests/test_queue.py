@@ -351,3 +351,95 @@ def _run_cycles_and_digest(
     )
     assert len(waiting) == 1 and waiting[0][0] > datetime.now(UTC)  # the next one, not now
     assert _count(dsn, "digest", "succeeded") == 1
+
+
+# --------------------------------------------------------------------------------------------
+# In one process: the planner's loop, the stalled-job check, the migrate command
+
+
+def _pg_settings(tmp_path: Path, storage_url: str, extra: str = "") -> config.Settings:
+    (tmp_path / "feeds.yaml").write_text(
+        f"site: {{title: t, storage_url: '{storage_url}'}}\n"
+        "queue: {poll_s: 0.1, heartbeat_s: 0.5, stalled_after_s: 2, check_stalled_s: 1}\n"
+        "digest: {editions: [{name: weekly, schedule: '0 8 * * mon'}]}\n"
+        "sources:\n"
+        "  - {id: a, name: A, organisation: O, url: 'https://a.example/feed'}\n" + extra,
+        encoding="utf-8",
+    )
+    return config.load(tmp_path / "feeds.yaml")
+
+
+@pytest.mark.postgres
+def test_the_planner_loop_plans_then_stops_when_told(tmp_path: Path, pg: tuple[str, str]) -> None:
+    import asyncio
+
+    from aggregator.queue.planner import run_planner
+
+    storage_url, dsn = pg
+    settings = _pg_settings(tmp_path, storage_url)
+    stop = asyncio.Event()
+
+    def clock() -> datetime:
+        stop.set()  # one tick, then the loop ends
+        return T0
+
+    asyncio.run(run_planner(settings, stop, clock))
+    jobs = sql(dsn, "SELECT task_name, args->>'slot' FROM procrastinate_jobs ORDER BY id")
+    assert jobs == [
+        ("update_bucket", None),
+        ("digest", datetime(2026, 12, 14, 8, 0, tzinfo=UTC).isoformat()),
+    ]
+
+
+@pytest.mark.postgres
+def test_the_jobs_of_a_dead_worker_go_back_to_the_queue(
+    tmp_path: Path, pg: tuple[str, str]
+) -> None:
+    import asyncio
+
+    from aggregator.queue.app import build_app, retry_stalled_jobs
+
+    storage_url, dsn = pg
+    settings = _pg_settings(tmp_path, storage_url)
+    ensure_schema(settings)
+
+    async def go() -> tuple[int, list[int]]:
+        app = build_app(settings)
+        async with app.open_async():
+            job_id = await app.configure_task("publish", lock="publish").defer_async(
+                config_path=str(settings.path), cycle=T0.isoformat()
+            )
+            worker_id = await app.job_manager.register_worker()
+            job = await app.job_manager.fetch_job(queues=None, worker_id=worker_id)
+            assert job is not None and job.id == job_id
+            live = await retry_stalled_jobs(app, 60)  # its heartbeat is fresh: left alone
+            assert live == []
+            sql(dsn, "UPDATE procrastinate_workers SET last_heartbeat = now() - interval '1 hour'")
+            return job_id, await retry_stalled_jobs(app, 60)
+
+    job_id, retried = asyncio.run(go())
+    assert retried == [job_id]
+    assert sql(dsn, "SELECT status::text FROM procrastinate_jobs WHERE id = %s", job_id) == [
+        ("todo",)
+    ]
+    assert sql(dsn, "SELECT count(*) FROM procrastinate_workers") == [(0,)]
+
+
+@pytest.mark.postgres
+def test_migrate_creates_the_store_and_the_queue_tables_once(
+    tmp_path: Path, pg: tuple[str, str]
+) -> None:
+    from click.testing import CliRunner
+
+    from aggregator.cli.main import main
+
+    storage_url, dsn = pg
+    settings = _pg_settings(tmp_path, storage_url)
+    runner = CliRunner()
+    first = runner.invoke(main, ["migrate", "--config", str(settings.path)], obj={})
+    assert first.exit_code == 0, first.output
+    assert "queue tables created" in first.output
+    again = runner.invoke(main, ["migrate", "--config", str(settings.path)], obj={})
+    assert "queue tables present" in again.output
+    assert sql(dsn, "SELECT to_regclass('posts') IS NOT NULL") == [(True,)]
+    assert "postgres@" not in first.output  # the address is shown without its user part

@@ -17,7 +17,7 @@ from aggregator.cli.common import config_option, err_console, load_settings, set
 from aggregator.cli.cycle import fetch, publish
 from aggregator.cli.digest import digest
 from aggregator.cli.feeds import feeds
-from aggregator.cli.queue import scheduler, worker
+from aggregator.cli.queue import migrate, scheduler, worker
 from aggregator.cli.serve import demo, serve
 from aggregator.errors import AggregatorError
 from aggregator.scheduler import run_forever
@@ -59,7 +59,7 @@ def run(ctx: click.Context, config_path: Path) -> None:
     run_forever(settings)
 
 
-for command in (fetch, publish, digest, feeds, serve, demo, worker, scheduler):
+for command in (fetch, publish, digest, feeds, serve, demo, worker, scheduler, migrate):
     main.add_command(command)
 
 

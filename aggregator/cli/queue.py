@@ -13,7 +13,8 @@ from pathlib import Path
 import click
 
 from aggregator.cli.common import config_option, load_settings, setup_logging
-from aggregator.queue.app import run_worker
+from aggregator.cycle import open_configured_store
+from aggregator.queue.app import ensure_schema, run_worker
 from aggregator.queue.planner import run_planner
 
 
@@ -35,3 +36,16 @@ def scheduler(ctx: click.Context, config_path: Path) -> None:
     and each digest edition at its slot.  Run one (a second is harmless)."""
     setup_logging(bool(ctx.obj.get("verbose")) if isinstance(ctx.obj, dict) else False)
     asyncio.run(run_planner(load_settings(config_path)))
+
+
+@click.command()
+@config_option
+def migrate(config_path: Path) -> None:
+    """Bring the database to this release's schema (the store's, and the queue's on
+    PostgreSQL), then exit: the first step of an upgrade, before any service starts."""
+    settings = load_settings(config_path)
+    open_configured_store(settings).close()  # opening migrates
+    if settings.storage_url.startswith(("postgresql", "postgres:")):
+        created = ensure_schema(settings)
+        click.echo("queue tables created" if created else "queue tables present")
+    click.echo(f"store migrated: {settings.storage_url.split('@')[-1]}")

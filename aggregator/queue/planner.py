@@ -54,7 +54,7 @@ class TickReport:
 async def tick(queue: Queue, config_path: str, now: datetime) -> TickReport:
     """One pass of the planner (see the module docstring)."""
     try:
-        settings = config.load(config_path)
+        settings = tasks.load_settings(config_path)
     except AggregatorError as exc:
         log.error("planning skipped: %s", exc)
         return TickReport()

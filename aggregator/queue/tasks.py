@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 
 from aggregator import config
 from aggregator.clock import Clock, utc_now
@@ -39,6 +40,27 @@ def store_for(settings: config.Settings) -> Store:
         return store
 
 
+_settings: dict[str, tuple[tuple[int, int], config.Settings]] = {}
+
+
+def load_settings(config_path: str) -> config.Settings:
+    """``feeds.yaml`` as it is now, read again only when the file changed (its size or
+    modification time): reading a thousand sources costs more than a small bucket's fetch."""
+    try:
+        stat = Path(config_path).stat()
+    except OSError:
+        return config.load(config_path)  # which says what is wrong, file and all
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    with _stores_lock:
+        cached = _settings.get(config_path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    settings = config.load(config_path)
+    with _stores_lock:
+        _settings[config_path] = (stamp, settings)
+    return settings
+
+
 def close_stores() -> None:
     with _stores_lock:
         for store in _stores.values():
@@ -55,7 +77,7 @@ def update_bucket(
     source the dead worker had already stored (each source's update is one transaction).
     """
     try:
-        settings = config.load(config_path)
+        settings = load_settings(config_path)
     except AggregatorError as exc:
         log.error("bucket %d of cycle %s skipped: %s", bucket, cycle, exc)
         return 0
@@ -103,7 +125,7 @@ def cycle_record(store: Store, started: datetime, finished: datetime) -> CycleRe
 def publish(config_path: str, cycle: str, clock: Clock = utc_now) -> bool:
     """Tidy, rewrite the outputs, record the cycle, tell the hub; whether it ran."""
     try:
-        settings = config.load(config_path)
+        settings = load_settings(config_path)
     except AggregatorError as exc:
         log.error("publish of cycle %s skipped: %s", cycle, exc)
         return False
@@ -119,7 +141,7 @@ def publish(config_path: str, cycle: str, clock: Clock = utc_now) -> bool:
 
 def owner_notices(config_path: str, clock: Clock = utc_now) -> None:
     try:
-        settings = config.load(config_path)
+        settings = load_settings(config_path)
     except AggregatorError as exc:
         log.error("owner notices skipped: %s", exc)
         return
