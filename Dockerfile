@@ -11,13 +11,20 @@ ARG BASE=python:3.11-slim
 
 # ---- build: the dependencies in a virtual environment (compilers and caches stay here)
 FROM ${BASE} AS build
+# PEM certificates to trust while installing, for builders behind a TLS-inspecting proxy
+# (--build-arg EXTRA_CA_CERTS="$(cat /usr/local/share/ca-certificates/*.crt)"); the runtime
+# image does not keep them
+ARG EXTRA_CA_CERTS=""
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 RUN python3 -m venv /opt/aggregator
 COPY pyproject.toml README.md /src/
 COPY aggregator /src/aggregator
 # the package's own copy is removed: it runs from /app, beside its templates
-RUN /opt/aggregator/bin/pip install "/src[postgres]" \
- && /opt/aggregator/bin/pip uninstall -y localgov-aggregator
+RUN cat /etc/ssl/certs/ca-certificates.crt > /tmp/ca.pem \
+ && printf '%s\n' "$EXTRA_CA_CERTS" >> /tmp/ca.pem \
+ && PIP_CERT=/tmp/ca.pem /opt/aggregator/bin/pip install "/src[postgres]" \
+ && /opt/aggregator/bin/pip uninstall -y localgov-aggregator \
+ && rm /tmp/ca.pem
 
 # ---- runtime
 FROM ${BASE}

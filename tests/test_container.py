@@ -64,6 +64,13 @@ def _base() -> str:
     return DEBIAN_BASE
 
 
+def _extra_ca_certs() -> str:
+    """The certificates this machine adds to the system's (a TLS-inspecting proxy's, here),
+    so that pip inside the build reaches PyPI as pip outside it does."""
+    folder = Path("/usr/local/share/ca-certificates")
+    return "".join(p.read_text() for p in sorted(folder.glob("*.crt"))) if folder.is_dir() else ""
+
+
 @pytest.fixture(scope="module")
 def image() -> str:
     if shutil.which("docker") is None:
@@ -78,6 +85,8 @@ def image() -> str:
         "host",
         "--build-arg",
         f"BASE={base}",
+        "--build-arg",
+        f"EXTRA_CA_CERTS={_extra_ca_certs()}",
         "-t",
         IMAGE,
         str(ROOT),
