@@ -25,6 +25,7 @@ from aggregator.models import (
     SourceState,
     SourceUpdate,
 )
+from aggregator.search import SearchRequest, SearchResults
 from aggregator.store.submissions import NewSubmission, SourceActivity, Submission
 
 
@@ -107,6 +108,20 @@ class Store(Protocol):
         probably still lists them; deleting one would bring it back as new at the next fetch).
         """
 
+    # --- search (store/search.py) -------------------------------------------------------
+    def search_posts(self, request: SearchRequest) -> SearchResults:
+        """A page of the posts matching ``request`` (each matched in its own language)."""
+
+    def index_posts(self, ids: Sequence[str]) -> int:
+        """Index these stored posts again (after their text changed, or a post is shown
+        again after hiding); how many were found.  Writing posts indexes them already."""
+
+    def unindex_posts(self, ids: Sequence[str]) -> None:
+        """Take posts out of search results at once (a post hidden by staff)."""
+
+    def rebuild_search_index(self) -> int:
+        """Index every stored post from scratch; how many."""
+
     # --- digest ledger -------------------------------------------------------------------
     def last_edition(self, name: str) -> EditionRecord | None:
         """The newest edition of that name, sent or not."""
@@ -117,6 +132,12 @@ class Store(Protocol):
 
     def save_edition(self, edition: EditionRecord, recipients: Sequence[str]) -> None:
         """Insert or replace an edition; recipients not yet present are added as PENDING."""
+
+    def open_edition(
+        self, edition: EditionRecord, recipients: Sequence[str], based_on: str | None
+    ) -> bool:
+        """Record an edition a preview or a send works on, only if the newest edition of its
+        name is still ``based_on`` and this one is not sent; False (nothing written) else."""
 
     def recipients(self, edition_id: str) -> list[RecipientStatus]: ...
 
@@ -149,7 +170,8 @@ class Store(Protocol):
 
     # --- member submissions and owner notices (members_web, notify) ------------------------
     def add_submission(self, new: NewSubmission, now: datetime) -> int:
-        """Queue a member's submission as pending; its new id."""
+        """Queue a member's submission as pending; its new id, or the id of the submission of
+        the same feed already pending (never two pending copies of one feed)."""
 
     def get_submission(self, submission_id: int) -> Submission | None: ...
 
