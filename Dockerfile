@@ -17,10 +17,12 @@ FROM ${BASE} AS build
 ARG EXTRA_CA_CERTS=""
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 RUN python3 -m venv /opt/aggregator
+# only the dependencies are installed here (the code is copied into the runtime stage, where
+# it runs from /app beside its templates), so this layer is rebuilt when pyproject.toml
+# changes, not at every change of the code
 COPY pyproject.toml README.md /src/
-COPY aggregator /src/aggregator
-# the package's own copy is removed: it runs from /app, beside its templates
-RUN cat /etc/ssl/certs/ca-certificates.crt > /tmp/ca.pem \
+RUN mkdir /src/aggregator && touch /src/aggregator/__init__.py \
+ && cat /etc/ssl/certs/ca-certificates.crt > /tmp/ca.pem \
  && printf '%s\n' "$EXTRA_CA_CERTS" >> /tmp/ca.pem \
  && PIP_CERT=/tmp/ca.pem /opt/aggregator/bin/pip install "/src[postgres]" \
  && /opt/aggregator/bin/pip uninstall -y localgov-aggregator \

@@ -39,6 +39,7 @@ from aggregator.queue.plan import (
 )
 from aggregator.scheduler import next_slot
 from aggregator.store import open_store
+from tests.httpserver import FixtureServer
 from tests.queuehelp import CountingFeedHost, pg_schema, plan_once, sql
 from tests.test_mail import SmtpServer
 
@@ -443,3 +444,41 @@ def test_migrate_creates_the_store_and_the_queue_tables_once(
     assert "queue tables present" in again.output
     assert sql(dsn, "SELECT to_regclass('posts') IS NOT NULL") == [(True,)]
     assert "postgres@" not in first.output  # the address is shown without its user part
+
+
+# --------------------------------------------------------------------------------------------
+# The jobs' bodies, on SQLite (they do not know about the queue)
+
+
+def test_a_bucket_job_updates_only_its_due_sources_and_publish_records_the_cycle(
+    tmp_path: Path, http_server: FixtureServer
+) -> None:
+    from aggregator.errors import LockedError
+    from aggregator.queue import tasks
+    from tests.test_health import RSS, _write_config
+
+    http_server.route("/a.xml", RSS, headers={"Content-Type": "application/rss+xml"})
+    http_server.route("/b.xml", b"down", status=500)
+    path = str(_write_config(tmp_path, http_server, ["/a.xml", "/b.xml"], 60))
+    started = datetime.now(UTC)
+    try:
+        assert tasks.update_bucket(path, 3, ["s0", "s1"], started.isoformat()) == 2
+        assert tasks.update_bucket(path, 3, ["s0", "s1"], started.isoformat()) == 0  # not due
+        assert len(http_server.hits("/a.xml")) == 1
+        assert tasks.publish(path, started.isoformat()) is True
+        settings = tasks.load_settings(path)
+        assert tasks.load_settings(path) is settings  # unchanged file: read once
+        record = read_record(settings.output_dir)
+        assert record is not None
+        assert (record.sources, record.failed, record.new_posts) == (2, 1, 1)
+        assert (settings.output_dir / "feed.atom").is_file()
+        tasks.owner_notices(path)  # no contact configured: nothing to send, nothing raised
+        store = tasks.store_for(settings)
+        assert store.acquire_lock("cycle", "someone-else", datetime.now(UTC), 60) is None
+        with pytest.raises(LockedError):
+            tasks.publish(path, started.isoformat())  # the queue retries it later
+    finally:
+        tasks.close_stores()
+    (tmp_path / "feeds.yaml").write_text("site: [not a mapping\n", encoding="utf-8")
+    assert tasks.update_bucket(path, 3, ["s0"], started.isoformat()) == 0
+    assert tasks.publish(path, started.isoformat()) is False

@@ -30,7 +30,7 @@ from procrastinate.exceptions import AlreadyEnqueued
 from procrastinate.schema import SchemaManager
 
 from aggregator import config
-from aggregator.errors import AggregatorError
+from aggregator.errors import AggregatorError, LockedError
 from aggregator.queue import tasks
 from aggregator.queue.plan import DigestJob, QueueView
 
@@ -84,7 +84,11 @@ def build_app(settings: config.Settings) -> App:
     ) -> None:
         await asyncio.to_thread(tasks.update_bucket, config_path, bucket, source_ids, cycle)
 
-    @app.task(name=PUBLISH)
+    # a manual `fetch` or `publish` holding the store's cycle lock: try again shortly
+    @app.task(
+        name=PUBLISH,
+        retry=RetryStrategy(max_attempts=20, wait=30, retry_exceptions={LockedError}),
+    )
     async def publish(config_path: str, cycle: str) -> None:
         if await asyncio.to_thread(tasks.publish, config_path, cycle):
             await defer_once(app, NOTICES, "notices", config_path=config_path)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from aggregator import config
 from aggregator.clock import Clock, utc_now
-from aggregator.cycle import open_configured_store, run_cycle
+from aggregator.cycle import held_lock, open_configured_store, run_cycle
 from aggregator.errors import AggregatorError
 from aggregator.jobs import digest_job
 from aggregator.members.notify import send_notices
@@ -123,7 +123,11 @@ def cycle_record(store: Store, started: datetime, finished: datetime) -> CycleRe
 
 
 def publish(config_path: str, cycle: str, clock: Clock = utc_now) -> bool:
-    """Tidy, rewrite the outputs, record the cycle, tell the hub; whether it ran."""
+    """Tidy, rewrite the outputs, record the cycle, tell the hub; whether it ran.
+
+    Under the store's ``cycle`` lock, as the ``publish`` and ``fetch`` commands do, so a
+    manual run never writes the outputs at the same time; a held lock raises ``LockedError``
+    and the queue tries the job again later (``app``'s retry policy)."""
     try:
         settings = load_settings(config_path)
     except AggregatorError as exc:
@@ -131,8 +135,9 @@ def publish(config_path: str, cycle: str, clock: Clock = utc_now) -> bool:
         return False
     store = store_for(settings)
     now = clock()
-    tidy(store, settings, now)
-    published = publish_all(store, settings, now)
+    with held_lock(store, "cycle", clock):
+        tidy(store, settings, now)
+        published = publish_all(store, settings, now)
     write_record(settings.output_dir, cycle_record(store, datetime.fromisoformat(cycle), clock()))
     log.info("cycle=%s published: %d files rewritten", cycle, len(published.written))
     announce(published, settings)
