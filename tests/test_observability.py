@@ -28,6 +28,7 @@ from aggregator.store import open_store
 from aggregator.web.access import access_logger
 from aggregator.web.app import make_app
 from aggregator.web.loopback import LoopbackServer
+from aggregator.web.state import MEMBERS_KEY
 from tests.httpserver import FixtureServer
 from tests.test_health import PAGE, RSS, _write_config
 
@@ -164,6 +165,10 @@ def test_a_torn_or_foreign_record_reads_as_none(tmp_path: Path) -> None:
     assert read_record(tmp_path) is None
 
 
+def cycled_output(server: LoopbackServer) -> Path:
+    return server.app[MEMBERS_KEY].settings.output_dir
+
+
 class _Lines(logging.Handler):
     """Formats each record as ``serve``'s JSON log would, and says when one arrived (aiohttp
     logs a request after its answer went out, so the client may be faster than the line)."""
@@ -195,6 +200,7 @@ def test_access_log_lines_carry_iso_times_with_a_zone_and_no_query(
     line = json.loads(handler.lines[-1])
     assert line["logger"] == "aggregator.access"
     assert line["path"] == "/feed.atom" and line["status"] == 200 and line["method"] == "GET"
+    assert line["bytes"] == (cycled_output(server) / "feed.atom").stat().st_size
     assert "secret" not in handler.lines[-1]
     assert datetime.fromisoformat(line["time"]).tzinfo is not None
 

@@ -24,7 +24,12 @@ class AccessLogger(AbstractAccessLogger):
             "method": request.method,
             "path": request.path,
             "status": response.status,
-            "bytes": response.body_length,
+            # a file sent with sendfile is not counted by body_length: its length is declared
+            "bytes": (
+                response.content_length
+                if response.content_length is not None
+                else response.body_length
+            ),
             "duration_ms": round(time * 1000, 1),
             "user_agent": request.headers.get("User-Agent", "-"),
         }
