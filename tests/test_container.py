@@ -31,6 +31,8 @@ OFFICIAL_BASE = "python:3.11-slim"
 IMAGE = "localgov-aggregator:test"
 UID = 10001
 
+pytestmark = pytest.mark.slow  # builds an image and starts containers
+
 
 def _docker(
     *args: str, timeout: float = 120, check: bool = True
