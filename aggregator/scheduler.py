@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import FrameType
 from zoneinfo import ZoneInfo
 
@@ -166,6 +166,14 @@ def run_forever(settings: Settings, stop_event: threading.Event | None = None) -
     finally:
         scheduler.shutdown(wait=True)
     log.info("scheduler stopped")
+
+
+def next_slot(schedule: str, timezone: str, after: datetime) -> datetime | None:
+    """The first run of a cron schedule strictly after ``after`` (the queue's planner uses the
+    very trigger this scheduler runs, so both agree on when an edition is due)."""
+    trigger = CronTrigger.from_crontab(schedule, timezone=ZoneInfo(timezone))
+    fire: datetime | None = trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
+    return fire
 
 
 def watch(scheduler: _Scheduler, stop: threading.Event, every_s: float = WATCHDOG_S) -> None:

@@ -29,6 +29,8 @@ OWNERS: dict[str, set[str]] = {
     "filelock": {"members/roster"},
     "smtplib": {"newsletter/mail"},
     "click": {"cli"},
+    "prometheus_client": {"web/metrics"},
+    "procrastinate": {"queue/app"},
     "rich": {"cli"},
     # words and formats in the reader's language: catalogs, Babel, the jinja2 environments
     "babel": {"i18n"},
