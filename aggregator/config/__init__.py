@@ -10,7 +10,7 @@ Nothing here touches the store or the network: a bad file stops a command before
 
 What enters: the text of ``feeds.yaml``.  What leaves: one frozen ``Settings`` (or a
 ``ConfigError`` whose lines name file, line and field).  One module per section of the file
-(``sources``, ``site``, ``digest``), ``settings`` for the whole, ``loading`` for the YAML and the
+(``sources``, ``site``, ``digest``, ``subscribers``), ``settings`` for the whole, ``loading`` for the YAML and the
 positions; a new section gets a module of its own.
 """
 
@@ -22,17 +22,20 @@ from aggregator.config.loading import load, loads, locate
 from aggregator.config.settings import Settings
 from aggregator.config.site import FetchSettings, SiteSettings
 from aggregator.config.sources import ScrapeSettings, SourceSettings
+from aggregator.config.subscribers import MailboxSettings, SubscriberSettings
 
 __all__ = [
     "DEFAULT_CONFIG",
     "DigestSettings",
     "EditionSettings",
     "FetchSettings",
+    "MailboxSettings",
     "ScrapeSettings",
     "Settings",
     "SiteSettings",
     "SmtpSettings",
     "SourceSettings",
+    "SubscriberSettings",
     "load",
     "loads",
     "locate",

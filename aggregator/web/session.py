@@ -7,8 +7,8 @@ cross-site POST has the cookie at worst, but cannot read the page, so it cannot 
 and the language the visitor chose on a page's language switch, if they chose one.
 The cookie is HttpOnly, SameSite=Strict, and Secure whenever the request came over https.
 
-The Fernet key is derived (HKDF-SHA256) from the site secret: ``AGGREGATOR_SECRET``, else a
-random secret kept in ``.aggregator-secret`` beside ``feeds.yaml``.  Servers sharing the secret
+The Fernet key is derived (HKDF-SHA256) from the site secret (``aggregator.secret``:
+``AGGREGATOR_SECRET``, else a random secret kept in ``.aggregator-secret`` beside ``feeds.yaml``).  Servers sharing the secret
 accept each other's sessions; changing it ends every session.
 """
 
@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import base64
 import hmac
-import os
 import secrets
 from collections.abc import Mapping
-from pathlib import Path
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -28,6 +26,8 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from aggregator.secret import SECRET_ENV, SECRET_FILE, load_secret
 
 __all__ = [
     "SECRET_ENV",
@@ -41,31 +41,10 @@ __all__ = [
     "sessions_middleware",
 ]
 
-SECRET_ENV = "AGGREGATOR_SECRET"  # noqa: S105 - the variable's name, not a secret
-SECRET_FILE = ".aggregator-secret"  # noqa: S105 - a file name
 SESSION_COOKIE = "aggregator_session"
 CSRF_KEY = "csrf"
 LANGUAGE_KEY = "lang"
 _KEY_PURPOSE = b"aggregator member session cookie, v1"
-
-
-def load_secret(base_dir: Path, env: Mapping[str, str]) -> bytes:
-    """``AGGREGATOR_SECRET``, else a random secret kept in ``.aggregator-secret`` (mode 600)."""
-    value = env.get(SECRET_ENV, "").strip()
-    if value:
-        return value.encode("utf-8")
-    path = base_dir / SECRET_FILE
-    try:
-        stored = path.read_text(encoding="ascii").strip()
-    except FileNotFoundError:
-        stored = ""
-    if len(stored) >= 32:
-        return stored.encode("ascii")
-    fresh = secrets.token_hex(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(fresh + "\n")
-    return fresh.encode("ascii")
 
 
 def cookie_cipher(secret: bytes) -> Fernet:
