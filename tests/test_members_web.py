@@ -181,7 +181,10 @@ def test_every_post_route_refuses_a_form_without_its_sessions_token(
     recorder = Recorder()
     app = member_app(feeds_yaml, now, discoverer=recorder, env={ADMIN_ENV: PASSWORD})
     posts = [r.resource for r in app.router.routes() if r.method == "POST" and r.resource]
-    assert len(posts) == 3  # /submit, /submit/confirm, /admin/{action}/{ident}
+    # /submit, /submit/confirm, /admin/{action}/{ident}, and the subscription pages' four:
+    # /subscribe, /subscribe/confirm, /preferences, /unsubscribe (whose handler checks the
+    # token itself, for RFC 8058's one-click POST carries none)
+    assert len(posts) == 7
     paths = [
         str(r.url_for(action="approve", ident="1") if "{" in r.canonical else r.url_for())
         for r in posts

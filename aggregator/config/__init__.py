@@ -10,8 +10,8 @@ Nothing here touches the store or the network: a bad file stops a command before
 
 What enters: the text of ``feeds.yaml``.  What leaves: one frozen ``Settings`` (or a
 ``ConfigError`` whose lines name file, line and field).  One module per section of the file
-(``sources``, ``site``, ``digest``, ``subscribers``), ``settings`` for the whole, ``loading`` for the YAML and the
-positions; a new section gets a module of its own.
+(``sources``, ``site``, ``digest``, ``subscribers``), ``settings`` for the whole, ``loading``
+for the YAML and the positions; a new section gets a module of its own.
 """
 
 from __future__ import annotations

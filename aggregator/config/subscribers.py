@@ -48,5 +48,7 @@ class SubscriberSettings(Strict):
         if v is not None:
             local, sep, domain = v.rpartition("@")
             if not sep or not local or not domain or "+" in local or any(c in v for c in " <>,;"):
-                raise ValueError(f"must be a plain address without '+', such as bounces@example.org: {v!r}")
+                raise ValueError(
+                    f"must be a plain address without '+', such as bounces@example.org: {v!r}"
+                )
         return v

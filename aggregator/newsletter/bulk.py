@@ -94,7 +94,8 @@ class MessageBatch:
         if not self._spliceable(recipient):
             _, _, msg = message_for(self._settings, self._prepared, recipient, self._now)
             return Outgoing(sender, recipient.address, msg.as_bytes(), str(msg["Message-ID"]))
-        assert recipient.unsubscribe_url and recipient.preferences_url
+        assert recipient.unsubscribe_url is not None
+        assert recipient.preferences_url is not None
         to = check_address("To", recipient.address)
         unsubscribe_header(recipient.unsubscribe_url, self._mailto)  # refuses CR/LF, length
         html, text = personalise(

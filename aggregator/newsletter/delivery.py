@@ -97,7 +97,9 @@ def send_edition(
     store.save_edition(record, addresses)
     before = {r.address: r.state for r in store.recipients(record.id)}
     targets = [
-        r for r in people if before.get(r.address) in (RecipientState.PENDING, RecipientState.FAILED)
+        r
+        for r in people
+        if before.get(r.address) in (RecipientState.PENDING, RecipientState.FAILED)
     ]
     chosen = {r.address for r in targets}
     skipped = tuple(a for a in addresses if a not in chosen)

@@ -78,9 +78,10 @@ def send(
 
     Recipients: the edition's static list and the confirmed subscribers who chose it
     (``newsletter.audience``), each subscriber with links signed by ``tokens`` (default: from
-    the site secret).  With ``to``, one test copy ("[TEST]" in the subject) goes to that address and the ledger is
-    not touched.  Otherwise the last edition is resent while unsent (only recipients still
-    PENDING or FAILED get it), or a new window starts after its ``window_end``.
+    the site secret).  With ``to``, one test copy ("[TEST]" in the subject) goes to that
+    address and the ledger is not touched.  Otherwise the last edition is resent while unsent
+    (only recipients still PENDING or FAILED get it), or a new window starts after its
+    ``window_end``.
 
     Callers hold the store lock ``digest:<edition>`` around it (``cycle.held_lock``, as the CLI
     and the scheduler's job do): the claims make a concurrent run safe, the lock makes it quiet.

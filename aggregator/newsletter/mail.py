@@ -17,6 +17,7 @@ which mail clients then cannot use as a link.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import smtplib
 import ssl
@@ -330,10 +331,14 @@ class SmtpSender:
         try:
             code, reply = smtp.data(data)
         except smtplib.SMTPDataError as exc:
-            return SendResult(to, False, message_id, _reply(exc.smtp_code, exc.smtp_error), exc.smtp_code)
+            return SendResult(
+                to, False, message_id, _reply(exc.smtp_code, exc.smtp_error), exc.smtp_code
+            )
         except (smtplib.SMTPException, OSError) as exc:
             self._drop()
-            return SendResult(to, False, message_id, f"session lost during DATA: {exc}", uncertain=True)
+            return SendResult(
+                to, False, message_id, f"session lost during DATA: {exc}", uncertain=True
+            )
         if code != 250:
             return SendResult(to, False, message_id, _reply(code, reply), code)
         return SendResult(to, True, message_id)
@@ -357,10 +362,8 @@ class SmtpSender:
 
 
 def _reset(smtp: smtplib.SMTP) -> None:
-    try:
+    with contextlib.suppress(smtplib.SMTPServerDisconnected):
         smtp.rset()
-    except smtplib.SMTPServerDisconnected:
-        pass
 
 
 def _reply(code: int, reason: bytes | str) -> str:

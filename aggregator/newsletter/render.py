@@ -3,8 +3,8 @@
 **Inline once, personalise after.**  The CSS lives once in ``templates/digest.html``; premailer
 (imported here and nowhere else) copies it into ``style`` attributes once per edition (Gmail and
 Outlook drop or ignore much of a ``<style>`` block).  The per-recipient parts, the preference and
-unsubscribe links, are placeholders that ``personalise`` swaps in afterwards, so 3,000 recipients cost one
-inlining, not 3,000.
+unsubscribe links, are placeholders that ``personalise`` swaps in afterwards, so 3,000
+recipients cost one inlining, not 3,000.
 
 Gmail clips an HTML part above about 102 KB and hides the rest behind a link most readers never
 click; ``render_edition`` shortens excerpts and then moves the oldest items to a "more on the

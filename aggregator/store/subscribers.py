@@ -157,7 +157,9 @@ def save_subscriber(conn: Connection, sub: Subscriber, events: Sequence[Event]) 
         conn.execute(update(subscribers).where(subscribers.c.id == sub.id).values(values))
         ident = sub.id
     else:
-        ident = int(conn.execute(insert(subscribers).values(values)).inserted_primary_key[0])
+        inserted = conn.execute(insert(subscribers).values(values)).inserted_primary_key
+        assert inserted is not None
+        ident = int(inserted[0])
     if events:
         conn.execute(
             insert(subscriber_events),
@@ -189,7 +191,9 @@ def subscriber_events_of(conn: Connection, subscriber_id: int) -> list[Event]:
 def delete_subscriber(conn: Connection, subscriber_id: int) -> None:
     """The row and, in the same statement's cascade, its events (explicitly, for SQLite
     connections opened without foreign keys)."""
-    conn.execute(delete(subscriber_events).where(subscriber_events.c.subscriber_id == subscriber_id))
+    conn.execute(
+        delete(subscriber_events).where(subscriber_events.c.subscriber_id == subscriber_id)
+    )
     conn.execute(delete(subscribers).where(subscribers.c.id == subscriber_id))
 
 
@@ -215,5 +219,5 @@ def suppressed(conn: Connection, hashes: Collection[str]) -> dict[str, str]:
         query = select(suppressions.c.address_hash, suppressions.c.reason).where(
             or_(suppressions.c.address_hash.in_(chunk))
         )
-        found.update({h: r for h, r in conn.execute(query)})
+        found.update((str(h), str(r)) for h, r in conn.execute(query))
     return found

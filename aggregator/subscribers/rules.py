@@ -114,7 +114,9 @@ def signup(
     return Change(sub, _ev("subscribed", now, detail=f"after {existing.status.value}"), True)
 
 
-def _ev(kind: str, now: datetime, edition: str | None = None, detail: str | None = None) -> tuple[Event, ...]:
+def _ev(
+    kind: str, now: datetime, edition: str | None = None, detail: str | None = None
+) -> tuple[Event, ...]:
     return (Event(kind, now, edition, detail),)
 
 
@@ -140,9 +142,7 @@ def change_preferences(
     return Change(changed, _ev("preferences", now, detail=detail))
 
 
-def unsubscribe(
-    sub: Subscriber, now: datetime, how: str, edition_id: str | None = None
-) -> Change:
+def unsubscribe(sub: Subscriber, now: datetime, how: str, edition_id: str | None = None) -> Change:
     """Leave: from the page, the one-click POST, staff.  Leaving twice records nothing."""
     if sub.status in SUPPRESSING:
         return Change(sub, ())
@@ -174,9 +174,7 @@ def after_bounce(
     return Change(bounced, (event,), suppress="bounced")
 
 
-def after_complaint(
-    sub: Subscriber, now: datetime, edition_id: str | None, detail: str
-) -> Change:
+def after_complaint(sub: Subscriber, now: datetime, edition_id: str | None, detail: str) -> Change:
     """A spam complaint (ARF report) ends the subscription; it is never re-added by staff."""
     event = Event("complaint", now, edition_id, detail)
     if sub.status is Status.COMPLAINED:

@@ -56,7 +56,7 @@ class Tokens:
         self._secret = secret
         self._now = now
 
-    def _serializer(self, purpose: Purpose) -> URLSafeTimedSerializer[str]:
+    def _serializer(self, purpose: Purpose) -> URLSafeTimedSerializer:
         now = self._now
 
         class _ClockedSigner(TimestampSigner):

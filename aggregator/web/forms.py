@@ -19,7 +19,15 @@ from aggregator.i18n import Translator, autonym
 from aggregator.ingest.language import normalise_tag
 from aggregator.members.moderation import REASON_LIMIT
 
-__all__ = ["LIMITS", "MAX_BODY_BYTES", "POSTED", "Posted", "field_errors", "read_form"]
+__all__ = [
+    "LIMITS",
+    "MAX_BODY_BYTES",
+    "POSTED",
+    "Posted",
+    "email_ok",
+    "field_errors",
+    "read_form",
+]
 
 MAX_BODY_BYTES = 16 * 1024
 LIMITS: Mapping[str, int] = {
@@ -30,7 +38,14 @@ LIMITS: Mapping[str, int] = {
     "reason": REASON_LIMIT,
     "draft": 64,
     "csrf": 128,
+    # the subscription pages (web.subscribe, web.preferences)
+    "address": 254,
+    "consent": 8,
+    "t": 512,
+    "action": 16,
+    "List-Unsubscribe": 16,  # RFC 8058: the one-click POST's only field
 }
+PREFIX_LIMITS: Mapping[str, int] = {"edition-": 8}  # one checkbox per digest edition
 _EMAIL_RE = re.compile(r"^[^@\s<>,;\"']{1,64}@[A-Za-z0-9.-]{1,189}\.[A-Za-z]{2,63}$")
 
 
@@ -43,13 +58,25 @@ async def read_form(request: web.Request) -> dict[str, str] | None:
     for key, value in data.items():
         if not isinstance(value, str):
             return None
-        limit = LIMITS.get(key)
+        limit = LIMITS.get(key) or _prefix_limit(key)
         if limit is None:
             continue
         if len(value) > limit:
             return None
         form[key] = value.strip()
     return form
+
+
+def _prefix_limit(key: str) -> int | None:
+    for prefix, limit in PREFIX_LIMITS.items():
+        if key.startswith(prefix) and len(key) <= len(prefix) + 63:
+            return limit
+    return None
+
+
+def email_ok(address: str) -> bool:
+    """A plausible single address (the rules of the member form's contact field)."""
+    return bool(_EMAIL_RE.match(address))
 
 
 def _has_controls(text: str) -> bool:
@@ -68,7 +95,7 @@ def field_errors(form: Mapping[str, str], languages: list[str], t: Translator) -
         errors.append(t.gettext("Give the address of your feed or of your site."))
     if not form.get("organisation"):
         errors.append(t.gettext("Give your organisation's name."))
-    if not _EMAIL_RE.match(form.get("contact", "")):
+    if not email_ok(form.get("contact", "")):
         errors.append(t.gettext("Give a contact e-mail address, such as web@city.example."))
     if normalise_tag(form.get("language")) not in languages:
         errors.append(

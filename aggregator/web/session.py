@@ -8,8 +8,9 @@ and the language the visitor chose on a page's language switch, if they chose on
 The cookie is HttpOnly, SameSite=Strict, and Secure whenever the request came over https.
 
 The Fernet key is derived (HKDF-SHA256) from the site secret (``aggregator.secret``:
-``AGGREGATOR_SECRET``, else a random secret kept in ``.aggregator-secret`` beside ``feeds.yaml``).  Servers sharing the secret
-accept each other's sessions; changing it ends every session.
+``AGGREGATOR_SECRET``, else a random secret kept in ``.aggregator-secret`` beside
+``feeds.yaml``).  Servers sharing the secret accept each other's sessions; changing it ends
+every session.
 """
 
 from __future__ import annotations
