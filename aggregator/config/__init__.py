@@ -10,8 +10,8 @@ Nothing here touches the store or the network: a bad file stops a command before
 
 What enters: the text of ``feeds.yaml``.  What leaves: one frozen ``Settings`` (or a
 ``ConfigError`` whose lines name file, line and field).  One module per section of the file
-(``sources``, ``site``, ``digest``, ``subscribers``), ``settings`` for the whole, ``loading``
-for the YAML and the positions; a new section gets a module of its own.
+(``sources``, ``site``, ``digest``, ``subscribers``, ``web``), ``settings`` for the whole,
+``loading`` for the YAML and the positions; a new section gets a module of its own.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from aggregator.config.settings import Settings
 from aggregator.config.site import FetchSettings, SiteSettings
 from aggregator.config.sources import ScrapeSettings, SourceSettings
 from aggregator.config.subscribers import MailboxSettings, SubscriberSettings
+from aggregator.config.web import WebSettings
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -36,6 +37,7 @@ __all__ = [
     "SmtpSettings",
     "SourceSettings",
     "SubscriberSettings",
+    "WebSettings",
     "load",
     "loads",
     "locate",

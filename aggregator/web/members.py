@@ -43,7 +43,7 @@ from aggregator import config
 from aggregator.newsletter.mail import SenderFactory, SmtpSender
 from aggregator.store import open_store
 from aggregator.store.protocol import Store
-from aggregator.web import admin, preferences, sources, submit, subscribe
+from aggregator.web import admin, clients, preferences, sources, submit, subscribe
 from aggregator.web.drafts import Drafts
 from aggregator.web.forms import POSTED, Posted, read_form
 from aggregator.web.language import LANGUAGE, offered_languages, visitor_language
@@ -156,6 +156,7 @@ def add_member_routes(
     app[subscribe.SUBSCRIBERS_KEY] = subscribe.SubscriberState(
         TokenBucket(settings.subscribers.signups_per_hour, 3600.0, clock=monotonic), sender
     )
+    clients.install(app, settings.web.proxy_networks())
     app.on_cleanup.append(_close_store)
     app.on_response_prepare.append(_security_headers)
     for route in ROUTES:

@@ -4,7 +4,8 @@ The form asks for an address, a language, the editions wanted and explicit conse
 form's text (its version is recorded with the consent).  Whatever the address's past, the
 answer is the same page ("check your mailbox"), so the form tells nobody who is subscribed.
 A confirmation mail goes out only for a new or pending signup, at most once per
-``subscribers.resend_minutes`` per address, and the form itself is rate limited per client.
+``subscribers.resend_minutes`` per address, and the form itself is rate limited per client
+(the real one behind a trusted proxy: ``web.clients``).
 
 The mail's link opens a page with a button; a GET changes nothing (mail scanners open every
 link), the button's POST confirms.  A tampered, expired or stale token gets a page saying so,
@@ -29,10 +30,11 @@ from aggregator.store.subscribers import Subscriber
 from aggregator.subscribers import rules
 from aggregator.subscribers.service import apply, confirm_url, resolve, signup
 from aggregator.subscribers.tokens import Purpose, TokenError, TokenFault, Tokens
+from aggregator.web.clients import client_address
 from aggregator.web.forms import POSTED, email_ok
 from aggregator.web.language import offered_languages
 from aggregator.web.pages import language_of, message, page, words
-from aggregator.web.ratelimit import TokenBucket, client_address
+from aggregator.web.ratelimit import TokenBucket
 from aggregator.web.session import csrf_token
 from aggregator.web.state import MEMBERS_KEY
 
