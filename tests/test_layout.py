@@ -24,6 +24,8 @@ OWNERS: dict[str, set[str]] = {
     "ruamel": {"config", "members/roster"},
     "filelock": {"members/roster"},
     "smtplib": {"newsletter/mail"},
+    "itsdangerous": {"subscribers/tokens"},
+    "flufl": {"subscribers/bounces"},
     "click": {"cli"},
     "rich": {"cli"},
     # words and formats in the reader's language: catalogs, Babel, the jinja2 environments

@@ -8,8 +8,10 @@ file.
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Literal
 
+from apscheduler.triggers.cron import CronTrigger
 from pydantic import Field, field_validator
 
 from aggregator.config._base import Strict
@@ -41,6 +43,18 @@ class SubscriberSettings(Strict):
     soft_bounce_days: int = Field(default=30, ge=1, le=365)  # ... this many days suppress
     mailbox: MailboxSettings | None = None
     bounce_schedule: str | None = None  # cron for the scheduler's bounce job; None: no job
+
+    @field_validator("bounce_schedule")
+    @classmethod
+    def _cron(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                CronTrigger.from_crontab(v, timezone=UTC)
+            except ValueError as exc:
+                raise ValueError(
+                    f"not a cron expression the scheduler reads ({exc}): {v!r}"
+                ) from None
+        return v
 
     @field_validator("bounce_address")
     @classmethod

@@ -26,7 +26,7 @@ from aggregator.models import (
     SourceUpdate,
 )
 from aggregator.store.submissions import NewSubmission, SourceActivity, Submission
-from aggregator.store.subscribers import Event, Status, Subscriber
+from aggregator.store.subscribers import Delivery, Event, Status, Subscriber
 
 
 class Store(Protocol):
@@ -210,8 +210,14 @@ class Store(Protocol):
     def subscriber_events(self, subscriber_id: int) -> list[Event]:
         """Oldest first."""
 
-    def forget_subscriber(self, subscriber_id: int, address_hash: str, now: datetime) -> None:
-        """Delete the subscriber and its history, keep ``address_hash`` suppressed."""
+    def forget_subscriber(
+        self, subscriber_id: int | None, address: str, address_hash: str, now: datetime
+    ) -> None:
+        """Delete the subscriber (if any) and its history, replace the address in the digest
+        ledger by ``forgotten:<hash>``, and keep ``address_hash`` suppressed: one transaction."""
+
+    def deliveries(self, address: str) -> list[Delivery]:
+        """The digest ledger's rows for an address, any case."""
 
     def suppress(self, address_hash: str, reason: str, now: datetime) -> None: ...
 

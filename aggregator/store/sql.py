@@ -364,10 +364,18 @@ class SqlStore:
         with self._read("reading a subscriber's history") as conn:
             return _subscribers.subscriber_events_of(conn, subscriber_id)
 
-    def forget_subscriber(self, subscriber_id: int, address_hash: str, now: datetime) -> None:
+    def forget_subscriber(
+        self, subscriber_id: int | None, address: str, address_hash: str, now: datetime
+    ) -> None:
         with self._write("forgetting a subscriber") as conn:
-            _subscribers.delete_subscriber(conn, subscriber_id)
+            if subscriber_id is not None:
+                _subscribers.delete_subscriber(conn, subscriber_id)
+            _subscribers.scrub_deliveries(conn, address, f"forgotten:{address_hash}")
             _subscribers.suppress(conn, address_hash, "forgotten", now)
+
+    def deliveries(self, address: str) -> list[_subscribers.Delivery]:
+        with self._read("reading an address's deliveries") as conn:
+            return _subscribers.deliveries(conn, address)
 
     def suppress(self, address_hash: str, reason: str, now: datetime) -> None:
         with self._write("suppressing an address") as conn:

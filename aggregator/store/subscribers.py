@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Row, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
-from aggregator.store.schema import subscriber_events, subscribers, suppressions
+from aggregator.store.schema import recipients, subscriber_events, subscribers, suppressions
 
 
 class Status(StrEnum):
@@ -195,6 +195,35 @@ def delete_subscriber(conn: Connection, subscriber_id: int) -> None:
         delete(subscriber_events).where(subscriber_events.c.subscriber_id == subscriber_id)
     )
     conn.execute(delete(subscribers).where(subscribers.c.id == subscriber_id))
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One edition's ledger row for an address: what a GDPR export lists."""
+
+    edition_id: str
+    state: str
+    updated: datetime | None
+    message_id: str | None
+
+
+def deliveries(conn: Connection, address: str) -> list[Delivery]:
+    query = (
+        select(recipients)
+        .where(func.lower(recipients.c.address) == address_key(address))
+        .order_by(recipients.c.edition_id)
+    )
+    return [Delivery(r.edition_id, r.state, r.updated, r.message_id) for r in conn.execute(query)]
+
+
+def scrub_deliveries(conn: Connection, address: str, replacement: str) -> int:
+    """Replace the address in the digest ledger (erasure keeps the counts, not the person)."""
+    result = conn.execute(
+        update(recipients)
+        .where(func.lower(recipients.c.address) == address_key(address))
+        .values(address=replacement)
+    )
+    return int(result.rowcount or 0)
 
 
 def suppress(conn: Connection, address_hash: str, reason: str, now: datetime) -> None:
