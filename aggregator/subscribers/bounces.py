@@ -17,6 +17,7 @@ against the edition that caused it; the rules of ``rules.after_bounce`` decide t
 from __future__ import annotations
 
 import email
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +34,11 @@ from aggregator.subscribers import rules
 from aggregator.subscribers.mailbox import Inbox
 from aggregator.subscribers.service import apply
 from aggregator.subscribers.tokens import Tokens, edition_tag
+
+log = logging.getLogger(__name__)
+# flufl.bounce logs every detector it runs (INFO) and a traceback when one trips (ERROR): one
+# report would fill a log.  What matters is said here, once per message.
+logging.getLogger("flufl.bounce").setLevel(logging.CRITICAL)
 
 __all__ = ["Kind", "Outcome", "Report", "apply_report", "classify", "process_inbox"]
 
@@ -73,7 +79,12 @@ def classify(raw: bytes, bounce_address: str | None) -> Report | None:
     complaint = _complaint(msg, verp)
     if complaint is not None:
         return complaint
-    temporary, permanent = all_failures(msg)
+    try:
+        temporary, permanent = all_failures(msg)
+    except Exception:  # noqa: BLE001 - a detector tripping on an odd message (flufl.bounce's
+        # heuristics index headers that may be missing) makes it "not a report", not a crash
+        log.warning("a message of the bounce mailbox could not be read as a report")
+        return None
     if not temporary and not permanent:
         return None
     statuses = _statuses(msg)
