@@ -14,7 +14,6 @@ import os
 from pathlib import Path
 
 import click
-from rich.table import Table
 
 from aggregator import config
 from aggregator.cli.common import (
@@ -52,20 +51,14 @@ def list_command(config_path: Path, statuses: tuple[str, ...], text: str | None)
     with opened_store(settings) as store:
         found = staff.search(store, statuses=[Status(s) for s in statuses], text=text)
         counts = store.count_subscribers()
-    table = Table("address", "language", "editions", "status", "consent", "since")
+    # one tab-separated line per subscriber: readable, and whole for grep or a spreadsheet
     for sub in found:
         consent = f"{sub.consent.method} v{sub.consent.version}"
         if sub.consent.note:
             consent += f" ({sub.consent.note})"
-        table.add_row(
-            sub.address,
-            sub.language,
-            ", ".join(sub.editions),
-            sub.status.value,
-            consent,
-            when(sub.confirmed or sub.created),
-        )
-    console.print(table)
+        since = when(sub.confirmed or sub.created)
+        fields = (sub.address, sub.language, ",".join(sub.editions), sub.status.value, consent)
+        click.echo("\t".join((*fields, since)))
     console.print(", ".join(f"{counts.get(s, 0)} {s.value}" for s in Status))
 
 

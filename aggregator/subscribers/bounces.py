@@ -81,7 +81,7 @@ def classify(raw: bytes, bounce_address: str | None) -> Report | None:
         return complaint
     try:
         temporary, permanent = all_failures(msg)
-    except Exception:  # noqa: BLE001 - a detector tripping on an odd message (flufl.bounce's
+    except Exception:
         # heuristics index headers that may be missing) makes it "not a report", not a crash
         log.warning("a message of the bounce mailbox could not be read as a report")
         return None
