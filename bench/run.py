@@ -8,7 +8,9 @@ Phases, each in its own process so that peak memory is its own:
 * reader:  the same corpus through lemon24/reader, cold and warm, as the peer;
 * floor:   the raw download of every body plus an lxml parse of each: no tool can beat this;
 * normalise, publish, digest: per-entry normalisation cost, publishing every output from 10,000
-           stored posts, and rendering + inlining a 100-item digest.
+           stored posts, and rendering + inlining a 100-item digest;
+* send:    one edition to 10,000 subscribers through an SMTP sink on 127.0.0.1 (bench/send.py;
+           ``--send-only`` runs just this one).
 
 The timed phases (ours, reader, floor) run ``--repeat`` times (default 3), interleaved, and the
 medians are reported.  The corpus is deterministic (bench/corpus.py) and served by bench/feedserver.py on loopback in a
@@ -240,6 +242,12 @@ def phase_digest(corpus: Path, port: int, sources: int, work: Path) -> dict[str,
     return {"digest_100_ms": round(digest_render_ms(work, 100), 1)}
 
 
+def phase_send(corpus: Path, port: int, sources: int, work: Path) -> dict[str, Any]:
+    from send import send_10k
+
+    return send_10k(work)
+
+
 PHASES = {
     "ours": phase_ours,
     "memory": phase_memory,
@@ -248,6 +256,7 @@ PHASES = {
     "normalise": phase_normalise,
     "publish": phase_publish,
     "digest": phase_digest,
+    "send": phase_send,
 }
 
 
@@ -303,6 +312,11 @@ def main() -> None:
         default=3,
         help="Runs of the timed phases (ours, the peer, the floor); medians are reported.",
     )
+    parser.add_argument(
+        "--send-only",
+        action="store_true",
+        help="Only send one edition to 10,000 subscribers (send_10k_s, send_10k_peak_mib).",
+    )
     parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
     parser.add_argument("--corpus", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -311,6 +325,11 @@ def main() -> None:
     if args.phase:
         result = PHASES[args.phase](args.corpus, args.port, args.sources, args.work)
         print(json.dumps(result))
+        return
+    if args.send_only:
+        print("… send", file=sys.stderr, flush=True)
+        figures = _run_phase("send", Path("."), 0, args.sources)
+        print(json.dumps(figures, sort_keys=True))
         return
 
     with tempfile.TemporaryDirectory(prefix="bench-corpus-") as tmp:
@@ -340,7 +359,7 @@ def main() -> None:
                     run.update(_run_phase(name, corpus, port, args.sources))
                 runs.append(run)
             figures.update(_medians(runs))
-            for name in ["memory", "normalise", "publish", "digest"]:
+            for name in ["memory", "normalise", "publish", "digest", "send"]:
                 print(f"… {name}", file=sys.stderr, flush=True)
                 figures.update(_run_phase(name, corpus, port, args.sources))
         finally:

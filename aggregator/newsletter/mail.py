@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import smtplib
+import socket
 import ssl
 import time
 from collections.abc import Callable, Mapping
@@ -246,6 +247,7 @@ class SmtpSender:
         except (smtplib.SMTPException, OSError) as exc:
             smtp.close()
             raise DeliveryError(f"cannot open an SMTP session with {where}: {exc}") from exc
+        _no_delay(smtp)
         self._smtp = smtp
         self._opened = True
 
@@ -359,6 +361,16 @@ class SmtpSender:
         except (smtplib.SMTPException, OSError) as exc:
             raise DeliveryError(f"SMTP session lost while sending to {to}: {exc}") from exc
         return SendResult(to, True, message_id)
+
+
+def _no_delay(smtp: smtplib.SMTP) -> None:
+    """Send each message's last segment at once (TCP_NODELAY).  With Nagle's algorithm on, the
+    tail of every DATA waits for the server's delayed ACK: 40 ms a message, which made 10,000
+    messages take six minutes instead of one."""
+    sock = getattr(smtp, "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _reset(smtp: smtplib.SMTP) -> None:
