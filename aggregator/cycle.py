@@ -26,7 +26,7 @@ from datetime import datetime
 from aggregator.clock import Clock, utc_now
 from aggregator.config import Settings
 from aggregator.dedupe import StoryIndex, StoryKey
-from aggregator.errors import LockedError, one_line
+from aggregator.errors import LockedError, StorageError, one_line
 from aggregator.ingest.decide import (
     NOTHING_PARSED,
     Document,
@@ -36,6 +36,7 @@ from aggregator.ingest.decide import (
     plan_update,
 )
 from aggregator.ingest.fetch import Fetcher, body_digest, user_agent
+from aggregator.ingest.fulltext import expand_full_text
 from aggregator.ingest.process import ProcessedDocument, document_job, process_document
 from aggregator.ingest.workers import WorkerPool
 from aggregator.members.notify import send_notices
@@ -49,10 +50,12 @@ from aggregator.models import (
     SourceUpdate,
     UpdateOutcome,
 )
+from aggregator.ops.cycles import record_of, write_record
 from aggregator.publish.publisher import PublishReport, publish_all
 from aggregator.publish.websub import announce
 from aggregator.retention import tidy
 from aggregator.store import open_store
+from aggregator.store.patience import patient
 from aggregator.store.protocol import Store
 
 log = logging.getLogger("aggregator.cycle")
@@ -70,6 +73,13 @@ POST_BATCH = 400
 # workers start up is free (measured at 1,000 sources: 2 per connection cost 0.5 s a cycle, 16
 # nothing measurable, and the bound kept the cycle's memory about 40 MB under the 300 MB budget).
 DOCUMENTS_PER_CONNECTION = 16
+# Runners beyond the documents in flight: the sources waiting for a batched write.
+RUNNERS_SPARE = STATE_BATCH
+# Bytes of fetched documents held at once (waiting for a worker or in one).  The count above
+# bounds 20-entry feeds; members whose documents weigh megabytes need a bound in bytes too.
+# A new fetch starts only while the documents held weigh less than this, so the most held is
+# this plus what the fetches already under way bring (``fetch.concurrency`` documents).
+HELD_BYTES = 32 * 2**20
 
 
 def open_configured_store(settings: Settings) -> Store:
@@ -106,31 +116,61 @@ class _Cycle:
     written: StoryIndex = field(default_factory=lambda: StoryIndex())
     pending_posts: int = 0
     documents: asyncio.Semaphore = field(default_factory=asyncio.Semaphore)  # set by run()
+    held_bytes: int = 0  # of the fetched documents not processed yet
+    room: asyncio.Condition = field(default_factory=asyncio.Condition)  # set by run()
     running: int = 0  # sources not finished
     waiting: int = 0  # of which, waiting for a batched write
+    # sources whose update the store refused, and the first cause: one line each, one summary
+    store_failures: int = 0
+    first_store_error: str | None = None
 
     async def run(
         self, sources: Sequence[Source], states: dict[str, SourceState]
     ) -> list[UpdateOutcome]:
         fetch = self.settings.fetch
-        self.documents = asyncio.Semaphore(DOCUMENTS_PER_CONNECTION * fetch.concurrency)
+        bound = DOCUMENTS_PER_CONNECTION * fetch.concurrency
+        self.documents = asyncio.Semaphore(bound)
+        self.room = asyncio.Condition()
+        todo = iter(sources)  # shared: each runner takes the next source when it is free
+        outcomes: list[UpdateOutcome] = []
         async with Fetcher(
             fetch, user_agent=user_agent(self.settings), allow=fetch.allow_private
         ) as f:
             self.running = len(sources)
-            tasks = [
-                asyncio.create_task(self._one(f, source, states[source.id])) for source in sources
-            ]
-            outcomes = []
-            try:
-                for task in asyncio.as_completed(tasks):
-                    outcome = await task
+
+            async def runner() -> None:
+                for source in todo:
+                    outcome = await self._one(f, source, states[source.id])
                     outcomes.append(outcome)
                     if self.progress is not None:
                         self.progress(outcome)
+
+            # A fixed number of runners, not a task per source, so the cycle's memory does not
+            # grow with the number of sources.  More runners than documents in flight, so
+            # those waiting for a batched write never leave a fetch slot idle.
+            try:
+                await asyncio.gather(
+                    *(runner() for _ in range(min(len(sources), bound + RUNNERS_SPARE)))
+                )
             finally:
                 self._flush()
+        if self.store_failures:
+            log.error(
+                "store: %d of %d sources not saved; first cause: %s",
+                self.store_failures,
+                len(sources),
+                self.first_store_error,
+            )
         return outcomes
+
+    def _store_failed(self, source_id: str, exc: StorageError) -> str:
+        """One line for a source the store refused (no traceback: its parameters would dump
+        post bodies into the log), counted for the cycle's summary."""
+        self.store_failures += 1
+        if self.first_store_error is None:
+            self.first_store_error = str(exc)
+        log.warning("source=%s outcome=not-saved %s", source_id, exc)
+        return one_line(f"not saved: {exc}")
 
     async def _apply(
         self, update: SourceUpdate, keys: Mapping[str, tuple[str, str]]
@@ -189,6 +229,13 @@ class _Cycle:
             return
         try:
             counts = self.store.apply_updates([p.update for p in pending], keys)
+        except StorageError as exc:  # one line: a traceback here carried every post's body
+            log.warning(
+                "batched write of %d sources failed (%s); writing one by one", len(pending), exc
+            )
+            for item in pending:
+                self._apply_one(item)
+            return
         except Exception:  # one bad update must not lose the others'
             log.exception("batched write failed; writing one by one")
             for item in pending:
@@ -203,6 +250,12 @@ class _Cycle:
     def _apply_one(self, item: _Pending) -> None:
         try:
             count = self.store.apply_update(item.update)
+        except StorageError as exc:
+            if item.done is None:  # nobody waits to report it: a state-only update
+                self._store_failed(item.update.source_id, exc)
+            elif not item.done.done():
+                item.done.set_exception(exc)
+            return
         except Exception as exc:
             log.exception("source=%s update not saved", item.update.source_id)
             if item.done is not None and not item.done.done():
@@ -241,6 +294,13 @@ class _Cycle:
         started = time.perf_counter()
         try:
             return await self._update(fetcher, source, state, started)
+        except StorageError as exc:  # the store is down or full: one line, no traceback
+            return UpdateOutcome(
+                source.id,
+                FetchStatus.ERROR,
+                error=self._store_failed(source.id, exc),
+                elapsed_s=time.perf_counter() - started,
+            )
         except Exception as exc:  # a bug here must not take the other sources down
             log.exception("source=%s outcome=crash", source.id)
             return UpdateOutcome(
@@ -260,17 +320,25 @@ class _Cycle:
         # cycle would wait in memory for a worker (70 MB at 1,000 sources); see
         # DOCUMENTS_PER_CONNECTION for why the bound is not tighter.
         async with self.documents:
+            async with self.room:
+                await self.room.wait_for(lambda: self.held_bytes < HELD_BYTES)
             result = await fetcher.fetch(request)
-            now = self.clock()
-            processed: ProcessedDocument | None = None
-            digest = None
-            if result.status is FetchStatus.OK and result.body is not None:
-                digest = body_digest(result.body)
-                if digest == state.body_hash:  # the hash of the last body that parsed
-                    result = _as_not_modified(result)
-                else:
-                    processed = await self._process(source, result, now)
-            result = replace(result, body=None)  # the posts are what is kept from here on
+            size = len(result.body or b"")
+            self.held_bytes += size
+            try:
+                now = self.clock()
+                processed: ProcessedDocument | None = None
+                digest = None
+                if result.status is FetchStatus.OK and result.body is not None:
+                    digest = body_digest(result.body)
+                    if digest == state.body_hash:  # the hash of the last body that parsed
+                        result = _as_not_modified(result)
+                    else:
+                        processed = await self._process(source, result, now)
+                if result.body is not None:  # the posts are what is kept from here on
+                    result = replace(result, body=None)
+            finally:
+                await self._release(size)
         posts = processed.posts if processed else ()
         ids = [p.id for p in posts]
         # A source never fetched has nothing stored: every post and alias is written with
@@ -311,6 +379,13 @@ class _Cycle:
         _log_outcome(outcome)
         return outcome
 
+    async def _release(self, size: int) -> None:
+        """``size`` bytes of documents are no longer held: fetches waiting for room may go."""
+        if size:
+            self.held_bytes -= size
+            async with self.room:
+                self.room.notify_all()
+
     async def _process(
         self, source: Source, result: FetchResult, now: datetime
     ) -> ProcessedDocument:
@@ -326,7 +401,9 @@ def _as_not_modified(result: FetchResult) -> FetchResult:
 
 
 def _log_outcome(o: UpdateOutcome) -> None:
-    log.info(
+    """One line per source; a failing source at WARNING, so failures stand out of the INFO flow."""
+    log.log(
+        logging.WARNING if o.error else logging.INFO,
         "source=%s outcome=%s http=%s new=%d updated=%d elapsed_ms=%.0f%s",
         o.source_id,
         o.status.value,
@@ -375,7 +452,9 @@ def run_cycle(
     started = clock()
     store.sync_sources(settings.source_list())
     states = store.get_states()
+    held = store.source_holds()  # disabled or removed in the console: not fetched
     sources = select_sources(settings, states, started, only=only, due_only=due_only)
+    sources = [s for s in sources if s.id not in held]
     unparsed = sum(1 for s in sources if states[s.id].body_hash is None)
     pool = _pool(
         len(sources),
@@ -420,7 +499,9 @@ def _pool(
 # Locks: one cycle (and one digest send) at a time across processes
 
 
-LOCK_TTL_S = 6 * 3600
+LOCK_TTL_S = 15 * 60  # renewed every RENEW_EVERY_S while held: a long cycle keeps it
+RENEW_EVERY_S = 60.0
+STORE_PATIENCE_S = 300.0  # how long in all a cycle waits for an unreachable database
 
 
 @contextmanager
@@ -428,16 +509,56 @@ def held_lock(store: Store, name: str, clock: Clock = utc_now) -> Iterator[None]
     """Hold the named store lock for the block, or raise ``LockedError`` naming the holder.
 
     The store recovers a lock whose process is dead (same host) or whose TTL has passed, so a
-    crash never leaves the product stuck.
+    crash never leaves the product stuck.  The TTL is short and renewed by a heartbeat while
+    the block runs: a holder that lost the database (or died on another host) stops renewing,
+    and its lock lapses within ``LOCK_TTL_S`` instead of blocking every other host for hours.
     """
     owner = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
     holder = store.acquire_lock(name, owner, clock(), LOCK_TTL_S)
     if holder is not None:
         raise LockedError(f"the {name!r} lock is taken ({holder}); another run is in progress")
+    stop = threading.Event()
+    heartbeat = threading.Thread(
+        target=_renew, args=(store, name, owner, clock, stop), name=f"lock {name}", daemon=True
+    )
+    heartbeat.start()
     try:
         yield
     finally:
+        stop.set()
+        heartbeat.join(timeout=5)
+        _release(store, name, owner)
+
+
+def _renew(store: Store, name: str, owner: str, clock: Clock, stop: threading.Event) -> None:
+    while not stop.wait(RENEW_EVERY_S):
+        try:
+            store.renew_lock(name, owner, clock(), LOCK_TTL_S)
+        except StorageError as exc:
+            log.warning("could not renew the %r lock (%s)", name, exc)
+
+
+def _release(store: Store, name: str, owner: str) -> None:
+    """Release a lock; a store that cannot be reached now gets one warning, not a traceback
+    that hides the failure that ended the block.  The lock then lapses by itself: at once for
+    a process of this host that has exited, after ``LOCK_TTL_S`` for other hosts."""
+    try:
         store.release_lock(name, owner)
+    except StorageError as exc:
+        log.warning("could not release the %r lock (%s); it lapses by itself", name, exc)
+
+
+def read_articles(settings: Settings, store: Store, now: datetime) -> None:
+    """Full text for the sources that want it (ingest/fulltext); never fails the cycle."""
+    try:
+        done = expand_full_text(settings, store, now)
+    except Exception:  # a bug there must not cost the cycle its publish
+        log.exception("full text: reading articles failed")
+        return
+    if done.expanded or done.failed:
+        log.info(
+            "full text: %d expanded, %d kept, %d failed", done.expanded, done.kept, done.failed
+        )
 
 
 def fetch_and_publish(
@@ -451,16 +572,22 @@ def fetch_and_publish(
 ) -> tuple[CycleReport, PublishReport]:
     """One full cycle under the cycle lock: update the sources, then rewrite the outputs.
 
+    The store is used patiently (``store.patience``): a database that becomes unreachable
+    mid-cycle is waited for, up to ``STORE_PATIENCE_S`` in all, before sources fail.
+
     After the lock is released, the slow and optional outside world is told: the WebSub hub
     (changed feeds) and the contacts of sources whose state changed.  Neither can fail the cycle
     or hold the lock.
     """
+    store = patient(store, STORE_PATIENCE_S)
     with held_lock(store, "cycle", clock):
         report = run_cycle(
             settings, store, clock=clock, only=only, due_only=due_only, progress=progress
         )
+        read_articles(settings, store, clock())
         tidy(store, settings, clock())  # retention, and temp files of a killed run
         published = publish_all(store, settings, clock())
+    write_record(settings.output_dir, record_of(report))
     announce(published, settings)
     notices = send_notices(store, settings, clock())
     if notices.sent or notices.failed:

@@ -15,8 +15,9 @@ from datetime import datetime
 from aggregator import config
 from aggregator.clock import utc_now
 from aggregator.cycle import fetch_and_publish, held_lock, open_configured_store
-from aggregator.errors import AggregatorError
+from aggregator.errors import AggregatorError, LockedError
 from aggregator.newsletter.digest import send
+from aggregator.newsletter.scheduled import due_editions, hand_scheduled_later
 from aggregator.secret import load_secret
 from aggregator.store.protocol import Store
 from aggregator.subscribers.bounces import process_inbox
@@ -34,6 +35,9 @@ def cycle_job(config_path: str) -> None:
             report, published = fetch_and_publish(settings, store, due_only=True)
         finally:
             store.close()
+    except LockedError as exc:  # another node's turn: expected on a shared database
+        log.info("cycle skipped: %s", exc)
+        return
     except AggregatorError as exc:
         log.error("cycle skipped: %s", exc)
         return
@@ -64,10 +68,17 @@ def digest_job(config_path: str, edition: str) -> None:
         settings = config.load(config_path)
         store = open_configured_store(settings)
         try:
+            later = hand_scheduled_later(store, edition, utc_now())
+            if later is not None:
+                log.info("digest %s: this issue is scheduled by hand for %s", edition, later)
+                return
             with held_lock(store, f"digest:{edition}"):
                 result = send(store, settings, edition, digest_now(store))
         finally:
             store.close()
+    except LockedError as exc:
+        log.info("digest %s skipped: %s", edition, exc)
+        return
     except AggregatorError as exc:
         log.error("digest %s skipped: %s", edition, exc)
         return
@@ -92,3 +103,19 @@ def bounce_job(config_path: str) -> None:
         log.error("bounce mailbox skipped: %s", exc)
         return
     log.info("bounce mailbox: %d report(s) applied", len(outcomes))
+
+
+def scheduled_job(config_path: str) -> None:
+    """Every minute: send the issues staff scheduled by hand whose time has come."""
+    try:
+        settings = config.load(config_path)
+        store = open_configured_store(settings)
+        try:
+            for edition in due_editions(store, settings, utc_now()):
+                with held_lock(store, f"digest:{edition}"):
+                    result = send(store, settings, edition, digest_now(store))
+                log.info("scheduled digest %s: %s", edition, result)
+        finally:
+            store.close()
+    except AggregatorError as exc:
+        log.error("scheduled digests skipped: %s", exc)

@@ -64,8 +64,16 @@ def _subscribe(store: Any, count: int) -> None:
     for i in range(count):
         store.save_subscriber(
             Subscriber(
-                0, f"reader{i}@city{i % 97}.example", ("en", "fr", "es")[i % 3], ("weekly",),
-                Status.CONFIRMED, f"nonce{i}", when, when, consent, confirmed=when,
+                0,
+                f"reader{i}@city{i % 97}.example",
+                ("en", "fr", "es")[i % 3],
+                ("weekly",),
+                Status.CONFIRMED,
+                f"nonce{i}",
+                when,
+                when,
+                consent,
+                confirmed=when,
             )
         )
 

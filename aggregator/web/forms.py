@@ -24,8 +24,8 @@ __all__ = [
     "MAX_BODY_BYTES",
     "POSTED",
     "Posted",
-    "email_ok",
     "field_errors",
+    "is_email",
     "read_form",
 ]
 
@@ -49,16 +49,21 @@ PREFIX_LIMITS: Mapping[str, int] = {"edition-": 8}  # one checkbox per digest ed
 _EMAIL_RE = re.compile(r"^[^@\s<>,;\"']{1,64}@[A-Za-z0-9.-]{1,189}\.[A-Za-z]{2,63}$")
 
 
-async def read_form(request: web.Request) -> dict[str, str] | None:
-    """The posted fields, or None when the body is too large or a field too long."""
-    if request.content_length is None or request.content_length > MAX_BODY_BYTES:
+async def read_form(
+    request: web.Request,
+    limits: Mapping[str, int] = LIMITS,
+    max_body: int = MAX_BODY_BYTES,
+) -> dict[str, str] | None:
+    """The posted fields named in ``limits``, or None when the body is too large or a field
+    too long (the staff console passes its own fields and limits)."""
+    if request.content_length is None or request.content_length > max_body:
         return None
     data = await request.post()
     form: dict[str, str] = {}
     for key, value in data.items():
         if not isinstance(value, str):
             return None
-        limit = LIMITS.get(key) or _prefix_limit(key)
+        limit = limits.get(key) or (_prefix_limit(key) if limits is LIMITS else None)
         if limit is None:
             continue
         if len(value) > limit:
@@ -74,9 +79,9 @@ def _prefix_limit(key: str) -> int | None:
     return None
 
 
-def email_ok(address: str) -> bool:
-    """A plausible single address (the rules of the member form's contact field)."""
-    return bool(_EMAIL_RE.match(address))
+def is_email(value: str) -> bool:
+    """An address a mail server will take: one @, a dotted domain, no spaces or separators."""
+    return bool(_EMAIL_RE.match(value))
 
 
 def _has_controls(text: str) -> bool:
@@ -95,7 +100,7 @@ def field_errors(form: Mapping[str, str], languages: list[str], t: Translator) -
         errors.append(t.gettext("Give the address of your feed or of your site."))
     if not form.get("organisation"):
         errors.append(t.gettext("Give your organisation's name."))
-    if not email_ok(form.get("contact", "")):
+    if not is_email(form.get("contact", "")):
         errors.append(t.gettext("Give a contact e-mail address, such as web@city.example."))
     if normalise_tag(form.get("language")) not in languages:
         errors.append(

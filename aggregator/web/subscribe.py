@@ -31,7 +31,7 @@ from aggregator.subscribers import rules
 from aggregator.subscribers.service import apply, confirm_url, resolve, signup
 from aggregator.subscribers.tokens import Purpose, TokenError, TokenFault, Tokens
 from aggregator.web.clients import client_address
-from aggregator.web.forms import POSTED, email_ok
+from aggregator.web.forms import POSTED, is_email
 from aggregator.web.language import offered_languages
 from aggregator.web.pages import language_of, message, page, words
 from aggregator.web.ratelimit import TokenBucket
@@ -135,7 +135,7 @@ def signup_errors(
 ) -> list[str]:
     """What the visitor must fix, in their language; empty when the form is usable."""
     errors = []
-    if not email_ok(form.get("address", "")):
+    if not is_email(form.get("address", "")):
         errors.append(t.gettext("Give your e-mail address, such as name@city.example."))
     if form.get("language") not in offered:
         errors.append(t.gettext("Choose the language you want to read the digest in."))
