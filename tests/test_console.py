@@ -739,9 +739,17 @@ def test_the_dashboard_names_failing_sources_and_refused_deliveries(console: Con
         "weekly-old", "gone@example.org", RecipientState.FAILED, T0, error="550 no such user"
     )
 
+    from aggregator.ops.cycles import CycleRecord, write_record
+
     async def body(client: TestClient[Any, Any]) -> None:
         await sign_in(client, "admin")
         page = await (await client.get("/console")).text()
+        assert "No cycle has finished yet." in page
+        record = CycleRecord(T0 - timedelta(seconds=42), T0, 2, 1, 5, 0)
+        console.settings.output_dir.mkdir(parents=True, exist_ok=True)
+        write_record(console.settings.output_dir, record)
+        page = await (await client.get("/console")).text()
+        assert "Finished 2026-11-20 12:00 UTC, in 42 s" in page
         assert "Sources failing now" in page and "CEMR News" in page
         assert "550 no such user" in page and "gone@example.org" in page
         failing_only = await (await client.get("/console/sources?show=failing")).text()
