@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -756,3 +756,26 @@ def test_the_dashboard_names_failing_sources_and_refused_deliveries(console: Con
         assert 'id="source-cemr"' in failing_only and 'id="source-uclg"' not in failing_only
 
     run(console.app(), body)
+
+
+def test_the_scheduler_sends_a_hand_scheduled_issue_and_the_cron_waits_for_it(
+    console: Console,
+) -> None:
+    from aggregator import jobs
+    from aggregator.newsletter.curation import issue_key
+    from aggregator.store.curation import Curation
+
+    store, path = console.open_store(), str(console.path)
+    key = issue_key("weekly", None)
+    later = datetime(2099, 1, 1, tzinfo=UTC)  # far ahead of any clock this test runs under
+    store.save_curation(
+        Curation(key, "weekly", note="Held for Thursday.", send_at=later, updated=T0)
+    )
+    jobs.digest_job(path, "weekly")  # the usual Monday run leaves the issue alone
+    assert console.mails_to("reader1@example.org") == []
+    store.save_curation(Curation(key, "weekly", note="Held for Thursday.", send_at=T0, updated=T0))
+    jobs.scheduled_job(path)  # its time has come
+    [mail] = console.mails_to("reader1@example.org")
+    assert "Held for Thursday." in text_of(mail)
+    jobs.scheduled_job(path)  # handed out once
+    assert len(console.mails_to("reader1@example.org")) == 1
