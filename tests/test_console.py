@@ -101,6 +101,7 @@ def test_every_page_answers_for_an_admin(console: Console) -> None:
             "/console/moderation",
             "/console/users",
             "/console/account",
+            "/console/log",
         ):
             resp = await client.get(path)
             assert resp.status == 200, (path, await resp.text())
@@ -396,6 +397,8 @@ def test_hiding_a_post_takes_it_out_of_the_feed_and_logs_who_and_why(console: Co
             },
         )
         assert "The post is hidden." in await resp.text()
+        log = await (await client.get("/console/log", params={"kind": "post"})).text()
+        assert "post.hide" in log and "Personal data published by mistake" in log
         hidden = await client.get("/console/posts", params={"hidden": "1"})
         listed = await hidden.text()
         assert "Hidden by mo@network.example.org" in listed
@@ -407,6 +410,8 @@ def test_hiding_a_post_takes_it_out_of_the_feed_and_logs_who_and_why(console: Co
     assert "UCLG story 2" not in text and "UCLG story 1" in text
     assert "UCLG story 2" not in (settings.output_dir / "index.html").read_text(encoding="utf-8")
     [entry] = store.audit_entries(target="post:uclg-002")
+    assert [e.action for e in store.audit_entries(kind="post")] == ["post.hide"]
+    assert store.audit_entries(kind="source") == []
     assert (entry.actor, entry.action, entry.reason) == (
         "mo@network.example.org",
         "post.hide",

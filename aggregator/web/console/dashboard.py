@@ -26,7 +26,9 @@ from aggregator.web.console.pages import console_page, language
 from aggregator.web.console.state import ACCOUNT
 from aggregator.web.state import MEMBERS_KEY
 
-__all__ = ["Fetches", "fetches", "get_dashboard"]
+__all__ = ["KINDS", "Fetches", "fetches", "get_dashboard", "get_log"]
+
+KINDS = ("post", "source", "edition", "submission", "account", "subscriber")
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,3 +107,12 @@ async def get_dashboard(request: web.Request) -> web.Response:
         actions=await in_thread(store.audit_entries, None, 10),
         may=lambda permission: can(account.role, Permission(permission)),
     )
+
+
+async def get_log(request: web.Request) -> web.Response:
+    """The audit log: who did what, to what, and why; newest first, by kind of action."""
+    kind = request.query.get("kind", "")
+    kind = kind if kind in KINDS else ""
+    store = await store_of(request)
+    entries = await in_thread(store.audit_entries, None, 300, kind or None)
+    return console_page(request, "log.html", entries=entries, kinds=KINDS, kind=kind)
