@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import FrameType
 from zoneinfo import ZoneInfo
 
@@ -43,6 +43,7 @@ from aggregator.store.engine import BUSY_TIMEOUT_MS
 log = logging.getLogger("aggregator.scheduler")
 
 CYCLE_JOB = "cycle"
+SCHEDULED_JOB = "scheduled-digests"  # issues scheduled by hand in the console
 DIGEST_PREFIX = "digest:"
 MISFIRE_GRACE_S = 24 * 3600
 RETRY_S = 10.0  # after a failed pass over the job store
@@ -109,6 +110,14 @@ def reconcile_jobs(scheduler: BackgroundScheduler, settings: Settings, now: date
         replace_existing=True,
         next_run_time=now,  # a first cycle right away
     )
+    scheduler.add_job(
+        "aggregator.jobs:scheduled_job",
+        IntervalTrigger(minutes=1),
+        args=[config_path],
+        id=SCHEDULED_JOB,
+        name="digests scheduled by hand",
+        replace_existing=True,
+    )
     wanted = {DIGEST_PREFIX + e.name: e for e in settings.digest.editions}
     for job in scheduler.get_jobs():
         if job.id.startswith(DIGEST_PREFIX) and job.id not in wanted:
@@ -157,6 +166,14 @@ def run_forever(settings: Settings, stop_event: threading.Event | None = None) -
     finally:
         scheduler.shutdown(wait=True)
     log.info("scheduler stopped")
+
+
+def next_slot(schedule: str, timezone: str, after: datetime) -> datetime | None:
+    """The first run of a cron schedule strictly after ``after`` (the queue's planner uses the
+    very trigger this scheduler runs, so both agree on when an edition is due)."""
+    trigger = CronTrigger.from_crontab(schedule, timezone=ZoneInfo(timezone))
+    fire: datetime | None = trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
+    return fire
 
 
 def watch(scheduler: _Scheduler, stop: threading.Event, every_s: float = WATCHDOG_S) -> None:

@@ -55,12 +55,10 @@ class MemberState:
     settings: config.Settings
     discoverer: Discoverer
     limiter: TokenBucket  # previews per client
-    login_limiter: TokenBucket  # wrong admin passwords per client
     now: Callable[[], datetime]
     drafts: Drafts
     store_factory: Callable[[], Store]
     owns_store: bool
-    admin_password: str | None
     environ: Mapping[str, str]
     store_value: Store | None = field(default=None, init=False)
     _sessions: Middleware | None = field(default=None, init=False)

@@ -4,7 +4,7 @@ The page runs exactly the checks of ``feeds add`` with ``member=True``, so the o
 ``allow_private`` list never applies: a public form must not make the server fetch from the
 local network.  Each preview costs one client token (5 an hour by default), spent only once
 the fields are valid.  A confirmed submission waits in the store's moderation queue for
-``/admin`` or ``feeds approve``.
+the console's moderation page or ``feeds approve``.
 """
 
 from __future__ import annotations
@@ -131,6 +131,7 @@ async def post_submit(request: web.Request) -> web.Response:
         contact=form["contact"],
         language=normalise_tag(form["language"]) or languages[0],
         preview_json=preview_json(found),
+        form_language=language_of(request),
     )
     draft = members.drafts.put(token, new)
     language = language_of(request)
