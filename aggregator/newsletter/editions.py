@@ -113,7 +113,7 @@ def group_items(
     for item in items:
         if group_by == "topic":
             topics = posts[item.post_id].topics
-            heading = _topic_heading(topics[0]) if topics else other
+            heading = topic_heading(topics[0]) if topics else other
         else:
             heading = item.organisation or other
         groups.setdefault(heading, []).append(item)
@@ -121,5 +121,5 @@ def group_items(
     return tuple(DigestSection(h, tuple(groups[h])) for h in order)
 
 
-def _topic_heading(key: str) -> str:
+def topic_heading(key: str) -> str:
     return key.replace("-", " ").replace("_", " ").strip().capitalize()

@@ -26,8 +26,10 @@ from premailer import Premailer
 from aggregator.config import EditionSettings, Settings
 from aggregator.i18n import Translator, environment, long_date, translator
 from aggregator.models import Post, Source
-from aggregator.newsletter.editions import DigestItem, base_lang, group_items
+from aggregator.newsletter import curation as curated
+from aggregator.newsletter.editions import DigestItem, DigestSection, base_lang, group_items
 from aggregator.newsletter.mail import one_line
+from aggregator.store.curation import Curation
 
 CLIP_BYTES = 100_000  # Gmail clips an HTML part above ~102 KB; keep a margin below it
 CLIP_SLACK = 1_500  # room for the per-recipient unsubscribe URL swapped in after inlining
@@ -45,6 +47,7 @@ class RenderedDigest:
     subject: str
     notes: tuple[str, ...] = ()
     post_ids: tuple[str, ...] = ()  # the posts the email shows, newest published first
+    shown: tuple[str, ...] = ()  # the same posts in the order the email shows them
 
 
 def _item(post: Post, sources: Mapping[str, Source], lang: str, site_url: str) -> DigestItem:
@@ -98,6 +101,8 @@ class _Frame:
     edition_date: str
     subject: str
     group_by: str
+    note: tuple[str, ...] = ()  # this issue's editorial note, in paragraphs
+    curation: Curation | None = None
 
 
 def render_edition(
@@ -109,11 +114,13 @@ def render_edition(
     date: datetime,
     over_cap: int = 0,
     clip_bytes: int = CLIP_BYTES,
+    curation: Curation | None = None,
 ) -> RenderedDigest:
     """Render both parts of an edition and inline its CSS once, under Gmail's clip.
 
     ``posts`` are shown newest published first; ``over_cap`` counts matching posts already
-    left out by ``max_items``, which the "more on the site" link includes.  Fitting under
+    left out by ``max_items``, which the "more on the site" link includes.  ``curation``: the
+    order, featured item, note and subject staff chose for this issue (``curation``).  Fitting under
     the clip edits the inlined HTML through comment markers the templates leave around each
     item, excerpt and section, so premailer (the slow part) runs once whatever the size.
     """
@@ -124,9 +131,13 @@ def render_edition(
         key=lambda i: (i.published, i.post_id),
         reverse=True,
     )
-    items = [replace(item, rank=rank) for rank, item in enumerate(ordered)]
     by_id = {p.id: p for p in posts}
-    frame = _frame(settings, edition, len(items) + over_cap, items, date, lang)
+    if curated.is_curated(curation):  # staff's order starts from the sections readers saw
+        other = translator(lang).gettext("Other")
+        sections = group_items(ordered, by_id, edition.group_by, other)
+        ordered = [item for section in sections for item in section.items]
+    items = curated.arrange(ordered, curation)
+    frame = _frame(settings, edition, len(items) + over_cap, items, date, lang, curation)
     notes: list[str] = []
     if over_cap:
         notes.append(f"{over_cap} more posts than max_items ({edition.max_items}) left to the site")
@@ -146,7 +157,8 @@ def render_edition(
         )
     html = _finish(html, over_cap + dropped)
     text = _render_text(frame, items, by_id, over_cap + dropped)
-    return RenderedDigest(html, text, frame.subject, tuple(notes), tuple(i.post_id for i in items))
+    ids = tuple(i.post_id for i in items)
+    return RenderedDigest(html, text, frame.subject, tuple(notes), ids, _shown(frame, items, by_id))
 
 
 # Markers the digest templates put in comments; premailer keeps comments where they stand.
@@ -213,6 +225,7 @@ def _frame(
     items: Sequence[DigestItem],
     date: datetime,
     lang: str,
+    curation: Curation | None = None,
 ) -> _Frame:
     t = translator(lang)
     site_title = one_line(settings.site.title)
@@ -229,7 +242,8 @@ def _frame(
         "edition": edition.name,
         "first_title": items[0].title if items else "",
     }
-    subject = one_line(format_subject(edition.subject or _default_subject(t, count), values))
+    chosen = (curation.subject if curation else None) or edition.subject
+    subject = one_line(format_subject(chosen or _default_subject(t, count), values))
     return _Frame(
         lang,
         site_title,
@@ -238,6 +252,8 @@ def _frame(
         edition_date,
         subject,
         edition.group_by,
+        curated.note_paragraphs(curation.note) if curation else (),
+        curation,
     )
 
 
@@ -252,7 +268,8 @@ def _default_subject(t: Translator, count: int) -> str:
 def _context(
     frame: _Frame, items: Sequence[DigestItem], posts: Mapping[str, Post], more: int
 ) -> dict[str, object]:
-    other = translator(frame.lang).gettext("Other")
+    t = translator(frame.lang)
+    other = t.gettext("Other")
     preheader = _shorten(" · ".join(i.title for i in items[:3]) or frame.intro, _PREHEADER_CHARS)
     return {
         "lang": frame.lang,
@@ -262,11 +279,37 @@ def _context(
         "intro": frame.intro,
         "edition_date": frame.edition_date,
         "preheader": preheader,
-        "sections": group_items(items, posts, frame.group_by, other),
+        "note": frame.note,
+        "sections": _sections(frame, items, posts, other, t.gettext("Featured")),
         "more_count": more,
         "unsubscribe_href": UNSUBSCRIBE_TOKEN,
         "wrap": wrap,
     }
+
+
+def _sections(
+    frame: _Frame,
+    items: Sequence[DigestItem],
+    posts: Mapping[str, Post],
+    other: str,
+    featured_heading: str,
+) -> tuple[DigestSection, ...]:
+    """Grouped by heading, or in the order staff set when they reordered or featured."""
+    if not curated.is_curated(frame.curation):
+        return group_items(items, posts, frame.group_by, other)
+    featured = frame.curation.featured if frame.curation else None
+    return curated.sections(
+        items, posts, frame.group_by, other, featured=featured, featured_heading=featured_heading
+    )
+
+
+def _shown(
+    frame: _Frame, items: Sequence[DigestItem], posts: Mapping[str, Post]
+) -> tuple[str, ...]:
+    """Post ids section by section, as a reader meets them (the console lists them so)."""
+    t = translator(frame.lang)
+    sections = _sections(frame, items, posts, t.gettext("Other"), t.gettext("Featured"))
+    return tuple(item.post_id for section in sections for item in section.items)
 
 
 def _render_html(
