@@ -36,6 +36,7 @@ from aggregator.ingest.decide import (
     plan_update,
 )
 from aggregator.ingest.fetch import Fetcher, body_digest, user_agent
+from aggregator.ingest.fulltext import expand_full_text
 from aggregator.ingest.process import ProcessedDocument, document_job, process_document
 from aggregator.ingest.workers import WorkerPool
 from aggregator.members.notify import send_notices
@@ -49,10 +50,12 @@ from aggregator.models import (
     SourceUpdate,
     UpdateOutcome,
 )
+from aggregator.ops.cycles import record_of, write_record
 from aggregator.publish.publisher import PublishReport, publish_all
 from aggregator.publish.websub import announce
 from aggregator.retention import tidy
 from aggregator.store import open_store
+from aggregator.store.patience import patient
 from aggregator.store.protocol import Store
 
 log = logging.getLogger("aggregator.cycle")
@@ -412,7 +415,9 @@ def _as_not_modified(result: FetchResult) -> FetchResult:
 
 
 def _log_outcome(o: UpdateOutcome) -> None:
-    log.info(
+    """One line per source; a failing source at WARNING, so failures stand out of the INFO flow."""
+    log.log(
+        logging.WARNING if o.error else logging.INFO,
         "source=%s outcome=%s http=%s new=%d updated=%d elapsed_ms=%.0f%s",
         o.source_id,
         o.status.value,
@@ -508,7 +513,9 @@ def _pool(
 # Locks: one cycle (and one digest send) at a time across processes
 
 
-LOCK_TTL_S = 6 * 3600
+LOCK_TTL_S = 15 * 60  # renewed every RENEW_EVERY_S while held: a long cycle keeps it
+RENEW_EVERY_S = 60.0
+STORE_PATIENCE_S = 300.0  # how long in all a cycle waits for an unreachable database
 
 
 @contextmanager
@@ -516,16 +523,33 @@ def held_lock(store: Store, name: str, clock: Clock = utc_now) -> Iterator[None]
     """Hold the named store lock for the block, or raise ``LockedError`` naming the holder.
 
     The store recovers a lock whose process is dead (same host) or whose TTL has passed, so a
-    crash never leaves the product stuck.
+    crash never leaves the product stuck.  The TTL is short and renewed by a heartbeat while
+    the block runs: a holder that lost the database (or died on another host) stops renewing,
+    and its lock lapses within ``LOCK_TTL_S`` instead of blocking every other host for hours.
     """
     owner = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
     holder = store.acquire_lock(name, owner, clock(), LOCK_TTL_S)
     if holder is not None:
         raise LockedError(f"the {name!r} lock is taken ({holder}); another run is in progress")
+    stop = threading.Event()
+    heartbeat = threading.Thread(
+        target=_renew, args=(store, name, owner, clock, stop), name=f"lock {name}", daemon=True
+    )
+    heartbeat.start()
     try:
         yield
     finally:
+        stop.set()
+        heartbeat.join(timeout=5)
         _release(store, name, owner)
+
+
+def _renew(store: Store, name: str, owner: str, clock: Clock, stop: threading.Event) -> None:
+    while not stop.wait(RENEW_EVERY_S):
+        try:
+            store.renew_lock(name, owner, clock(), LOCK_TTL_S)
+        except StorageError as exc:
+            log.warning("could not renew the %r lock (%s)", name, exc)
 
 
 def _release(store: Store, name: str, owner: str) -> None:
@@ -536,6 +560,19 @@ def _release(store: Store, name: str, owner: str) -> None:
         store.release_lock(name, owner)
     except StorageError as exc:
         log.warning("could not release the %r lock (%s); it lapses by itself", name, exc)
+
+
+def read_articles(settings: Settings, store: Store, now: datetime) -> None:
+    """Full text for the sources that want it (ingest/fulltext); never fails the cycle."""
+    try:
+        done = expand_full_text(settings, store, now)
+    except Exception:  # a bug there must not cost the cycle its publish
+        log.exception("full text: reading articles failed")
+        return
+    if done.expanded or done.failed:
+        log.info(
+            "full text: %d expanded, %d kept, %d failed", done.expanded, done.kept, done.failed
+        )
 
 
 def fetch_and_publish(
@@ -549,16 +586,22 @@ def fetch_and_publish(
 ) -> tuple[CycleReport, PublishReport]:
     """One full cycle under the cycle lock: update the sources, then rewrite the outputs.
 
+    The store is used patiently (``store.patience``): a database that becomes unreachable
+    mid-cycle is waited for, up to ``STORE_PATIENCE_S`` in all, before sources fail.
+
     After the lock is released, the slow and optional outside world is told: the WebSub hub
     (changed feeds) and the contacts of sources whose state changed.  Neither can fail the cycle
     or hold the lock.
     """
+    store = patient(store, STORE_PATIENCE_S)
     with held_lock(store, "cycle", clock):
         report = run_cycle(
             settings, store, clock=clock, only=only, due_only=due_only, progress=progress
         )
+        read_articles(settings, store, clock())
         tidy(store, settings, clock())  # retention, and temp files of a killed run
         published = publish_all(store, settings, clock())
+    write_record(settings.output_dir, record_of(report))
     announce(published, settings)
     notices = send_notices(store, settings, clock())
     if notices.sent or notices.failed:

@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +101,7 @@ def test_every_page_answers_for_an_admin(console: Console) -> None:
             "/console/moderation",
             "/console/users",
             "/console/account",
+            "/console/log",
         ):
             resp = await client.get(path)
             assert resp.status == 200, (path, await resp.text())
@@ -224,6 +225,8 @@ def test_forms_need_the_sessions_token_and_admin_is_retired(console: Console) ->
             assert resp.status == 403, path
         moved = await client.get("/admin", allow_redirects=False)
         assert moved.status == 301 and moved.headers["Location"] == "/console/moderation"
+        slash = await client.get("/console/", allow_redirects=False)
+        assert slash.status == 301 and slash.headers["Location"] == "/console"
 
     run(console.app(), body)
 
@@ -394,6 +397,8 @@ def test_hiding_a_post_takes_it_out_of_the_feed_and_logs_who_and_why(console: Co
             },
         )
         assert "The post is hidden." in await resp.text()
+        log = await (await client.get("/console/log", params={"kind": "post"})).text()
+        assert "post.hide" in log and "Personal data published by mistake" in log
         hidden = await client.get("/console/posts", params={"hidden": "1"})
         listed = await hidden.text()
         assert "Hidden by mo@network.example.org" in listed
@@ -405,6 +410,8 @@ def test_hiding_a_post_takes_it_out_of_the_feed_and_logs_who_and_why(console: Co
     assert "UCLG story 2" not in text and "UCLG story 1" in text
     assert "UCLG story 2" not in (settings.output_dir / "index.html").read_text(encoding="utf-8")
     [entry] = store.audit_entries(target="post:uclg-002")
+    assert [e.action for e in store.audit_entries(kind="post")] == ["post.hide"]
+    assert store.audit_entries(kind="source") == []
     assert (entry.actor, entry.action, entry.reason) == (
         "mo@network.example.org",
         "post.hide",
@@ -580,3 +587,200 @@ def test_approval_and_rejection_reach_the_member_in_their_forms_language(
     assert "hillcrest" in {s.id for s in console.settings.sources}
     actions = [(e.action, e.actor) for e in store.audit_entries()]
     assert ("submission.approve", ROLES["moderator"]) in actions
+
+
+def test_the_command_line_tells_the_member_too(console: Console) -> None:
+    store = console.open_store()
+    ident = submission(
+        store, "es", url="https://rio.example/", org="Río", contact="web@rio.example"
+    )
+    path = str(console.path)
+    done = CliRunner().invoke(
+        main, ["feeds", "reject", str(ident), "--reason", "Duplicado", "--config", path]
+    )
+    assert done.exit_code == 0, done.output
+    assert "web@rio.example was told by e-mail" in done.output
+    [mail] = console.mails_to("web@rio.example")
+    assert mail["Subject"] == "Su feed no ha sido aceptado: Console test network"
+    assert "Duplicado" in text_of(mail)
+
+
+def test_test_copies_schedules_and_second_thoughts_on_an_issue(console: Console) -> None:
+    async def body(client: TestClient[Any, Any]) -> None:
+        await sign_in(client, "editor")
+        token = await csrf(client, "/console/editions/weekly")
+        base = "/console/editions/weekly"
+
+        async def post_(action: str, **data: str) -> str:
+            resp = await client.post(f"{base}/{action}", data={"csrf": token, **data})
+            return await resp.text()
+
+        assert "Give one e-mail address" in await post_("test", to="not an address")
+        assert "A test copy was sent to eli@x.example.org." in await post_(
+            "test", to="eli@x.example.org"
+        )
+        [copy] = console.mails_to("eli@x.example.org")
+        assert copy["Subject"].startswith("[TEST] ")
+        assert console.mails_to("reader1@example.org") == []  # the ledger is untouched
+        await post_("exclude", post="uclg-001")
+        await post_("feature", post="cemr-002")
+        assert "That post is no longer in the draft." in await post_("feature", post="uclg-001")
+        await post_("include", post="uclg-001")
+        page = await post_("unfeature")
+        assert 'id="item-uclg-001"' in page and "No longer featured" not in page
+        assert "The subject is too long." in await post_("subject", subject="x" * 301)
+        assert "Give a date and a time" in await post_("schedule", send_at="tomorrow")
+        assert "must be in the future" in await post_("schedule", send_at="2026-11-19T08:00")
+        assert "The issue is scheduled." in await post_("schedule", send_at="2026-11-26T09:30")
+        page = await (await client.get(base)).text()
+        assert 'value="2026-11-26T09:30"' in page and "scheduled by hand" in page
+        assert "no longer scheduled" in await post_("unschedule")
+        assert (await client.get("/console/editions/monthly")).status == 404
+
+    run(console.app(), body)
+
+
+def test_an_admin_changes_roles_sends_links_and_removes_accounts(console: Console) -> None:
+    store = console.open_store()
+    eli = store.find_account(email=ROLES["editor"])
+    ana = store.find_account(email=ROLES["admin"])
+    assert eli is not None and ana is not None
+
+    async def body(client: TestClient[Any, Any]) -> None:
+        await sign_in(client, "admin")
+        token = await csrf(client, "/console/users")
+        users = f"/console/users/{eli.id}"
+        page = await (
+            await client.post(f"{users}/role", data={"csrf": token, "role": "moderator"})
+        ).text()
+        assert "The role is changed." in page
+        assert (
+            await client.post(f"{users}/role", data={"csrf": token, "role": "god"})
+        ).status == 422
+        mine = await client.post(f"/console/users/{ana.id}/remove", data={"csrf": token})
+        assert mine.status == 409  # never one's own account
+        assert (
+            "A link to choose a new password was sent."
+            in await (await client.post(f"{users}/reset", data={"csrf": token})).text()
+        )
+        assert len(console.mails_to(ROLES["editor"])) == 1
+        assert (
+            "The account is removed."
+            in await (await client.post(f"{users}/remove", data={"csrf": token})).text()
+        )
+        assert (await client.post(f"{users}/remove", data={"csrf": token})).status == 404
+        duplicate = {"csrf": token, "email": ROLES["moderator"], "role": "editor", "language": "en"}
+        assert (await client.post("/console/users", data=duplicate)).status == 409
+        bad = {"csrf": token, "email": "nobody", "role": "editor", "language": "en"}
+        assert (await client.post("/console/users", data=bad)).status == 422
+
+    run(console.app(), body)
+    assert store.find_account(email=ROLES["editor"]) is None
+    assert [e.action for e in store.audit_entries()][:3] == [
+        "account.remove",
+        "account.reset",
+        "account.role",
+    ]
+
+
+def test_changing_ones_own_password_signs_out_every_session(console: Console) -> None:
+    async def body(client: TestClient[Any, Any]) -> None:
+        await sign_in(client, "moderator")
+        token = await csrf(client, "/console/account")
+        new = "another long passphrase"
+        wrong = {"csrf": token, "current": "nope", "password": new, "password2": new}
+        assert (
+            "The current password is wrong."
+            in await (await client.post("/console/account", data=wrong)).text()
+        )
+        right = {"csrf": token, "current": PASSWORD, "password": new, "password2": new}
+        done = await client.post("/console/account", data=right)
+        assert "Your password was changed." in await done.text()
+        assert (await client.get("/console", allow_redirects=False)).status == 303
+
+    run(console.app(), body)
+
+
+def test_a_hidden_post_is_shown_again(console: Console) -> None:
+    async def body(client: TestClient[Any, Any]) -> None:
+        await sign_in(client, "moderator")
+        token = await csrf(client, "/console/posts")
+        hide = {
+            "csrf": token,
+            "post": "cemr-001",
+            "reason": "Wrong file",
+            "back": "/console/posts?q=CEMR",
+        }
+        resp = await client.post("/console/posts/hide", data=hide, allow_redirects=False)
+        assert resp.headers["Location"] == "/console/posts?q=CEMR&done=hidden"
+        again = await client.post("/console/posts/hide", data=hide)
+        assert again.status == 409
+        show = {"csrf": token, "post": "cemr-001", "back": "https://evil.example/"}
+        resp = await client.post("/console/posts/unhide", data=show, allow_redirects=False)
+        assert resp.headers["Location"] == "/console/posts?done=shown"
+        assert console.open_store().hidden_posts() == {}
+
+    run(console.app(), body)
+
+
+def test_the_dashboard_names_failing_sources_and_refused_deliveries(console: Console) -> None:
+    from aggregator.models import EditionRecord, ErrorKind, RecipientState, SourceState
+
+    store = console.open_store()
+    failing = SourceState(
+        "cemr",
+        "https://cemr.example/feed.xml",
+        last_fetch=T0,
+        last_error="HTTP 503",
+        last_error_kind=ErrorKind.HTTP_STATUS,
+        last_error_params={"status": 503},
+        consecutive_failures=3,
+        failing_since=T0 - timedelta(days=2),
+    )
+    store.set_state(failing)
+    edition = EditionRecord("weekly-old", "weekly", None, T0, T0, (), "Old", sent=True)
+    store.save_edition(edition, ["gone@example.org"])
+    store.mark_recipient(
+        "weekly-old", "gone@example.org", RecipientState.FAILED, T0, error="550 no such user"
+    )
+
+    from aggregator.ops.cycles import CycleRecord, write_record
+
+    async def body(client: TestClient[Any, Any]) -> None:
+        await sign_in(client, "admin")
+        page = await (await client.get("/console")).text()
+        assert "No cycle has finished yet." in page
+        record = CycleRecord(T0 - timedelta(seconds=42), T0, 2, 1, 5, 0)
+        console.settings.output_dir.mkdir(parents=True, exist_ok=True)
+        write_record(console.settings.output_dir, record)
+        page = await (await client.get("/console")).text()
+        assert "Finished 2026-11-20 12:00 UTC, in 42 s" in page
+        assert "Sources failing now" in page and "CEMR News" in page
+        assert "550 no such user" in page and "gone@example.org" in page
+        failing_only = await (await client.get("/console/sources?show=failing")).text()
+        assert 'id="source-cemr"' in failing_only and 'id="source-uclg"' not in failing_only
+
+    run(console.app(), body)
+
+
+def test_the_scheduler_sends_a_hand_scheduled_issue_and_the_cron_waits_for_it(
+    console: Console,
+) -> None:
+    from aggregator import jobs
+    from aggregator.newsletter.curation import issue_key
+    from aggregator.store.curation import Curation
+
+    store, path = console.open_store(), str(console.path)
+    key = issue_key("weekly", None)
+    later = datetime(2099, 1, 1, tzinfo=UTC)  # far ahead of any clock this test runs under
+    store.save_curation(
+        Curation(key, "weekly", note="Held for Thursday.", send_at=later, updated=T0)
+    )
+    jobs.digest_job(path, "weekly")  # the usual Monday run leaves the issue alone
+    assert console.mails_to("reader1@example.org") == []
+    store.save_curation(Curation(key, "weekly", note="Held for Thursday.", send_at=T0, updated=T0))
+    jobs.scheduled_job(path)  # its time has come
+    [mail] = console.mails_to("reader1@example.org")
+    assert "Held for Thursday." in text_of(mail)
+    jobs.scheduled_job(path)  # handed out once
+    assert len(console.mails_to("reader1@example.org")) == 1

@@ -10,7 +10,9 @@ PACKAGE = Path(__file__).resolve().parent.parent / "aggregator"
 # dependency -> the modules or folders (relative to aggregator/, without .py) allowed to import it
 OWNERS: dict[str, set[str]] = {
     "feedparser": {"ingest/parse/feedparser_adapter"},
-    "lxml": {"ingest/parse", "ingest/scrape", "members/roster", "publish"},
+    "lxml": {"ingest/parse", "ingest/scrape", "ingest/fulltext", "members/roster", "publish"},
+    "trafilatura": {"ingest/fulltext/extract"},
+    "Stemmer": {"search/text"},
     "feedgen": {"publish/atom"},
     "premailer": {"newsletter/render"},
     "nh3": {"ingest/sanitize"},
@@ -22,11 +24,15 @@ OWNERS: dict[str, set[str]] = {
     "aiohttp_session": {"web/session"},
     "cryptography": {"web/session"},
     "argon2": {"accounts/passwords"},
-    "itsdangerous": {"accounts/tokens"},
+    # signed links: the console's password resets and the subscribers' links, one wrapper each
+    "itsdangerous": {"accounts/tokens", "subscribers/tokens"},
     "ruamel": {"config", "members/roster"},
     "filelock": {"members/roster"},
     "smtplib": {"newsletter/mail"},
+    "flufl": {"subscribers/bounces"},
     "click": {"cli"},
+    "prometheus_client": {"web/metrics"},
+    "procrastinate": {"queue/app"},
     "rich": {"cli"},
     # words and formats in the reader's language: catalogs, Babel, the jinja2 environments
     "babel": {"i18n"},

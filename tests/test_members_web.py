@@ -173,7 +173,10 @@ def test_every_post_route_refuses_a_form_without_its_sessions_token(
     recorder = Recorder()
     app = member_app(feeds_yaml, now, discoverer=recorder)
     posts = [r.resource for r in app.router.routes() if r.method == "POST" and r.resource]
-    assert len(posts) == 2  # /submit, /submit/confirm (the console's: tests/test_console.py)
+    # /submit, /submit/confirm (the console's: tests/test_console.py), and the subscription
+    # pages' four: /subscribe, /subscribe/confirm, /preferences, /unsubscribe (whose handler
+    # checks the token itself, for RFC 8058's one-click POST carries none)
+    assert len(posts) == 6
     paths = [str(r.url_for()) for r in posts]
 
     async def body(client: TestClient[Any, Any]) -> None:
@@ -434,7 +437,7 @@ def test_cli_pending_approve_and_reject(feeds_yaml: Path, store: SqlStore, now: 
     assert listed.exit_code == 0
     assert f"{one}  " in listed.output and "Hillcrest News" in listed.output
     assert "contact=web@hill.example" in listed.output
-    done = cli(feeds_yaml, "approve", str(one))
+    done = cli(feeds_yaml, "approve", str(one), "--no-mail")  # the mail: tests/test_console.py
     assert done.exit_code == 0, done.output
     assert "added source hillcrest" in done.output
     source = next(s for s in config.load(feeds_yaml).sources if s.id == "hillcrest")
@@ -446,7 +449,7 @@ def test_cli_pending_approve_and_reject(feeds_yaml: Path, store: SqlStore, now: 
     again = cli(feeds_yaml, "approve", str(one))
     assert again.exit_code == 1 and "already approved" in again.output
     assert cli(feeds_yaml, "reject", str(two)).exit_code == 2  # --reason is required
-    rejected = cli(feeds_yaml, "reject", str(two), "--reason", "Not a member")
+    rejected = cli(feeds_yaml, "reject", str(two), "--reason", "Not a member", "--no-mail")
     assert rejected.exit_code == 0
     assert cli(feeds_yaml, "pending").output.strip() == "0 submission(s) waiting for review"
     missing = cli(feeds_yaml, "approve", "999")

@@ -45,15 +45,17 @@ class Hasher:
 
     def __init__(self, hasher: PasswordHasher | None = None) -> None:
         self._hasher = hasher or PasswordHasher.from_parameters(RFC_9106_LOW_MEMORY)
-        self._dummy = self._hasher.hash("not a password anyone has")
+        self._dummy: str | None = None  # made at the first unknown address, not at start-up
 
     def hash(self, password: str) -> str:
         return self._hasher.hash(password)
 
     def verify(self, stored: str | None, password: str) -> bool:
         """True when ``password`` matches ``stored``; None (no such account) costs the same."""
+        if stored is None and self._dummy is None:
+            self._dummy = self._hasher.hash("not a password anyone has")
         try:
-            return bool(self._hasher.verify(stored or self._dummy, password)) and stored is not None
+            return bool(self._hasher.verify(stored or self._dummy or "", password)) and bool(stored)
         except (VerificationError, InvalidHashError):
             return False
 

@@ -37,6 +37,7 @@ from aggregator.store.schema import (
     from_stored,
     hidden_posts,
     post_aliases,
+    post_fulltext,
     post_topics,
     posts,
     source_holds,
@@ -458,6 +459,8 @@ def upsert_many(
         conn.execute(_UPDATE_POST, rows)
         for chunk in _chunks(list(changed)):
             conn.execute(delete(post_topics).where(post_topics.c.post_id.in_(chunk)))
+            # the feed's new text replaces an article read before: read it again
+            conn.execute(delete(post_fulltext).where(post_fulltext.c.post_id.in_(chunk)))
     topic_rows = [
         (p.id, topic) for p in (*new.values(), *changed.values()) for topic in set(p.topics)
     ]

@@ -28,6 +28,7 @@ from aggregator.models import (
 from aggregator.search import SearchRequest, SearchResults
 from aggregator.store.console import ConsoleStore
 from aggregator.store.submissions import NewSubmission, SourceActivity, Submission
+from aggregator.store.subscribers import Delivery, Event, Status, Subscriber
 
 
 class Store(ConsoleStore, Protocol):
@@ -125,6 +126,35 @@ class Store(ConsoleStore, Protocol):
     def rebuild_search_index(self) -> int:
         """Index every stored post from scratch; how many."""
 
+    # --- full text (store/fulltext.py) -------------------------------------------------
+    def fulltext_pending(
+        self, source_ids: Sequence[str], limit: int
+    ) -> list[tuple[Post, str | None]]:
+        """Posts of these sources whose article waits to be read, newest first, each with
+        its previous outcome when it is read again (``--again``)."""
+
+    def source_recent_posts(self, source_id: str, limit: int) -> list[Post]:
+        """A source's newest posts by first seen (deciding ``full_text: auto``)."""
+
+    def fulltext_page_blocks(
+        self, source_id: str, exclude: Sequence[str] = ()
+    ) -> list[frozenset[str]]:
+        """The block digests of the source's newest article pages read, but ``exclude``'s."""
+
+    def record_full_text(
+        self,
+        post: Post,
+        now: datetime,
+        outcome: str,
+        blocks: frozenset[str],
+        article: tuple[str, str] | None,
+    ) -> None:
+        """Remember a reading; with ``article`` (content HTML, excerpt) the post shows it,
+        and the search index follows."""
+
+    def forget_full_text(self, source_ids: Sequence[str]) -> int:
+        """Make these sources' articles wait to be read again; how many readings went."""
+
     # --- digest ledger -------------------------------------------------------------------
     def last_edition(self, name: str) -> EditionRecord | None:
         """The newest edition of that name, sent or not."""
@@ -169,6 +199,10 @@ class Store(ConsoleStore, Protocol):
     def lock_held_since(self, name: str, now: datetime) -> datetime | None:
         """When the live holder of the named lock took it; None when free or stale."""
 
+    def renew_lock(self, name: str, owner: str, now: datetime, ttl_s: float) -> bool:
+        """The holder's heartbeat: its lock now expires ``ttl_s`` after ``now``; False when
+        ``owner`` does not hold it (any more)."""
+
     def release_lock(self, name: str, owner: str) -> None: ...
 
     # --- member submissions and owner notices (members_web, notify) ------------------------
@@ -202,5 +236,45 @@ class Store(ConsoleStore, Protocol):
 
     def source_activity(self, since: datetime) -> dict[str, SourceActivity]:
         """Per source: posts first seen after ``since`` and its newest post's first_seen."""
+
+    # --- subscribers (aggregator.subscribers decides; the store writes) --------------------
+    def get_subscriber(self, subscriber_id: int) -> Subscriber | None: ...
+
+    def find_subscriber(self, address: str) -> Subscriber | None:
+        """By address, whatever its case."""
+
+    def list_subscribers(
+        self,
+        *,
+        statuses: Collection[Status] = (),
+        search: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Subscriber]:
+        """In signup order; ``search``: part of the address, any case."""
+
+    def count_subscribers(self) -> dict[Status, int]: ...
+
+    def save_subscriber(self, subscriber: Subscriber, events: Sequence[Event] = ()) -> Subscriber:
+        """Insert (id 0) or update, with the events explaining the change, in one transaction."""
+
+    def subscriber_events(self, subscriber_id: int) -> list[Event]:
+        """Oldest first."""
+
+    def forget_subscriber(
+        self, subscriber_id: int | None, address: str, address_hash: str, now: datetime
+    ) -> None:
+        """Delete the subscriber (if any) and its history, replace the address in the digest
+        ledger by ``forgotten:<hash>``, and keep ``address_hash`` suppressed: one transaction."""
+
+    def deliveries(self, address: str) -> list[Delivery]:
+        """The digest ledger's rows for an address, any case."""
+
+    def suppress(self, address_hash: str, reason: str, now: datetime) -> None: ...
+
+    def unsuppress(self, address_hash: str) -> None: ...
+
+    def suppressed(self, hashes: Collection[str]) -> dict[str, str]:
+        """Of ``hashes``, the suppressed ones -> their reason."""
 
     def close(self) -> None: ...

@@ -9,7 +9,6 @@ the console's moderation page or ``feeds approve``.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Mapping
 from datetime import datetime
@@ -113,13 +112,13 @@ async def post_submit(request: web.Request) -> web.Response:
     client = client_address(request)
     if not members.limiter.take(client):
         return _throttled(request, members, client)
-    settings = await asyncio.to_thread(members.current_settings)
-    found = await members.discoverer(form["url"], settings, members.now())
+    settings = await members.offload(members.current_settings)
+    found = await members.discover(form["url"], settings)
     if isinstance(found, discover.Refusal):
         refusal = refusal_reason(found, language_of(request))
         return _submit_form(request, token, values=form, refusal=refusal, status=422)
-    store = await asyncio.to_thread(members.store)
-    waiting = await asyncio.to_thread(store.pending_with_feed, found.url)
+    store = await members.offload(members.store)
+    waiting = await members.offload(store.pending_with_feed, found.url)
     if waiting is not None:
         refusal = words(request).gettext(
             "the feed %(url)s was already submitted and is waiting for review", url=found.url
@@ -155,6 +154,6 @@ async def post_confirm(request: web.Request) -> web.Response:
     if draft is None:
         text = words(request).gettext("This preview has expired; please submit the address again.")
         return message(request, 410, text)
-    store = await asyncio.to_thread(members.store)
-    ident = await asyncio.to_thread(store.add_submission, draft.submission, members.now())
+    store = await members.offload(members.store)
+    ident = await members.offload(store.add_submission, draft.submission, members.now())
     return page(request, "queued.html", submission=draft.submission, ident=ident)

@@ -33,7 +33,6 @@ from aggregator.web.console.pages import notice, t
 from aggregator.web.console.state import ACCOUNT, CONSOLE_KEY, CSRF, ConsoleState
 from aggregator.web.forms import POSTED, Posted, read_form
 from aggregator.web.language import LANGUAGE, offered_languages, visitor_language
-from aggregator.web.pages import forbidden, too_large
 from aggregator.web.ratelimit import TokenBucket
 from aggregator.web.session import csrf_token, load_secret, posted_token
 from aggregator.web.state import MEMBERS_KEY
@@ -54,7 +53,7 @@ FIELD_LIMITS: Mapping[str, int] = {
     "reason": 500,
     "post": 500,
     "note": 4000,
-    "subject": 300,
+    "subject": 1000,  # editions.SUBJECT_LIMIT (300) is checked with its own message
     "to": 254,
     "send_at": 20,
 }
@@ -80,6 +79,7 @@ PAGES = (
     Page(hdrs.METH_GET, "/console/reset/{token}", auth.get_reset_token, PUBLIC),
     Page(hdrs.METH_POST, "/console/reset/{token}", auth.post_reset_token, PUBLIC),
     Page(hdrs.METH_GET, "/console", dashboard.get_dashboard, Permission.DASHBOARD),
+    Page(hdrs.METH_GET, "/console/log", dashboard.get_log, Permission.DASHBOARD),
     Page(hdrs.METH_GET, "/console/sources", sources.get_sources, Permission.SOURCES),
     Page(
         hdrs.METH_POST,
@@ -144,7 +144,7 @@ async def _checks(page: Page, request: web.Request) -> web.StreamResponse:
     if page.needs is not PUBLIC:
         if account is None:
             if request.method != hdrs.METH_GET:
-                return forbidden(request)
+                return _forbidden(request)
             raise web.HTTPSeeOther(
                 location="/console/login?" + urlencode({"next": request.path_qs})
             )
@@ -154,12 +154,20 @@ async def _checks(page: Page, request: web.Request) -> web.StreamResponse:
     if request.method == hdrs.METH_POST:
         form = await read_form(request, FIELD_LIMITS, MAX_BODY_BYTES)
         if form is None:
-            return too_large(request)
+            return notice(request, 413, t(request).gettext("The form is too large."))
         token = await posted_token(request, form)
         if token is None:
-            return forbidden(request)
+            return _forbidden(request)
         request[POSTED] = Posted(form, token)
     return await page.handler(request)
+
+
+def _forbidden(request: web.Request) -> web.Response:
+    """A POST without its session's CSRF token (or from a session that ended)."""
+    text = t(request).gettext(
+        "This form has expired or was not sent from this site. Reload the page and try again."
+    )
+    return notice(request, 403, text)
 
 
 def _gate(page: Page) -> Handler:
@@ -176,6 +184,10 @@ async def _stylesheet(request: web.Request) -> web.StreamResponse:
         Path(TEMPLATES_DIR) / "console" / "console.css",
         headers={"Cache-Control": "public, max-age=300", "Content-Type": "text/css; charset=utf-8"},
     )
+
+
+async def _home(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPMovedPermanently(location="/console")
 
 
 async def _admin_moved(request: web.Request) -> web.StreamResponse:
@@ -207,6 +219,7 @@ def add_console_routes(
     )
     app.router.add_get("/console/console.css", _stylesheet)
     app.router.add_get("/admin", _admin_moved)
+    app.router.add_get("/console/", _home)
     for page in PAGES:
         if page.method == hdrs.METH_GET:
             app.router.add_get(page.path, _gate(page))
