@@ -73,16 +73,11 @@ POST_BATCH = 400
 # workers start up is free (measured at 1,000 sources: 2 per connection cost 0.5 s a cycle, 16
 # nothing measurable, and the bound kept the cycle's memory about 40 MB under the 300 MB budget).
 DOCUMENTS_PER_CONNECTION = 16
-# Runners beyond the documents in flight: the sources waiting for a batched write.
-RUNNERS_SPARE = STATE_BATCH
-# Bytes of fetched documents held at once (waiting for a worker or in one).  The count above
-# bounds 20-entry feeds; members whose documents weigh megabytes need a bound in bytes too.
-# A new fetch starts only while the documents held weigh less than this, so the most held is
-# this plus what the fetches already under way bring (``fetch.concurrency`` documents).
+RUNNERS_SPARE = STATE_BATCH  # runners beyond the documents in flight: those awaiting a write
+# Bytes of fetched documents held (waiting for a worker or in one): a fetch starts only below
+# it, so at most this plus the fetches under way (megabyte documents need a bound in bytes).
 HELD_BYTES = 32 * 2**20
-# A first cycle (the store held no post) keeps the stories it wrote in memory instead of asking
-# the store for same-story candidates.  Beyond this many it asks the store like any later cycle,
-# so the index does not grow with the posts of a network-sized first cycle.
+# Stories a first cycle keeps in memory instead of asking the (empty) store; beyond, it asks.
 WRITTEN_STORIES = 20_000
 
 
@@ -145,18 +140,13 @@ class _Cycle:
 
             async def runner() -> None:
                 for source in todo:
-                    outcome = await self._one(f, source, states[source.id])
-                    outcomes.append(outcome)
+                    outcomes.append(await self._one(f, source, states[source.id]))
                     if self.progress is not None:
-                        self.progress(outcome)
-
-            # A fixed number of runners, not a task per source, so the cycle's memory does not
-            # grow with the number of sources.  More runners than documents in flight, so
-            # those waiting for a batched write never leave a fetch slot idle.
+                        self.progress(outcomes[-1])
+            # runners, not a task per source: memory does not grow with the sources
+            runners = min(len(sources), bound + RUNNERS_SPARE)
             try:
-                await asyncio.gather(
-                    *(runner() for _ in range(min(len(sources), bound + RUNNERS_SPARE)))
-                )
+                await asyncio.gather(*(runner() for _ in range(runners)))
             finally:
                 self._flush()
         if self.store_failures:
