@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from aggregator.secret import SECRET_ENV, SECRET_FILE, load_secret
+from aggregator.web.clients import was_https
 
 __all__ = [
     "SECRET_ENV",
@@ -59,15 +60,16 @@ def cookie_cipher(secret: bytes) -> Fernet:
 
 
 class _SessionCookie(EncryptedCookieStorage):
-    """The library's encrypted cookie, marked Secure when the request itself was https (the
-    same server may be reached over plain http on a trusted network or behind TLS)."""
+    """The library's encrypted cookie, marked Secure when the visitor's connection was https
+    (the request itself, or behind a trusted proxy that ended TLS: ``web.clients``); the same
+    server may be reached over plain http on a trusted network."""
 
     async def save_session(
         self, request: web.Request, response: web.StreamResponse, session: Session
     ) -> None:
         await super().save_session(request, response, session)
         cookie = response.cookies.get(self.cookie_name)
-        if cookie is not None and request.secure:
+        if cookie is not None and was_https(request):
             cookie["secure"] = True
 
 
