@@ -19,7 +19,7 @@ from aggregator.store import curation as _curation
 from aggregator.store import staff as _staff
 from aggregator.store import takedowns as _takedowns
 from aggregator.store.curation import Curation
-from aggregator.store.staff import Account, AuditEntry
+from aggregator.store.staff import Account, AuditEntry, Bounce
 from aggregator.store.takedowns import Hidden, PostQuery, SourceHold
 
 __all__ = ["ConsoleMethods", "ConsoleStore"]
@@ -57,6 +57,9 @@ class ConsoleStore(Protocol):
     def audit_entries(
         self, target: str | None = None, limit: int = 100, kind: str | None = None
     ) -> list[AuditEntry]: ...
+
+    def bounces(self, edition_id: str | None = None, limit: int = 20) -> list[Bounce]:
+        """Bounces and complaints on the subscriber list, newest first (of one edition)."""
 
     # --- takedowns --------------------------------------------------------------------------
     def hide_post(self, post_id: str, entry: AuditEntry) -> bool: ...
@@ -141,6 +144,10 @@ class ConsoleMethods:
     ) -> list[AuditEntry]:
         with self._read("reading the audit log") as conn:
             return _staff.audit_entries(conn, target, limit, kind)
+
+    def bounces(self, edition_id: str | None = None, limit: int = 20) -> list[Bounce]:
+        with self._read("reading bounces") as conn:
+            return _staff.bounces(conn, edition_id, limit)
 
     # --- takedowns --------------------------------------------------------------------------
     def hide_post(self, post_id: str, entry: AuditEntry) -> bool:
