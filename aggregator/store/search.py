@@ -16,7 +16,7 @@ query time (``_TAKEN_DOWN_DOCS``); ``rebuild`` (migration 0007, ``aggregator sea
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, text
@@ -25,10 +25,10 @@ from sqlalchemy.engine import Connection
 from aggregator.models import Post
 from aggregator.search import (
     SearchRequest,
-    document_text,
     fts_match,
-    index_text,
     language_key,
+    post_text,
+    post_tokens,
     tsquery_text,
 )
 from aggregator.store.schema import StoredTime, stored_time
@@ -42,19 +42,18 @@ def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
         yield items[start : start + CHUNK]
 
 
-def _body(post: Post) -> str:
-    """What the body column holds: the text, the tags, the authors' names."""
-    names = " ".join(a.name for a in post.authors)
-    content = document_text(post.content_html) if post.content_html else post.excerpt
-    return f"{content} {' '.join(post.tags)} {names}"
-
-
 # --------------------------------------------------------------------------------------------
 # Writing
 
 
-def index(conn: Connection, batch: Sequence[Post]) -> None:
-    """(Re)index these posts, but those staff hid; the caller owns the transaction."""
+Tokens = Mapping[str, tuple[str, str]]  # post id -> (title tokens, body tokens)
+
+
+def index(conn: Connection, batch: Sequence[Post], tokens: Tokens | None = None) -> None:
+    """(Re)index these posts, but those staff hid; the caller owns the transaction.
+
+    ``tokens`` (``search.post_tokens``, computed by the cycle's workers) saves stemming here.
+    """
     if not batch:
         return
     latest = list({p.id: p for p in batch}.values())
@@ -69,7 +68,7 @@ def index(conn: Connection, batch: Sequence[Post]) -> None:
     if conn.dialect.name == "postgresql":
         _index_pg(conn, latest)
     else:
-        _index_sqlite(conn, latest)
+        _index_sqlite(conn, latest, tokens or {})
 
 
 def unindex(conn: Connection, ids: Sequence[str]) -> None:
@@ -116,7 +115,7 @@ _SQLITE_DELETE_DOCS = text("DELETE FROM search_docs WHERE doc IN :docs").bindpar
 _PG_DELETE = text("DELETE FROM post_search WHERE post_id = ANY(:ids)")
 
 
-def _index_sqlite(conn: Connection, batch: Sequence[Post]) -> None:
+def _index_sqlite(conn: Connection, batch: Sequence[Post], tokens: Tokens) -> None:
     """Reuse a post's row number when it has one (an update), else take the next."""
     known: dict[str, int] = {}
     for chunk in _chunks([p.id for p in batch]):
@@ -140,9 +139,7 @@ def _index_sqlite(conn: Connection, batch: Sequence[Post]) -> None:
             next_doc += 1
             doc = next_doc
             fresh.append((doc, post.id))
-        rows.append(
-            (doc, index_text(post.language, post.title), index_text(post.language, _body(post)))
-        )
+        rows.append((doc, *(tokens.get(post.id) or post_tokens(post))))
     if fresh:
         conn.exec_driver_sql("INSERT INTO search_docs (doc, post_id) VALUES (?, ?)", fresh)
     conn.exec_driver_sql("INSERT INTO search_fts (rowid, title, body) VALUES (?, ?, ?)", rows)
@@ -178,7 +175,7 @@ def _index_pg(conn: Connection, batch: Sequence[Post]) -> None:
     rows = []
     for post in batch:
         key = language_key(post.language)
-        body = _body(post)[:60_000]
+        body = post_text(post)[:60_000]
         config = _config(configs, key)
         rows.append(
             {"id": post.id, "lang": key, "config": config, "title": post.title, "body": body}
