@@ -110,6 +110,7 @@ def reconcile_jobs(scheduler: BackgroundScheduler, settings: Settings, now: date
         replace_existing=True,
         next_run_time=now,  # a first cycle right away
     )
+    _reconcile_bounces(scheduler, settings, config_path)
     scheduler.add_job(
         "aggregator.jobs:scheduled_job",
         IntervalTrigger(minutes=1),
@@ -142,6 +143,26 @@ def reconcile_jobs(scheduler: BackgroundScheduler, settings: Settings, now: date
             replace_existing=True,
             misfire_grace_time=None,  # however late: coalesced to one run, window since last
         )
+
+
+BOUNCE_JOB = "bounces"
+
+
+def _reconcile_bounces(scheduler: BackgroundScheduler, settings: Settings, path: str) -> None:
+    """The bounce mailbox's job, when ``subscribers.bounce_schedule`` and a mailbox are set."""
+    subs = settings.subscribers
+    if subs.bounce_schedule is None or subs.mailbox is None:
+        if scheduler.get_job(BOUNCE_JOB) is not None:
+            scheduler.remove_job(BOUNCE_JOB)
+        return
+    scheduler.add_job(
+        "aggregator.jobs:bounce_job",
+        CronTrigger.from_crontab(subs.bounce_schedule, timezone=ZoneInfo(settings.site.timezone)),
+        args=[path],
+        id=BOUNCE_JOB,
+        name="bounce mailbox",
+        replace_existing=True,
+    )
 
 
 def run_forever(settings: Settings, stop_event: threading.Event | None = None) -> None:

@@ -129,6 +129,12 @@ class FakeStore:
     def recipients(self, edition_id: str) -> list[RecipientStatus]:
         return list(self.ledger.get(edition_id, {}).values())
 
+    def list_subscribers(self, **_: Any) -> list[Any]:
+        return []  # no list: the editions' static recipients only
+
+    def suppressed(self, hashes: Any) -> dict[str, str]:
+        return {}
+
     def claim_recipient(self, edition_id: str, address: str, now: datetime) -> bool:
         status = self.ledger.get(edition_id, {}).get(address)
         if status is None or status.state not in (RecipientState.PENDING, RecipientState.FAILED):
@@ -346,7 +352,9 @@ def test_edition_reaches_three_recipients_with_full_headers(
         html = html_part(msg)
         doc = lxml.html.fromstring(html)
         hrefs = [a.get("href") for a in doc.iter("a")]
-        assert len(hrefs) == 3 + 3  # three items, the site twice, the unsubscribe link
+        # three items, the site twice, the preference page (signup for a static recipient), the
+        # unsubscribe link
+        assert len(hrefs) == 3 + 4
         assert all(urlsplit(h).scheme == "https" and urlsplit(h).netloc for h in hrefs), hrefs
         assert personal in hrefs
         assert UNSUBSCRIBE_TOKEN not in html

@@ -3,7 +3,8 @@
 With no command it runs the scheduler.  Every command takes ``--config PATH``.  A configuration
 mistake prints one line per problem (file:line: field: message) and exits 2 before anything is
 opened; a held lock exits 3; a command that ran but found problems exits 1.  Each command group
-lives in its own module (``cycle``, ``digest``, ``feeds``, ``serve``, ``users``); this one
+lives in its own module (``cycle``, ``digest``, ``feeds``, ``serve``, ``subscribers``,
+``users``); this one
 assembles them.
 """
 
@@ -22,6 +23,7 @@ from aggregator.cli.fulltext import fulltext
 from aggregator.cli.queue import migrate, scheduler, worker
 from aggregator.cli.search import search
 from aggregator.cli.serve import demo, serve
+from aggregator.cli.subscribers import subscribers
 from aggregator.cli.users import users
 from aggregator.errors import AggregatorError
 from aggregator.scheduler import run_forever
@@ -68,6 +70,7 @@ for command in (
     publish,
     digest,
     feeds,
+    subscribers,
     serve,
     demo,
     users,
