@@ -16,6 +16,8 @@ from sqlalchemy.engine import Connection
 
 from aggregator.models import Post
 from aggregator.store import curation as _curation
+from aggregator.store import posts as _posts
+from aggregator.store import search as _search
 from aggregator.store import staff as _staff
 from aggregator.store import takedowns as _takedowns
 from aggregator.store.curation import Curation
@@ -155,6 +157,7 @@ class ConsoleMethods:
             done = _takedowns.hide_post(conn, post_id, entry.actor, entry.reason, entry.at)
             if done:
                 _staff.audit(conn, entry)
+                _search.unindex(conn, [post_id])  # out of every search at once
             return done
 
     def unhide_post(self, post_id: str, entry: AuditEntry) -> bool:
@@ -162,6 +165,7 @@ class ConsoleMethods:
             done = _takedowns.unhide_post(conn, post_id)
             if done:
                 _staff.audit(conn, entry)
+                _search.index(conn, _posts.posts_by_ids(conn, [post_id]))
             return done
 
     def hidden_posts(self) -> dict[str, Hidden]:
