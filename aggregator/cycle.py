@@ -73,13 +73,12 @@ POST_BATCH = 400
 # workers start up is free (measured at 1,000 sources: 2 per connection cost 0.5 s a cycle, 16
 # nothing measurable, and the bound kept the cycle's memory about 40 MB under the 300 MB budget).
 DOCUMENTS_PER_CONNECTION = 16
-# Runners beyond the documents in flight: the sources waiting for a batched write.
-RUNNERS_SPARE = STATE_BATCH
-# Bytes of fetched documents held at once (waiting for a worker or in one).  The count above
-# bounds 20-entry feeds; members whose documents weigh megabytes need a bound in bytes too.
-# A new fetch starts only while the documents held weigh less than this, so the most held is
-# this plus what the fetches already under way bring (``fetch.concurrency`` documents).
+RUNNERS_SPARE = STATE_BATCH  # runners beyond the documents in flight: those awaiting a write
+# Bytes of fetched documents held (waiting for a worker or in one): a fetch starts only below
+# it, so at most this plus the fetches under way (megabyte documents need a bound in bytes).
 HELD_BYTES = 32 * 2**20
+# Stories a first cycle keeps in memory instead of asking the (empty) store; beyond, it asks.
+WRITTEN_STORIES = 20_000
 
 
 def open_configured_store(settings: Settings) -> Store:
@@ -115,6 +114,7 @@ class _Cycle:
     # duplicate was written by this cycle: they are indexed here and the store is not asked.
     store_was_empty: bool = False
     written: StoryIndex = field(default_factory=lambda: StoryIndex())
+    written_stories: int = 0  # in ``written``
     pending_posts: int = 0
     documents: asyncio.Semaphore = field(default_factory=asyncio.Semaphore)  # set by run()
     held_bytes: int = 0  # of the fetched documents not processed yet
@@ -141,18 +141,13 @@ class _Cycle:
 
             async def runner() -> None:
                 for source in todo:
-                    outcome = await self._one(f, source, states[source.id])
-                    outcomes.append(outcome)
+                    outcomes.append(await self._one(f, source, states[source.id]))
                     if self.progress is not None:
-                        self.progress(outcome)
-
-            # A fixed number of runners, not a task per source, so the cycle's memory does not
-            # grow with the number of sources.  More runners than documents in flight, so
-            # those waiting for a batched write never leave a fetch slot idle.
+                        self.progress(outcomes[-1])
+            # runners, not a task per source: memory does not grow with the sources
+            runners = min(len(sources), bound + RUNNERS_SPARE)
             try:
-                await asyncio.gather(
-                    *(runner() for _ in range(min(len(sources), bound + RUNNERS_SPARE)))
-                )
+                await asyncio.gather(*(runner() for _ in range(runners)))
             finally:
                 self._flush()
         if self.store_failures:
@@ -249,6 +244,7 @@ class _Cycle:
             return
         if self.store_was_empty:
             self.written.merge(batch)
+            self._count_written(sum(len(p.stories) for p in pending))
         for item, count in zip(pending, counts, strict=True):
             if item.done is not None and not item.done.done():
                 item.done.set_result(count)
@@ -270,8 +266,16 @@ class _Cycle:
         if self.store_was_empty:
             for story in item.stories:
                 self.written.add(story)
+            self._count_written(len(item.stories))
         if item.done is not None and not item.done.done():
             item.done.set_result(count)
+
+    def _count_written(self, stories: int) -> None:
+        """``stories`` more in ``written``; past ``WRITTEN_STORIES`` the store is asked instead."""
+        self.written_stories += stories
+        if self.written_stories > WRITTEN_STORIES:
+            self.store_was_empty = False  # what was written is in the store, and found there
+            self.written, self.written_stories = StoryIndex(), 0
 
     def _candidates(self, source_id: str, fresh: Sequence[tuple[str, str]]) -> list[StoryKey]:
         """Stored stories, and stories of the batch not written yet, sharing a key."""

@@ -13,8 +13,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from aggregator.config._base import Strict
-from aggregator.config.digest import _cron_trigger
+from aggregator.config._base import Strict, cron_trigger
 
 
 class MailboxSettings(Strict):
@@ -49,7 +48,7 @@ class SubscriberSettings(Strict):
     def _cron(cls, v: str | None) -> str | None:
         if v is not None:
             try:
-                _cron_trigger(v, UTC)
+                cron_trigger(v, UTC)
             except ValueError as exc:
                 raise ValueError(
                     f"not a cron expression the scheduler reads ({exc}): {v!r}"

@@ -211,8 +211,8 @@ def _deliver(
 
     The claim comes first: if the process dies between the server's "250" and the mark, the
     address stays SENDING and is never mailed twice; so does an address whose session died
-    while its message was being transmitted, which stops the send (DeliveryError), as does a
-    session that cannot be reopened.  A session dropped between messages is reopened.
+    while its message was being transmitted (``SendResult.uncertain``).  A session that
+    cannot be reopened raises (DeliveryError).
     """
     address = recipient.address
     copy: Outgoing | None = None
@@ -228,6 +228,8 @@ def _deliver(
     else:
         assert refusal is not None
         result = refusal
+    if result.uncertain:
+        return result
     if result.ok:
         store.mark_recipient(
             edition_id, address, RecipientState.SENT, now, message_id=result.message_id

@@ -139,6 +139,7 @@ class SendResult:
     message_id: str | None = None
     error: str | None = None
     code: int | None = None
+    uncertain: bool = False  # the session died during DATA: it may have been delivered
 
 
 class Sender(Protocol):
@@ -282,9 +283,9 @@ class SmtpSender:
         """Send an already flattened message (CRLF line ends), reconnecting once when the
         server dropped the session before accepting anything of it.
 
-        A session lost while the message itself was being transmitted raises
-        ``DeliveryError``: the server may have accepted it, so it is never sent again, and the
-        send stops there (the next run resumes with the others).
+        A session lost while the message itself was being transmitted comes back as an
+        ``uncertain`` result: the server may have accepted it, so it must not be sent again;
+        the next message opens a new session.
         """
         self._pace()
         for attempt in (1, 2):
@@ -336,9 +337,10 @@ class SmtpSender:
                 to, False, message_id, _reply(exc.smtp_code, exc.smtp_error), exc.smtp_code
             )
         except (smtplib.SMTPException, OSError) as exc:
-            # it may have been delivered: the claim stays, the send stops, a new run resumes
             self._drop()
-            raise DeliveryError(f"SMTP session lost while sending to {to}: {exc}") from exc
+            return SendResult(
+                to, False, message_id, f"session lost during DATA: {exc}", uncertain=True
+            )
         if code != 250:
             return SendResult(to, False, message_id, _reply(code, reply), code)
         return SendResult(to, True, message_id)
