@@ -49,6 +49,8 @@ from aggregator.models import (
     SourceUpdate,
     UpdateOutcome,
 )
+from aggregator.present.imagefetch import CANDIDATES as IMAGE_CANDIDATES
+from aggregator.present.imagefetch import fetch_lead_images
 from aggregator.publish.publisher import PublishReport, publish_all
 from aggregator.publish.websub import announce
 from aggregator.retention import tidy
@@ -440,6 +442,24 @@ def held_lock(store: Store, name: str, clock: Clock = utc_now) -> Iterator[None]
         store.release_lock(name, owner)
 
 
+def fetch_images(store: Store, settings: Settings, now: datetime) -> None:
+    """The lead images of the newest posts, copied into the output directory before the
+    publish that shows them; a failure here costs images, never the cycle."""
+    try:
+        report = fetch_lead_images(store.recent_posts(IMAGE_CANDIDATES), settings, now)
+    except Exception:
+        log.exception("lead images not updated")
+        return
+    if report.fetched or report.failed or report.removed:
+        log.info(
+            "lead images: %d stored, %d refused, %d kept, %d files removed",
+            report.fetched,
+            report.failed,
+            report.kept,
+            report.removed,
+        )
+
+
 def fetch_and_publish(
     settings: Settings,
     store: Store,
@@ -460,6 +480,7 @@ def fetch_and_publish(
             settings, store, clock=clock, only=only, due_only=due_only, progress=progress
         )
         tidy(store, settings, clock())  # retention, and temp files of a killed run
+        fetch_images(store, settings, clock())
         published = publish_all(store, settings, clock())
     announce(published, settings)
     notices = send_notices(store, settings, clock())

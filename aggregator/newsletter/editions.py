@@ -10,7 +10,7 @@ Everything here is decided from records and ``now``; ``select_posts`` only reads
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -41,9 +41,14 @@ class DigestItem:
     excerpt: str
     language: str
     published: datetime
-    image: str | None = None
+    image: str | None = None  # the thumbnail, a copy on our own site
     also_from: str = ""
     rank: int = 0  # 0 for the newest; the clip drops the highest ranks first
+    tags: str = ""  # the seeds' "tags - dd/mm/yyyy" line
+    day: str = ""  # dd/mm/yyyy
+    image_alt: str = ""
+    image_height: int = 0  # at the thumbnail's width
+    siblings: tuple[tuple[str, str, str], ...] = ()  # (language, link, its name in itself)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,13 +112,17 @@ def group_items(
     posts: Mapping[str, Post],
     group_by: str,
     other: str,
+    topic_label: Callable[[str], str] | None = None,
 ) -> tuple[DigestSection, ...]:
-    """Sections in alphabetical order, "other" last; each post appears in one section only."""
+    """Sections in alphabetical order, "other" last; each post appears in one section only.
+
+    ``topic_label`` names a topic in the edition's language (``present.topics``)."""
+    label = topic_label or _topic_heading
     groups: dict[str, list[DigestItem]] = {}
     for item in items:
         if group_by == "topic":
             topics = posts[item.post_id].topics
-            heading = _topic_heading(topics[0]) if topics else other
+            heading = label(topics[0]) if topics else other
         else:
             heading = item.organisation or other
         groups.setdefault(heading, []).append(item)

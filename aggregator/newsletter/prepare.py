@@ -14,6 +14,7 @@ from datetime import datetime
 from aggregator.config import EditionSettings, Settings
 from aggregator.models import EditionRecord
 from aggregator.newsletter.editions import edition_id, select_in_window, select_posts
+from aggregator.newsletter.look import look_for
 from aggregator.newsletter.mail import MailMessage, build_message
 from aggregator.newsletter.render import (
     RenderedDigest,
@@ -48,6 +49,7 @@ def prepare(store: Store, settings: Settings, edition: EditionSettings, now: dat
         store.get_sources(),
         date=selection.window_end,
         over_cap=selection.over_cap,
+        look=look_for(store, settings, selection.posts),
     )
     if last is not None and not last.sent:
         record = replace(last, post_ids=rendered.post_ids, subject=rendered.subject)

@@ -16,21 +16,27 @@ from __future__ import annotations
 import html as html_lib
 import logging
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
+from zoneinfo import ZoneInfo
 
 from premailer import Premailer
 
 from aggregator.config import EditionSettings, Settings
-from aggregator.i18n import Translator, environment, long_date, translator
+from aggregator.config.site import ColourSettings
+from aggregator.i18n import Translator, environment, long_date, numeric_date, translator
 from aggregator.models import Post, Source
 from aggregator.newsletter.editions import DigestItem, base_lang, group_items
+from aggregator.newsletter.look import DigestLook
 from aggregator.newsletter.mail import one_line
+from aggregator.present.images import ImageView
+from aggregator.present.names import Names
 
 CLIP_BYTES = 100_000  # Gmail clips an HTML part above ~102 KB; keep a margin below it
 CLIP_SLACK = 1_500  # room for the per-recipient unsubscribe URL swapped in after inlining
+THUMB_WIDTH = 120  # the thumbnail beside each item; its file is the 160 px variant
 SHORT_EXCERPT = 140  # characters an excerpt keeps when the edition is too large
 UNSUBSCRIBE_TOKEN = "AGGREGATOR-UNSUBSCRIBE-LINK"  # noqa: S105 - survives jinja escaping and premailer as is
 _PREHEADER_CHARS = 140
@@ -47,23 +53,45 @@ class RenderedDigest:
     post_ids: tuple[str, ...] = ()  # the posts the email shows, newest published first
 
 
-def _item(post: Post, sources: Mapping[str, Source], lang: str, site_url: str) -> DigestItem:
-    source = sources.get(post.source_id)
-    organisation = source.organisation if source else post.source_id
-    others = [sources[s].organisation for s in post.also_from if s in sources]
+def _item(
+    post: Post,
+    sources: Mapping[str, Source],
+    lang: str,
+    site_url: str,
+    look: DigestLook,
+    tz: ZoneInfo,
+) -> DigestItem:
+    """One post as the email shows it, named and dated in the edition's language and zone."""
+    names = look.names or Names(sources, {})
+    organisation = names.organisation(post.source_id, lang)
+    others = [names.short(s, lang) for s in post.also_from if s != post.source_id]
     also = ", ".join(dict.fromkeys(o for o in others if o != organisation))
+    picture = look.picture(post, site_url)
     return DigestItem(
         post_id=post.id,
         title=one_line(post.title),
         url=post.link if _is_web_url(post.link) else site_url,
         organisation=one_line(organisation),
-        date=long_date(post.published, lang),
+        date=long_date(post.published.astimezone(tz), lang),
         excerpt=" ".join(post.excerpt.split()),
         language=post.language or "en",
         published=post.published,
-        image=post.image if post.image and _is_web_url(post.image) else None,
+        image=picture.thumb if picture else None,
         also_from=also,
+        tags=one_line(", ".join(t for t in post.tags if t.strip())),
+        day=numeric_date(post.published.astimezone(tz), lang),
+        image_alt=picture.alt if picture else "",
+        image_height=_thumb_height(picture) if picture else 0,
+        siblings=tuple(
+            (s.language, s.href, s.name)
+            for s in look.siblings.get(post.id, ())
+            if _is_web_url(s.href)
+        ),
     )
+
+
+def _thumb_height(picture: ImageView) -> int:
+    return max(1, round(picture.height * THUMB_WIDTH / picture.width))
 
 
 def _is_web_url(url: str) -> bool:
@@ -98,6 +126,10 @@ class _Frame:
     edition_date: str
     subject: str
     group_by: str
+    logo: str = ""  # absolute: an email has no relative URLs
+    colors: ColourSettings = field(default_factory=ColourSettings)
+    topic_label: Callable[[str], str] | None = None
+    home: str = ""  # the page set in the edition's language, else the site's root
 
 
 def render_edition(
@@ -109,6 +141,7 @@ def render_edition(
     date: datetime,
     over_cap: int = 0,
     clip_bytes: int = CLIP_BYTES,
+    look: DigestLook | None = None,
 ) -> RenderedDigest:
     """Render both parts of an edition and inline its CSS once, under Gmail's clip.
 
@@ -119,14 +152,16 @@ def render_edition(
     """
     lang = base_lang(edition.language)
     site_url = settings.site.base_url
+    look = look or DigestLook()
     ordered = sorted(
-        (_item(p, sources, lang, site_url) for p in posts),
+        (_item(p, sources, lang, site_url, look, ZoneInfo(edition.timezone)) for p in posts),
         key=lambda i: (i.published, i.post_id),
         reverse=True,
     )
     items = [replace(item, rank=rank) for rank, item in enumerate(ordered)]
     by_id = {p.id: p for p in posts}
     frame = _frame(settings, edition, len(items) + over_cap, items, date, lang)
+    frame = replace(frame, topic_label=_topic_labeller(look, lang))
     notes: list[str] = []
     if over_cap:
         notes.append(f"{over_cap} more posts than max_items ({edition.max_items}) left to the site")
@@ -215,12 +250,9 @@ def _frame(
     lang: str,
 ) -> _Frame:
     t = translator(lang)
-    site_title = one_line(settings.site.title)
-    intro = (
-        edition.intro
-        or settings.site.intro.get(lang)
-        or t.gettext("New posts from the network since the last edition.")
-    )
+    site_title = one_line(settings.site.title_in(lang))
+    # not the site's intro: it speaks of "this page"; an edition may set its own
+    intro = edition.intro or t.gettext("New posts from the network since the last edition.")
     edition_date = long_date(date, lang)
     values = {
         "site": site_title,
@@ -238,7 +270,24 @@ def _frame(
         edition_date,
         subject,
         edition.group_by,
+        _logo(settings),
+        settings.site.colors,
+        home=settings.site.base_url
+        + (f"{lang}/" if edition.language and lang in settings.site.languages else ""),
     )
+
+
+def _logo(settings: Settings) -> str:
+    """The network's logo as an absolute URL on the site (``site.logo`` or the shipped mark)."""
+    logo = settings.site.logo or "static/logo.png"
+    return logo if _is_web_url(logo) else urljoin(settings.site.base_url, logo)
+
+
+def _topic_labeller(look: DigestLook, lang: str) -> Callable[[str], str] | None:
+    topics = look.topics
+    if topics is None:
+        return None
+    return lambda key: topics.label(key, lang)
 
 
 def _default_subject(t: Translator, count: int) -> str:
@@ -262,8 +311,19 @@ def _context(
         "intro": frame.intro,
         "edition_date": frame.edition_date,
         "preheader": preheader,
-        "sections": group_items(items, posts, frame.group_by, other),
+        "sections": group_items(items, posts, frame.group_by, other, frame.topic_label),
         "more_count": more,
+        "logo": frame.logo,
+        "colors": frame.colors,
+        "links": {
+            name: f"{frame.site_url}{path}?lang={frame.lang}"
+            for name, path in (
+                ("submit", "submit"),
+                ("sources", "sources"),
+                ("subscribe", "subscribe"),
+            )
+        },
+        "site_home": frame.home,
         "unsubscribe_href": UNSUBSCRIBE_TOKEN,
         "wrap": wrap,
     }

@@ -74,9 +74,9 @@ def plan(
     fetch: list[str] = []
     for url in urls:
         entry = manifest.get(url)
-        if isinstance(entry, dict) and "key" in entry:
-            keep[url] = entry
-        elif isinstance(entry, dict) and _recent(entry.get("at"), now):
+        if (isinstance(entry, dict) and "key" in entry) or (
+            isinstance(entry, dict) and _recent(entry.get("at"), now)
+        ):
             keep[url] = entry
         elif len(fetch) < PER_RUN:
             fetch.append(url)
@@ -103,9 +103,7 @@ def stored_images(root: Path) -> dict[str, Stored]:
     return read_manifest(load_manifest(root))
 
 
-def fetch_lead_images(
-    posts: Sequence[Post], settings: Settings, now: datetime
-) -> ImageReport:
+def fetch_lead_images(posts: Sequence[Post], settings: Settings, now: datetime) -> ImageReport:
     """Fetch, check, resize and store the lead images of ``posts`` not stored yet."""
     root = settings.output_dir
     manifest = load_manifest(root)

@@ -35,7 +35,7 @@ DIRECTORY = "images"  # under the output directory
 MANIFEST = "images/index.json"
 
 
-class ImageRefused(ValueError):  # noqa: N818 - a refusal, not a crash
+class ImageRefused(ValueError):
     """The bytes are not an image we republish; the message says why, in English, for logs."""
 
 
@@ -90,7 +90,7 @@ def make_variants(data: bytes) -> Made:
     return Made(key, width, height, variants)
 
 
-class _opened:  # noqa: N801 - used as a context manager, named like one
+class _opened:
     """Open with Pillow, refusing what is not a plain raster image of a sane size."""
 
     def __init__(self, data: bytes) -> None:

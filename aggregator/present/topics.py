@@ -27,10 +27,10 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from aggregator.i18n import base_language
 from aggregator.ingest.plaintext import fold
 from aggregator.models import Post
 from aggregator.present.text import clean_line
-from aggregator.i18n import base_language
 
 Evidence = dict[str, dict[str, Counter[int]]]  # topic key -> language -> label index -> votes
 ENOUGH_POSTS = 100  # per topic and language tag: the newest posts speak for current usage

@@ -141,7 +141,11 @@ def post_view(
     tags = ", ".join(tag for tag in (clean_line(x) for x in post.tags) if tag)
     numeric = numeric_date(local, language)
     source_label = names.feed(post.source_id, language)
-    organisation = names.organisation(post.source_id, language) if post.source_id in sources or post.source_id in names.configured else ""
+    organisation = (
+        names.organisation(post.source_id, language)
+        if post.source_id in sources or post.source_id in names.configured
+        else ""
+    )
     title = clean_line(post.title) or _shorten(clean_line(post.excerpt)) or source_label
     also = ", ".join(
         dict.fromkeys(names.short(s, language) for s in post.also_from if s != post.source_id)
@@ -296,9 +300,7 @@ def render_page_set(
 
 def _member_links(prefix: str, lang: str) -> dict[str, str]:
     """The pages ``serve`` answers beside the published files, in the reader's language."""
-    return {
-        name: f"{prefix}{name}?lang={lang}" for name in ("subscribe", "submit", "sources")
-    }
+    return {name: f"{prefix}{name}?lang={lang}" for name in ("subscribe", "submit", "sources")}
 
 
 def _logo(logo: str | None, base_url: str, prefix: str) -> str:

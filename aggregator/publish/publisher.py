@@ -22,6 +22,10 @@ from pathlib import Path
 from aggregator.config import Settings
 from aggregator.i18n.templating import TEMPLATES_DIR
 from aggregator.models import Post
+from aggregator.present.imagefetch import stored_images
+from aggregator.present.machine import machine_titles
+from aggregator.present.names import Names
+from aggregator.present.siblings import find_siblings
 from aggregator.publish.archives import archive_path, archive_plan, write_archives
 from aggregator.publish.atom import atom_document
 from aggregator.publish.editions import FeedSpec, edition_posts, feed_specs, undated_overflow
@@ -29,10 +33,6 @@ from aggregator.publish.jsonfeed import json_feed_document
 from aggregator.publish.memo import Memo, Writer, post_digests, salt
 from aggregator.publish.opml import opml_document
 from aggregator.publish.outputs import BatchWriter, clean_line, remove_with_twin
-from aggregator.present.imagefetch import stored_images
-from aggregator.present.machine import machine_titles
-from aggregator.present.names import Names
-from aggregator.present.siblings import find_siblings
 from aggregator.publish.pages import Extras, FeedLink, page_sets, render_page_set, set_posts
 from aggregator.publish.rss import rss_document
 from aggregator.publish.site import ATOM_TYPE, JSON_TYPE, RSS_TYPE, Site, load_site
@@ -195,9 +195,7 @@ def brand_css(settings: Settings) -> str:
     """The network's colours as CSS custom properties (``site.colors``); a file, since the pages'
     Content-Security-Policy allows no inline style."""
     c = settings.site.colors
-    return (
-        f":root {{ --brand: {c.primary}; --accent: {c.accent}; --link: {c.link}; }}\n"
-    )
+    return f":root {{ --brand: {c.primary}; --accent: {c.accent}; --link: {c.link}; }}\n"
 
 
 def _remove_stale_pages(root: Path, current: Iterable[str]) -> tuple[Path, ...]:

@@ -23,8 +23,8 @@ from urllib.parse import quote, urlsplit
 
 from aggregator.config import Settings
 from aggregator.models import Post, Source, SourceState
-from aggregator.publish.outputs import clean_line, clean_name
 from aggregator.present.topics import TopicLabels, choose_topic_labels
+from aggregator.publish.outputs import clean_line, clean_name
 from aggregator.store.protocol import Store
 
 ATOM_TYPE = "application/atom+xml"
