@@ -129,8 +129,10 @@ def site(
 ) -> Site:
     jpeg = {"Content-Type": "image/jpeg"}
     photo = member.route("/img/photo.jpg", _jpeg(1600, 900), headers=jpeg)
-    huge = member.route("/img/huge.jpg", b"\xff\xd8\xff" + b"\0" * (30 * 1024 * 1024), headers=jpeg)
-    html = member.route("/img/page.jpg", b"<!DOCTYPE html><html><body>Not found</body></html>", headers=jpeg)  # fmt: skip
+    thirty_mb = b"\xff\xd8\xff" + b"\0" * (30 * 1024 * 1024)
+    huge = member.route("/img/huge.jpg", thirty_mb, headers=jpeg)
+    page = b"<!DOCTYPE html><html><body>Not found</body></html>"
+    html = member.route("/img/page.jpg", page, headers=jpeg)
     private = other.url("/photo.jpg")
     base = member.url("")
     items = [
@@ -434,10 +436,12 @@ def test_forty_items_with_thumbnails_stay_under_gmails_clip(tmp_path: Path) -> N
             content_html=f'<img src="https://uclg.example.org/{i}.jpg" alt="Photo {i}">',
             tags=("Housing", "Climate"),
             image=f"https://uclg.example.org/{i}.jpg",
-        )  # fmt: skip
+        )
         for i in range(40)
     ]
-    images = {p.image or "": Stored(f"{i:024x}", 1200, 800, (160, 320, 640)) for i, p in enumerate(posts)}  # fmt: skip
+    images = {
+        p.image or "": Stored(f"{i:024x}", 1200, 800, (160, 320, 640)) for i, p in enumerate(posts)
+    }
     rendered = render_edition(
         settings, settings.edition("weekly"), posts, {}, date=NOW, look=DigestLook(images=images)
     )
