@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import lxml.etree
 import lxml.html
 import pytest
 from PIL import Image
@@ -36,6 +37,7 @@ from tests.httpserver import FixtureServer
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 ALT = "The mayor opens the new tram line"
+ATOM = "{http://www.w3.org/2005/Atom}"
 
 
 def _jpeg(width: int, height: int, colour: tuple[int, int, int] = (30, 110, 170)) -> bytes:
@@ -358,6 +360,17 @@ def test_french_readers_see_french_names_topics_and_dates(site: Site) -> None:
     assert digest.cssselect("a.plus")[0].text_content() == "(+)"
     english = lxml.html.fromstring(site.digest_html)
     assert "Housing" in [h.text_content() for h in english.cssselect("h2")]
+
+
+def test_the_combined_feed_names_each_member_in_the_posts_language(site: Site) -> None:
+    root = lxml.etree.parse(str(site.out / "feed.atom")).getroot()
+    authors = {
+        entry.findtext(f"{ATOM}title"): entry.findtext(f"{ATOM}author/{ATOM}name")
+        for entry in root.iter(f"{ATOM}entry")
+    }
+    assert authors["Le plan logement"] == "Cités et Gouvernements Locaux Unis"
+    assert authors["El plan de vivienda"] == "Ciudades y Gobiernos Locales Unidos"
+    assert authors["The housing plan"] == "United Cities and Local Governments"
 
 
 def test_the_network_colours_and_logo_reach_page_and_digest(site: Site) -> None:

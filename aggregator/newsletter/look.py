@@ -47,6 +47,6 @@ def look_for(store: Store, settings: Settings, posts: Sequence[Post]) -> DigestL
     return DigestLook(
         names=Names.of(settings, store.get_sources()),
         topics=choose_topic_labels(settings.topics, settings.topic_labels, everything),
-        siblings=find_siblings(everything),
+        siblings=find_siblings(everything, settings.site.languages),
         images=stored_images(settings.output_dir),
     )

@@ -20,7 +20,7 @@ the French one, each linking the others.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from aggregator.i18n import autonym, base_language
@@ -46,8 +46,11 @@ def variant_key(link: str, language: str) -> str | None:
     return f"{head}/{{}}{tail or ''}{query or ''}"
 
 
-def find_siblings(posts: Iterable[Post]) -> dict[str, tuple[Sibling, ...]]:
-    """Each post's versions in other languages, by post id (posts without any are left out)."""
+def find_siblings(
+    posts: Iterable[Post], order: Sequence[str] = ()
+) -> dict[str, tuple[Sibling, ...]]:
+    """Each post's versions in other languages, by post id (posts without any are left out);
+    in the order of ``order`` (the site's languages), then by language tag."""
     posts = list(posts)
     by_link = {p.link: p for p in posts if p.link}
     groups = _Groups()
@@ -60,16 +63,19 @@ def find_siblings(posts: Iterable[Post]) -> dict[str, tuple[Sibling, ...]]:
             if alt.hreflang and base_language(alt.hreflang) != lang:
                 groups.join(post.link, alt.href)
     members = groups.all()
+    rank = {lang: i for i, lang in enumerate(order)}
     out: dict[str, tuple[Sibling, ...]] = {}
     for post in posts:
         linked = members.get(groups.find(post.link), ()) if post.link else ()
-        found = _versions(post, (x for x in linked if x != post.link), by_link)
+        found = _versions(post, (x for x in linked if x != post.link), by_link, rank)
         if found:
             out[post.id] = found
     return out
 
 
-def _versions(post: Post, links: Iterable[str], by_link: Mapping[str, Post]) -> tuple[Sibling, ...]:
+def _versions(
+    post: Post, links: Iterable[str], by_link: Mapping[str, Post], rank: Mapping[str, int]
+) -> tuple[Sibling, ...]:
     """One sibling per other language: a post read in that language first, else the post's own
     ``hreflang`` alternate."""
     own = base_language(post.language)
@@ -82,7 +88,8 @@ def _versions(post: Post, links: Iterable[str], by_link: Mapping[str, Post]) -> 
         lang = base_language(alt.hreflang)
         if lang and lang != own:
             chosen.setdefault(lang, alt.href)
-    return tuple(Sibling(lang, chosen[lang], autonym(lang)) for lang in sorted(chosen))
+    ordered = sorted(chosen, key=lambda lang: (rank.get(lang, len(rank)), lang))
+    return tuple(Sibling(lang, chosen[lang], autonym(lang)) for lang in ordered)
 
 
 class _Groups:

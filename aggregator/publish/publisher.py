@@ -172,7 +172,7 @@ def page_extras(site: Site, root: Path) -> Extras:
     """Names, language versions, stored images and machine titles: once for every page set."""
     return Extras(
         names=Names.of(site.settings, site.sources),
-        siblings=find_siblings(site.posts),
+        siblings=find_siblings(site.posts, site.settings.site.languages),
         images=stored_images(root),
         machine=machine_titles(site.settings.site.machine_translation),
         topics=site.topics,
