@@ -119,6 +119,16 @@ class FakeStore:
         for address in recipients:
             ledger.setdefault(address, RecipientStatus(edition.id, address, RecipientState.PENDING))
 
+    def open_edition(
+        self, edition: EditionRecord, recipients: Sequence[str], based_on: str | None
+    ) -> bool:
+        current = self.last_edition(edition.name)
+        existing = self.editions.get(edition.id)
+        if (current.id if current else None) != based_on or (existing and existing.sent):
+            return False
+        self.save_edition(replace(edition, sent=False), recipients)
+        return True
+
     def recipients(self, edition_id: str) -> list[RecipientStatus]:
         return list(self.ledger.get(edition_id, {}).values())
 

@@ -24,6 +24,7 @@ OWNERS: dict[str, set[str]] = {
     "aiohttp_session": {"web/session"},
     "cryptography": {"web/session"},
     "ruamel": {"config", "members/roster"},
+    "filelock": {"members/roster"},
     "smtplib": {"newsletter/mail"},
     "click": {"cli"},
     "rich": {"cli"},

@@ -82,7 +82,9 @@ def test_an_edit_keeps_the_files_permissions_and_leaves_no_temporary_file(
     remove_source(path, "vvsg")
 
     assert path.stat().st_mode & 0o777 == 0o640
-    assert [p.name for p in tmp_path.iterdir()] == ["feeds.yaml"]
+    # the edit lock's file stays (flock locks an inode: removing it would let two editors in)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".feeds.yaml.lock", "feeds.yaml"]
+    assert (tmp_path / ".feeds.yaml.lock").stat().st_mode & 0o777 == 0o600
 
 
 def test_remove_deletes_only_that_entry_and_keeps_comments_and_order(tmp_path: Path) -> None:
@@ -154,7 +156,7 @@ def test_an_edit_that_would_break_the_config_leaves_the_file_untouched(tmp_path:
     with pytest.raises(ConfigError):
         add_sources(path, [NewSource("Bad Id!", "x", "x", "https://x.example/")])
     assert path.read_bytes() == ORIGINAL.encode("utf-8")
-    assert [p.name for p in tmp_path.iterdir()] == ["feeds.yaml"]  # no temp file left behind
+    assert not list(tmp_path.glob(".tmp-*"))  # no temp file left behind
 
 
 def test_remove_unknown_id_raises_key_error(tmp_path: Path) -> None:

@@ -1,7 +1,12 @@
 """``digest``: preview, send and list the email digest's editions.
 
-``send`` is idempotent (nobody gets an edition twice) and exits 3 when another send of the same
-edition holds its lock; ``--to`` sends one ``[TEST]`` copy without touching the ledger.
+``send`` is idempotent (nobody gets an edition twice).  Its exit status says what a script
+needs to know: 0 all done, 1 some recipients refused by the server, 3 another send of the same
+edition holds its lock, 4 the SMTP session failed (closed port, refused greeting, timeout,
+dropped connection): the addresses not sent and those left unconfirmed are listed on stderr.
+``--to`` sends one ``[TEST]`` copy without touching the ledger.  ``list`` names, under the
+table, the unconfirmed addresses of each edition (in flight when a send stopped; never resent
+automatically) so that staff can resend by hand.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from aggregator.cli.common import (
 from aggregator.cycle import held_lock
 from aggregator.errors import ConfigError, LockedError
 from aggregator.jobs import digest_now
+from aggregator.newsletter.delivery import SendReport, unconfirmed
 from aggregator.newsletter.digest import preview, send
 from aggregator.store.protocol import Store
 
@@ -92,8 +98,23 @@ def digest_send(ctx: click.Context, config_path: Path, edition: str, to: str | N
             err_console.print(f"[red]{exc}[/]")
             raise SystemExit(3) from None
     console.print(str(result))
-    if getattr(result, "failed", ()):
+    if result.error is not None:
+        _report_stopped(result)
+        ctx.exit(SESSION_FAILED)
+    if result.failed:
         ctx.exit(1)
+
+
+SESSION_FAILED = 4  # the exit status of a send whose SMTP session failed
+
+
+def _report_stopped(result: SendReport) -> None:
+    """On stderr, for the operator and the service manager's log: what did not go out."""
+    err_console.print(f"[red]digest send failed: {result.error}[/]")
+    for address in result.unsent:
+        err_console.print(f"  not sent: {address}")
+    for address in result.unconfirmed:
+        err_console.print(f"  unconfirmed (not resent): {address}")
 
 
 @digest.command("list")
@@ -101,9 +122,13 @@ def digest_send(ctx: click.Context, config_path: Path, edition: str, to: str | N
 def digest_list(config_path: Path) -> None:
     """Past editions and their delivery status."""
     settings = load_settings(config_path)
+    in_flight: list[tuple[str, tuple[str, ...]]] = []
     with opened_store(settings) as store:
         table = Table("edition", "window", "posts", "recipients", "status")
         for ed in store.list_editions():
+            stuck = unconfirmed(store, ed.id)
+            if stuck:
+                in_flight.append((ed.id, stuck))
             states = [r.state.value for r in store.recipients(ed.id)]
             summary = ", ".join(f"{states.count(s)} {s}" for s in sorted(set(states))) or "-"
             start = when(ed.window_start) if ed.window_start else "start"
@@ -115,3 +140,11 @@ def digest_list(config_path: Path) -> None:
                 "sent" if ed.sent else "not sent",
             )
     console.print(table)
+    for edition_id, addresses in in_flight:
+        console.print(
+            f"{edition_id}: {len(addresses)} unconfirmed (in flight when a send stopped; "
+            "never resent automatically; check and resend by hand):",
+            highlight=False,
+        )
+        for address in addresses:
+            console.print(f"  {address}")

@@ -10,8 +10,8 @@ Nothing here touches the store or the network: a bad file stops a command before
 
 What enters: the text of ``feeds.yaml``.  What leaves: one frozen ``Settings`` (or a
 ``ConfigError`` whose lines name file, line and field).  One module per section of the file
-(``sources``, ``site``, ``digest``), ``settings`` for the whole, ``loading`` for the YAML and the
-positions; a new section gets a module of its own.
+(``sources``, ``site``, ``digest``, ``web``), ``settings`` for the whole, ``loading`` for the
+YAML and the positions; a new section gets a module of its own.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from aggregator.config.loading import load, loads, locate
 from aggregator.config.settings import Settings
 from aggregator.config.site import FetchSettings, SiteSettings
 from aggregator.config.sources import ScrapeSettings, SourceSettings
+from aggregator.config.web import WebSettings
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -33,6 +34,7 @@ __all__ = [
     "SiteSettings",
     "SmtpSettings",
     "SourceSettings",
+    "WebSettings",
     "load",
     "loads",
     "locate",

@@ -11,6 +11,7 @@ from aggregator.config._base import DEFAULT_CONFIG, LANG_RE, Strict
 from aggregator.config.digest import DigestSettings, EditionSettings
 from aggregator.config.site import FetchSettings, SiteSettings
 from aggregator.config.sources import SourceSettings
+from aggregator.config.web import WebSettings
 from aggregator.errors import ConfigError
 from aggregator.models import Source
 
@@ -19,6 +20,7 @@ class Settings(Strict):
     site: SiteSettings = Field(default_factory=SiteSettings)
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     digest: DigestSettings = Field(default_factory=DigestSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
     # network-wide topics: key -> the labels members use for it, in any language; a topic may
     # instead map languages to its labels (``fr: Résilience``), which ``_topic_languages``
     # splits into the plain list here and the label each language shows in ``topic_labels``

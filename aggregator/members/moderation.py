@@ -9,10 +9,11 @@ words in the moderator's language (the ``/admin`` page), and one English line (t
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from aggregator import config
 from aggregator.errors import AggregatorError, ConfigError
 from aggregator.i18n import translator
 from aggregator.members import discover, roster
+from aggregator.models import Source
 from aggregator.store.protocol import Store
 from aggregator.store.submissions import APPROVED, PENDING, REJECTED, Submission
 
@@ -111,10 +113,56 @@ def _decided_meanwhile(submission_id: int) -> ApprovalError:
 
 
 def approve(store: Store, config_path: Path, submission_id: int, now: datetime) -> roster.NewSource:
-    """Write a pending submission into ``feeds.yaml`` (comments kept) and mark it approved."""
-    sub = _pending(store, submission_id)
+    """Write a pending submission into ``feeds.yaml`` (comments kept) and mark it approved.
+
+    The whole decision holds the file's edit lock (``roster.editing``): a concurrent approval
+    reads the file only after this one wrote it, so neither source is lost.  The submission is
+    marked approved only once its source is in the file, and the source is taken out again if
+    someone else decided the submission meanwhile.  An approval cut short between the two
+    (the source written, the submission still pending) is completed by approving it again.
+    """
+    _pending(store, submission_id)
+    with _config_locked(config_path):
+        sub = _pending(store, submission_id)
+        settings = _load(config_path)
+        same = discover.duplicate_of(discover.feed_keys(sub.feed_url), settings.source_list())
+        if same is not None and same.contact == sub.contact and same.url == sub.feed_url:
+            new = _written(same)
+        elif same is not None:
+            raise ApprovalError(
+                ApprovalProblem.ALREADY_CONFIGURED,
+                f"{sub.feed_url} is already configured as source {same.id}",
+                url=sub.feed_url,
+                source=same.id,
+            )
+        else:
+            new = _new_source(sub, settings)
+            _add(config_path, new)
+        if not store.decide_submission(submission_id, APPROVED, now, source_id=new.id):
+            if same is None:
+                roster.remove_source(config_path, new.id)
+            raise _decided_meanwhile(submission_id)
+    return new
+
+
+@contextlib.contextmanager
+def _config_locked(config_path: Path) -> Iterator[None]:
     try:
-        settings = config.load(config_path)
+        with roster.editing(config_path):
+            yield
+    except ConfigError as exc:  # the lock, or undoing a write: the file is as it was
+        detail = "; ".join(exc.problems)
+        raise ApprovalError(
+            ApprovalProblem.CONFIG_UNCHANGED,
+            f"{config_path} was not changed: {detail}",
+            path=str(config_path),
+            detail=detail,
+        ) from exc
+
+
+def _load(config_path: Path) -> config.Settings:
+    try:
+        return config.load(config_path)
     except ConfigError as exc:
         detail = "; ".join(exc.problems)
         raise ApprovalError(
@@ -123,20 +171,32 @@ def approve(store: Store, config_path: Path, submission_id: int, now: datetime) 
             path=str(config_path),
             detail=detail,
         ) from exc
-    same = discover.duplicate_of(discover.feed_keys(sub.feed_url), settings.source_list())
-    if same is not None:
-        raise ApprovalError(
-            ApprovalProblem.ALREADY_CONFIGURED,
-            f"{sub.feed_url} is already configured as source {same.id}",
-            url=sub.feed_url,
-            source=same.id,
-        )
+
+
+def _written(source: Source) -> roster.NewSource:
+    """The entry an earlier, interrupted approval already wrote."""
+    return roster.NewSource(
+        id=source.id,
+        name=source.name,
+        organisation=source.organisation,
+        url=source.url,
+        homepage=source.homepage,
+        language=source.language,
+        tags=tuple(source.tags),
+        contact=source.contact,
+    )
+
+
+def _new_source(sub: Submission, settings: config.Settings) -> roster.NewSource:
     choices = discover.Choices(organisation=sub.organisation, language=sub.language)
     taken = {s.id for s in settings.sources}
     new = discover.new_source(_candidate_from(sub), choices, settings, taken)
     if isinstance(new, str):
         raise ApprovalError(ApprovalProblem.INVALID_SOURCE, new, detail=new)
-    new = dataclasses.replace(new, contact=sub.contact)
+    return dataclasses.replace(new, contact=sub.contact)
+
+
+def _add(config_path: Path, new: roster.NewSource) -> None:
     try:
         roster.add_sources(config_path, [new])
     except ConfigError as exc:
@@ -147,9 +207,6 @@ def approve(store: Store, config_path: Path, submission_id: int, now: datetime) 
             path=str(config_path),
             detail=detail,
         ) from exc
-    if not store.decide_submission(submission_id, APPROVED, now, source_id=new.id):
-        raise _decided_meanwhile(submission_id)
-    return new
 
 
 def reject(store: Store, submission_id: int, reason: str, now: datetime) -> None:

@@ -9,6 +9,13 @@ so this module uses ruamel.yaml to *locate* the ``sources`` entries (it records 
 every node) and to *render* the new entry, then splices lines.  The result is validated with
 ``config.loads`` before it replaces the file, atomically.
 
+**One editor at a time.**  Two approvals at once (``feeds approve 1 & feeds approve 2``, or two
+clicks on ``/admin``) each read the file, add their entry and rename their version over it: the
+last rename wins and the other source is lost although both said "added".  Every
+read-validate-rewrite therefore holds an exclusive lock on a file beside it
+(``.feeds.yaml.lock``, filelock's ``flock``); ``editing`` holds it for a caller whose decision
+spans more than the write (moderation reads the sources, picks an id, writes and records).
+
 OPML (the subscription-list format every feed reader imports and exports) is read with lxml with
 DTDs, entities and network access off, after refusing any document that declares a DOCTYPE: an
 OPML file is a member's upload, and entity expansion is a classic way to exhaust memory.
@@ -16,16 +23,19 @@ OPML file is a member's upload, and entity expansion is a classic way to exhaust
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
+import threading
 import unicodedata
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
+import filelock
 import lxml.etree
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -44,6 +54,7 @@ __all__ = [
     "OpmlFeed",
     "add_sources",
     "add_to_text",
+    "editing",
     "load_yaml",
     "read_opml",
     "remove_from_text",
@@ -248,6 +259,42 @@ def remove_from_text(text: str, source_id: str, path: Path) -> str:
 # feeds.yaml: reading and writing the file
 
 
+LOCK_TIMEOUT_S = 60.0  # an edit takes milliseconds; a minute means a stuck or stopped editor
+_held = threading.local()  # paths this thread holds the lock of: editing() is reentrant
+
+
+def lock_path(path: Path) -> Path:
+    """The lock file of a configuration file: a dotfile beside it (the web server skips those)."""
+    return path.with_name(f".{path.name}.lock")
+
+
+@contextlib.contextmanager
+def editing(path: Path, *, timeout_s: float = LOCK_TIMEOUT_S) -> Iterator[None]:
+    """Hold the configuration file's edit lock (reentrant within a thread).
+
+    Raises ``ConfigError`` naming the lock file if another editor keeps it past ``timeout_s``;
+    the lock goes with its holder's process, so a killed command never leaves it behind.
+    """
+    key = str(path.resolve())
+    held: set[str] = getattr(_held, "paths", set())
+    if key in held:
+        yield
+        return
+    lock = filelock.FileLock(str(lock_path(path)), timeout=timeout_s, mode=0o600)
+    try:
+        lock.acquire()
+    except filelock.Timeout as exc:
+        raise ConfigError(
+            str(path), [f"{path}: another command is editing it (lock {lock_path(path)})"]
+        ) from exc
+    _held.paths = held | {key}
+    try:
+        yield
+    finally:
+        _held.paths = held - {key}
+        lock.release()
+
+
 def _write_config(path: Path, text: str) -> None:
     """Replace ``path`` in one rename, so a crash never leaves half a config behind.
 
@@ -267,18 +314,20 @@ def _read(path: Path) -> str:
 
 def add_sources(path: Path, sources: Sequence[NewSource]) -> config.Settings:
     """Append ``sources`` to the file; raise ``ConfigError`` (file untouched) if it would break."""
-    text = _read(path)
-    new_text = add_to_text(text, sources, path)
-    settings = config.loads(new_text, path)
-    _write_config(path, new_text)
+    with editing(path):
+        text = _read(path)
+        new_text = add_to_text(text, sources, path)
+        settings = config.loads(new_text, path)
+        _write_config(path, new_text)
     return settings
 
 
 def remove_source(path: Path, source_id: str) -> config.Settings:
     """Remove one source; ``KeyError`` if no source has that id."""
-    new_text = remove_from_text(_read(path), source_id, path)
-    settings = config.loads(new_text, path)
-    _write_config(path, new_text)
+    with editing(path):
+        new_text = remove_from_text(_read(path), source_id, path)
+        settings = config.loads(new_text, path)
+        _write_config(path, new_text)
     return settings
 
 

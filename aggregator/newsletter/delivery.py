@@ -1,10 +1,17 @@
 """Sending an edition: the ledger's claims, one message per recipient, test copies.
 
 **At most once per recipient.**  Each address is claimed in the ledger (PENDING/FAILED ->
-SENDING) before the SMTP conversation; a crash mid-send leaves it SENDING and it is never
-retried blindly.  A server refusal is recorded as FAILED and retried by the next run, once: an
-edition closes when every recipient is sent, in flight, or refused twice.  A test copy goes to
-one address and leaves the ledger untouched.
+SENDING) before the SMTP conversation; a crash or a lost connection mid-send leaves it SENDING
+and it is never retried blindly: the message may have arrived, and a second copy is worse than
+a hand-made resend.  Such addresses are *unconfirmed*: every report of the edition (the send
+that stopped, the next one, ``digest list``) names them so that staff can check and resend by
+hand.  A server refusal is recorded as FAILED and retried by the next run, once: an edition
+closes when every recipient is sent, unconfirmed, or refused twice.  A test copy goes to one
+address and leaves the ledger untouched.
+
+The edition is recorded only if the ledger did not move since it was read
+(``Store.open_edition``): a preview that raced this send cannot have created a second window
+over the same posts, and a send that lost such a race prepares the edition once more.
 """
 
 from __future__ import annotations
@@ -33,6 +40,8 @@ class SendReport:
     empty: bool = False  # nothing new in the window and skip_empty: nothing sent or recorded
     complete: bool = False  # the edition is now marked sent
     error: str | None = None  # the SMTP session failed; unsent recipients stay pending
+    unconfirmed: tuple[str, ...] = ()  # SENDING: in flight when a send stopped; never resent
+    unsent: tuple[str, ...] = ()  # still waiting (PENDING or FAILED): the next send tries them
 
     def __str__(self) -> str:
         """One line for logs and the CLI."""
@@ -46,6 +55,13 @@ class SendReport:
         line += "; ".join(["", *(f"{a}: {e}" for a, e in self.failed)])
         if self.error:
             line += f"; stopped: {self.error}"
+            if self.unsent:
+                line += f"; not sent yet (the next send tries them): {', '.join(self.unsent)}"
+        if self.unconfirmed:
+            line += (
+                f"; unconfirmed, not resent (in flight when a send stopped; "
+                f"check and resend by hand): {', '.join(self.unconfirmed)}"
+            )
         if self.complete:
             line += "; edition complete"
         return line
@@ -80,11 +96,12 @@ def send_edition(
     factory: SenderFactory,
 ) -> SendReport:
     """Mail the current edition to every recipient still PENDING or FAILED, then maybe close it."""
-    prepared = prepare(store, settings, edition, now)
+    prepared = _opened(store, settings, edition, now)
+    if prepared is None:
+        return SendReport(None, error=_MOVED.format(name=edition.name))
     if prepared.empty and edition.skip_empty:
         return SendReport(None, empty=True)
     record = prepared.record
-    store.save_edition(record, edition.recipients)
     before = {r.address: r.state for r in store.recipients(record.id)}
     targets = [
         a
@@ -111,7 +128,55 @@ def send_edition(
     if complete:
         record = replace(record, sent=True)
         store.save_edition(record, edition.recipients)
-    return SendReport(record, tuple(sent), tuple(failed), skipped, complete=complete, error=error)
+    after = {r.address: r.state for r in store.recipients(record.id)}
+    return SendReport(
+        record,
+        tuple(sent),
+        tuple(failed),
+        skipped,
+        complete=complete,
+        error=error,
+        unconfirmed=_in_state(after, edition.recipients, RecipientState.SENDING),
+        unsent=_in_state(after, edition.recipients, RecipientState.PENDING, RecipientState.FAILED),
+    )
+
+
+_MOVED = (
+    "the ledger of {name} changed twice while this send prepared it (another preview or send "
+    "recorded an edition): nothing was sent; run the send again"
+)
+
+
+def _opened(
+    store: Store, settings: Settings, edition: EditionSettings, now: datetime
+) -> Prepared | None:
+    """The edition prepared and recorded in one consistent reading of the ledger.
+
+    A preview that recorded the next edition between our reading and our write makes the write
+    refuse; reading once more then finds that edition and sends it (what was reviewed).
+    """
+    for _ in range(2):
+        prepared = prepare(store, settings, edition, now)
+        if prepared.empty and edition.skip_empty:
+            return prepared
+        if store.open_edition(prepared.record, edition.recipients, prepared.based_on):
+            return prepared
+    return None
+
+
+def _in_state(
+    states: Mapping[str, RecipientState], addresses: Sequence[str], *wanted: RecipientState
+) -> tuple[str, ...]:
+    return tuple(a for a in dict.fromkeys(addresses) if states.get(a) in wanted)
+
+
+def unconfirmed(store: Store, edition_id: str) -> tuple[str, ...]:
+    """Addresses of an edition claimed for sending and never confirmed (a crash or a lost
+    connection mid-message): they may or may not have the edition, and are never resent
+    automatically.  ``digest list`` and the console show them for a resend by hand."""
+    return tuple(
+        r.address for r in store.recipients(edition_id) if r.state is RecipientState.SENDING
+    )
 
 
 def _deliver(

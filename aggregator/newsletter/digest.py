@@ -22,6 +22,10 @@ from aggregator.store.protocol import Store
 
 PREVIEW_ADDRESS = "subscriber@example.invalid"  # RFC 2606: can never be delivered
 _EMPTY_NOTE = "nothing new since the last edition: a send would skip it (not recorded)"
+_MOVED_NOTE = (
+    "a send recorded or finished an edition while this preview was made: this preview is not "
+    "recorded and may not be what goes out; preview again"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +34,7 @@ class PreviewFiles:
     text_path: Path
     eml_path: Path
     edition: EditionRecord
-    saved: bool = True  # False: an empty window that a send would skip (nothing recorded)
+    saved: bool = True  # False: nothing recorded (an empty window a send skips, or a race lost)
 
 
 def preview(store: Store, settings: Settings, edition_name: str, now: datetime) -> PreviewFiles:
@@ -39,6 +43,10 @@ def preview(store: Store, settings: Settings, edition_name: str, now: datetime) 
     The edition is recorded so that the send that follows mails exactly what was reviewed;
     previewing again while it is unsent gives the same edition.  An empty window of a
     ``skip_empty`` edition is written out but not recorded, since a send would skip it.
+
+    A preview never creates or reopens an edition a send is working on: if the ledger moved
+    since it was read (a send recorded or finished an edition meanwhile), the files are
+    written but nothing is recorded, and a note says to preview again.
     """
     edition = settings.edition(edition_name)
     prepared = prepare(store, settings, edition, now)
@@ -53,12 +61,13 @@ def preview(store: Store, settings: Settings, edition_name: str, now: datetime) 
     record = replace(
         prepared.record, html_path=str(paths[0]), text_path=str(paths[1]), eml_path=str(paths[2])
     )
-    saved = not (prepared.empty and edition.skip_empty)
-    if saved:
-        store.save_edition(record, edition.recipients)
-    else:
+    if prepared.empty and edition.skip_empty:
         record = replace(record, notes=(*record.notes, _EMPTY_NOTE))
-    return PreviewFiles(paths[0], paths[1], paths[2], record, saved)
+        return PreviewFiles(paths[0], paths[1], paths[2], record, saved=False)
+    if not store.open_edition(record, edition.recipients, prepared.based_on):
+        record = replace(record, notes=(*record.notes, _MOVED_NOTE))
+        return PreviewFiles(paths[0], paths[1], paths[2], record, saved=False)
+    return PreviewFiles(paths[0], paths[1], paths[2], record)
 
 
 def send(

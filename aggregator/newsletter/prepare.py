@@ -27,11 +27,16 @@ from aggregator.store.protocol import Store
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """An edition's ledger record and its rendering; ``empty``: the window holds no post."""
+    """An edition's ledger record and its rendering; ``empty``: the window holds no post.
+
+    ``based_on``: the newest edition of the name when the ledger was read (None: none yet);
+    the record is only stored if it still is (``Store.open_edition``).
+    """
 
     record: EditionRecord
     rendered: RenderedDigest
     empty: bool
+    based_on: str | None = None
 
 
 def prepare(store: Store, settings: Settings, edition: EditionSettings, now: datetime) -> Prepared:
@@ -65,7 +70,8 @@ def prepare(store: Store, settings: Settings, edition: EditionSettings, now: dat
             subject=rendered.subject,
             notes=rendered.notes,
         )
-    return Prepared(record, rendered, empty=not selection.posts)
+    based_on = last.id if last is not None else None
+    return Prepared(record, rendered, empty=not selection.posts, based_on=based_on)
 
 
 def message_for(

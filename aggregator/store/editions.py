@@ -8,11 +8,12 @@ senders racing over the same edition never mail the same address twice.
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, func, insert, select, update
+from sqlalchemy import Row, Select, func, insert, select, text, update
 from sqlalchemy.engine import Connection
 
 from aggregator.models import EditionRecord, RecipientState, RecipientStatus
@@ -83,24 +84,29 @@ def save_edition(conn: Connection, edition: EditionRecord, addresses: Sequence[s
     result = conn.execute(update(editions).where(editions.c.id == edition.id).values(values))
     if result.rowcount == 0:
         conn.execute(insert(editions).values(id=edition.id, **values))
+    _add_recipients(conn, edition.id, addresses)
+
+
+def _add_recipients(conn: Connection, edition_id: str, addresses: Sequence[str]) -> None:
+    """Unseen addresses join the edition's ledger as PENDING, after those already there."""
     present = {
         row.address
         for row in conn.execute(
-            select(recipients.c.address).where(recipients.c.edition_id == edition.id)
+            select(recipients.c.address).where(recipients.c.edition_id == edition_id)
         )
     }
     unseen = [a for a in dict.fromkeys(addresses) if a not in present]
     if not unseen:
         return
     last = conn.execute(
-        select(func.max(recipients.c.position)).where(recipients.c.edition_id == edition.id)
+        select(func.max(recipients.c.position)).where(recipients.c.edition_id == edition_id)
     ).scalar_one()
     start = 0 if last is None else int(last) + 1
     conn.execute(
         insert(recipients),
         [
             {
-                "edition_id": edition.id,
+                "edition_id": edition_id,
                 "address": address,
                 "position": start + i,
                 "state": RecipientState.PENDING.value,
@@ -111,6 +117,37 @@ def save_edition(conn: Connection, edition: EditionRecord, addresses: Sequence[s
             for i, address in enumerate(unseen)
         ],
     )
+
+
+def open_edition(
+    conn: Connection, edition: EditionRecord, addresses: Sequence[str], based_on: str | None
+) -> bool:
+    """Record the edition a preview or a send is about to work on, unless the ledger moved.
+
+    ``based_on`` is the id of the newest edition of that name when the caller read it (None:
+    there was none).  Nothing is written, and False comes back, when another edition has been
+    recorded since, or when this edition is already sent: a slow preview that read the ledger
+    before a send started can then neither add a second window over the same posts nor turn
+    the sent edition back to unsent.  ``sent`` is never written here.  One transaction, taken
+    in turns per edition name (SQLite's write lock; an advisory lock on PostgreSQL).
+    """
+    if conn.dialect.name == "postgresql":
+        key = zlib.crc32(f"edition:{edition.name}".encode())
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    current = last_edition(conn, edition.name)
+    if (current.id if current is not None else None) != based_on:
+        return False
+    existing = get_edition(conn, edition.id)
+    if existing is not None and existing.sent:
+        return False
+    values = _edition_values(edition)
+    if existing is None:
+        conn.execute(insert(editions).values(id=edition.id, **{**values, "sent": False}))
+    else:
+        del values["sent"]
+        conn.execute(update(editions).where(editions.c.id == edition.id).values(values))
+    _add_recipients(conn, edition.id, addresses)
+    return True
 
 
 def list_recipients(conn: Connection, edition_id: str) -> list[RecipientStatus]:

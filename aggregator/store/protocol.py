@@ -118,6 +118,12 @@ class Store(Protocol):
     def save_edition(self, edition: EditionRecord, recipients: Sequence[str]) -> None:
         """Insert or replace an edition; recipients not yet present are added as PENDING."""
 
+    def open_edition(
+        self, edition: EditionRecord, recipients: Sequence[str], based_on: str | None
+    ) -> bool:
+        """Record an edition a preview or a send works on, only if the newest edition of its
+        name is still ``based_on`` and this one is not sent; False (nothing written) else."""
+
     def recipients(self, edition_id: str) -> list[RecipientStatus]: ...
 
     def claim_recipient(self, edition_id: str, address: str, now: datetime) -> bool:
@@ -149,7 +155,8 @@ class Store(Protocol):
 
     # --- member submissions and owner notices (members_web, notify) ------------------------
     def add_submission(self, new: NewSubmission, now: datetime) -> int:
-        """Queue a member's submission as pending; its new id."""
+        """Queue a member's submission as pending; its new id, or the id of the submission of
+        the same feed already pending (never two pending copies of one feed)."""
 
     def get_submission(self, submission_id: int) -> Submission | None: ...
 

@@ -32,6 +32,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -278,6 +279,14 @@ submissions = Table(
     Column("source_id", Text),  # the feeds.yaml id once approved
     Index(None, "state", "id"),
     Index(None, "feed_url"),
+    # one pending submission per feed, whoever confirms it at the same moment (0008)
+    Index(
+        "ux_submissions_pending_feed",
+        "feed_url",
+        unique=True,
+        sqlite_where=text("state = 'pending'"),
+        postgresql_where=text("state = 'pending'"),
+    ),
 )
 
 # Per source, the last condition (failing, gone, moved, quiet, ok) its contact was told about.

@@ -238,6 +238,12 @@ class SqlStore:
         with self._write(f"saving edition {edition.id}") as conn:
             _editions.save_edition(conn, edition, recipients)
 
+    def open_edition(
+        self, edition: EditionRecord, recipients: Sequence[str], based_on: str | None
+    ) -> bool:
+        with self._write(f"recording edition {edition.id}") as conn:
+            return _editions.open_edition(conn, edition, recipients, based_on)
+
     def recipients(self, edition_id: str) -> list[RecipientStatus]:
         with self._read("reading recipients") as conn:
             return _editions.list_recipients(conn, edition_id)

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from aggregator.store.schema import posts, source_notices, sources, submissions
 
@@ -83,6 +84,25 @@ def _submission(row: Row[Any]) -> Submission:
 
 
 def add_submission(conn: Connection, new: NewSubmission, now: datetime) -> int:
+    """Queue ``new``; when the same feed is already pending, that submission's id instead.
+
+    The unique index over pending rows (revision 0008) decides, so two confirmations racing
+    each other cannot both queue a copy; the losing insert is undone in its savepoint.
+    """
+    waiting = pending_with_feed(conn, new.feed_url)
+    if waiting is not None:
+        return waiting.id
+    try:
+        with conn.begin_nested():
+            return _insert_submission(conn, new, now)
+    except IntegrityError:
+        waiting = pending_with_feed(conn, new.feed_url)
+        if waiting is None:
+            raise
+        return waiting.id
+
+
+def _insert_submission(conn: Connection, new: NewSubmission, now: datetime) -> int:
     result = conn.execute(
         insert(submissions)
         .values(

@@ -18,9 +18,9 @@ from aiohttp import BasicAuth, hdrs, web
 
 from aggregator.members import moderation
 from aggregator.store.submissions import PENDING
+from aggregator.web.clients import client_address
 from aggregator.web.forms import POSTED
 from aggregator.web.pages import language_of, message, page, words
-from aggregator.web.ratelimit import client_address
 from aggregator.web.session import csrf_token
 from aggregator.web.state import MEMBERS_KEY, MemberState
 

@@ -38,7 +38,7 @@ from aiohttp.typedefs import Handler
 from aggregator import config
 from aggregator.store import open_store
 from aggregator.store.protocol import Store
-from aggregator.web import admin, sources, submit
+from aggregator.web import admin, clients, sources, submit
 from aggregator.web.drafts import Drafts
 from aggregator.web.forms import POSTED, Posted, read_form
 from aggregator.web.language import LANGUAGE, offered_languages, visitor_language
@@ -138,6 +138,7 @@ def add_member_routes(
         admin_password=environ.get(admin.ADMIN_ENV) or None,
         environ=environ,
     )
+    clients.install(app, settings.web.proxy_networks())
     app.on_cleanup.append(_close_store)
     app.on_response_prepare.append(_security_headers)
     for route in ROUTES:

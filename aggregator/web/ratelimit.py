@@ -1,8 +1,8 @@
 """How often one client may make the server work: a token bucket per key, clock injected.
 
 Two buckets use it: previews on ``/submit`` (each one fetches a URL the public chose) and wrong
-admin passwords.  The key is the TCP peer: behind a reverse proxy every client shares the
-proxy's bucket, which errs on the side of fewer fetches.
+admin passwords.  The key is the real client (``web.clients.client_address``: the TCP peer, or
+behind a trusted reverse proxy the address it forwarded).
 
 Why not the ``limits`` library: its in-memory storage reads ``time.time()`` itself (no clock can
 be handed to it, so tests would have to sleep or patch the module), starts a timer thread, and
@@ -17,9 +17,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from aiohttp import web
-
-__all__ = ["TokenBucket", "client_address"]
+__all__ = ["TokenBucket"]
 
 
 class TokenBucket:
@@ -64,8 +62,3 @@ class TokenBucket:
         with self._lock:
             tokens, _ = self._buckets.get(key, (self.capacity, 0.0))
         return max(1, int((1.0 - tokens) / self.rate) + 1)
-
-
-def client_address(request: web.Request) -> str:
-    """The key a client is counted under: its TCP peer address."""
-    return request.remote or "unknown"

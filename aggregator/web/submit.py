@@ -23,9 +23,9 @@ from aggregator.members import discover
 from aggregator.members.preview import preview_warning
 from aggregator.members.refusals import refusal_reason
 from aggregator.store.submissions import NewSubmission
+from aggregator.web.clients import client_address
 from aggregator.web.forms import LIMITS, POSTED, field_errors
 from aggregator.web.pages import language_of, message, page, words
-from aggregator.web.ratelimit import client_address
 from aggregator.web.session import csrf_token
 from aggregator.web.state import MEMBERS_KEY, MemberState
 
