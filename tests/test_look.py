@@ -247,6 +247,31 @@ def test_the_fetcher_refuses_an_image_on_an_address_not_allowed(
     assert not list((settings.output_dir / "images").glob("*.jpg"))
 
 
+def test_images_come_only_from_the_listed_hosts_when_the_operator_lists_them(
+    tmp_path: Path, member: FixtureServer
+) -> None:
+    listed = member.route("/listed.jpg", _jpeg(400, 300), headers={"Content-Type": "image/jpeg"})
+    text = (
+        "site: {output_dir: out}\n"
+        f"fetch: {{allow_private: ['{member.hostport}'], image_hosts: ['{member.hostport}']}}\n"
+    )
+    settings = config.loads(text, tmp_path / "feeds.yaml")
+
+    def post(i: str, image: str) -> Post:
+        return Post(
+            id=i, source_id="s", guid=None, title="t", link=f"https://m.example.org/{i}",
+            published=NOW, updated=NOW, first_seen=NOW, language="en", excerpt="e",
+            content_html="", image=image,
+        )  # fmt: skip
+
+    report = fetch_lead_images(
+        [post("a", listed), post("b", "https://cdn.example.net/elsewhere.jpg")], settings, NOW
+    )
+    assert (report.fetched, report.failed, report.kept) == (1, 1, 1)
+    why = "not fetched: its host is not in fetch.image_hosts"
+    assert report.failures == (("https://cdn.example.net/elsewhere.jpg", why),)
+
+
 def test_a_decompression_bomb_and_a_pixel_are_refused() -> None:
     bomb = io.BytesIO()
     Image.new("1", (9000, 9000)).save(bomb, format="PNG")  # 81 Mpx in a few kilobytes

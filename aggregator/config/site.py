@@ -106,6 +106,9 @@ class FetchSettings(Strict):
     # host:port pairs the operator lets us fetch although they resolve to private or loopback
     # addresses (the demo and tests need 127.0.0.1).  Never applied to member submissions.
     allow_private: list[str] = Field(default_factory=list)
+    # where lead images may be fetched from (host or host:port); empty: any public host.  The
+    # demo keeps its images on loopback with it; an operator may keep to members' own sites.
+    image_hosts: list[str] = Field(default_factory=list)
 
     @field_validator("allow_private")
     @classmethod

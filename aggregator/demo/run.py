@@ -16,7 +16,7 @@ from pathlib import Path
 
 from aggregator import config
 from aggregator.clock import Clock, utc_now
-from aggregator.cycle import open_configured_store, run_cycle
+from aggregator.cycle import fetch_images, open_configured_store, run_cycle
 from aggregator.demo.server import LoopbackFeedServer
 from aggregator.models import CycleReport
 from aggregator.newsletter.digest import PreviewFiles, preview
@@ -54,6 +54,7 @@ def run_demo(out: Path, *, clock: Clock = utc_now) -> DemoResult:
         try:
             report = run_cycle(settings, store, clock=clock)
             now: datetime = clock()
+            fetch_images(store, settings, now)  # the sample's photo, served on loopback too
             published = publish_all(store, settings, now)
             files = preview(store, settings, settings.digest.editions[0].name, now)
             posts = store.count_posts()

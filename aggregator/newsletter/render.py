@@ -278,8 +278,11 @@ def _frame(
 
 
 def _logo(settings: Settings) -> str:
-    """The network's logo as an absolute URL on the site (``site.logo`` or the shipped mark)."""
-    logo = settings.site.logo or "static/logo.png"
+    """The network's logo as an absolute URL on the site (``site.logo`` or the shipped mark);
+    mail clients show no SVG, so an SVG logo gives way to the shipped PNG."""
+    logo = settings.site.logo or ""
+    if not logo or logo.lower().endswith(".svg"):
+        logo = "static/logo.png"
     return logo if _is_web_url(logo) else urljoin(settings.site.base_url, logo)
 
 

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from aggregator.config import Settings
 from aggregator.files import write_atomic
@@ -109,8 +110,13 @@ def fetch_lead_images(posts: Sequence[Post], settings: Settings, now: datetime) 
     manifest = load_manifest(root)
     urls = wanted_urls(posts[:CANDIDATES])
     todo, entries = plan(urls, manifest, now)
-    results = asyncio.run(_fetch_all(todo, settings)) if todo else []
     failures: list[tuple[str, str]] = []
+    hosts = settings.fetch.image_hosts
+    for url in [u for u in todo if hosts and not host_listed(u, hosts)]:
+        todo.remove(url)
+        failures.append((url, "not fetched: its host is not in fetch.image_hosts"))
+        entries[url] = {"failed": failures[-1][1], "at": now.isoformat()}
+    results = asyncio.run(_fetch_all(todo, settings)) if todo else []
     for result in results:
         url = result.request.url
         try:
@@ -124,7 +130,16 @@ def fetch_lead_images(posts: Sequence[Post], settings: Settings, now: datetime) 
     for url, why in failures:
         log.info("lead image %s not shown: %s", url, why)
     good = sum(1 for e in ordered.values() if isinstance(e, dict) and "key" in e)
-    return ImageReport(len(results) - len(failures), len(failures), good, removed, tuple(failures))
+    refused = {url for url, _ in failures}
+    fetched = sum(1 for r in results if r.request.url not in refused)
+    return ImageReport(fetched, len(failures), good, removed, tuple(failures))
+
+
+def host_listed(url: str, hosts: Sequence[str]) -> bool:
+    """Whether ``url``'s host (or host:port) is one of ``hosts``."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    return host in hosts or f"{host}:{parts.port or ''}" in hosts or parts.netloc in hosts
 
 
 async def _fetch_all(urls: Sequence[str], settings: Settings) -> list[FetchResult]:
