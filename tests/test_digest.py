@@ -369,7 +369,7 @@ def test_edition_reaches_three_recipients_with_full_headers(
 
         text = text_part(msg)
         assert "https://cemr.example.org/news/2\n" in text
-        assert f"Unsubscribe: {personal}" in text
+        assert f"Unsubscribe:\n{personal}" in text
         assert "<" not in text.replace(f"<{personal}>", "")
 
 
@@ -610,7 +610,7 @@ def test_frame_is_localized(tmp_path: Path, now: datetime) -> None:
     assert doc.get("lang") == "fr"
     assert "20 novembre 2026" in rendered.html
     assert "Se désabonner" in rendered.html
-    assert "Se désabonner: " + UNSUBSCRIBE_TOKEN in rendered.text
+    assert "Se désabonner\u00a0:\n" + UNSUBSCRIBE_TOKEN in rendered.text
     es = _render(tmp_path, [make_post(1, first_seen=now, language="es")], now, language="es")
     assert "20 de noviembre de 2026" in es.text
 

@@ -373,7 +373,7 @@ def test_a_french_digest_reads_french(tmp_path: Path, now: datetime) -> None:
     text = two.text
     assert "Les nouveaux articles du réseau depuis la dernière édition." in text
     assert "Vous recevez ce résumé en tant qu’abonné·e aux nouvelles du réseau." in text
-    assert "Voir sur le site: https://news.network.example.org/" in text
+    assert "Voir sur le site\u00a0:\nhttps://news.network.example.org/fr/" in text
     doc = lxml.html.fromstring(two.html)
     assert "Se désabonner" in _text(doc.cssselect("td.footer")[0])
     assert "20 novembre 2026" in _text(doc.cssselect(".edition-date")[0])
