@@ -502,7 +502,7 @@ def test_member_pages_speak_french_and_spanish(submit_context: dict[str, object]
     assert _text(fr.cssselect("h1")[0]) == "Proposez le flux de votre organisation"
     assert _text(fr.cssselect("label[for=url]")[0]) == "Adresse du flux ou du site"
     assert _text(fr.cssselect("#preview")[0]) == "Aperçu"
-    assert _text(fr.cssselect("nav a")[0]) == "Proposer un flux"
+    assert _text(fr.cssselect("nav.actions a[href^='/submit']")[0]) == "Proposer un flux"
     refusal = _text(fr.cssselect("#refusal")[0])
     assert refusal == f"Nous ne pouvons pas ajouter cette adresse{NBSP}: <b>not a feed</b>"
 

@@ -314,3 +314,23 @@ def test_screenshots_of_the_digest(network: Network, browser: Any) -> None:
             assert fits["scroll"] <= fits["inner"], (name, width, fits)
             # the thumbnails and the logo come from the site, never from a member's server
             assert fits["broken"] == [] and fits["foreign"] == [], fits
+
+
+def test_the_member_pages_follow_the_pages_language_under_the_same_header(
+    network: Network, browser: Any
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    _shoot(browser, network.url + "fr/index.html", 1280, network.shots / "page-fr-before.png")
+    browser.find_element(By.CSS_SELECTOR, "nav.actions a[href*='submit']").click()
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Proposez le flux de votre organisation"
+    title = browser.find_element(By.CSS_SELECTOR, ".masthead .site-title").text
+    assert title == "Gouvernements locaux et régionaux – Actualités du réseau"
+    browser.save_screenshot(str(network.shots / "submit-fr-1280.png"))
+    for width in (1280, 375):
+        shot = network.shots / f"sources-es-{width}.png"
+        fits = _shoot(browser, network.url + "sources?lang=es", width, shot)
+        assert fits["scroll"] <= fits["inner"] and fits["broken"] == [], fits
+    table = _visible_text(browser)
+    assert "Ciudades y Gobiernos Locales Unidos" in table and "Noticias CGLU" in table
+    assert "20/11/2026 12:00 UTC" in table
