@@ -26,7 +26,7 @@ from datetime import datetime
 from aggregator.clock import Clock, utc_now
 from aggregator.config import Settings
 from aggregator.dedupe import StoryIndex, StoryKey
-from aggregator.errors import LockedError, one_line
+from aggregator.errors import LockedError, StorageError, one_line
 from aggregator.ingest.decide import (
     NOTHING_PARSED,
     Document,
@@ -110,6 +110,9 @@ class _Cycle:
     documents: asyncio.Semaphore = field(default_factory=asyncio.Semaphore)  # set by run()
     running: int = 0  # sources not finished
     waiting: int = 0  # of which, waiting for a batched write
+    # sources whose update the store refused, and the first cause: one line each, one summary
+    store_failures: int = 0
+    first_store_error: str | None = None
 
     async def run(
         self, sources: Sequence[Source], states: dict[str, SourceState]
@@ -132,7 +135,23 @@ class _Cycle:
                         self.progress(outcome)
             finally:
                 self._flush()
+        if self.store_failures:
+            log.error(
+                "store: %d of %d sources not saved; first cause: %s",
+                self.store_failures,
+                len(sources),
+                self.first_store_error,
+            )
         return outcomes
+
+    def _store_failed(self, source_id: str, exc: StorageError) -> str:
+        """One line for a source the store refused (no traceback: its parameters would dump
+        post bodies into the log), counted for the cycle's summary."""
+        self.store_failures += 1
+        if self.first_store_error is None:
+            self.first_store_error = str(exc)
+        log.warning("source=%s outcome=not-saved %s", source_id, exc)
+        return one_line(f"not saved: {exc}")
 
     async def _apply(
         self, update: SourceUpdate, keys: Mapping[str, tuple[str, str]]
@@ -191,6 +210,13 @@ class _Cycle:
             return
         try:
             counts = self.store.apply_updates([p.update for p in pending], keys)
+        except StorageError as exc:  # one line: a traceback here carried every post's body
+            log.warning(
+                "batched write of %d sources failed (%s); writing one by one", len(pending), exc
+            )
+            for item in pending:
+                self._apply_one(item)
+            return
         except Exception:  # one bad update must not lose the others'
             log.exception("batched write failed; writing one by one")
             for item in pending:
@@ -205,6 +231,12 @@ class _Cycle:
     def _apply_one(self, item: _Pending) -> None:
         try:
             count = self.store.apply_update(item.update)
+        except StorageError as exc:
+            if item.done is None:  # nobody waits to report it: a state-only update
+                self._store_failed(item.update.source_id, exc)
+            elif not item.done.done():
+                item.done.set_exception(exc)
+            return
         except Exception as exc:
             log.exception("source=%s update not saved", item.update.source_id)
             if item.done is not None and not item.done.done():
@@ -243,6 +275,13 @@ class _Cycle:
         started = time.perf_counter()
         try:
             return await self._update(fetcher, source, state, started)
+        except StorageError as exc:  # the store is down or full: one line, no traceback
+            return UpdateOutcome(
+                source.id,
+                FetchStatus.ERROR,
+                error=self._store_failed(source.id, exc),
+                elapsed_s=time.perf_counter() - started,
+            )
         except Exception as exc:  # a bug here must not take the other sources down
             log.exception("source=%s outcome=crash", source.id)
             return UpdateOutcome(
@@ -439,7 +478,17 @@ def held_lock(store: Store, name: str, clock: Clock = utc_now) -> Iterator[None]
     try:
         yield
     finally:
+        _release(store, name, owner)
+
+
+def _release(store: Store, name: str, owner: str) -> None:
+    """Release a lock; a store that cannot be reached now gets one warning, not a traceback
+    that hides the failure that ended the block.  The lock then lapses by itself: at once for
+    a process of this host that has exited, after ``LOCK_TTL_S`` for other hosts."""
+    try:
         store.release_lock(name, owner)
+    except StorageError as exc:
+        log.warning("could not release the %r lock (%s); it lapses by itself", name, exc)
 
 
 def fetch_images(store: Store, settings: Settings, now: datetime) -> None:

@@ -14,7 +14,9 @@ Exceptions are for the operator's mistakes and for failures that must stop a com
      │    └── ParseError        not a feed, or a feed we refuse to parse
      ├── StorageError           the database is unusable or its schema is too new
      │    └── LockedError       another process holds the cycle lock
-     └── DeliveryError          an email could not be built or sent
+     ├── DeliveryError          an email could not be built or sent
+     └── OutputError            a file could not be written (full disk, read-only directory);
+                                also an OSError, for callers that expect one
 """
 
 from __future__ import annotations
@@ -79,3 +81,15 @@ class LockedError(StorageError):
 
 class DeliveryError(AggregatorError):
     pass
+
+
+class OutputError(AggregatorError, OSError):
+    """A published file, a preview or a cache could not be written: which and why, one line."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"cannot write {path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"cannot write {self.path}: {self.reason}"

@@ -36,6 +36,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
+from aggregator.errors import OutputError
+
 TEMP_PREFIX = ".tmp-"  # the web server refuses to serve names starting with a dot
 TEMP_SUFFIX = ".part"
 PUBLIC_MODE = 0o644  # mkstemp creates 0600; published files are meant to be read
@@ -54,23 +56,38 @@ def replacing(path: Path, *, mode: int = PUBLIC_MODE) -> Iterator[BinaryIO]:
     For writers that stream (``numpy.savez``); an exception inside the block removes the
     temporary file and leaves ``path`` as it was.  The rename is durable once the directory is
     fsynced, which ``write_atomic`` does and a batch does once per directory.
+
+    A full disk, a read-only or missing directory leaves as ``OutputError``: the path and the
+    system's reason in one line, which commands print instead of a traceback.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # the writer's pid in the name lets sweep_orphans tell a crashed writer's leftover apart
-    prefix = f"{TEMP_PREFIX}{os.getpid()}-"
-    fd, tmp_name = tempfile.mkstemp(prefix=prefix, suffix=TEMP_SUFFIX, dir=path.parent)
+    with _as_output_error(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # the writer's pid in the name lets sweep_orphans tell a crashed writer's leftover apart
+        prefix = f"{TEMP_PREFIX}{os.getpid()}-"
+        fd, tmp_name = tempfile.mkstemp(prefix=prefix, suffix=TEMP_SUFFIX, dir=path.parent)
     tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with _as_output_error(path), os.fdopen(fd, "wb") as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        tmp.chmod(mode)
-        tmp.replace(path)
+        with _as_output_error(path):
+            tmp.chmod(mode)
+            tmp.replace(path)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+@contextlib.contextmanager
+def _as_output_error(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except OutputError:
+        raise
+    except OSError as exc:
+        raise OutputError(str(path), exc.strerror or str(exc)) from exc
 
 
 def write_atomic(path: Path, data: bytes, *, mode: int = PUBLIC_MODE) -> bool:

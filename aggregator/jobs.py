@@ -14,7 +14,7 @@ from datetime import datetime
 from aggregator import config
 from aggregator.clock import utc_now
 from aggregator.cycle import fetch_and_publish, held_lock, open_configured_store
-from aggregator.errors import AggregatorError
+from aggregator.errors import AggregatorError, LockedError
 from aggregator.newsletter.digest import send
 from aggregator.store.protocol import Store
 
@@ -29,6 +29,9 @@ def cycle_job(config_path: str) -> None:
             report, published = fetch_and_publish(settings, store, due_only=True)
         finally:
             store.close()
+    except LockedError as exc:  # another node's turn: expected on a shared database
+        log.info("cycle skipped: %s", exc)
+        return
     except AggregatorError as exc:
         log.error("cycle skipped: %s", exc)
         return
@@ -63,6 +66,9 @@ def digest_job(config_path: str, edition: str) -> None:
                 result = send(store, settings, edition, digest_now(store))
         finally:
             store.close()
+    except LockedError as exc:
+        log.info("digest %s skipped: %s", edition, exc)
+        return
     except AggregatorError as exc:
         log.error("digest %s skipped: %s", edition, exc)
         return

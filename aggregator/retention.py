@@ -41,7 +41,12 @@ def expire(store: Store, settings: Settings, now: datetime, keep_ids: Collection
 def tidy(store: Store, settings: Settings, now: datetime) -> int:
     """What ``fetch_and_publish`` runs between the cycle and publishing: expire old posts and
     delete temporary files of writers that died mid-write; how many posts were deleted."""
+    sweep_outputs(settings)
+    return expire(store, settings, now)
+
+
+def sweep_outputs(settings: Settings) -> None:
+    """Delete the temporary files of writers that died mid-write (``publish`` runs it too)."""
     for directory in {settings.output_dir, settings.digest_dir}:
         for path in sweep_orphans(directory):
             log.warning("removed %s, left by a run that was killed while writing it", path)
-    return expire(store, settings, now)

@@ -8,6 +8,14 @@ process was down runs once when it comes back, not once per missed slot.  Digest
 misfire limit (a weekly edition missed during a 3-day outage is still sent, once, covering every
 post since the previous edition); the cycle job is re-planned for "now" at every start anyway.
 
+**A scheduler that stops is a process that stops.**  APScheduler 3 lets an error raised while
+it updates the job store (SQLite's write lock held past the busy timeout by a VACUUM, a long
+retention delete, an operator's shell) end its thread: the process stayed up and ran nothing,
+and a service manager saw it healthy.  Here such a pass is logged in one line and retried, the
+job store waits for SQLite's lock as long as the store does, and a watchdog in ``run_forever``
+ends the process with status 70 if the scheduler thread dies anyway, so that systemd or the
+container runtime restarts it.
+
 On start the stored jobs are reconciled with ``feeds.yaml`` while the scheduler is paused: a
 digest job whose schedule did not change is kept as stored (so its missed run is still due); a
 changed or new one is (re)created; jobs for editions that left the config are removed.
@@ -30,12 +38,16 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from aggregator.config import Settings
+from aggregator.store.engine import BUSY_TIMEOUT_MS
 
 log = logging.getLogger("aggregator.scheduler")
 
 CYCLE_JOB = "cycle"
 DIGEST_PREFIX = "digest:"
 MISFIRE_GRACE_S = 24 * 3600
+RETRY_S = 10.0  # after a failed pass over the job store
+WATCHDOG_S = 5.0  # how often run_forever checks that the scheduler thread is alive
+DIED = 70  # the exit status of a process whose scheduler thread died (EX_SOFTWARE)
 
 
 class _Scheduler(BackgroundScheduler):  # type: ignore[misc]
@@ -49,17 +61,36 @@ class _Scheduler(BackgroundScheduler):  # type: ignore[misc]
     takes, so it either runs fully before the executors close or not at all.
     """
 
+    retry_s = RETRY_S
+
     def _process_jobs(self) -> float | None:
         with self._jobstores_lock:
             if self.state == STATE_STOPPED:
                 return None
-            wait: float | None = super()._process_jobs()
+            try:
+                wait: float | None = super()._process_jobs()
+            except Exception as exc:  # the job store failed mid-pass: retry, never die
+                detail = (str(exc).splitlines() or [type(exc).__name__])[0]
+                log.error(
+                    "scheduler: job store error (%s); retrying in %.0f s", detail, self.retry_s
+                )
+                return self.retry_s
             return wait
 
+    def alive(self) -> bool:
+        """False once the thread that runs the jobs has ended while the scheduler runs."""
+        thread = getattr(self, "_thread", None)
+        return self.state == STATE_STOPPED or (thread is not None and thread.is_alive())
 
-def build_scheduler(settings: Settings) -> BackgroundScheduler:
+
+def build_scheduler(settings: Settings, *, busy_timeout_s: float | None = None) -> _Scheduler:
+    """The scheduler, its job store on the store's database with the store's busy timeout."""
+    options: dict[str, object] = {}
+    if settings.storage_url.startswith("sqlite"):
+        busy = BUSY_TIMEOUT_MS / 1000 if busy_timeout_s is None else busy_timeout_s
+        options["connect_args"] = {"timeout": busy}
     return _Scheduler(
-        jobstores={"default": SQLAlchemyJobStore(url=settings.storage_url)},
+        jobstores={"default": SQLAlchemyJobStore(url=settings.storage_url, engine_options=options)},
         executors={"default": ThreadPoolExecutor(2)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_S},
         timezone=ZoneInfo(settings.site.timezone),
@@ -122,7 +153,15 @@ def run_forever(settings: Settings, stop_event: threading.Event | None = None) -
         scheduler.resume()
         for job in scheduler.get_jobs():
             log.info("scheduled %s: next run %s", job.name, job.next_run_time)
-        stop.wait()
+        watch(scheduler, stop)
     finally:
         scheduler.shutdown(wait=True)
     log.info("scheduler stopped")
+
+
+def watch(scheduler: _Scheduler, stop: threading.Event, every_s: float = WATCHDOG_S) -> None:
+    """Wait for ``stop``; leave with ``SystemExit(DIED)`` if the scheduler thread died."""
+    while not stop.wait(every_s):
+        if not scheduler.alive():
+            log.critical("scheduler: its thread died; no cycle or digest would run: exiting")
+            raise SystemExit(DIED)

@@ -8,7 +8,9 @@ Phases, each in its own process so that peak memory is its own:
 * reader:  the same corpus through lemon24/reader, cold and warm, as the peer;
 * floor:   the raw download of every body plus an lxml parse of each: no tool can beat this;
 * normalise, publish, digest: per-entry normalisation cost, publishing every output from 10,000
-           stored posts, and rendering + inlining a 100-item digest.
+           stored posts, and rendering + inlining a 100-item digest;
+* search:  100,000 posts in SQLite and the labelled queries (bench/search_posts.py); also
+           alone with ``--search-only``.
 
 The timed phases (ours, reader, floor) run ``--repeat`` times (default 3), interleaved, and the
 medians are reported.  The corpus is deterministic (bench/corpus.py) and served by bench/feedserver.py on loopback in a
@@ -240,6 +242,12 @@ def phase_digest(corpus: Path, port: int, sources: int, work: Path) -> dict[str,
     return {"digest_100_ms": round(digest_render_ms(work, 100), 1)}
 
 
+def phase_search(corpus: Path, port: int, sources: int, work: Path) -> dict[str, Any]:
+    from search_posts import search_figures
+
+    return search_figures(work)
+
+
 PHASES = {
     "ours": phase_ours,
     "memory": phase_memory,
@@ -248,6 +256,7 @@ PHASES = {
     "normalise": phase_normalise,
     "publish": phase_publish,
     "digest": phase_digest,
+    "search": phase_search,
 }
 
 
@@ -303,6 +312,11 @@ def main() -> None:
         default=3,
         help="Runs of the timed phases (ours, the peer, the floor); medians are reported.",
     )
+    parser.add_argument(
+        "--search-only",
+        action="store_true",
+        help="Only the search phase (100,000 posts, the labelled queries): search_100k_ms.",
+    )
     parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
     parser.add_argument("--corpus", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -311,6 +325,10 @@ def main() -> None:
     if args.phase:
         result = PHASES[args.phase](args.corpus, args.port, args.sources, args.work)
         print(json.dumps(result))
+        return
+    if args.search_only:
+        print("… search", file=sys.stderr, flush=True)
+        print(json.dumps(_run_phase("search", Path(), 0, 0), sort_keys=True))
         return
 
     with tempfile.TemporaryDirectory(prefix="bench-corpus-") as tmp:
@@ -340,7 +358,7 @@ def main() -> None:
                     run.update(_run_phase(name, corpus, port, args.sources))
                 runs.append(run)
             figures.update(_medians(runs))
-            for name in ["memory", "normalise", "publish", "digest"]:
+            for name in ["memory", "normalise", "publish", "digest", "search"]:
                 print(f"… {name}", file=sys.stderr, flush=True)
                 figures.update(_run_phase(name, corpus, port, args.sources))
         finally:
@@ -398,6 +416,10 @@ def _print_table(f: dict[str, Any]) -> None:
         ("normalise per entry", f"{f.get('normalise_us_per_entry', '?')} µs"),
         ("publish from 10k posts", f"{f.get('publish_10k_s', '?')} s"),
         ("digest of 100 items", f"{f.get('digest_100_ms', '?')} ms"),
+        (
+            "search, 100k posts (median, p95)",
+            f"{f.get('search_100k_ms', '?')} ms, {f.get('search_100k_p95_ms', '?')} ms",
+        ),
     ]
     width = max(len(r[0]) for r in rows)
     for label, value in rows:

@@ -268,6 +268,7 @@ def test_story_lookup_uses_both_key_indexes_on_sqlite(store: SqlStore, backend: 
 def test_lookup_failure_is_a_storage_error(store: SqlStore, backend: Backend) -> None:
     backend.raw("DROP TABLE post_aliases")
     backend.raw("DROP TABLE post_topics")
+    backend.raw("DROP TABLE IF EXISTS post_search")  # PostgreSQL's index refers to posts
     backend.raw("DROP TABLE posts")
     with pytest.raises(StorageError, match="looking up the same story from other sources"):
         store.story_candidates(["a.example/1"], [], "uclg")

@@ -1,6 +1,9 @@
 """``fetch`` and ``publish``: one cycle now, or the outputs rewritten from the store.
 
-``fetch`` exits 1 when a source failed and 3 when another cycle holds the lock.
+``fetch`` exits 1 when a source failed and 3 when another cycle holds the lock.  ``publish``
+holds the same lock (exit 3 while a cycle runs): a publish that read the store before a cycle
+stored new posts would otherwise overwrite the cycle's newer outputs with its older snapshot.
+It first removes temporary files that a killed writer left in the output directories.
 """
 
 from __future__ import annotations
@@ -23,10 +26,11 @@ from aggregator.cli.common import (
     setup_logging,
 )
 from aggregator.clock import utc_now
-from aggregator.cycle import fetch_and_publish, select_sources
+from aggregator.cycle import fetch_and_publish, held_lock, select_sources
 from aggregator.errors import LockedError
 from aggregator.models import CycleReport, UpdateOutcome
 from aggregator.publish.publisher import publish_all
+from aggregator.retention import sweep_outputs
 from aggregator.store.protocol import Store
 
 
@@ -85,7 +89,13 @@ def publish(config_path: Path) -> None:
     """Rewrite the combined feeds and pages from the store (no fetching)."""
     settings = load_settings(config_path)
     with opened_store(settings) as store:
-        report = publish_all(store, settings, utc_now())
+        try:
+            with held_lock(store, "cycle"):
+                sweep_outputs(settings)
+                report = publish_all(store, settings, utc_now())
+        except LockedError as exc:
+            err_console.print(f"[red]{exc}[/]")
+            raise SystemExit(3) from None
     console.print(
         f"Published to {settings.output_dir}: {len(report.written)} file(s) rewritten, "
         f"{len(report.unchanged)} unchanged"

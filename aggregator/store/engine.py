@@ -127,10 +127,21 @@ def translate_errors(
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the database to the code's schema, or refuse one written by a newer release."""
+    """Bring the database to the code's schema, or refuse one written by a newer release.
+
+    The revision is first read without a write lock: on SQLite, taking the write lock to learn
+    that nothing needs doing made every command (``digest list``, ``serve``'s first request)
+    wait behind a running cycle and fail after the busy timeout.  Only a database that needs
+    migrating is locked, and it is checked again under the lock.
+    """
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
     script = ScriptDirectory.from_config(config)
+    with translate_errors("reading the schema revision"), engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    _refuse_unknown(current, script)
+    if current == set(script.get_heads()):
+        return
     with (
         translate_errors("migrating the schema"),
         engine.connect().execution_options(**{WRITE_OPTION: True}) as conn,

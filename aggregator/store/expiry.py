@@ -8,7 +8,8 @@ What may never be deleted, whatever its age:
   likely still lists, and deleting one would make the next fetch see it as new and publish it
   (and mail it) a second time.
 
-Aliases and topic rows of a deleted post go with it, in the same transaction.
+Aliases, topic rows and the search index entry of a deleted post go with it, in the same
+transaction.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Connection
 
+from aggregator.store import search as _search
 from aggregator.store.schema import editions, post_aliases, post_topics, posts, to_utc
 
 CHUNK = 500
@@ -59,6 +61,7 @@ def expire_posts(
     protected = set(keep_ids) | edition_post_ids(conn) | _newest_per_source(conn, keep_newest)
     doomed = [i for i in candidates if i not in protected]
     for chunk in _chunks(doomed):
+        _search.unindex(conn, chunk)
         conn.execute(delete(post_topics).where(post_topics.c.post_id.in_(chunk)))
         conn.execute(delete(post_aliases).where(post_aliases.c.post_id.in_(chunk)))
         conn.execute(delete(posts).where(posts.c.id.in_(chunk)))

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 
 from aggregator.dedupe import StoryKey, link_key, title_key
 from aggregator.models import Author, Link, Post
+from aggregator.store import search as _search
 from aggregator.store.driver import insert_sql, marks, placeholder
 from aggregator.store.schema import (
     StoredTime,
@@ -454,6 +455,7 @@ def upsert_many(
         else:
             sql = insert_sql(conn.dialect, post_topics, ("post_id", "topic"), mark)
             conn.exec_driver_sql(sql, topic_rows)
+    _search.index(conn, [*new.values(), *changed.values()])
     return counts
 
 
@@ -522,6 +524,13 @@ def posts_by_ids(conn: Connection, ids: Sequence[str]) -> list[Post]:
         found.extend(row_post(row) for row in rows)
     found.sort(key=lambda p: (p.published, p.id), reverse=True)
     return found
+
+
+def all_posts(conn: Connection, batch_size: int = 1000) -> Iterator[list[Post]]:
+    """Every stored post, a batch at a time (rebuilding the search index)."""
+    result = conn.execute(select(posts).execution_options(yield_per=batch_size))
+    for rows in result.partitions():
+        yield [row_post(row) for row in rows]
 
 
 def count_posts(conn: Connection) -> int:

@@ -25,6 +25,7 @@ from aggregator.models import (
     SourceState,
     SourceUpdate,
 )
+from aggregator.search import SearchRequest, SearchResults
 from aggregator.store.submissions import NewSubmission, SourceActivity, Submission
 
 
@@ -106,6 +107,20 @@ class Store(Protocol):
         record), and each source's ``keep_newest`` newest posts by ``published`` (its feed
         probably still lists them; deleting one would bring it back as new at the next fetch).
         """
+
+    # --- search (store/search.py) -------------------------------------------------------
+    def search_posts(self, request: SearchRequest) -> SearchResults:
+        """A page of the posts matching ``request`` (each matched in its own language)."""
+
+    def index_posts(self, ids: Sequence[str]) -> int:
+        """Index these stored posts again (after their text changed, or a post is shown
+        again after hiding); how many were found.  Writing posts indexes them already."""
+
+    def unindex_posts(self, ids: Sequence[str]) -> None:
+        """Take posts out of search results at once (a post hidden by staff)."""
+
+    def rebuild_search_index(self) -> int:
+        """Index every stored post from scratch; how many."""
 
     # --- digest ledger -------------------------------------------------------------------
     def last_edition(self, name: str) -> EditionRecord | None:

@@ -28,10 +28,12 @@ from aggregator.models import (
     SourceState,
     SourceUpdate,
 )
+from aggregator.search import SearchRequest, SearchResults
 from aggregator.store import editions as _editions
 from aggregator.store import expiry as _expiry
 from aggregator.store import locks as _locks
 from aggregator.store import posts as _posts
+from aggregator.store import search as _search
 from aggregator.store import sources as _sources
 from aggregator.store import submissions as _submissions
 from aggregator.store.engine import (
@@ -220,6 +222,27 @@ class SqlStore:
     ) -> int:
         with self._write("deleting expired posts") as conn:
             return _expiry.expire_posts(conn, before, keep_ids, keep_newest=keep_newest)
+
+    # --- search (store/search.py) -----------------------------------------------------------
+    def search_posts(self, request: SearchRequest) -> SearchResults:
+        with self._read("searching posts") as conn:
+            total, ids, languages = _search.search(conn, request)
+            found = {p.id: p for p in _posts.posts_by_ids(conn, ids)} if ids else {}
+        return SearchResults(total, tuple(found[i] for i in ids if i in found), languages)
+
+    def index_posts(self, ids: Sequence[str]) -> int:
+        with self._write("indexing posts for search") as conn:
+            found = _posts.posts_by_ids(conn, ids)
+            _search.index(conn, found)
+            return len(found)
+
+    def unindex_posts(self, ids: Sequence[str]) -> None:
+        with self._write("removing posts from the search index") as conn:
+            _search.unindex(conn, ids)
+
+    def rebuild_search_index(self) -> int:
+        with self._write("rebuilding the search index") as conn:
+            return _search.rebuild(conn, _posts.all_posts(conn))
 
     # --- digest ledger -----------------------------------------------------------------------
     def last_edition(self, name: str) -> EditionRecord | None:

@@ -15,9 +15,11 @@ accept each other's sessions; changing it ends every session.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hmac
 import os
 import secrets
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -61,11 +63,33 @@ def load_secret(base_dir: Path, env: Mapping[str, str]) -> bytes:
         stored = ""
     if len(stored) >= 32:
         return stored.encode("ascii")
-    fresh = secrets.token_hex(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(fresh + "\n")
-    return fresh.encode("ascii")
+    return _store_secret(path, secrets.token_hex(32), replace=bool(stored)).encode("ascii")
+
+
+def _store_secret(path: Path, fresh: str, *, replace: bool) -> str:
+    """Write the secret whole, and let the first of several servers starting at once win.
+
+    The secret goes to a private temporary file first; ``link`` then puts it in place only if
+    no other server did meanwhile (a too-short secret is replaced outright), and whoever lost
+    reads the winner's: two servers never run with different secrets.
+    """
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-secret-", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(fresh + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        if replace:
+            Path(tmp).replace(path)
+            return fresh
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return path.read_text(encoding="ascii").strip()
+        return fresh
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            Path(tmp).unlink()
 
 
 def cookie_cipher(secret: bytes) -> Fernet:

@@ -7,7 +7,7 @@ revision are decided here: the oldest stays pending, the others become rejected 
 of it, so that the index can be built and moderators see one entry per feed.
 
 Revision ID: 0008
-Revises: 0004
+Revises: 0007
 Create Date: 2026-12-07
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0004"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,103 @@
+"""The search index: FTS5 on SQLite, tsvector with a configuration per language on PostgreSQL.
+
+Existing posts are indexed here, so a store upgraded with posts in it can be searched at
+once.  On PostgreSQL the ``unaccent`` extension is created when it is missing (it ships with
+PostgreSQL's contrib, part of Debian's ``postgresql`` package); a server without it, or a
+role that may not create it, gets configurations that stem without folding accents, and a
+warning says so.
+
+Revision ID: 0007
+Revises: 0004
+Create Date: 2026-12-07
+"""
+
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0007"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+log = logging.getLogger("aggregator.store")
+
+# ISO 639-1 code -> PostgreSQL's Snowball configuration of that language.
+PG_CONFIGS = {
+    "ar": "arabic", "ca": "catalan", "da": "danish", "de": "german", "el": "greek",
+    "en": "english", "es": "spanish", "eu": "basque", "fi": "finnish", "fr": "french",
+    "ga": "irish", "hi": "hindi", "hu": "hungarian", "hy": "armenian", "id": "indonesian",
+    "it": "italian", "lt": "lithuanian", "ne": "nepali", "nl": "dutch", "no": "norwegian",
+    "nb": "norwegian", "pt": "portuguese", "ro": "romanian", "ru": "russian",
+    "sr": "serbian", "sv": "swedish", "ta": "tamil", "tr": "turkish", "simple": "simple",
+}  # fmt: skip
+
+
+def upgrade() -> None:
+    from aggregator.store.posts import all_posts
+    from aggregator.store.search import rebuild
+
+    bind = op.get_bind()
+    if bind.dialect.name == "postgresql":
+        _postgresql(bind)
+    else:
+        op.execute("CREATE TABLE search_docs (doc INTEGER PRIMARY KEY, post_id TEXT NOT NULL UNIQUE)")
+        op.execute(
+            "CREATE VIRTUAL TABLE search_fts USING fts5(title, body, "
+            "tokenize = \"unicode61 remove_diacritics 0 tokenchars '_'\")"
+        )
+    rebuild(bind, all_posts(bind))
+
+
+def _unaccent_schema(bind: sa.Connection) -> str | None:
+    """The schema holding the unaccent dictionary, creating the extension if need be."""
+    find = sa.text(
+        "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+        "WHERE e.extname = 'unaccent'"
+    )
+    found = bind.execute(find).scalar()
+    if found is not None:
+        return str(found)
+    try:
+        with bind.begin_nested():
+            bind.execute(sa.text("CREATE EXTENSION IF NOT EXISTS unaccent"))
+    except sa.exc.DBAPIError as error:
+        log.warning("search: accents are not folded on PostgreSQL (unaccent: %s)", error.orig)
+        return None
+    return str(bind.execute(find).scalar())
+
+
+def _postgresql(bind: sa.Connection) -> None:
+    unaccent = _unaccent_schema(bind)
+    available = {r[0] for r in bind.execute(sa.text("SELECT cfgname FROM pg_ts_config"))}
+    for code, config in PG_CONFIGS.items():
+        if config not in available:
+            continue
+        op.execute(f"CREATE TEXT SEARCH CONFIGURATION search_{code} (COPY = pg_catalog.{config})")
+        if unaccent is not None:
+            stem = "simple" if config == "simple" else f"{config}_stem"
+            op.execute(
+                f"ALTER TEXT SEARCH CONFIGURATION search_{code} ALTER MAPPING FOR "
+                f'hword, hword_part, word WITH "{unaccent}".unaccent, pg_catalog.{stem}'
+            )
+    op.execute(
+        "CREATE TABLE post_search ("
+        " post_id TEXT PRIMARY KEY REFERENCES posts(id) ON DELETE CASCADE,"
+        " language TEXT NOT NULL,"
+        " document tsvector NOT NULL)"
+    )
+    op.execute("CREATE INDEX ix_post_search_document ON post_search USING gin (document)")
+
+
+def downgrade() -> None:
+    bind = op.get_bind()
+    if bind.dialect.name == "postgresql":
+        op.execute("DROP TABLE post_search")
+        for code in PG_CONFIGS:
+            op.execute(f"DROP TEXT SEARCH CONFIGURATION IF EXISTS search_{code}")
+    else:
+        op.execute("DROP TABLE search_fts")
+        op.execute("DROP TABLE search_docs")

@@ -1,0 +1,306 @@
+"""The search index in the store, on both backends, kept in step with the posts.
+
+SQLite: an FTS5 table (``search_fts``: title, body) of the tokens ``aggregator.search``
+makes (folded, stemmed in the post's language, prefixed with it), and ``search_docs``
+mapping its integer rowids to post ids.  PostgreSQL: ``post_search``, one ``tsvector`` per
+post built with the text search configuration of the post's language (``search_fr``…:
+``unaccent`` then the Snowball stemmer, migration 0007), a GIN index over it.
+
+Who calls what: ``posts.upsert_many`` indexes every post it writes, in the same
+transaction; ``expiry`` removes what it deletes; hiding a post calls ``unindex`` (a hidden
+post must leave the results at once, not at the next rebuild); ``rebuild`` (migration 0007,
+``aggregator search --reindex``) indexes every post from scratch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.engine import Connection
+
+from aggregator.models import Post
+from aggregator.search import (
+    SearchRequest,
+    document_text,
+    fts_match,
+    index_text,
+    language_key,
+    tsquery_text,
+)
+from aggregator.store.schema import StoredTime, stored_time
+
+CHUNK = 500
+TITLE_WEIGHT = 4.0  # a word in the title counts as much as four in the body (bm25 weights)
+
+
+def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+def _body(post: Post) -> str:
+    """What the body column holds: the text, the tags, the authors' names."""
+    names = " ".join(a.name for a in post.authors)
+    content = document_text(post.content_html) if post.content_html else post.excerpt
+    return f"{content} {' '.join(post.tags)} {names}"
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+
+
+def index(conn: Connection, batch: Sequence[Post]) -> None:
+    """(Re)index these posts; the caller owns the transaction."""
+    if not batch:
+        return
+    latest = list({p.id: p for p in batch}.values())
+    if conn.dialect.name == "postgresql":
+        _index_pg(conn, latest)
+    else:
+        _index_sqlite(conn, latest)
+
+
+def unindex(conn: Connection, ids: Sequence[str]) -> None:
+    """Take these posts out of the index (hidden, deleted); unknown ids are ignored."""
+    for chunk in _chunks(list(dict.fromkeys(ids))):
+        if conn.dialect.name == "postgresql":
+            conn.execute(_PG_DELETE, {"ids": list(chunk)})
+            continue
+        docs = [r[0] for r in conn.execute(_SQLITE_DOCS, {"ids": list(chunk)})]
+        if docs:
+            conn.execute(_SQLITE_DELETE_FTS, {"docs": docs})
+            conn.execute(_SQLITE_DELETE_DOCS, {"docs": docs})
+
+
+def rebuild(conn: Connection, batches: Iterable[Sequence[Post]]) -> int:
+    """Index every stored post afresh (``batches``: ``posts.all_posts``); how many.
+
+    Used by migration 0007 and ``aggregator search --reindex``.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("DELETE FROM post_search"))
+    else:
+        conn.execute(text("DELETE FROM search_fts"))
+        conn.execute(text("DELETE FROM search_docs"))
+    count = 0
+    for batch in batches:
+        index(conn, batch)
+        count += len(batch)
+    return count
+
+
+_SQLITE_DOCS = text("SELECT doc FROM search_docs WHERE post_id IN :ids").bindparams(
+    bindparam("ids", expanding=True)
+)
+_SQLITE_DELETE_FTS = text("DELETE FROM search_fts WHERE rowid IN :docs").bindparams(
+    bindparam("docs", expanding=True)
+)
+_SQLITE_DELETE_DOCS = text("DELETE FROM search_docs WHERE doc IN :docs").bindparams(
+    bindparam("docs", expanding=True)
+)
+_PG_DELETE = text("DELETE FROM post_search WHERE post_id = ANY(:ids)")
+
+
+def _index_sqlite(conn: Connection, batch: Sequence[Post]) -> None:
+    """Reuse a post's row number when it has one (an update), else take the next."""
+    known: dict[str, int] = {}
+    for chunk in _chunks([p.id for p in batch]):
+        found = conn.exec_driver_sql(
+            f"SELECT post_id, doc FROM search_docs WHERE post_id IN ({','.join('?' * len(chunk))})",
+            tuple(chunk),
+        )
+        known.update((r[0], r[1]) for r in found)
+    if known:
+        conn.exec_driver_sql(
+            "DELETE FROM search_fts WHERE rowid = ?", [(d,) for d in known.values()]
+        )
+    next_doc = int(
+        conn.exec_driver_sql("SELECT coalesce(max(doc), 0) FROM search_docs").scalar_one()
+    )
+    fresh: list[tuple[int, str]] = []
+    rows: list[tuple[int, str, str]] = []
+    for post in batch:
+        doc = known.get(post.id)
+        if doc is None:
+            next_doc += 1
+            doc = next_doc
+            fresh.append((doc, post.id))
+        rows.append(
+            (doc, index_text(post.language, post.title), index_text(post.language, _body(post)))
+        )
+    if fresh:
+        conn.exec_driver_sql("INSERT INTO search_docs (doc, post_id) VALUES (?, ?)", fresh)
+    conn.exec_driver_sql("INSERT INTO search_fts (rowid, title, body) VALUES (?, ?, ?)", rows)
+
+
+_PG_INSERT = (
+    "INSERT INTO post_search (post_id, language, document) VALUES (%(id)s, %(lang)s, "
+    "setweight(to_tsvector(CAST(%(config)s AS regconfig), %(title)s), 'A') || "
+    "setweight(to_tsvector(CAST(%(config)s AS regconfig), %(body)s), 'B')) "
+    "ON CONFLICT (post_id) DO UPDATE SET language = EXCLUDED.language, "
+    "document = EXCLUDED.document"
+)
+
+
+_PG_CONFIGS = text(
+    "SELECT cfgname FROM pg_ts_config "
+    "WHERE cfgname LIKE 'search!_%' ESCAPE '!' AND pg_ts_config_is_visible(oid)"
+)
+
+
+def pg_configs(conn: Connection) -> dict[str, str]:
+    """Language key -> the text search configuration migration 0007 made for it."""
+    names = [str(r[0]) for r in conn.execute(_PG_CONFIGS)]
+    return {name.removeprefix("search_"): name for name in names}
+
+
+def _config(configs: dict[str, str], language: str) -> str:
+    return configs.get(language, "search_simple")
+
+
+def _index_pg(conn: Connection, batch: Sequence[Post]) -> None:
+    configs = pg_configs(conn)
+    rows = []
+    for post in batch:
+        key = language_key(post.language)
+        body = _body(post)[:60_000]
+        config = _config(configs, key)
+        rows.append(
+            {"id": post.id, "lang": key, "config": config, "title": post.title, "body": body}
+        )
+    conn.exec_driver_sql(_PG_INSERT, rows)
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+
+# The distinct languages of the posts, from the (language, published) index in one probe per
+# language rather than a scan of every row.
+_LANGUAGES = text(
+    "WITH RECURSIVE found(language) AS ("
+    " SELECT min(language) FROM posts"
+    " UNION ALL"
+    " SELECT (SELECT min(language) FROM posts WHERE language > found.language)"
+    " FROM found WHERE found.language IS NOT NULL)"
+    " SELECT language FROM found WHERE language IS NOT NULL"
+)
+
+
+def stored_languages(conn: Connection) -> tuple[str, ...]:
+    """The language keys of the stored posts, sorted."""
+    keys = {language_key(str(r[0])) for r in conn.execute(_LANGUAGES)}
+    return tuple(sorted(keys))
+
+
+def search(conn: Connection, request: SearchRequest) -> tuple[int, list[str], tuple[str, ...]]:
+    """One page of post ids matching ``request`` in order, the total count, and the
+    language keys searched (``SqlStore.search_posts`` reads the posts)."""
+    languages = request.languages or stored_languages(conn)
+    languages = tuple(dict.fromkeys(language_key(lang) for lang in languages))
+    if conn.dialect.name == "postgresql":
+        built = _pg_query(request, languages, pg_configs(conn))
+    else:
+        match = fts_match(request.query, languages)
+        if match is not None and request.sort != "date":
+            return (*_sqlite_relevance(conn, request, match), languages)
+        built = None if match is None else _sqlite_query(match)
+    if built is None:
+        return 0, [], languages
+    where, params, score = built
+    filters, filter_params = _filters(request, stored_time(conn.dialect))
+    params.update(filter_params)
+    source = f"{where}{filters}"
+    total = int(conn.execute(text(f"SELECT count(*) {source}"), params).scalar_one())
+    if total == 0 or request.offset >= total:
+        return total, [], languages
+    order = (
+        "p.published DESC, p.id DESC" if request.sort == "date" else f"{score}, p.published DESC"
+    )
+    page = text(f"SELECT p.id {source} ORDER BY {order} LIMIT :limit OFFSET :offset")
+    params.update(limit=max(1, request.limit), offset=max(0, request.offset))
+    return total, [str(r[0]) for r in conn.execute(page, params)], languages
+
+
+#: Relevance is ranked among the newest matches only, this many at least: a word in a third
+#: of 100,000 posts would otherwise cost a bm25 score per post, 40 ms a query, where this
+#: bound keeps every query under 20 ms (bench/search_posts.py).  A reader paging that deep
+#: widens it.
+RANKED_NEWEST = 4000
+
+
+def _sqlite_relevance(
+    conn: Connection, request: SearchRequest, match: str
+) -> tuple[int, list[str]]:
+    """The FTS5 table alone finds, counts and scores; posts are joined for filters only."""
+    filters, params = _filters(request, stored_time(conn.dialect))
+    within = ""
+    if filters:
+        within = (
+            " AND search_fts.rowid IN (SELECT d.doc FROM search_docs d "
+            f"JOIN posts p ON p.id = d.post_id WHERE 1 = 1{filters})"
+        )
+    params["match"] = match
+    where = f"FROM search_fts WHERE search_fts MATCH :match{within}"
+    total = int(conn.execute(text(f"SELECT count(*) {where}"), params).scalar_one())
+    if total == 0 or request.offset >= total:
+        return total, []
+    limit, offset = max(1, request.limit), max(0, request.offset)
+    params.update(limit=limit, offset=offset, cap=max(RANKED_NEWEST, offset + limit))
+    score = f"bm25(search_fts, {TITLE_WEIGHT}, 1.0)"
+    page = text(
+        f"SELECT h.doc, d.post_id FROM (SELECT search_fts.rowid AS doc, {score} AS score "
+        f"{where} ORDER BY search_fts.rowid DESC LIMIT :cap) h "
+        "JOIN search_docs d ON d.doc = h.doc "
+        "ORDER BY h.score, h.doc DESC LIMIT :limit OFFSET :offset"
+    )
+    return total, [str(r[1]) for r in conn.execute(page, params)]
+
+
+Built = tuple[str, dict[str, Any], str]
+
+
+def _sqlite_query(match: str) -> Built:
+    where = (
+        "FROM search_fts JOIN search_docs d ON d.doc = search_fts.rowid "
+        "JOIN posts p ON p.id = d.post_id WHERE search_fts MATCH :match"
+    )
+    return where, {"match": match}, f"bm25(search_fts, {TITLE_WEIGHT}, 1.0)"
+
+
+def _pg_query(
+    request: SearchRequest, languages: Sequence[str], configs: dict[str, str]
+) -> Built | None:
+    query = tsquery_text(request.query)
+    if query is None or not languages:
+        return None
+    params: dict[str, Any] = {"tsq": query}
+    either = []
+    for n, lang in enumerate(languages):
+        params[f"l{n}"] = lang
+        params[f"c{n}"] = _config(configs, lang)
+        either.append(
+            f"(s.language = :l{n} AND s.document @@ to_tsquery(CAST(:c{n} AS regconfig), :tsq))"
+        )
+    where = f"FROM post_search s JOIN posts p ON p.id = s.post_id WHERE ({' OR '.join(either)})"
+    score = "-ts_rank_cd(s.document, to_tsquery(CAST(:c0 AS regconfig), :tsq))"
+    return where, params, score
+
+
+def _filters(request: SearchRequest, convert: StoredTime) -> tuple[str, dict[str, Any]]:
+    parts: list[str] = []
+    params: dict[str, Any] = {}
+    if request.organisation:
+        parts.append("p.source_id IN (SELECT id FROM sources WHERE organisation = :org)")
+        params["org"] = request.organisation
+    if request.topic:
+        parts.append("p.id IN (SELECT post_id FROM post_topics WHERE topic = :topic)")
+        params["topic"] = request.topic
+    if request.since is not None:
+        parts.append("p.published >= :since")
+        params["since"] = convert(request.since)
+    if request.until is not None:
+        parts.append("p.published < :until")
+        params["until"] = convert(request.until)
+    return "".join(f" AND {p}" for p in parts), params

@@ -1,0 +1,157 @@
+"""The search index in the store, on a real SQLite file and a real PostgreSQL (both backends
+through ``tests.test_store``'s ``backend`` fixture): what a reader finds, and that the index
+follows every write, hide and expiry at once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from alembic import command
+from alembic.config import Config
+
+from aggregator.models import SourceState, SourceUpdate
+from aggregator.search import SearchRequest, parse_query
+from aggregator.store import SCHEMA_VERSION, open_store
+from aggregator.store.engine import MIGRATIONS_DIR, create_store_engine
+from aggregator.store.sql import SqlStore
+from tests.data.articles import ARTICLES
+from tests.search_labelled import T0, article_post, fill, measure
+from tests.test_store import Backend, backend  # noqa: F401  (the fixture)
+
+
+@pytest.fixture
+def labelled(backend: Backend) -> Iterator[SqlStore]:  # noqa: F811
+    opened = backend.open()
+    fill(opened)
+    yield opened
+    opened.close()
+
+
+def ids(store: SqlStore, text: str, **filters: object) -> list[str]:
+    request = SearchRequest(parse_query(text), **filters)  # type: ignore[arg-type]
+    return [p.id for p in store.search_posts(request).posts]
+
+
+def test_labelled_queries_reach_the_recall_target(labelled: SqlStore) -> None:
+    """Acceptance: recall >= 0.95 on the labelled queries, each in its own language."""
+    quality = measure(labelled)
+    assert quality.recall >= 0.95, quality.misses
+    assert quality.precision >= 0.9, quality.extras
+
+
+def test_every_language_at_once_still_finds_them(labelled: SqlStore) -> None:
+    quality = measure(labelled, ())
+    assert quality.recall >= 0.95, quality.misses
+
+
+def test_a_french_plural_and_accent_difference_is_found(labelled: SqlStore) -> None:
+    assert ids(labelled, "bibliotheque", languages=("fr",)) == ["fr-bibliotheques"]
+    assert ids(labelled, "BIBLIOTHÈQUES", languages=("fr",)) == ["fr-bibliotheques"]
+
+
+def test_a_spanish_singular_finds_the_plural_snowball_stems_apart(labelled: SqlStore) -> None:
+    assert "es-arboles-ciudad" in ids(labelled, "ciudades", languages=("es",))
+    assert "es-inundaciones" in ids(labelled, "inundación", languages=("es",))
+
+
+def test_phrases_exclusions_and_prefixes(labelled: SqlStore) -> None:
+    assert ids(labelled, '"ola de calor"', languages=("es",)) == ["es-ola-calor"]
+    assert ids(labelled, '"calor de ola"', languages=("es",)) == []
+    found = ids(labelled, "elecciones", languages=("es",))
+    assert "es-elecciones-municipales" in found
+    assert "es-elecciones-municipales" not in ids(labelled, "elecciones -correo", languages=("es",))
+    assert "en-participatory-budget" in ids(labelled, "particip*", languages=("en",))
+
+
+def test_the_title_weighs_more_than_the_body(labelled: SqlStore) -> None:
+    """``library`` is in one title and in another post's body: the title comes first."""
+    assert ids(labelled, "library", languages=("en",)) == ["en-library-festival", "en-heatwave"]
+
+
+def test_filters_and_pagination(labelled: SqlStore) -> None:
+    plans = SearchRequest(parse_query("plan"), limit=2)
+    first = labelled.search_posts(plans)
+    assert first.total >= 4 and len(first.posts) == 2
+    second = labelled.search_posts(replace(plans, offset=2))
+    assert not {p.id for p in first.posts} & {p.id for p in second.posts}
+    by_org = ids(labelled, "plan", organisation="Diputación de Sierra Alta")
+    assert by_org == ["es-inundaciones"]
+    by_topic = ids(labelled, "plan", topic="égalité")
+    assert by_topic == ["fr-egalite"]
+    newest = ids(labelled, "plan", sort="date", languages=("en", "es", "fr"))
+    published = {a["id"]: n for n, a in enumerate(ARTICLES)}  # later in the list = older
+    assert newest == sorted(newest, key=published.__getitem__)
+    cut = T0 - timedelta(days=20)
+    assert all(published[i] <= 20 for i in ids(labelled, "plan", since=cut))
+    assert all(published[i] > 20 for i in ids(labelled, "plan", until=cut))
+
+
+def test_nothing_to_look_for_finds_nothing(labelled: SqlStore) -> None:
+    for text in ("", "   ", "-plan", '"" * ( ) :', "^$%"):
+        results = labelled.search_posts(SearchRequest(parse_query(text)))
+        assert (results.total, results.posts) == (0, ())
+
+
+def test_query_syntax_of_either_database_is_only_words(labelled: SqlStore) -> None:
+    """What FTS5 or tsquery would read as operators is searched as plain words."""
+    for text in ('plan" OR "a', "plan:* | !a", "title:plan", "plan & (a"):
+        labelled.search_posts(SearchRequest(parse_query(text)))  # no StorageError
+
+
+def test_a_changed_post_is_found_by_its_new_words_only(labelled: SqlStore) -> None:
+    post = article_post(0, ARTICLES[0])
+    changed = replace(
+        post,
+        title="Council approves a new swimming pool",
+        content_html="<p>The pool opens in June.</p>",
+        content_hash="changed",
+    )
+    state = SourceState(post.source_id, "https://x.example/feed")
+    labelled.apply_update(SourceUpdate(post.source_id, state, (changed,)))
+    assert ids(labelled, "swimming pools", languages=("en",)) == [post.id]
+    assert ids(labelled, "affordable", languages=("en",)) == []
+
+
+def test_hiding_removes_at_once_and_showing_brings_back(labelled: SqlStore) -> None:
+    assert ids(labelled, "canicule", languages=("fr",)) == ["fr-canicule"]
+    labelled.unindex_posts(["fr-canicule"])
+    assert ids(labelled, "canicule", languages=("fr",)) == []
+    assert labelled.index_posts(["fr-canicule", "missing"]) == 1
+    assert ids(labelled, "canicule", languages=("fr",)) == ["fr-canicule"]
+
+
+def test_expired_posts_leave_the_index(labelled: SqlStore) -> None:
+    """Retention deletes the oldest posts; none of them can still be found."""
+    gone = labelled.expire_posts(T0 + timedelta(days=1), keep_ids=["es-arboles-ciudad"])
+    assert gone == len(ARTICLES) - 1
+    assert ids(labelled, "árboles", languages=("es",)) == ["es-arboles-ciudad"]
+    assert ids(labelled, "canicule", languages=("fr",)) == []
+    assert labelled.rebuild_search_index() == 1
+
+
+def test_the_migration_indexes_posts_already_stored(backend: Backend) -> None:  # noqa: F811
+    """A store upgraded from 0004 with posts in it can be searched at once."""
+    engine = create_store_engine(backend.url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0004")
+    engine.dispose()
+    backend.raw(
+        "INSERT INTO sources (id, name, config_url, url) VALUES "
+        "('old', 'Old', 'https://old.example/feed', 'https://old.example/feed')"
+    )
+    backend.raw(
+        "INSERT INTO posts (id, source_id, title, link, published, updated, first_seen, "
+        "language, excerpt, content_html) VALUES ('old-1', 'old', 'Élections municipales', "
+        "'https://old.example/1', '2026-11-20T12:00:00.000000+00:00', "
+        "'2026-11-20T12:00:00.000000+00:00', '2026-11-20T12:00:00.000000+00:00', 'fr', "
+        "'Les listes électorales', '<p>Les listes électorales ferment bientôt.</p>')"
+    )
+    with open_store(backend.url) as store:
+        assert store.schema_revision() == SCHEMA_VERSION
+        assert ids(store, "election liste") == ["old-1"]
