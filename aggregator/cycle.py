@@ -496,8 +496,8 @@ def fetch_images(store: Store, settings: Settings, now: datetime) -> None:
     publish that shows them; a failure here costs images, never the cycle."""
     try:
         report = fetch_lead_images(store.recent_posts(IMAGE_CANDIDATES), settings, now)
-    except Exception:
-        log.exception("lead images not updated")
+    except Exception as exc:  # a full disk, a broken manifest: one line, as for the rest
+        log.warning("lead images not updated: %s", one_line(str(exc)))
         return
     if report.fetched or report.failed or report.removed:
         log.info(
