@@ -36,6 +36,7 @@ from aggregator.ingest.decide import (
     plan_update,
 )
 from aggregator.ingest.fetch import Fetcher, body_digest, user_agent
+from aggregator.ingest.fulltext import expand_full_text
 from aggregator.ingest.process import ProcessedDocument, document_job, process_document
 from aggregator.ingest.workers import WorkerPool
 from aggregator.members.notify import send_notices
@@ -49,12 +50,12 @@ from aggregator.models import (
     SourceUpdate,
     UpdateOutcome,
 )
-from aggregator.present.imagefetch import CANDIDATES as IMAGE_CANDIDATES
-from aggregator.present.imagefetch import fetch_lead_images
+from aggregator.present.imagefetch import fetch_images
 from aggregator.publish.publisher import PublishReport, publish_all
 from aggregator.publish.websub import announce
 from aggregator.retention import tidy
 from aggregator.store import open_store
+from aggregator.store.patience import patient
 from aggregator.store.protocol import Store
 
 log = logging.getLogger("aggregator.cycle")
@@ -72,6 +73,13 @@ POST_BATCH = 400
 # workers start up is free (measured at 1,000 sources: 2 per connection cost 0.5 s a cycle, 16
 # nothing measurable, and the bound kept the cycle's memory about 40 MB under the 300 MB budget).
 DOCUMENTS_PER_CONNECTION = 16
+# Runners beyond the documents in flight: the sources waiting for a batched write.
+RUNNERS_SPARE = STATE_BATCH
+# Bytes of fetched documents held at once (waiting for a worker or in one).  The count above
+# bounds 20-entry feeds; members whose documents weigh megabytes need a bound in bytes too.
+# A new fetch starts only while the documents held weigh less than this, so the most held is
+# this plus what the fetches already under way bring (``fetch.concurrency`` documents).
+HELD_BYTES = 32 * 2**20
 
 
 def open_configured_store(settings: Settings) -> Store:
@@ -108,6 +116,8 @@ class _Cycle:
     written: StoryIndex = field(default_factory=lambda: StoryIndex())
     pending_posts: int = 0
     documents: asyncio.Semaphore = field(default_factory=asyncio.Semaphore)  # set by run()
+    held_bytes: int = 0  # of the fetched documents not processed yet
+    room: asyncio.Condition = field(default_factory=asyncio.Condition)  # set by run()
     running: int = 0  # sources not finished
     waiting: int = 0  # of which, waiting for a batched write
     # sources whose update the store refused, and the first cause: one line each, one summary
@@ -118,21 +128,30 @@ class _Cycle:
         self, sources: Sequence[Source], states: dict[str, SourceState]
     ) -> list[UpdateOutcome]:
         fetch = self.settings.fetch
-        self.documents = asyncio.Semaphore(DOCUMENTS_PER_CONNECTION * fetch.concurrency)
+        bound = DOCUMENTS_PER_CONNECTION * fetch.concurrency
+        self.documents = asyncio.Semaphore(bound)
+        self.room = asyncio.Condition()
+        todo = iter(sources)  # shared: each runner takes the next source when it is free
+        outcomes: list[UpdateOutcome] = []
         async with Fetcher(
             fetch, user_agent=user_agent(self.settings), allow=fetch.allow_private
         ) as f:
             self.running = len(sources)
-            tasks = [
-                asyncio.create_task(self._one(f, source, states[source.id])) for source in sources
-            ]
-            outcomes = []
-            try:
-                for task in asyncio.as_completed(tasks):
-                    outcome = await task
+
+            async def runner() -> None:
+                for source in todo:
+                    outcome = await self._one(f, source, states[source.id])
                     outcomes.append(outcome)
                     if self.progress is not None:
                         self.progress(outcome)
+
+            # A fixed number of runners, not a task per source, so the cycle's memory does not
+            # grow with the number of sources.  More runners than documents in flight, so
+            # those waiting for a batched write never leave a fetch slot idle.
+            try:
+                await asyncio.gather(
+                    *(runner() for _ in range(min(len(sources), bound + RUNNERS_SPARE)))
+                )
             finally:
                 self._flush()
         if self.store_failures:
@@ -301,17 +320,25 @@ class _Cycle:
         # cycle would wait in memory for a worker (70 MB at 1,000 sources); see
         # DOCUMENTS_PER_CONNECTION for why the bound is not tighter.
         async with self.documents:
+            async with self.room:
+                await self.room.wait_for(lambda: self.held_bytes < HELD_BYTES)
             result = await fetcher.fetch(request)
-            now = self.clock()
-            processed: ProcessedDocument | None = None
-            digest = None
-            if result.status is FetchStatus.OK and result.body is not None:
-                digest = body_digest(result.body)
-                if digest == state.body_hash:  # the hash of the last body that parsed
-                    result = _as_not_modified(result)
-                else:
-                    processed = await self._process(source, result, now)
-            result = replace(result, body=None)  # the posts are what is kept from here on
+            size = len(result.body or b"")
+            self.held_bytes += size
+            try:
+                now = self.clock()
+                processed: ProcessedDocument | None = None
+                digest = None
+                if result.status is FetchStatus.OK and result.body is not None:
+                    digest = body_digest(result.body)
+                    if digest == state.body_hash:  # the hash of the last body that parsed
+                        result = _as_not_modified(result)
+                    else:
+                        processed = await self._process(source, result, now)
+                if result.body is not None:  # the posts are what is kept from here on
+                    result = replace(result, body=None)
+            finally:
+                await self._release(size)
         posts = processed.posts if processed else ()
         ids = [p.id for p in posts]
         # A source never fetched has nothing stored: every post and alias is written with
@@ -351,6 +378,13 @@ class _Cycle:
         )
         _log_outcome(outcome)
         return outcome
+
+    async def _release(self, size: int) -> None:
+        """``size`` bytes of documents are no longer held: fetches waiting for room may go."""
+        if size:
+            self.held_bytes -= size
+            async with self.room:
+                self.room.notify_all()
 
     async def _process(
         self, source: Source, result: FetchResult, now: datetime
@@ -416,7 +450,9 @@ def run_cycle(
     started = clock()
     store.sync_sources(settings.source_list())
     states = store.get_states()
+    held = store.source_holds()  # disabled or removed in the console: not fetched
     sources = select_sources(settings, states, started, only=only, due_only=due_only)
+    sources = [s for s in sources if s.id not in held]
     unparsed = sum(1 for s in sources if states[s.id].body_hash is None)
     pool = _pool(
         len(sources),
@@ -461,7 +497,9 @@ def _pool(
 # Locks: one cycle (and one digest send) at a time across processes
 
 
-LOCK_TTL_S = 6 * 3600
+LOCK_TTL_S = 15 * 60  # renewed every RENEW_EVERY_S while held: a long cycle keeps it
+RENEW_EVERY_S = 60.0
+STORE_PATIENCE_S = 300.0  # how long in all a cycle waits for an unreachable database
 
 
 @contextmanager
@@ -469,16 +507,33 @@ def held_lock(store: Store, name: str, clock: Clock = utc_now) -> Iterator[None]
     """Hold the named store lock for the block, or raise ``LockedError`` naming the holder.
 
     The store recovers a lock whose process is dead (same host) or whose TTL has passed, so a
-    crash never leaves the product stuck.
+    crash never leaves the product stuck.  The TTL is short and renewed by a heartbeat while
+    the block runs: a holder that lost the database (or died on another host) stops renewing,
+    and its lock lapses within ``LOCK_TTL_S`` instead of blocking every other host for hours.
     """
     owner = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
     holder = store.acquire_lock(name, owner, clock(), LOCK_TTL_S)
     if holder is not None:
         raise LockedError(f"the {name!r} lock is taken ({holder}); another run is in progress")
+    stop = threading.Event()
+    heartbeat = threading.Thread(
+        target=_renew, args=(store, name, owner, clock, stop), name=f"lock {name}", daemon=True
+    )
+    heartbeat.start()
     try:
         yield
     finally:
+        stop.set()
+        heartbeat.join(timeout=5)
         _release(store, name, owner)
+
+
+def _renew(store: Store, name: str, owner: str, clock: Clock, stop: threading.Event) -> None:
+    while not stop.wait(RENEW_EVERY_S):
+        try:
+            store.renew_lock(name, owner, clock(), LOCK_TTL_S)
+        except StorageError as exc:
+            log.warning("could not renew the %r lock (%s)", name, exc)
 
 
 def _release(store: Store, name: str, owner: str) -> None:
@@ -491,21 +546,16 @@ def _release(store: Store, name: str, owner: str) -> None:
         log.warning("could not release the %r lock (%s); it lapses by itself", name, exc)
 
 
-def fetch_images(store: Store, settings: Settings, now: datetime) -> None:
-    """The lead images of the newest posts, copied into the output directory before the
-    publish that shows them; a failure here costs images, never the cycle."""
+def read_articles(settings: Settings, store: Store, now: datetime) -> None:
+    """Full text for the sources that want it (ingest/fulltext); never fails the cycle."""
     try:
-        report = fetch_lead_images(store.recent_posts(IMAGE_CANDIDATES), settings, now)
-    except Exception as exc:  # a full disk, a broken manifest: one line, as for the rest
-        log.warning("lead images not updated: %s", one_line(str(exc)))
+        done = expand_full_text(settings, store, now)
+    except Exception:  # a bug there must not cost the cycle its publish
+        log.exception("full text: reading articles failed")
         return
-    if report.fetched or report.failed or report.removed:
+    if done.expanded or done.failed:
         log.info(
-            "lead images: %d stored, %d refused, %d kept, %d files removed",
-            report.fetched,
-            report.failed,
-            report.kept,
-            report.removed,
+            "full text: %d expanded, %d kept, %d failed", done.expanded, done.kept, done.failed
         )
 
 
@@ -520,14 +570,19 @@ def fetch_and_publish(
 ) -> tuple[CycleReport, PublishReport]:
     """One full cycle under the cycle lock: update the sources, then rewrite the outputs.
 
+    The store is used patiently (``store.patience``): a database that becomes unreachable
+    mid-cycle is waited for, up to ``STORE_PATIENCE_S`` in all, before sources fail.
+
     After the lock is released, the slow and optional outside world is told: the WebSub hub
     (changed feeds) and the contacts of sources whose state changed.  Neither can fail the cycle
     or hold the lock.
     """
+    store = patient(store, STORE_PATIENCE_S)
     with held_lock(store, "cycle", clock):
         report = run_cycle(
             settings, store, clock=clock, only=only, due_only=due_only, progress=progress
         )
+        read_articles(settings, store, clock())
         tidy(store, settings, clock())  # retention, and temp files of a killed run
         fetch_images(store, settings, clock())
         published = publish_all(store, settings, clock())

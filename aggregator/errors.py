@@ -72,7 +72,10 @@ class ParseError(FeedError):
 
 
 class StorageError(AggregatorError):
-    pass
+    """``transient``: the database could not be reached (a restart, a network cut); the same
+    operation may well succeed in a moment, so a patient caller waits and tries again."""
+
+    transient = False
 
 
 class LockedError(StorageError):

@@ -16,6 +16,7 @@ from aggregator.clock import utc_now
 from aggregator.cycle import fetch_and_publish, held_lock, open_configured_store
 from aggregator.errors import AggregatorError, LockedError
 from aggregator.newsletter.digest import send
+from aggregator.newsletter.scheduled import due_editions, hand_scheduled_later
 from aggregator.store.protocol import Store
 
 log = logging.getLogger("aggregator.jobs")
@@ -62,6 +63,10 @@ def digest_job(config_path: str, edition: str) -> None:
         settings = config.load(config_path)
         store = open_configured_store(settings)
         try:
+            later = hand_scheduled_later(store, edition, utc_now())
+            if later is not None:
+                log.info("digest %s: this issue is scheduled by hand for %s", edition, later)
+                return
             with held_lock(store, f"digest:{edition}"):
                 result = send(store, settings, edition, digest_now(store))
         finally:
@@ -73,3 +78,19 @@ def digest_job(config_path: str, edition: str) -> None:
         log.error("digest %s skipped: %s", edition, exc)
         return
     log.info("digest %s: %s", edition, result)
+
+
+def scheduled_job(config_path: str) -> None:
+    """Every minute: send the issues staff scheduled by hand whose time has come."""
+    try:
+        settings = config.load(config_path)
+        store = open_configured_store(settings)
+        try:
+            for edition in due_editions(store, settings, utc_now()):
+                with held_lock(store, f"digest:{edition}"):
+                    result = send(store, settings, edition, digest_now(store))
+                log.info("scheduled digest %s: %s", edition, result)
+        finally:
+            store.close()
+    except AggregatorError as exc:
+        log.error("scheduled digests skipped: %s", exc)

@@ -43,6 +43,7 @@ from aggregator.store.engine import BUSY_TIMEOUT_MS
 log = logging.getLogger("aggregator.scheduler")
 
 CYCLE_JOB = "cycle"
+SCHEDULED_JOB = "scheduled-digests"  # issues scheduled by hand in the console
 DIGEST_PREFIX = "digest:"
 MISFIRE_GRACE_S = 24 * 3600
 RETRY_S = 10.0  # after a failed pass over the job store
@@ -108,6 +109,14 @@ def reconcile_jobs(scheduler: BackgroundScheduler, settings: Settings, now: date
         name="fetch and publish",
         replace_existing=True,
         next_run_time=now,  # a first cycle right away
+    )
+    scheduler.add_job(
+        "aggregator.jobs:scheduled_job",
+        IntervalTrigger(minutes=1),
+        args=[config_path],
+        id=SCHEDULED_JOB,
+        name="digests scheduled by hand",
+        replace_existing=True,
     )
     wanted = {DIGEST_PREFIX + e.name: e for e in settings.digest.editions}
     for job in scheduler.get_jobs():

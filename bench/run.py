@@ -38,8 +38,9 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
+import scale  # noqa: E402
 from corpus import document_name, generate  # noqa: E402
-from memory import PeakMemory  # noqa: E402
+from memory import PeakMemory, tree_cpu_s  # noqa: E402
 
 HOSTS = 64
 
@@ -90,17 +91,20 @@ def phase_ours(corpus: Path, port: int, sources: int, work: Path) -> dict[str, A
 
     settings = _our_settings(port, sources, work)
     store = open_store(settings.storage_url)
-    t0 = time.perf_counter()
+    c0, t0 = tree_cpu_s(), time.perf_counter()
     cold = run_cycle(settings, store)
-    t1 = time.perf_counter()
+    c1, t1 = tree_cpu_s(), time.perf_counter()
     warm = run_cycle(settings, store)
-    t2 = time.perf_counter()
+    c2, t2 = tree_cpu_s(), time.perf_counter()
     posts = store.count_posts()
     store.close()
     failed = [o for o in cold.outcomes if o.error]
     return {
         "cold_s": round(t1 - t0, 3),
         "warm_s": round(t2 - t1, 3),
+        # the cycle's process, its fork server and every worker (ended ones included)
+        "cold_cpu_s": round(c1 - c0, 2),
+        "warm_cpu_s": round(c2 - c1, 2),
         "entries": posts,
         "cold_failed": len(failed),
         "first_error": failed[0].error if failed else None,
@@ -135,16 +139,18 @@ def phase_reader(corpus: Path, port: int, sources: int, work: Path) -> dict[str,
     for url in _urls(sources, port):
         r.add_feed(url)
     workers = int(os.environ.get("BENCH_READER_WORKERS", "32"))
-    t0 = time.perf_counter()
+    c0, t0 = tree_cpu_s(), time.perf_counter()
     r.update_feeds(scheduled=False, workers=workers)
-    t1 = time.perf_counter()
+    c1, t1 = tree_cpu_s(), time.perf_counter()
     r.update_feeds(scheduled=False, workers=workers)
-    t2 = time.perf_counter()
+    c2, t2 = tree_cpu_s(), time.perf_counter()
     entries = r.get_entry_counts().total
     r.close()
     return {
         "reader_cold_s": round(t1 - t0, 3),
         "reader_warm_s": round(t2 - t1, 3),
+        "reader_cold_cpu_s": round(c1 - c0, 2),
+        "reader_warm_cpu_s": round(c2 - c1, 2),
         "reader_entries": entries,
         "reader_workers": workers,
         # one process (its threads share it): its own peak resident size is its footprint
@@ -168,12 +174,16 @@ def phase_floor(corpus: Path, port: int, sources: int, work: Path) -> dict[str, 
 
             return await asyncio.gather(*(one(u) for u in _urls(sources, port)))
 
-    t0 = time.perf_counter()
+    c0, t0 = tree_cpu_s(), time.perf_counter()
     bodies = asyncio.run(download())
     for body in bodies:
         etree.fromstring(body)
-    t1 = time.perf_counter()
-    return {"floor_s": round(t1 - t0, 3), "floor_bytes": sum(len(b) for b in bodies)}
+    c1, t1 = tree_cpu_s(), time.perf_counter()
+    return {
+        "floor_s": round(t1 - t0, 3),
+        "floor_cpu_s": round(c1 - c0, 2),
+        "floor_bytes": sum(len(b) for b in bodies),
+    }
 
 
 def phase_normalise(corpus: Path, port: int, sources: int, work: Path) -> dict[str, Any]:
@@ -313,6 +323,30 @@ def main() -> None:
         help="Runs of the timed phases (ours, the peer, the floor); medians are reported.",
     )
     parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="The scale bench instead (bench/scale.py): 10,000 and 35,000 sources, publishing "
+        "from 100,000 and 700,000 posts.",
+    )
+    parser.add_argument(
+        "--scale-sizes",
+        default="10000,35000",
+        help="Source counts of the scale bench, comma-separated (smaller ones while developing).",
+    )
+    parser.add_argument(
+        "--scale-publish",
+        type=int,
+        default=100_000,
+        help="Posts of the scale bench's directly filled store to publish from (0: none).",
+    )
+    parser.add_argument(
+        "--scale-publish-cycle-store",
+        action="store_true",
+        help="Also publish from the largest size's store (700,000 posts at 35,000 sources; "
+        "needs about 8 GB of memory today).",
+    )
+    parser.add_argument("--scale-phase", nargs="+", help=argparse.SUPPRESS)
+    parser.add_argument(
         "--search-only",
         action="store_true",
         help="Only the search phase (100,000 posts, the labelled queries): search_100k_ms.",
@@ -322,6 +356,16 @@ def main() -> None:
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.scale_phase:
+        print(json.dumps(scale.scale_phase_main(args.scale_phase, args.work)))
+        return
+    if args.scale:
+        sizes = tuple(int(n) for n in args.scale_sizes.split(","))
+        _warm_language_cache()
+        found = scale.run_scale(sizes, args.scale_publish, args.scale_publish_cycle_store)
+        scale.print_table(found)
+        print(json.dumps(found, sort_keys=True))
+        return
     if args.phase:
         result = PHASES[args.phase](args.corpus, args.port, args.sources, args.work)
         print(json.dumps(result))
@@ -369,7 +413,18 @@ def main() -> None:
     print(json.dumps(figures, sort_keys=True))
 
 
-TIMES = ("cold_s", "warm_s", "reader_cold_s", "reader_warm_s", "floor_s")
+TIMES = (
+    "cold_s",
+    "warm_s",
+    "reader_cold_s",
+    "reader_warm_s",
+    "floor_s",
+    "cold_cpu_s",
+    "warm_cpu_s",
+    "reader_cold_cpu_s",
+    "reader_warm_cpu_s",
+    "floor_cpu_s",
+)
 
 
 def _medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -391,6 +446,10 @@ def _ratios(f: dict[str, Any]) -> None:
     if "cold_s" in f and "reader_cold_s" in f:
         f["reader_cold_ratio"] = round(f["reader_cold_s"] / f["cold_s"], 2)
         f["reader_warm_ratio"] = round(f["reader_warm_s"] / f["warm_s"], 2)
+    if "cold_cpu_s" in f and "reader_cold_cpu_s" in f:
+        # CPU seconds: what a change costs, whatever else the machine was doing meanwhile
+        f["reader_cold_cpu_ratio"] = round(f["reader_cold_cpu_s"] / f["cold_cpu_s"], 2)
+        f["reader_warm_cpu_ratio"] = round(f["reader_warm_cpu_s"] / max(f["warm_cpu_s"], 0.01), 2)
     if "cold_s" in f and "floor_s" in f:
         f["floor_cold_ratio"] = round(f["cold_s"] / f["floor_s"], 2)
 
@@ -398,15 +457,20 @@ def _ratios(f: dict[str, Any]) -> None:
 def _print_table(f: dict[str, Any]) -> None:
     rows = [
         ("sources x entries", f"{f.get('sources')} x 20 ({f.get('entries', '?')} stored)"),
-        ("cold cycle (ours)", f"{f.get('cold_s', '?')} s"),
-        ("warm cycle (ours, all 304)", f"{f.get('warm_s', '?')} s"),
+        ("cold cycle (ours)", f"{f.get('cold_s', '?')} s, {f.get('cold_cpu_s', '?')} s CPU"),
+        (
+            "warm cycle (ours, all 304)",
+            f"{f.get('warm_s', '?')} s, {f.get('warm_cpu_s', '?')} s CPU",
+        ),
         (
             "cold cycle (reader)",
-            f"{f.get('reader_cold_s', '-')} s  ratio {f.get('reader_cold_ratio', '-')}x",
+            f"{f.get('reader_cold_s', '-')} s  ratio {f.get('reader_cold_ratio', '-')}x; "
+            f"{f.get('reader_cold_cpu_s', '-')} s CPU  ratio {f.get('reader_cold_cpu_ratio', '-')}x",
         ),
         (
             "warm cycle (reader)",
-            f"{f.get('reader_warm_s', '-')} s  ratio {f.get('reader_warm_ratio', '-')}x",
+            f"{f.get('reader_warm_s', '-')} s  ratio {f.get('reader_warm_ratio', '-')}x; "
+            f"{f.get('reader_warm_cpu_s', '-')} s CPU  ratio {f.get('reader_warm_cpu_ratio', '-')}x",
         ),
         (
             "floor (download + lxml)",

@@ -8,7 +8,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from aggregator import config
+import pytest
+
+from aggregator import config, cycle
 from aggregator.cycle import STATE_BATCH, run_cycle
 from aggregator.demo.server import LoopbackFeedServer
 from aggregator.models import FetchStatus, Source, SourceState, SourceUpdate
@@ -87,3 +89,24 @@ def _cold_then_warm(tmp_path: Path, server: LoopbackFeedServer, count: int) -> N
             assert state.next_fetch is not None and state.next_fetch > later
     finally:
         store.close()
+
+
+def test_documents_over_the_held_bytes_bound_are_read_one_at_a_time_not_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Members whose documents each outweigh the bound still get every post stored."""
+    monkeypatch.setattr(cycle, "HELD_BYTES", 1)  # every document is over it
+    count = 12
+    feeds = tmp_path / "feeds"
+    feeds.mkdir()
+    for i in range(count):
+        own = RSS.replace(b"/1</link>", f"/{i}</link>".encode())
+        own = own.replace(b"One two three four", f"Story {i} of the council".encode())
+        (feeds / f"f{i}.rss").write_bytes(own)
+    with LoopbackFeedServer(feeds) as server:
+        _cold_then_warm(tmp_path, server, count)
+        store = open_store(f"sqlite:///{tmp_path / 'aggregator.sqlite3'}")
+        try:
+            assert store.count_posts() == count
+        finally:
+            store.close()

@@ -110,6 +110,9 @@ class FakeStore:
     def get_edition(self, edition_id: str) -> EditionRecord | None:
         return self.editions.get(edition_id)
 
+    def get_curation(self, edition_id: str) -> None:
+        return None  # staff's curation: tests/test_curation.py, against the real store
+
     def list_editions(self, limit: int = 50) -> list[EditionRecord]:
         return sorted(self.editions.values(), key=lambda e: e.window_end, reverse=True)[:limit]
 

@@ -153,8 +153,8 @@ def _shipped_answers() -> list[tuple[str, float]]:
 
 def test_the_cached_model_answers_exactly_as_the_shipped_one(fresh_cache: Path) -> None:
     first = _answers()  # builds the model from the shipped file and writes the cache
-    files = list(fresh_cache.glob("langid-*.npz"))
-    assert len(files) == 1
+    files = list(fresh_cache.glob("langid-*.npy"))
+    assert len(files) == len(language._CACHE_ARRAYS)  # one file per array
     language.forget_model()
     second = _answers()  # read back from the cache
     assert second == first
@@ -164,10 +164,22 @@ def test_the_cached_model_answers_exactly_as_the_shipped_one(fresh_cache: Path) 
     )
 
 
+def test_the_cached_tables_are_mapped_not_read(fresh_cache: Path) -> None:
+    """Every worker then shares the page cache's one copy, and only pages it reads count."""
+    import numpy as np
+
+    _answers()  # writes the cache
+    language.forget_model()
+    model = language._reader().model
+    assert isinstance(model.nb_ptc, np.memmap)
+    assert isinstance(model.tk_nextmove, memoryview)
+    assert detect("La ville de Lyon accueille le congrès des maires", SITE) == "fr"
+
+
 def test_a_damaged_cache_file_is_replaced_not_trusted(fresh_cache: Path) -> None:
     expected = _answers()
-    (path,) = fresh_cache.glob("langid-*.npz")
-    path.write_bytes(b"PK\x03\x04 not really a model")
+    (path,) = fresh_cache.glob("langid-*-ptc.npy")
+    path.write_bytes(b"\x93NUMPY not really a model")
     language.forget_model()
     assert _answers() == expected
     assert language._load_cached() is not None  # rewritten whole

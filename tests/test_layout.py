@@ -10,7 +10,9 @@ PACKAGE = Path(__file__).resolve().parent.parent / "aggregator"
 # dependency -> the modules or folders (relative to aggregator/, without .py) allowed to import it
 OWNERS: dict[str, set[str]] = {
     "feedparser": {"ingest/parse/feedparser_adapter"},
-    "lxml": {"ingest/parse", "ingest/scrape", "members/roster", "publish"},
+    "lxml": {"ingest/parse", "ingest/scrape", "ingest/fulltext", "members/roster", "publish"},
+    "trafilatura": {"ingest/fulltext/extract"},
+    "Stemmer": {"search/text"},
     "feedgen": {"publish/atom"},
     "premailer": {"newsletter/render"},
     "PIL": {"present/images"},  # Pillow: lead images checked and resized
@@ -23,6 +25,8 @@ OWNERS: dict[str, set[str]] = {
     "aiohttp": {"ingest/fetch", "web", "publish/websub"},
     "aiohttp_session": {"web/session"},
     "cryptography": {"web/session"},
+    "argon2": {"accounts/passwords"},
+    "itsdangerous": {"accounts/tokens"},
     "ruamel": {"config", "members/roster"},
     "filelock": {"members/roster"},
     "smtplib": {"newsletter/mail"},

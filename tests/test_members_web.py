@@ -1,4 +1,4 @@
-"""The member pages (/submit, /admin, /sources) over real HTTP with aiohttp's test client.
+"""The member pages (/submit, /sources) over real HTTP with aiohttp's test client.
 
 The application is ``web.make_app`` itself (so the routes really come before the static
 catch-all) except where a test needs the test-only ``discoverer`` hook of
@@ -9,7 +9,6 @@ real SQLite file beside ``feeds.yaml``; ``feeds.yaml`` is read back after an app
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import re
 from collections.abc import Awaitable, Callable, Iterator
@@ -30,7 +29,6 @@ from aggregator.members import discover
 from aggregator.models import ErrorKind
 from aggregator.store import SqlStore, open_store
 from aggregator.store.submissions import NewSubmission
-from aggregator.web.admin import ADMIN_ENV
 from aggregator.web.app import CSP, make_app
 from aggregator.web.members import add_member_routes
 from aggregator.web.ratelimit import TokenBucket
@@ -38,7 +36,6 @@ from aggregator.web.session import SECRET_ENV, SECRET_FILE, SESSION_COOKIE
 from tests.httpserver import FixtureServer
 from tests.test_discover import RSS, feed, fixture_text, quiet
 
-PASSWORD = "correct horse battery staple"
 CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
 DRAFT_RE = re.compile(r'name="draft" value="([^"]+)"')
 
@@ -118,11 +115,6 @@ async def csrf_of(client: TestClient[Any, Any], path: str = "/submit", **kw: Any
     return match.group(1)
 
 
-def basic(password: str) -> dict[str, str]:
-    token = base64.b64encode(f"admin:{password}".encode()).decode("ascii")
-    return {"Authorization": f"Basic {token}"}
-
-
 def form(**values: str) -> dict[str, str]:
     base = {
         "url": "https://www.city.example/",
@@ -179,19 +171,16 @@ def test_every_post_route_refuses_a_form_without_its_sessions_token(
     feeds_yaml: Path, store: SqlStore, now: datetime
 ) -> None:
     recorder = Recorder()
-    app = member_app(feeds_yaml, now, discoverer=recorder, env={ADMIN_ENV: PASSWORD})
+    app = member_app(feeds_yaml, now, discoverer=recorder)
     posts = [r.resource for r in app.router.routes() if r.method == "POST" and r.resource]
-    assert len(posts) == 3  # /submit, /submit/confirm, /admin/{action}/{ident}
-    paths = [
-        str(r.url_for(action="approve", ident="1") if "{" in r.canonical else r.url_for())
-        for r in posts
-    ]
+    assert len(posts) == 2  # /submit, /submit/confirm (the console's: tests/test_console.py)
+    paths = [str(r.url_for()) for r in posts]
 
     async def body(client: TestClient[Any, Any]) -> None:
         await csrf_of(client)  # a session exists; its token is not sent
         for path in paths:
             for data in (form(), form(csrf="forged"), form(csrf="")):
-                resp = await client.post(path, data=data, headers=basic(PASSWORD))
+                resp = await client.post(path, data=data)
                 assert resp.status == 403, path
                 assert "This form has expired or was not sent from this site" in await resp.text()
 
@@ -410,93 +399,7 @@ def test_a_feed_already_waiting_is_not_queued_twice(
 
 
 # --------------------------------------------------------------------------------------------
-# Admin
-
-
-def test_admin_does_not_exist_without_a_password(feeds_yaml: Path, now: datetime) -> None:
-    async def body(client: TestClient[Any, Any]) -> None:
-        resp = await client.get("/admin", headers=basic(""))
-        assert resp.status == 404
-        assert (await client.post("/admin/approve/1")).status == 404
-
-    run_app(member_app(feeds_yaml, now, env={}), body)
-
-
-def test_admin_needs_the_password(feeds_yaml: Path, now: datetime) -> None:
-    async def body(client: TestClient[Any, Any]) -> None:
-        resp = await client.get("/admin")
-        assert resp.status == 401 and resp.headers["WWW-Authenticate"].startswith("Basic ")
-        resp = await client.get("/admin", headers=basic(PASSWORD + "x"))
-        assert resp.status == 401
-        resp = await client.get("/admin", headers=basic(PASSWORD))
-        assert resp.status == 200 and "Nothing waiting for review" in await resp.text()
-        latin1 = base64.b64encode("admin:pässword".encode("latin-1")).decode("ascii")
-        for header in ("Basic !!!", "Basic", "Bearer abc", f"Basic {latin1}", "Basic YWRtaW4="):
-            resp = await client.get("/admin", headers={"Authorization": header})
-            assert resp.status == 401, header  # malformed: asked again, nothing spent
-        # guessing: ten wrong passwords an hour, then even the right one waits
-        for _ in range(9):
-            assert (await client.get("/admin", headers=basic("guess"))).status == 401
-        assert (await client.get("/admin", headers=basic("guess"))).status == 429
-        assert (await client.get("/admin", headers=basic(PASSWORD))).status == 429
-        clock[0] += 3600 / 10
-        assert (await client.get("/admin", headers=basic(PASSWORD))).status == 200
-
-    clock = [0.0]
-    app = member_app(feeds_yaml, now, env={ADMIN_ENV: PASSWORD}, monotonic=lambda: clock[0])
-    run_app(app, body)
-
-
-def test_admin_approve_writes_feeds_yaml_and_reject_keeps_the_reason(
-    http_server: FixtureServer, feeds_yaml: Path, store: SqlStore, now: datetime
-) -> None:
-    submit_valid(http_server, feeds_yaml, now, "City of Riverside")
-    second = store.add_submission(
-        NewSubmission(
-            "https://spam.example/",
-            "https://spam.example/feed",
-            "Spam",
-            "s@spam.example",
-            "en",
-            "{}",
-        ),
-        now,
-    )
-    [first] = [s.id for s in store.list_submissions("pending") if s.id != second]
-    before = feeds_yaml.read_bytes()
-    auth = basic(PASSWORD)
-
-    async def body(client: TestClient[Any, Any]) -> None:
-        token = await csrf_of(client, "/admin", headers=auth)
-        refused = await client.post(f"/admin/approve/{first}", headers=auth, data={"csrf": "x"})
-        assert refused.status == 403
-        resp = await client.post(
-            f"/admin/approve/{first}", headers=auth, data={"csrf": token}, allow_redirects=False
-        )
-        assert resp.status == 303
-        resp = await client.post(
-            f"/admin/reject/{second}",
-            headers=auth,
-            data={"csrf": token, "reason": "Not a local government"},
-        )
-        assert resp.status == 200
-        page = await resp.text()
-        assert "rejected" in page and "Nothing waiting for review" in page
-
-    run_app(member_app(feeds_yaml, now, env={ADMIN_ENV: PASSWORD}), body)
-    after = feeds_yaml.read_bytes()
-    assert after.startswith(before.split(b"\n# Trailing")[0])  # every old line kept
-    settings = config.load(feeds_yaml)
-    added = settings.sources[-1]
-    assert added.url == http_server.url("/news/feed.xml")
-    assert added.organisation == "City of Riverside" and added.name == "Riverside News"
-    assert added.contact == "web@riverside.example"
-    approved = store.get_submission(first)
-    rejected = store.get_submission(second)
-    assert approved is not None and approved.state == "approved"
-    assert approved.source_id == added.id
-    assert rejected is not None and rejected.state == "rejected"
-    assert rejected.reason == "Not a local government"
+# Moderation on the web: tests/test_console.py (the staff console replaced /admin)
 
 
 # --------------------------------------------------------------------------------------------
@@ -531,7 +434,7 @@ def test_cli_pending_approve_and_reject(feeds_yaml: Path, store: SqlStore, now: 
     assert listed.exit_code == 0
     assert f"{one}  " in listed.output and "Hillcrest News" in listed.output
     assert "contact=web@hill.example" in listed.output
-    done = cli(feeds_yaml, "approve", str(one))
+    done = cli(feeds_yaml, "approve", str(one), "--no-mail")  # the mail: tests/test_console.py
     assert done.exit_code == 0, done.output
     assert "added source hillcrest" in done.output
     source = next(s for s in config.load(feeds_yaml).sources if s.id == "hillcrest")
@@ -543,7 +446,7 @@ def test_cli_pending_approve_and_reject(feeds_yaml: Path, store: SqlStore, now: 
     again = cli(feeds_yaml, "approve", str(one))
     assert again.exit_code == 1 and "already approved" in again.output
     assert cli(feeds_yaml, "reject", str(two)).exit_code == 2  # --reason is required
-    rejected = cli(feeds_yaml, "reject", str(two), "--reason", "Not a member")
+    rejected = cli(feeds_yaml, "reject", str(two), "--reason", "Not a member", "--no-mail")
     assert rejected.exit_code == 0
     assert cli(feeds_yaml, "pending").output.strip() == "0 submission(s) waiting for review"
     missing = cli(feeds_yaml, "approve", "999")
@@ -782,48 +685,3 @@ def test_sources_page_words_each_error_in_the_readers_language(
         )
 
     run_app(member_app(feeds_yaml, now), body)
-
-
-def test_moderation_answers_in_the_moderators_language(
-    feeds_yaml: Path, store: SqlStore, now: datetime
-) -> None:
-    ident = store.add_submission(
-        NewSubmission(
-            "https://hill.example/",
-            "https://hill.example/feed.atom",
-            "Hillcrest",
-            "web@hill.example",
-            "fr",
-            json.dumps({"title": "Hillcrest News", "format": "atom10"}),
-        ),
-        now,
-    )
-    auth = {**basic(PASSWORD), **FR}
-
-    async def body(client: TestClient[Any, Any]) -> None:
-        token = await csrf_of(client, "/admin", headers=auth)
-        resp = await client.post(f"/admin/approve/{ident}", headers=auth, data={"csrf": token})
-        assert resp.status == 200
-        assert texts(await resp.text(), "#done") == [
-            f"Proposition {ident} approuvée comme source hillcrest."
-        ]
-        again = await client.post(f"/admin/approve/{ident}", headers=auth, data={"csrf": token})
-        assert again.status == 409
-        assert texts(await again.text(), "#message") == [
-            f"La proposition {ident} a déjà été approuvée."
-        ]
-        missing = await client.post(
-            "/admin/reject/999", headers=auth, data={"csrf": token, "reason": "x"}
-        )
-        assert texts(await missing.text(), "#message") == [
-            "Aucune proposition ne porte le numéro 999."
-        ]
-        resp = await client.get("/admin", headers={"Accept-Language": "es", **basic(PASSWORD)})
-        assert texts(await resp.text(), "h1") == ["Propuestas pendientes de revisión"]
-        unauthorised = await client.get("/admin", headers=ES)
-        assert unauthorised.status == 401
-        assert texts(await unauthorised.text(), "#message") == [
-            "La página de moderación requiere la contraseña de administrador."
-        ]
-
-    run_app(member_app(feeds_yaml, now, env={ADMIN_ENV: PASSWORD}), body)

@@ -81,7 +81,7 @@ def test_jobs_persist_and_a_pending_digest_keeps_its_stored_next_run(
     first.shutdown(wait=True)
 
     again = open_paused(settings, paused)
-    assert {j.id for j in again.get_jobs()} == {"cycle", "digest:weekly"}
+    assert {j.id for j in again.get_jobs()} == {"cycle", "scheduled-digests", "digest:weekly"}
     later = T1 + timedelta(days=10)
     reconcile_jobs(again, settings, later)
     assert again.get_job("digest:weekly").next_run_time == digest_next  # not moved forward
@@ -121,7 +121,7 @@ def test_an_edition_removed_from_the_config_loses_its_job(
     fewer = write(tmp_path, editions=("weekly",))
     again = open_paused(fewer, paused)
     reconcile_jobs(again, fewer, T1)
-    assert {j.id for j in again.get_jobs()} == {"cycle", "digest:weekly"}
+    assert {j.id for j in again.get_jobs()} == {"cycle", "scheduled-digests", "digest:weekly"}
 
 
 def _three_slots_ago(scheduler: BackgroundScheduler) -> datetime:

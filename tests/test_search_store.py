@@ -123,6 +123,24 @@ def test_hiding_removes_at_once_and_showing_brings_back(labelled: SqlStore) -> N
     assert ids(labelled, "canicule", languages=("fr",)) == ["fr-canicule"]
 
 
+def test_posts_taken_down_in_the_console_are_found_by_no_reader(labelled: SqlStore) -> None:
+    """A hidden post, and every post of a disabled or removed source, leave the results at
+    once (both search paths: relevance and date order); showing them again brings them back."""
+    from aggregator.store.staff import AuditEntry
+
+    entry = AuditEntry(T0, "mo@example.org", "post.hide", "post:fr-canicule", "test")
+    assert labelled.hide_post("fr-canicule", entry)
+    assert ids(labelled, "canicule", languages=("fr",)) == []
+    assert ids(labelled, "canicule", languages=("fr",), sort="date") == []
+    assert labelled.unhide_post("fr-canicule", entry)
+    assert ids(labelled, "canicule", languages=("fr",)) == ["fr-canicule"]
+    source = article_post(0, next(a for a in ARTICLES if a["id"] == "fr-canicule")).source_id
+    labelled.hold_source(source, "disabled", entry)
+    assert ids(labelled, "canicule", languages=("fr",)) == []
+    assert labelled.release_source(source, entry)
+    assert ids(labelled, "canicule", languages=("fr",)) == ["fr-canicule"]
+
+
 def test_expired_posts_leave_the_index(labelled: SqlStore) -> None:
     """Retention deletes the oldest posts; none of them can still be found."""
     gone = labelled.expire_posts(T0 + timedelta(days=1), keep_ids=["es-arboles-ciudad"])

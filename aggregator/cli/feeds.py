@@ -29,8 +29,9 @@ from aggregator.clock import utc_now
 from aggregator.errors import ConfigError, one_line
 from aggregator.ingest.decide import failing_for
 from aggregator.ingest.language import normalise_tag
-from aggregator.members import discover, moderation, roster
+from aggregator.members import discover, moderation, outcomes, roster
 from aggregator.models import Source
+from aggregator.store.protocol import Store
 
 # --------------------------------------------------------------------------------------------
 # Building the entry to write
@@ -394,8 +395,8 @@ def run_pending(config_path: Path) -> None:
     click.echo(f"{len(waiting)} submission(s) waiting for review", err=True)
 
 
-def run_decide(config_path: Path, ident: int, reason: str | None) -> None:
-    """Approve (``reason`` None) or reject a submission."""
+def run_decide(config_path: Path, ident: int, reason: str | None, mail: bool = True) -> None:
+    """Approve (``reason`` None) or reject a submission; the member is mailed the outcome."""
 
     settings = load_settings(config_path)
     with opened_store(settings) as store:
@@ -407,11 +408,32 @@ def run_decide(config_path: Path, ident: int, reason: str | None) -> None:
         except moderation.ApprovalError as exc:
             _fail(f"refused: {exc}")
             return
+        told = _tell_member(store, settings, ident) if mail else None
     if reason is None:
         print_entry(new)
         click.echo(f"Approved submission {ident}: added source {new.id} to {config_path}")
     else:
         click.echo(f"Rejected submission {ident}")
+    if told is not None:
+        click.echo(told)
+
+
+def _tell_member(store: Store, settings: config.Settings, ident: int) -> str:
+    """Mail the member the outcome (as the console does), in their form's language."""
+    sub = store.get_submission(ident)
+    if sub is None:
+        return f"Submission {ident} is gone: nobody was told"
+    msg = outcomes.outcome_message(
+        sub,
+        approved=sub.state == "approved",
+        reason=sub.reason or "",
+        settings=settings,
+        now=utc_now(),
+    )
+    error = outcomes.deliver(msg, settings)
+    if error:
+        return f"The e-mail to {sub.contact} was not sent: {error}"
+    return f"{sub.contact} was told by e-mail"
 
 
 # --------------------------------------------------------------------------------------------
@@ -539,18 +561,25 @@ def pending(config_path: Path) -> None:
     run_pending(config_path)
 
 
+_MAIL = click.option(
+    "--mail/--no-mail", default=True, help="Tell the member by e-mail (default) or not."
+)
+
+
 @feeds.command("approve")
 @config_option
 @click.argument("ident", metavar="ID", type=int)
-def approve(config_path: Path, ident: int) -> None:
+@_MAIL
+def approve(config_path: Path, ident: int, mail: bool) -> None:
     """Add a pending submission to feeds.yaml (with its contact) and mark it approved."""
-    run_decide(config_path, ident, None)
+    run_decide(config_path, ident, None, mail)
 
 
 @feeds.command("reject")
 @config_option
 @click.argument("ident", metavar="ID", type=int)
-@click.option("--reason", required=True, help="Why, in one line (kept with the submission).")
-def reject(config_path: Path, ident: int, reason: str) -> None:
+@click.option("--reason", required=True, help="Why, in one line (sent to the member).")
+@_MAIL
+def reject(config_path: Path, ident: int, reason: str, mail: bool) -> None:
     """Reject a pending submission with a reason."""
-    run_decide(config_path, ident, reason)
+    run_decide(config_path, ident, reason, mail)

@@ -3,7 +3,8 @@
 With no command it runs the scheduler.  Every command takes ``--config PATH``.  A configuration
 mistake prints one line per problem (file:line: field: message) and exits 2 before anything is
 opened; a held lock exits 3; a command that ran but found problems exits 1.  Each command group
-lives in its own module (``cycle``, ``digest``, ``feeds``, ``serve``); this one assembles them.
+lives in its own module (``cycle``, ``digest``, ``feeds``, ``serve``, ``users``); this one
+assembles them.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ from aggregator.cli.common import config_option, err_console, load_settings, set
 from aggregator.cli.cycle import fetch, publish
 from aggregator.cli.digest import digest
 from aggregator.cli.feeds import feeds
+from aggregator.cli.fulltext import fulltext
+from aggregator.cli.search import search
 from aggregator.cli.serve import demo, serve
+from aggregator.cli.users import users
 from aggregator.errors import AggregatorError
 from aggregator.scheduler import run_forever
 
@@ -51,7 +55,7 @@ def run(ctx: click.Context, config_path: Path) -> None:
     run_forever(settings)
 
 
-for command in (fetch, publish, digest, feeds, serve, demo):
+for command in (fetch, publish, digest, feeds, serve, demo, users, search, fulltext):
     main.add_command(command)
 
 

@@ -10,14 +10,15 @@ Nothing here touches the store or the network: a bad file stops a command before
 
 What enters: the text of ``feeds.yaml``.  What leaves: one frozen ``Settings`` (or a
 ``ConfigError`` whose lines name file, line and field).  One module per section of the file
-(``sources``, ``site``, ``digest``, ``web``), ``settings`` for the whole, ``loading`` for the
-YAML and the positions; a new section gets a module of its own.
+(``sources``, ``site``, ``digest``, ``web``, ``fulltext``), ``settings`` for the whole,
+``loading`` for the YAML and the positions; a new section gets a module of its own.
 """
 
 from __future__ import annotations
 
 from aggregator.config._base import DEFAULT_CONFIG
 from aggregator.config.digest import DigestSettings, EditionSettings, SmtpSettings
+from aggregator.config.fulltext import FullTextSettings
 from aggregator.config.loading import load, loads, locate
 from aggregator.config.settings import Settings
 from aggregator.config.site import FetchSettings, SiteSettings
@@ -29,6 +30,7 @@ __all__ = [
     "DigestSettings",
     "EditionSettings",
     "FetchSettings",
+    "FullTextSettings",
     "ScrapeSettings",
     "Settings",
     "SiteSettings",

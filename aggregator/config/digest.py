@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import UTC
-from typing import Literal
+from datetime import UTC, datetime, tzinfo
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
-from apscheduler.triggers.cron import CronTrigger
 from pydantic import Field, field_validator, model_validator
 
 from aggregator.config._base import ID_RE, Strict, check_timezone
+
+
+def _cron_trigger(expression: str, zone: tzinfo) -> Any:
+    """APScheduler's reading of a cron ``expression``.
+
+    Imported here, not at the top: every worker process imports this package for its records
+    and never reads a cron, and APScheduler would add to the start-up of each.
+    """
+    from apscheduler.triggers.cron import CronTrigger
+
+    return CronTrigger.from_crontab(expression, timezone=zone)
 
 
 class SmtpSettings(Strict):
@@ -53,7 +64,7 @@ class EditionSettings(Strict):
         if len(v.split()) != 5:
             raise ValueError(f"must be a five-field cron expression, got {v!r}")
         try:
-            CronTrigger.from_crontab(v, timezone=UTC)
+            _cron_trigger(v, UTC)
         except ValueError as exc:
             raise ValueError(f"not a cron expression the scheduler reads ({exc}): {v!r}") from None
         return v
@@ -62,6 +73,13 @@ class EditionSettings(Strict):
     @classmethod
     def _tz(cls, v: str) -> str:
         return check_timezone(v)
+
+    def next_send(self, now: datetime) -> datetime | None:
+        """When the schedule sends this edition next after ``now`` (read by the same library
+        the scheduler runs, in the edition's time zone)."""
+        trigger = _cron_trigger(self.schedule, ZoneInfo(self.timezone))
+        fire: datetime | None = trigger.get_next_fire_time(None, now)
+        return fire
 
     @field_validator("recipients")
     @classmethod

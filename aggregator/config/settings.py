@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from aggregator.config._base import DEFAULT_CONFIG, LANG_RE, Strict
 from aggregator.config.digest import DigestSettings, EditionSettings
+from aggregator.config.fulltext import FullTextSettings
 from aggregator.config.site import FetchSettings, SiteSettings
 from aggregator.config.sources import SourceSettings
 from aggregator.config.web import WebSettings
@@ -21,6 +22,7 @@ class Settings(Strict):
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     digest: DigestSettings = Field(default_factory=DigestSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    full_text: FullTextSettings = Field(default_factory=FullTextSettings)
     # network-wide topics: key -> the labels members use for it, in any language; a topic may
     # instead map languages to its labels (``fr: Résilience``), which ``_topic_languages``
     # splits into the plain list here and the label each language shows in ``topic_labels``

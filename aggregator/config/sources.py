@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from aggregator.config._base import ID_RE, LANG_RE, Strict, check_http_url
+from aggregator.config.fulltext import FullTextMode
 from aggregator.config.labels import check_labels, pick_label, split_labels
 from aggregator.models import ScrapeRules, Source
 
@@ -45,6 +46,7 @@ class SourceSettings(Strict):
     scrape: ScrapeSettings | None = None
     day_first: bool = False
     contact: str | None = None
+    full_text: FullTextMode | None = None  # None: the full_text section's default
 
     @model_validator(mode="before")
     @classmethod

@@ -16,10 +16,11 @@ from pathlib import Path
 
 from aggregator import config
 from aggregator.clock import Clock, utc_now
-from aggregator.cycle import fetch_images, open_configured_store, run_cycle
+from aggregator.cycle import open_configured_store, run_cycle
 from aggregator.demo.server import LoopbackFeedServer
 from aggregator.models import CycleReport
 from aggregator.newsletter.digest import PreviewFiles, preview
+from aggregator.present.imagefetch import fetch_images
 from aggregator.publish.publisher import PublishReport, publish_all
 
 FEEDS_DIR = Path(str(resources.files("aggregator.demo") / "feeds"))

@@ -11,6 +11,7 @@ at the parent's copy, so that workers still import the parent's modules.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -46,6 +47,10 @@ def _preload() -> None:
     from aggregator.ingest.process import warm_up
 
     warm_up(languages)
+    # Every object made so far is kept for the server's life: out of the collector's sight,
+    # a worker's collections neither walk them (time) nor write their headers, which would
+    # copy the pages that hold them into every worker (memory).
+    gc.freeze()
 
 
 _preload()

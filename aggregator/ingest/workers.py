@@ -13,6 +13,13 @@ of the package than the parent's, say an older checkout; its workers would then 
 So before the server is started, a fresh interpreter started the same way reports where it
 finds the package, and the server preloads only when that is the parent's own copy.  Otherwise
 (or when a fork server is already running) workers import for themselves, as they always did.
+
+**Nothing outlives the cycle's process.**  ``kill -9`` of ``fetch`` used to leave the fork
+server, its workers and multiprocessing's resource tracker running (about 240 MiB after a few
+dozen kills): the workers wait on a queue whose other end is gone, and the fork server on them.
+Each worker therefore watches the process that made its pool; when that process is gone it
+stops the fork server it was forked from and exits, and the resource tracker, whose last
+writer is then gone, exits too.
 """
 
 from __future__ import annotations
@@ -22,10 +29,13 @@ import json
 import logging
 import multiprocessing
 import os
+import signal
 import subprocess
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import suppress
 from pathlib import Path
 from typing import TypeVar
 
@@ -60,8 +70,8 @@ class WorkerPool:
         self._processes = ProcessPoolExecutor(
             max_workers=count,
             mp_context=multiprocessing.get_context("forkserver"),
-            initializer=warm_up,
-            initargs=(languages,),
+            initializer=start_worker,
+            initargs=(os.getpid(), languages),
         )
         self._submitter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aggregator-jobs")
         # The fork server is checked and started by the helper thread too, before it hands
@@ -82,6 +92,53 @@ class WorkerPool:
     def shutdown(self) -> None:
         self._submitter.shutdown(wait=True, cancel_futures=True)
         self._processes.shutdown(wait=True, cancel_futures=True)
+
+
+ORPHAN_CHECK_S = 0.5  # how often a worker looks for the process that made its pool
+
+
+def start_worker(owner: int, languages: tuple[str, ...]) -> None:
+    """A worker's first act: watch ``owner`` (the pool's process), then warm up."""
+    watcher = threading.Thread(
+        target=_exit_without, args=(owner,), name="aggregator-owner-watch", daemon=True
+    )
+    watcher.start()
+    warm_up(languages)
+
+
+def _exit_without(owner: int) -> None:
+    while process_alive(owner):
+        time.sleep(ORPHAN_CHECK_S)
+    server = os.getppid()
+    if server not in (owner, 1) and _is_fork_server(server):
+        with suppress(OSError):
+            os.kill(server, signal.SIGTERM)
+    os._exit(0)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, killed and not yet reaped, does not count)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except FileNotFoundError:
+        return False
+    except OSError:  # no procfs here: ask the kernel, which counts zombies as alive
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    return stat.rsplit(")", 1)[-1].split()[:1] not in (["Z"], ["X"])
+
+
+def _is_fork_server(pid: int) -> bool:
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"multiprocessing.forkserver" in command
 
 
 def _prepare_or_log(languages: tuple[str, ...]) -> None:

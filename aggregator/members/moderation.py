@@ -1,10 +1,10 @@
 """Moderation of member submissions: approve writes the source into ``feeds.yaml``, reject
 records the reason for the member.
 
-Shared by the ``feeds approve`` / ``feeds reject`` commands and the ``/admin`` page, so the two
-can never disagree.  Enters: the store, the config path, a submission id, ``now``.  Leaves: the
-``NewSource`` written, or an ``ApprovalError``: its kind and parameters, which ``problem_text``
-words in the moderator's language (the ``/admin`` page), and one English line (the CLI).
+Shared by the ``feeds approve`` / ``feeds reject`` commands and the console's moderation page,
+so the two can never disagree.  Enters: the store, the config path, a submission id, ``now``.
+Leaves: the ``NewSource`` written, or an ``ApprovalError``: its kind and parameters, which
+``problem_text`` words in the moderator's language (the console), and one English line (the CLI).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ every node) and to *render* the new entry, then splices lines.  The result is va
 ``config.loads`` before it replaces the file, atomically.
 
 **One editor at a time.**  Two approvals at once (``feeds approve 1 & feeds approve 2``, or two
-clicks on ``/admin``) each read the file, add their entry and rename their version over it: the
+clicks in the console) each read the file, add their entry and rename their version over it: the
 last rename wins and the other source is lost although both said "added".  Every
 read-validate-rewrite therefore holds an exclusive lock on a file beside it
 (``.feeds.yaml.lock``, filelock's ``flock``); ``editing`` holds it for a caller whose decision

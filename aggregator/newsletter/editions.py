@@ -10,7 +10,7 @@ Everything here is decided from records and ``now``; ``select_posts`` only reads
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -49,6 +49,7 @@ class DigestItem:
     image_alt: str = ""
     image_height: int = 0  # at the thumbnail's width
     siblings: tuple[tuple[str, str, str], ...] = ()  # (language, link, its name in itself)
+    topic: str = ""  # its first topic's label in the edition's language (a section's heading)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,17 +113,14 @@ def group_items(
     posts: Mapping[str, Post],
     group_by: str,
     other: str,
-    topic_label: Callable[[str], str] | None = None,
 ) -> tuple[DigestSection, ...]:
     """Sections in alphabetical order, "other" last; each post appears in one section only.
-
-    ``topic_label`` names a topic in the edition's language (``present.topics``)."""
-    label = topic_label or _topic_heading
+    A topic is headed by its label in the edition's language (``DigestItem.topic``)."""
     groups: dict[str, list[DigestItem]] = {}
     for item in items:
         if group_by == "topic":
             topics = posts[item.post_id].topics
-            heading = label(topics[0]) if topics else other
+            heading = (item.topic or topic_heading(topics[0])) if topics else other
         else:
             heading = item.organisation or other
         groups.setdefault(heading, []).append(item)
@@ -130,5 +128,5 @@ def group_items(
     return tuple(DigestSection(h, tuple(groups[h])) for h in order)
 
 
-def _topic_heading(key: str) -> str:
+def topic_heading(key: str) -> str:
     return key.replace("-", " ").replace("_", " ").strip().capitalize()

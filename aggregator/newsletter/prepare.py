@@ -3,7 +3,9 @@
 While the last edition of a name is unsent, it *is* the current edition: previewing again or
 resending gives the same window and the same id (rendered again from the store, so a corrected
 title shows), and a send after a preview mails the window that was reviewed.  Once it is sent,
-the next window starts at its ``window_end``.
+the next window starts at its ``window_end``.  Staff's curation of the unsent edition (left
+out, featured, order, note, subject: ``newsletter.curation``) is applied here, so every path
+that prepares it mails the same draft.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import datetime
 
 from aggregator.config import EditionSettings, Settings
 from aggregator.models import EditionRecord
+from aggregator.newsletter.curation import issue_key, issue_start, without_excluded
 from aggregator.newsletter.editions import edition_id, select_in_window, select_posts
 from aggregator.newsletter.look import look_for
 from aggregator.newsletter.mail import MailMessage, build_message
@@ -47,13 +50,17 @@ def prepare(store: Store, settings: Settings, edition: EditionSettings, now: dat
         selection = select_in_window(last.window_start, last.window_end, found, edition)
     else:
         selection = select_posts(store, edition, last, now)
+    # staff's choices for this issue (console), named by the edition and the window's start
+    curation = store.get_curation(issue_key(edition.name, issue_start(last)))
+    posts = without_excluded(selection.posts, curation)
     rendered = render_edition(
         settings,
         edition,
-        selection.posts,
+        posts,
         store.get_sources(),
         date=selection.window_end,
         over_cap=selection.over_cap,
+        curation=curation,
         look=look_for(store, settings, selection.posts),
     )
     if last is not None and not last.sent:
@@ -71,7 +78,7 @@ def prepare(store: Store, settings: Settings, edition: EditionSettings, now: dat
             notes=rendered.notes,
         )
     based_on = last.id if last is not None else None
-    return Prepared(record, rendered, empty=not selection.posts, based_on=based_on)
+    return Prepared(record, rendered, empty=not posts, based_on=based_on)
 
 
 def message_for(

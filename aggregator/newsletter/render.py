@@ -16,7 +16,7 @@ from __future__ import annotations
 import html as html_lib
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from urllib.parse import quote, urljoin, urlsplit
@@ -28,11 +28,13 @@ from aggregator.config import EditionSettings, Settings
 from aggregator.config.site import ColourSettings
 from aggregator.i18n import Translator, environment, long_date, numeric_date, translator
 from aggregator.models import Post, Source
-from aggregator.newsletter.editions import DigestItem, base_lang, group_items
+from aggregator.newsletter import curation as curated
+from aggregator.newsletter.editions import DigestItem, DigestSection, base_lang, group_items
 from aggregator.newsletter.look import DigestLook
 from aggregator.newsletter.mail import one_line
 from aggregator.present.images import ImageView
 from aggregator.present.names import Names
+from aggregator.store.curation import Curation
 
 CLIP_BYTES = 100_000  # Gmail clips an HTML part above ~102 KB; keep a margin below it
 CLIP_SLACK = 1_500  # room for the per-recipient unsubscribe URL swapped in after inlining
@@ -51,6 +53,7 @@ class RenderedDigest:
     subject: str
     notes: tuple[str, ...] = ()
     post_ids: tuple[str, ...] = ()  # the posts the email shows, newest published first
+    shown: tuple[str, ...] = ()  # the same posts in the order the email shows them
 
 
 def _item(
@@ -87,6 +90,7 @@ def _item(
             for s in look.siblings.get(post.id, ())
             if _is_web_url(s.href)
         ),
+        topic=look.topics.label(post.topics[0], lang) if look.topics and post.topics else "",
     )
 
 
@@ -126,9 +130,10 @@ class _Frame:
     edition_date: str
     subject: str
     group_by: str
+    note: tuple[str, ...] = ()  # this issue's editorial note, in paragraphs
+    curation: Curation | None = None
     logo: str = ""  # absolute: an email has no relative URLs
     colors: ColourSettings = field(default_factory=ColourSettings)
-    topic_label: Callable[[str], str] | None = None
     home: str = ""  # the page set in the edition's language, else the site's root
 
 
@@ -141,12 +146,14 @@ def render_edition(
     date: datetime,
     over_cap: int = 0,
     clip_bytes: int = CLIP_BYTES,
+    curation: Curation | None = None,
     look: DigestLook | None = None,
 ) -> RenderedDigest:
     """Render both parts of an edition and inline its CSS once, under Gmail's clip.
 
     ``posts`` are shown newest published first; ``over_cap`` counts matching posts already
-    left out by ``max_items``, which the "more on the site" link includes.  Fitting under
+    left out by ``max_items``, which the "more on the site" link includes.  ``curation``: the
+    order, featured item, note and subject staff chose for this issue (``curation``).  Fitting under
     the clip edits the inlined HTML through comment markers the templates leave around each
     item, excerpt and section, so premailer (the slow part) runs once whatever the size.
     """
@@ -158,10 +165,13 @@ def render_edition(
         key=lambda i: (i.published, i.post_id),
         reverse=True,
     )
-    items = [replace(item, rank=rank) for rank, item in enumerate(ordered)]
     by_id = {p.id: p for p in posts}
-    frame = _frame(settings, edition, len(items) + over_cap, items, date, lang)
-    frame = replace(frame, topic_label=_topic_labeller(look, lang))
+    if curated.is_curated(curation):  # staff's order starts from the sections readers saw
+        other = translator(lang).gettext("Other")
+        sections = group_items(ordered, by_id, edition.group_by, other)
+        ordered = [item for section in sections for item in section.items]
+    items = curated.arrange(ordered, curation)
+    frame = _frame(settings, edition, len(items) + over_cap, items, date, lang, curation)
     notes: list[str] = []
     if over_cap:
         notes.append(f"{over_cap} more posts than max_items ({edition.max_items}) left to the site")
@@ -181,7 +191,8 @@ def render_edition(
         )
     html = _finish(html, over_cap + dropped)
     text = _render_text(frame, items, by_id, over_cap + dropped)
-    return RenderedDigest(html, text, frame.subject, tuple(notes), tuple(i.post_id for i in items))
+    ids = tuple(i.post_id for i in items)
+    return RenderedDigest(html, text, frame.subject, tuple(notes), ids, _shown(frame, items, by_id))
 
 
 # Markers the digest templates put in comments; premailer keeps comments where they stand.
@@ -248,6 +259,7 @@ def _frame(
     items: Sequence[DigestItem],
     date: datetime,
     lang: str,
+    curation: Curation | None = None,
 ) -> _Frame:
     t = translator(lang)
     site_title = one_line(settings.site.title_in(lang))
@@ -261,7 +273,8 @@ def _frame(
         "edition": edition.name,
         "first_title": items[0].title if items else "",
     }
-    subject = one_line(format_subject(edition.subject or _default_subject(t, count), values))
+    chosen = (curation.subject if curation else None) or edition.subject
+    subject = one_line(format_subject(chosen or _default_subject(t, count), values))
     return _Frame(
         lang,
         site_title,
@@ -270,8 +283,10 @@ def _frame(
         edition_date,
         subject,
         edition.group_by,
-        _logo(settings),
-        settings.site.colors,
+        note=curated.note_paragraphs(curation.note) if curation else (),
+        curation=curation,
+        logo=_logo(settings),
+        colors=settings.site.colors,
         home=settings.site.base_url
         + (f"{lang}/" if edition.language and lang in settings.site.languages else ""),
     )
@@ -286,13 +301,6 @@ def _logo(settings: Settings) -> str:
     return logo if _is_web_url(logo) else urljoin(settings.site.base_url, logo)
 
 
-def _topic_labeller(look: DigestLook, lang: str) -> Callable[[str], str] | None:
-    topics = look.topics
-    if topics is None:
-        return None
-    return lambda key: topics.label(key, lang)
-
-
 def _default_subject(t: Translator, count: int) -> str:
     """The subject of an edition that sets none, in its language; ``{site}`` and ``{count}`` are
     filled by ``format_subject``.  English keeps "new posts" for one post too, as it always
@@ -304,7 +312,8 @@ def _default_subject(t: Translator, count: int) -> str:
 def _context(
     frame: _Frame, items: Sequence[DigestItem], posts: Mapping[str, Post], more: int
 ) -> dict[str, object]:
-    other = translator(frame.lang).gettext("Other")
+    t = translator(frame.lang)
+    other = t.gettext("Other")
     preheader = _shorten(" · ".join(i.title for i in items[:3]) or frame.intro, _PREHEADER_CHARS)
     return {
         "lang": frame.lang,
@@ -314,7 +323,8 @@ def _context(
         "intro": frame.intro,
         "edition_date": frame.edition_date,
         "preheader": preheader,
-        "sections": group_items(items, posts, frame.group_by, other, frame.topic_label),
+        "note": frame.note,
+        "sections": _sections(frame, items, posts, other, t.gettext("Featured")),
         "more_count": more,
         "logo": frame.logo,
         "colors": frame.colors,
@@ -330,6 +340,31 @@ def _context(
         "unsubscribe_href": UNSUBSCRIBE_TOKEN,
         "wrap": wrap,
     }
+
+
+def _sections(
+    frame: _Frame,
+    items: Sequence[DigestItem],
+    posts: Mapping[str, Post],
+    other: str,
+    featured_heading: str,
+) -> tuple[DigestSection, ...]:
+    """Grouped by heading, or in the order staff set when they reordered or featured."""
+    if not curated.is_curated(frame.curation):
+        return group_items(items, posts, frame.group_by, other)
+    featured = frame.curation.featured if frame.curation else None
+    return curated.sections(
+        items, posts, frame.group_by, other, featured=featured, featured_heading=featured_heading
+    )
+
+
+def _shown(
+    frame: _Frame, items: Sequence[DigestItem], posts: Mapping[str, Post]
+) -> tuple[str, ...]:
+    """Post ids section by section, as a reader meets them (the console lists them so)."""
+    t = translator(frame.lang)
+    sections = _sections(frame, items, posts, t.gettext("Other"), t.gettext("Featured"))
+    return tuple(item.post_id for section in sections for item in section.items)
 
 
 def _render_html(

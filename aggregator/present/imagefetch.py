@@ -24,6 +24,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from aggregator.config import Settings
+from aggregator.errors import one_line
 from aggregator.files import write_atomic
 from aggregator.ingest.fetch import Fetcher, user_agent
 from aggregator.models import FetchRequest, FetchResult, FetchStatus, Post
@@ -36,6 +37,7 @@ from aggregator.present.images import (
     read_manifest,
     stored,
 )
+from aggregator.store.protocol import Store
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +104,24 @@ def load_manifest(root: Path) -> dict[str, object]:
 def stored_images(root: Path) -> dict[str, Stored]:
     """The images a publish or a digest may show, by URL (an empty mapping before any fetch)."""
     return read_manifest(load_manifest(root))
+
+
+def fetch_images(store: Store, settings: Settings, now: datetime) -> None:
+    """The lead images of the store's newest posts, before the publish that shows them (the
+    cycle and the demo call it); a failure here costs images, never the cycle."""
+    try:
+        report = fetch_lead_images(store.recent_posts(CANDIDATES), settings, now)
+    except Exception as exc:  # a full disk, a broken manifest: one line, as for the rest
+        log.warning("lead images not updated: %s", one_line(str(exc)))
+        return
+    if report.fetched or report.failed or report.removed:
+        log.info(
+            "lead images: %d stored, %d refused, %d kept, %d files removed",
+            report.fetched,
+            report.failed,
+            report.kept,
+            report.removed,
+        )
 
 
 def fetch_lead_images(posts: Sequence[Post], settings: Settings, now: datetime) -> ImageReport:

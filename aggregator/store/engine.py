@@ -26,7 +26,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import URL, Connection
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from aggregator.errors import StorageError
@@ -123,7 +123,24 @@ def translate_errors(
         yield
     except (SQLAlchemyError, driver_error) as exc:
         detail = (str(getattr(exc, "orig", None) or exc).splitlines() or [type(exc).__name__])[0]
-        raise StorageError(f"database error while {action}: {detail}") from exc
+        error = StorageError(f"database error while {action}: {detail}")
+        error.transient = unreachable(exc)
+        raise error from exc
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether the error says the server could not be reached or dropped the connection (as
+    opposed to a refusal of the statement: a constraint, a full disk, a locked SQLite file)."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, DisconnectionError):
+        return True
+    original = getattr(exc, "orig", exc)
+    module = type(original).__module__
+    return module.startswith("psycopg") and type(original).__name__ in _PG_UNREACHABLE
+
+
+_PG_UNREACHABLE = frozenset({"OperationalError", "InterfaceError", "AdminShutdown"})
 
 
 def migrate(engine: Engine) -> None:

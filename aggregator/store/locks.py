@@ -112,6 +112,16 @@ def acquire_lock(
     return holder
 
 
+def renew_lock(conn: Connection, name: str, owner: str, now: datetime, ttl_s: float) -> bool:
+    """Push the holder's expiry ``ttl_s`` past ``now``; False if ``owner`` no longer holds it."""
+    renewed = conn.execute(
+        update(locks)
+        .where(locks.c.name == name, locks.c.owner == owner)
+        .values(expires=to_utc(now) + timedelta(seconds=ttl_s))
+    )
+    return renewed.rowcount == 1
+
+
 def release_lock(conn: Connection, name: str, owner: str) -> None:
     conn.execute(delete(locks).where(locks.c.name == name, locks.c.owner == owner))
 

@@ -13,7 +13,19 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Dialect, Row, Select, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Dialect,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection
 
 from aggregator.dedupe import StoryKey, link_key, title_key
@@ -23,9 +35,12 @@ from aggregator.store.driver import insert_sql, marks, placeholder
 from aggregator.store.schema import (
     StoredTime,
     from_stored,
+    hidden_posts,
     post_aliases,
+    post_fulltext,
     post_topics,
     posts,
+    source_holds,
     stored_time,
 )
 
@@ -444,6 +459,8 @@ def upsert_many(
         conn.execute(_UPDATE_POST, rows)
         for chunk in _chunks(list(changed)):
             conn.execute(delete(post_topics).where(post_topics.c.post_id.in_(chunk)))
+            # the feed's new text replaces an article read before: read it again
+            conn.execute(delete(post_fulltext).where(post_fulltext.c.post_id.in_(chunk)))
     topic_rows = [
         (p.id, topic) for p in (*new.values(), *changed.values()) for topic in set(p.topics)
     ]
@@ -482,6 +499,15 @@ def _newest_first(query: Select[Any]) -> Select[Any]:
     return query.order_by(posts.c.published.desc(), posts.c.id.desc())
 
 
+def visible_posts() -> ColumnElement[bool]:
+    """The WHERE clause of every output query: not taken down, and not from a source held
+    (disabled or removed) in the console (``store.takedowns``)."""
+    return and_(
+        posts.c.id.not_in(select(hidden_posts.c.post_id)),
+        posts.c.source_id.not_in(select(source_holds.c.source_id)),
+    )
+
+
 def recent_posts(
     conn: Connection,
     limit: int,
@@ -493,7 +519,7 @@ def recent_posts(
 ) -> list[Post]:
     if limit <= 0:
         return []
-    query = select(posts)
+    query = select(posts).where(visible_posts())
     if language is not None:
         query = query.where(posts.c.language == language)
     if source_id is not None:
@@ -508,7 +534,7 @@ def recent_posts(
 def posts_first_seen(
     conn: Connection, after: datetime | None, until: datetime, *, language: str | None
 ) -> list[Post]:
-    query = select(posts).where(posts.c.first_seen <= until)
+    query = select(posts).where(posts.c.first_seen <= until, visible_posts())
     if after is not None:
         query = query.where(posts.c.first_seen > after)
     if language is not None:

@@ -26,10 +26,13 @@ from aggregator.models import (
     SourceUpdate,
 )
 from aggregator.search import SearchRequest, SearchResults
+from aggregator.store.console import ConsoleStore
 from aggregator.store.submissions import NewSubmission, SourceActivity, Submission
 
 
-class Store(Protocol):
+class Store(ConsoleStore, Protocol):
+    """Everything below, and the staff console's part (``store.console.ConsoleStore``)."""
+
     # --- sources -------------------------------------------------------------------------
     def sync_sources(self, sources: Sequence[Source]) -> None:
         """Make the stored source rows match the configuration (new rows get a fresh state).
@@ -122,6 +125,35 @@ class Store(Protocol):
     def rebuild_search_index(self) -> int:
         """Index every stored post from scratch; how many."""
 
+    # --- full text (store/fulltext.py) -------------------------------------------------
+    def fulltext_pending(
+        self, source_ids: Sequence[str], limit: int
+    ) -> list[tuple[Post, str | None]]:
+        """Posts of these sources whose article waits to be read, newest first, each with
+        its previous outcome when it is read again (``--again``)."""
+
+    def source_recent_posts(self, source_id: str, limit: int) -> list[Post]:
+        """A source's newest posts by first seen (deciding ``full_text: auto``)."""
+
+    def fulltext_page_blocks(
+        self, source_id: str, exclude: Sequence[str] = ()
+    ) -> list[frozenset[str]]:
+        """The block digests of the source's newest article pages read, but ``exclude``'s."""
+
+    def record_full_text(
+        self,
+        post: Post,
+        now: datetime,
+        outcome: str,
+        blocks: frozenset[str],
+        article: tuple[str, str] | None,
+    ) -> None:
+        """Remember a reading; with ``article`` (content HTML, excerpt) the post shows it,
+        and the search index follows."""
+
+    def forget_full_text(self, source_ids: Sequence[str]) -> int:
+        """Make these sources' articles wait to be read again; how many readings went."""
+
     # --- digest ledger -------------------------------------------------------------------
     def last_edition(self, name: str) -> EditionRecord | None:
         """The newest edition of that name, sent or not."""
@@ -165,6 +197,10 @@ class Store(Protocol):
 
     def lock_held_since(self, name: str, now: datetime) -> datetime | None:
         """When the live holder of the named lock took it; None when free or stale."""
+
+    def renew_lock(self, name: str, owner: str, now: datetime, ttl_s: float) -> bool:
+        """The holder's heartbeat: its lock now expires ``ttl_s`` after ``now``; False when
+        ``owner`` does not hold it (any more)."""
 
     def release_lock(self, name: str, owner: str) -> None: ...
 

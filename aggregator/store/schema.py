@@ -277,6 +277,7 @@ submissions = Table(
     Column("created", UTCDateTime, nullable=False),
     Column("decided", UTCDateTime),
     Column("source_id", Text),  # the feeds.yaml id once approved
+    Column("form_language", Text),  # the language of the form the member used: their outcome mail's
     Index(None, "state", "id"),
     Index(None, "feed_url"),
     # one pending submission per feed, whoever confirms it at the same moment (0008)
@@ -296,4 +297,86 @@ source_notices = Table(
     Column("source_id", Text, primary_key=True),
     Column("condition", Text, nullable=False),
     Column("notified", UTCDateTime, nullable=False),
+)
+
+# --- the staff console (issue 15) -----------------------------------------------------------
+
+# Staff accounts: argon2 hashes only; ``failures``/``locked_until`` are the per-account lockout.
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", Text, nullable=False, unique=True),  # stored lower case
+    Column("role", Text, nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("language", Text, nullable=False, server_default="en"),
+    Column("failures", Integer, nullable=False, server_default="0"),
+    Column("locked_until", UTCDateTime),
+    Column("created", UTCDateTime, nullable=False),
+    Column("last_login", UTCDateTime),
+)
+
+# What staff did, by whom and why: takedowns, source changes, moderation, sends, accounts.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("target", Text, nullable=False),
+    Column("reason", Text, nullable=False, server_default=""),
+    Index(None, "at"),
+    Index(None, "target"),
+)
+
+# Posts taken down: kept in ``posts``, left out of every output while listed here.
+hidden_posts = Table(
+    "hidden_posts",
+    metadata,
+    Column("post_id", Text, primary_key=True),
+    Column("actor", Text, nullable=False),
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("at", UTCDateTime, nullable=False),
+)
+
+# Sources disabled or removed from the console: not fetched, their posts left out of outputs.
+source_holds = Table(
+    "source_holds",
+    metadata,
+    Column("source_id", Text, primary_key=True),
+    Column("state", Text, nullable=False),  # disabled or removed
+    Column("actor", Text, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+)
+
+# Staff's choices for one issue of an edition: keyed by the edition's name and the start of the
+# issue's window, which stays put until the issue is sent (its end moves until it is recorded).
+edition_curation = Table(
+    "edition_curation",
+    metadata,
+    Column("issue", Text, primary_key=True),  # newsletter.curation.issue_key
+    Column("edition", Text, nullable=False),
+    Column("excluded", Text, nullable=False, server_default="[]"),  # JSON list of post ids
+    Column("featured", Text),
+    Column("ordering", Text, nullable=False, server_default="[]"),  # JSON list of post ids
+    Column("note", Text, nullable=False, server_default=""),
+    Column("subject", Text),
+    Column("send_at", UTCDateTime),
+    Column("updated", UTCDateTime, nullable=False),
+    Column("actor", Text, nullable=False, server_default=""),
+)
+
+# Full text (ingest/fulltext): per post, the last time its article page was read, what came
+# of it, and the digests of the page's blocks (compared with the source's other pages to find
+# their shared boilerplate).  A post without a row is waiting; a changed post loses its row.
+post_fulltext = Table(
+    "post_fulltext",
+    metadata,
+    Column("post_id", Text, ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True),
+    Column("source_id", Text, nullable=False),
+    Column("fetched", UTCDateTime, nullable=False),
+    Column("outcome", Text, nullable=False),  # expanded, kept, failed
+    Column("blocks", Text, nullable=False, server_default=""),  # space-separated digests
+    Index(None, "source_id", "fetched"),
 )

@@ -209,7 +209,7 @@ def search(conn: Connection, request: SearchRequest) -> tuple[int, list[str], tu
     if built is None:
         return 0, [], languages
     where, params, score = built
-    filters, filter_params = _filters(request, stored_time(conn.dialect))
+    filters, filter_params = _filters(request, stored_time(conn.dialect), _takedowns(conn))
     params.update(filter_params)
     source = f"{where}{filters}"
     total = int(conn.execute(text(f"SELECT count(*) {source}"), params).scalar_one())
@@ -234,7 +234,7 @@ def _sqlite_relevance(
     conn: Connection, request: SearchRequest, match: str
 ) -> tuple[int, list[str]]:
     """The FTS5 table alone finds, counts and scores; posts are joined for filters only."""
-    filters, params = _filters(request, stored_time(conn.dialect))
+    filters, params = _filters(request, stored_time(conn.dialect), _takedowns(conn))
     within = ""
     if filters:
         within = (
@@ -288,9 +288,23 @@ def _pg_query(
     return where, params, score
 
 
-def _filters(request: SearchRequest, convert: StoredTime) -> tuple[str, dict[str, Any]]:
+def _takedowns(conn: Connection) -> bool:
+    """Whether staff hid any post or held any source (``store.takedowns``): only then do the
+    queries pay for leaving them out."""
+    found = conn.execute(
+        text("SELECT EXISTS (SELECT 1 FROM hidden_posts) OR EXISTS (SELECT 1 FROM source_holds)")
+    ).scalar_one()
+    return bool(found)
+
+
+def _filters(
+    request: SearchRequest, convert: StoredTime, takedowns: bool = False
+) -> tuple[str, dict[str, Any]]:
     parts: list[str] = []
     params: dict[str, Any] = {}
+    if takedowns:  # what the console took down is found by no reader
+        parts.append("p.id NOT IN (SELECT post_id FROM hidden_posts)")
+        parts.append("p.source_id NOT IN (SELECT source_id FROM source_holds)")
     if request.organisation:
         parts.append("p.source_id IN (SELECT id FROM sources WHERE organisation = :org)")
         params["org"] = request.organisation

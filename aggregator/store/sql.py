@@ -31,11 +31,13 @@ from aggregator.models import (
 from aggregator.search import SearchRequest, SearchResults
 from aggregator.store import editions as _editions
 from aggregator.store import expiry as _expiry
+from aggregator.store import fulltext as _fulltext
 from aggregator.store import locks as _locks
 from aggregator.store import posts as _posts
 from aggregator.store import search as _search
 from aggregator.store import sources as _sources
 from aggregator.store import submissions as _submissions
+from aggregator.store.console import ConsoleMethods
 from aggregator.store.engine import (
     WRITE_OPTION,
     current_revision,
@@ -44,8 +46,10 @@ from aggregator.store.engine import (
 )
 
 
-class SqlStore:
-    """The one Store implementation.  Build it with ``aggregator.store.open_store(url)``."""
+class SqlStore(ConsoleMethods):
+    """The one Store implementation.  Build it with ``aggregator.store.open_store(url)``.
+
+    The staff console's methods come from ``ConsoleMethods`` (``store.console``)."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -244,6 +248,38 @@ class SqlStore:
         with self._write("rebuilding the search index") as conn:
             return _search.rebuild(conn, _posts.all_posts(conn))
 
+    # --- full text (store/fulltext.py) -------------------------------------------------------
+    def fulltext_pending(
+        self, source_ids: Sequence[str], limit: int
+    ) -> list[tuple[Post, str | None]]:
+        with self._read("reading posts waiting for their article") as conn:
+            return _fulltext.pending(conn, source_ids, limit)
+
+    def source_recent_posts(self, source_id: str, limit: int) -> list[Post]:
+        with self._read("reading a source's newest posts") as conn:
+            return _fulltext.recent_posts_of(conn, source_id, limit)
+
+    def fulltext_page_blocks(
+        self, source_id: str, exclude: Sequence[str] = ()
+    ) -> list[frozenset[str]]:
+        with self._read("reading a source's page fingerprints") as conn:
+            return _fulltext.page_blocks(conn, source_id, exclude)
+
+    def record_full_text(
+        self,
+        post: Post,
+        now: datetime,
+        outcome: str,
+        blocks: frozenset[str],
+        article: tuple[str, str] | None,
+    ) -> None:
+        with self._write("saving a post's article") as conn:
+            _fulltext.record(conn, post, now, outcome, blocks, article)
+
+    def forget_full_text(self, source_ids: Sequence[str]) -> int:
+        with self._write("marking articles to read again") as conn:
+            return _fulltext.forget(conn, source_ids)
+
     # --- digest ledger -----------------------------------------------------------------------
     def last_edition(self, name: str) -> EditionRecord | None:
         with self._read("reading the last edition") as conn:
@@ -300,6 +336,10 @@ class SqlStore:
     def lock_held_since(self, name: str, now: datetime) -> datetime | None:
         with self._read(f"reading lock {name}") as conn:
             return _locks.held_since(conn, name, now, self._host)
+
+    def renew_lock(self, name: str, owner: str, now: datetime, ttl_s: float) -> bool:
+        with self._write(f"renewing lock {name}") as conn:
+            return _locks.renew_lock(conn, name, owner, now, ttl_s)
 
     def release_lock(self, name: str, owner: str) -> None:
         with self._write(f"releasing lock {name}") as conn:

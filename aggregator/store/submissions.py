@@ -38,6 +38,7 @@ class NewSubmission:
     contact: str
     language: str
     preview_json: str  # the preview the member confirmed, as JSON (title, format, entries…)
+    form_language: str | None = None  # the language the member read the form in
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,7 @@ class Submission:
     created: datetime
     decided: datetime | None
     source_id: str | None  # the feeds.yaml id it was approved as
+    form_language: str | None = None  # the language the member read the form in
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,7 @@ def _submission(row: Row[Any]) -> Submission:
         created=row.created,
         decided=row.decided,
         source_id=row.source_id,
+        form_language=row.form_language,
     )
 
 
@@ -112,6 +115,7 @@ def _insert_submission(conn: Connection, new: NewSubmission, now: datetime) -> i
             contact=new.contact,
             language=new.language,
             preview=new.preview_json,
+            form_language=new.form_language,
             state=PENDING,
             created=now,
         )

@@ -3,7 +3,7 @@
 Enters: the settings (``site.output_dir``) and requests.  Leaves: the published files, through
 ``web.static`` (aiohttp's ``FileResponse``: strong ETags, Last-Modified, 304s, ranges, and the
 gzip twins publish writes for clients that accept gzip), plus the member pages
-(``web.members``).
+(``web.members``) and the staff console (``web.console``).
 
 Feed readers poll.  What keeps that cheap for both sides is a validator on every answer and a
 304 when nothing changed; since ``publish`` only rewrites files whose bytes changed, an
@@ -16,10 +16,13 @@ feed text must never be sniffed into HTML.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from aggregator.config import Settings
+from aggregator.web.console import add_console_routes
+from aggregator.web.limits import LIMITS_KEY, MAX_BODY_BYTES, Limits, guard, serve_forever
 from aggregator.web.logs import quiet_bad_requests
 from aggregator.web.members import add_member_routes
 from aggregator.web.security import CSP, DIGEST_CSP, SECURITY_HEADERS
@@ -48,22 +51,37 @@ async def _security_headers(request: web.BaseRequest, response: web.StreamRespon
         response.headers["Content-Security-Policy"] = DIGEST_CSP
 
 
-def make_app(settings: Settings) -> web.Application:
-    """The site as an aiohttp application; other routes (member pages) may be added to it."""
+def make_app(settings: Settings, **member_options: Any) -> web.Application:
+    """The site as an aiohttp application; other routes (member pages) may be added to it.
+
+    ``member_options`` go to ``add_member_routes`` (a load bench's discoverer, for one)."""
     quiet_bad_requests()
-    app = web.Application()
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    web_settings = settings.web
+    guard(
+        app,
+        Limits(
+            head_deadline_s=web_settings.head_deadline_s,
+            body_deadline_s=web_settings.body_deadline_s,
+            max_connections=web_settings.max_connections,
+        ),
+    )
     root = settings.output_dir
     root.mkdir(parents=True, exist_ok=True)
     app[OUTPUT_KEY] = root.resolve()
     app.on_response_prepare.append(_security_headers)
-    add_member_routes(app, settings)  # before the catch-all below, which would shadow them
+    # before the catch-all below, which would shadow them
+    add_member_routes(app, settings, **member_options)
+    add_console_routes(app)
     app.router.add_get("/{tail:.*}", _serve_file, name="static")
     return app
 
 
 def run_server(settings: Settings, host: str = "127.0.0.1", port: int = 8080) -> None:
-    """Serve until interrupted (the CLI's ``serve``)."""
-    web.run_app(make_app(settings), host=host, port=port, print=None)
+    """Serve until interrupted (the CLI's ``serve``), with the deadlines and the connection
+    cap of ``web.limits``."""
+    app = make_app(settings)
+    serve_forever(app, host, port, app[LIMITS_KEY])
 
 
 __all__ = ["CSP", "make_app", "run_server"]

@@ -19,7 +19,15 @@ from aggregator.i18n import Translator, autonym
 from aggregator.ingest.language import normalise_tag
 from aggregator.members.moderation import REASON_LIMIT
 
-__all__ = ["LIMITS", "MAX_BODY_BYTES", "POSTED", "Posted", "field_errors", "read_form"]
+__all__ = [
+    "LIMITS",
+    "MAX_BODY_BYTES",
+    "POSTED",
+    "Posted",
+    "field_errors",
+    "is_email",
+    "read_form",
+]
 
 MAX_BODY_BYTES = 16 * 1024
 LIMITS: Mapping[str, int] = {
@@ -34,22 +42,32 @@ LIMITS: Mapping[str, int] = {
 _EMAIL_RE = re.compile(r"^[^@\s<>,;\"']{1,64}@[A-Za-z0-9.-]{1,189}\.[A-Za-z]{2,63}$")
 
 
-async def read_form(request: web.Request) -> dict[str, str] | None:
-    """The posted fields, or None when the body is too large or a field too long."""
-    if request.content_length is None or request.content_length > MAX_BODY_BYTES:
+async def read_form(
+    request: web.Request,
+    limits: Mapping[str, int] = LIMITS,
+    max_body: int = MAX_BODY_BYTES,
+) -> dict[str, str] | None:
+    """The posted fields named in ``limits``, or None when the body is too large or a field
+    too long (the staff console passes its own fields and limits)."""
+    if request.content_length is None or request.content_length > max_body:
         return None
     data = await request.post()
     form: dict[str, str] = {}
     for key, value in data.items():
         if not isinstance(value, str):
             return None
-        limit = LIMITS.get(key)
+        limit = limits.get(key)
         if limit is None:
             continue
         if len(value) > limit:
             return None
         form[key] = value.strip()
     return form
+
+
+def is_email(value: str) -> bool:
+    """An address a mail server will take: one @, a dotted domain, no spaces or separators."""
+    return bool(_EMAIL_RE.match(value))
 
 
 def _has_controls(text: str) -> bool:

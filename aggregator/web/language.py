@@ -74,8 +74,7 @@ class Choice:
 
 def switch_target(request: web.Request) -> str:
     """The page a switch link reloads: this one, or for the answer to a form (a POST to
-    ``/submit/confirm`` or ``/admin/approve/7``) the page that form lives on, since following
-    a link is a GET."""
+    ``/submit/confirm``) the page that form lives on, since following a link is a GET."""
     if request.method in (hdrs.METH_GET, hdrs.METH_HEAD):
         return request.path
     return "/" + request.path.strip("/").split("/")[0]

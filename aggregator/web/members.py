@@ -1,16 +1,15 @@
 """The member pages' routes, and the one gate every one of them passes.
 
-``add_member_routes`` puts ``/submit`` (``web.submit``), ``/sources`` (``web.sources``) and
-``/admin`` (``web.admin``) on the ``serve`` application.  Each handler is wrapped by
-``_gate``, which is where the defences against abuse of a public form live, in this order:
+``add_member_routes`` puts ``/submit`` (``web.submit``) and ``/sources`` (``web.sources``) on
+the ``serve`` application; moderation lives in the staff console (``web.console``).  Each
+handler is wrapped by ``_gate``, which is where the defences against abuse of a public form
+live, in this order:
 
 1. **Sessions** (``web.session``): aiohttp-session's encrypted cookie, HttpOnly,
    SameSite=Strict, Secure over https.  Static files never go through it.  The visitor's
    language is settled here too (``web.language``: ``?lang=``, the session, the browser), so
    every answer below, refusals included, is in it.
-2. **Admin password** on ``/admin`` routes (``web.admin``): HTTP Basic, constant-time compare,
-   failed attempts rate limited; 404 when no password is configured.
-3. **Every POST**: the body and each field within their limits (``web.forms``, else 413), and
+2. **Every POST**: the body and each field within their limits (``web.forms``, else 413), and
    the session's CSRF token in the form (else the 403 refusal page).  Only then does the
    handler run, reading the checked form from ``request[POSTED]``.
 
@@ -38,7 +37,7 @@ from aiohttp.typedefs import Handler
 from aggregator import config
 from aggregator.store import open_store
 from aggregator.store.protocol import Store
-from aggregator.web import admin, clients, sources, submit
+from aggregator.web import clients, search, sources, submit
 from aggregator.web.drafts import Drafts
 from aggregator.web.forms import POSTED, Posted, read_form
 from aggregator.web.language import LANGUAGE, offered_languages, visitor_language
@@ -56,7 +55,6 @@ class Route:
     method: str
     path: str
     handler: Handler
-    admin: bool = False  # behind the admin password
 
 
 ROUTES = (
@@ -64,25 +62,16 @@ ROUTES = (
     Route(hdrs.METH_POST, "/submit", submit.post_submit),
     Route(hdrs.METH_POST, "/submit/confirm", submit.post_confirm),
     Route(hdrs.METH_GET, "/sources", sources.get_sources),
-    Route(hdrs.METH_GET, "/admin", admin.get_admin, admin=True),
-    Route(
-        hdrs.METH_POST,
-        r"/admin/{action:approve|reject}/{ident:\d{1,12}}",
-        admin.post_decision,
-        admin=True,
-    ),
+    Route(hdrs.METH_GET, "/search", search.get_search),
+    Route(hdrs.METH_GET, "/search.atom", search.get_search_atom),
 )
 
 
 async def _checks(route: Route, request: web.Request) -> web.StreamResponse:
-    """The visitor's language, steps 2 and 3 of the module docstring, then the handler."""
+    """The visitor's language, step 2 of the module docstring, then the handler."""
     members = request.app[MEMBERS_KEY]
     offered = offered_languages(members.settings)
     request[LANGUAGE] = await visitor_language(request, offered)
-    if route.admin:
-        denied = admin.admin_denied(members, request)
-        if denied is not None:
-            return denied
     if request.method == hdrs.METH_POST:
         form = await read_form(request)
         if form is None:
@@ -120,7 +109,7 @@ def add_member_routes(
     env: Mapping[str, str] | None = None,
     submissions_per_hour: int = 5,
 ) -> None:
-    """Add ``/submit``, ``/sources`` and ``/admin`` to ``app`` (before its catch-all route).
+    """Add ``/submit`` and ``/sources`` to ``app`` (before its catch-all route).
 
     ``discoverer`` exists for tests only (see the module docstring); every other argument is
     an injection point for clocks, the store and the environment.
@@ -130,12 +119,10 @@ def add_member_routes(
         settings=settings,
         discoverer=discoverer,
         limiter=TokenBucket(submissions_per_hour, 3600.0, clock=monotonic),
-        login_limiter=TokenBucket(10, 3600.0, clock=monotonic),
         now=clock,
         drafts=Drafts(monotonic),
         store_factory=store_factory or _open_store(settings),
         owns_store=store_factory is None,
-        admin_password=environ.get(admin.ADMIN_ENV) or None,
         environ=environ,
     )
     clients.install(app, settings.web.proxy_networks())
@@ -150,6 +137,7 @@ def add_member_routes(
 
 async def _close_store(app: web.Application) -> None:
     members = app[MEMBERS_KEY]
+    members.close_work()
     if members.store_value is not None and members.owns_store:
         await asyncio.to_thread(members.store_value.close)
 

@@ -1,8 +1,9 @@
 """How often one client may make the server work: a token bucket per key, clock injected.
 
-Two buckets use it: previews on ``/submit`` (each one fetches a URL the public chose) and wrong
-admin passwords.  The key is the real client (``web.clients.client_address``: the TCP peer, or
-behind a trusted reverse proxy the address it forwarded).
+It counts previews on ``/submit`` (each one fetches a URL the public chose), and wrong console
+passwords and reset-link requests per client (``web.console``).  The key is the real client
+(``web.clients.client_address``: the TCP peer, or behind a trusted reverse proxy the address
+it forwarded).
 
 Why not the ``limits`` library: its in-memory storage reads ``time.time()`` itself (no clock can
 be handed to it, so tests would have to sleep or patch the module), starts a timer thread, and

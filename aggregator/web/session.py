@@ -25,7 +25,7 @@ from pathlib import Path
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
-from aiohttp_session import Session, get_session, session_middleware
+from aiohttp_session import Session, get_session, new_session, session_middleware
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives.hashes import SHA256
@@ -37,9 +37,12 @@ __all__ = [
     "SESSION_COOKIE",
     "chosen_language",
     "csrf_token",
+    "end_session",
+    "fresh_session",
     "keep_language",
     "load_secret",
     "posted_token",
+    "session_of",
     "sessions_middleware",
 ]
 
@@ -155,3 +158,20 @@ async def keep_language(request: web.Request, language: str) -> None:
     session = await get_session(request)
     if session.get(LANGUAGE_KEY) != language:
         session[LANGUAGE_KEY] = language
+
+
+async def session_of(request: web.Request) -> Session:
+    """The visitor's session (the console keeps the signed-in account in it)."""
+    return await get_session(request)
+
+
+async def fresh_session(request: web.Request) -> Session:
+    """A new, empty session in place of the current one: signing in starts one, so a session
+    made before (by anyone who could plant a cookie) never becomes a signed-in one."""
+    return await new_session(request)
+
+
+async def end_session(request: web.Request) -> None:
+    """Forget everything in the session (signing out)."""
+    session = await get_session(request)
+    session.invalidate()

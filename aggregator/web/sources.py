@@ -5,7 +5,6 @@ and parameters (``i18n.describe_error``); one stored before kinds existed shows 
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -82,9 +81,21 @@ def health_rows(
 
 
 async def get_sources(request: web.Request) -> web.Response:
+    """The health page, rendered at most once a minute per language: a cycle changes it every
+    few minutes, and 200 readers at once used to query the store and render it 200 times."""
     members = request.app[MEMBERS_KEY]
-    store = await asyncio.to_thread(members.store)
-    rows = await asyncio.to_thread(
-        health_rows, store, members.now(), language_of(request), members.settings
+    language = language_of(request)
+
+    def rows() -> list[HealthRow]:
+        return health_rows(members.store(), members.now(), language, members.settings)
+
+    async def fresh() -> str:
+        return page(request, "sources.html", rows=await members.offload(rows)).text or ""
+
+    text = await members.cached(f"sources {language}", fresh)
+    return web.Response(
+        text=text,
+        content_type="text/html",
+        charset="utf-8",
+        headers={"Cache-Control": "no-store", "Content-Language": language},
     )
-    return page(request, "sources.html", rows=rows)

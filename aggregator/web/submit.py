@@ -4,12 +4,11 @@ The page runs exactly the checks of ``feeds add`` with ``member=True``, so the o
 ``allow_private`` list never applies: a public form must not make the server fetch from the
 local network.  Each preview costs one client token (5 an hour by default), spent only once
 the fields are valid.  A confirmed submission waits in the store's moderation queue for
-``/admin`` or ``feeds approve``.
+the console's moderation page or ``feeds approve``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Mapping
 from datetime import datetime
@@ -113,13 +112,13 @@ async def post_submit(request: web.Request) -> web.Response:
     client = client_address(request)
     if not members.limiter.take(client):
         return _throttled(request, members, client)
-    settings = await asyncio.to_thread(members.current_settings)
+    settings = await members.offload(members.current_settings)
     found = await members.discoverer(form["url"], settings, members.now())
     if isinstance(found, discover.Refusal):
         refusal = refusal_reason(found, language_of(request))
         return _submit_form(request, token, values=form, refusal=refusal, status=422)
-    store = await asyncio.to_thread(members.store)
-    waiting = await asyncio.to_thread(store.pending_with_feed, found.url)
+    store = await members.offload(members.store)
+    waiting = await members.offload(store.pending_with_feed, found.url)
     if waiting is not None:
         refusal = words(request).gettext(
             "the feed %(url)s was already submitted and is waiting for review", url=found.url
@@ -132,6 +131,7 @@ async def post_submit(request: web.Request) -> web.Response:
         contact=form["contact"],
         language=normalise_tag(form["language"]) or languages[0],
         preview_json=preview_json(found),
+        form_language=language_of(request),
     )
     draft = members.drafts.put(token, new)
     language = language_of(request)
@@ -154,6 +154,6 @@ async def post_confirm(request: web.Request) -> web.Response:
     if draft is None:
         text = words(request).gettext("This preview has expired; please submit the address again.")
         return message(request, 410, text)
-    store = await asyncio.to_thread(members.store)
-    ident = await asyncio.to_thread(store.add_submission, draft.submission, members.now())
+    store = await members.offload(members.store)
+    ident = await members.offload(store.add_submission, draft.submission, members.now())
     return page(request, "queued.html", submission=draft.submission, ident=ident)

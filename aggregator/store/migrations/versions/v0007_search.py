@@ -1,4 +1,4 @@
-"""The search index: FTS5 on SQLite, tsvector with a configuration per language on PostgreSQL.
+"""The search index (FTS5 on SQLite, tsvector per language on PostgreSQL) and full text.
 
 Existing posts are indexed here, so a store upgraded with posts in it can be searched at
 once.  On PostgreSQL the ``unaccent`` extension is created when it is missing (it ships with
@@ -7,7 +7,7 @@ role that may not create it, gets configurations that stem without folding accen
 warning says so.
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 Create Date: 2026-12-07
 """
 
@@ -18,8 +18,10 @@ import logging
 import sqlalchemy as sa
 from alembic import op
 
+from aggregator.store.schema import UTCDateTime
+
 revision = "0007"
-down_revision = "0004"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
@@ -50,6 +52,20 @@ def upgrade() -> None:
             "tokenize = \"unicode61 remove_diacritics 0 tokenchars '_'\")"
         )
     rebuild(bind, all_posts(bind))
+    op.create_table(
+        "post_fulltext",
+        sa.Column("post_id", sa.Text(), nullable=False),
+        sa.Column("source_id", sa.Text(), nullable=False),
+        sa.Column("fetched", UTCDateTime(), nullable=False),
+        sa.Column("outcome", sa.Text(), nullable=False),
+        sa.Column("blocks", sa.Text(), server_default="", nullable=False),
+        sa.ForeignKeyConstraint(
+            ["post_id"], ["posts.id"], name="fk_post_fulltext_post_id_posts", ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("post_id", name="pk_post_fulltext"),
+    )
+    op.create_index("ix_post_fulltext_source_id_fetched", "post_fulltext", ["source_id", "fetched"])
+
 
 
 def _unaccent_schema(bind: sa.Connection) -> str | None:
@@ -93,6 +109,7 @@ def _postgresql(bind: sa.Connection) -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("post_fulltext")
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
         op.execute("DROP TABLE post_search")
