@@ -269,11 +269,18 @@ def _viewport(browser: Any, width: int, height: int) -> None:
 
 def _shoot(browser: Any, url: str, width: int, path: Path) -> dict[str, Any]:
     """The whole page at ``width``, saved to ``path``; what ``_fits`` measured there."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
     _viewport(browser, width, 900)
     browser.get(url)
-    fits = _fits(browser)
     height = browser.execute_script("return document.documentElement.scrollHeight")
-    _viewport(browser, width, min(int(height), 8000))
+    _viewport(browser, width, min(int(height), 8000))  # every lazy image is in view now
+    WebDriverWait(browser, 20).until(
+        lambda b: b.execute_script(
+            "return [].every.call(document.images, function (i) { return i.complete; })"
+        )
+    )
+    fits = _fits(browser)
     browser.save_screenshot(str(path))
     return fits
 
