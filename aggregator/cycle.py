@@ -50,6 +50,7 @@ from aggregator.models import (
     SourceUpdate,
     UpdateOutcome,
 )
+from aggregator.ops.cycles import record_of, write_record
 from aggregator.present.imagefetch import fetch_images
 from aggregator.publish.publisher import PublishReport, publish_all
 from aggregator.publish.websub import announce
@@ -401,7 +402,9 @@ def _as_not_modified(result: FetchResult) -> FetchResult:
 
 
 def _log_outcome(o: UpdateOutcome) -> None:
-    log.info(
+    """One line per source; a failing source at WARNING, so failures stand out of the INFO flow."""
+    log.log(
+        logging.WARNING if o.error else logging.INFO,
         "source=%s outcome=%s http=%s new=%d updated=%d elapsed_ms=%.0f%s",
         o.source_id,
         o.status.value,
@@ -586,6 +589,7 @@ def fetch_and_publish(
         tidy(store, settings, clock())  # retention, and temp files of a killed run
         fetch_images(store, settings, clock())
         published = publish_all(store, settings, clock())
+    write_record(settings.output_dir, record_of(report))
     announce(published, settings)
     notices = send_notices(store, settings, clock())
     if notices.sent or notices.failed:

@@ -8,6 +8,7 @@ of the scheduler.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from datetime import datetime
 
@@ -17,7 +18,11 @@ from aggregator.cycle import fetch_and_publish, held_lock, open_configured_store
 from aggregator.errors import AggregatorError, LockedError
 from aggregator.newsletter.digest import send
 from aggregator.newsletter.scheduled import due_editions, hand_scheduled_later
+from aggregator.secret import load_secret
 from aggregator.store.protocol import Store
+from aggregator.subscribers.bounces import process_inbox
+from aggregator.subscribers.mailbox import open_inbox
+from aggregator.subscribers.tokens import Tokens
 
 log = logging.getLogger("aggregator.jobs")
 
@@ -78,6 +83,26 @@ def digest_job(config_path: str, edition: str) -> None:
         log.error("digest %s skipped: %s", edition, exc)
         return
     log.info("digest %s: %s", edition, result)
+
+
+def bounce_job(config_path: str) -> None:
+    """Read the bounce mailbox once (``subscribers.bounce_schedule``)."""
+    try:
+        settings = config.load(config_path)
+        mailbox = settings.subscribers.mailbox
+        if mailbox is None:
+            return
+        tokens = Tokens(load_secret(settings.base_dir, os.environ), utc_now)
+        store = open_configured_store(settings)
+        try:
+            with open_inbox(mailbox, settings.base_dir, os.environ) as inbox:
+                outcomes = process_inbox(store, settings, tokens, inbox, utc_now())
+        finally:
+            store.close()
+    except AggregatorError as exc:
+        log.error("bounce mailbox skipped: %s", exc)
+        return
+    log.info("bounce mailbox: %d report(s) applied", len(outcomes))
 
 
 def scheduled_job(config_path: str) -> None:

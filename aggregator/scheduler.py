@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import FrameType
 from zoneinfo import ZoneInfo
 
@@ -110,6 +110,7 @@ def reconcile_jobs(scheduler: BackgroundScheduler, settings: Settings, now: date
         replace_existing=True,
         next_run_time=now,  # a first cycle right away
     )
+    _reconcile_bounces(scheduler, settings, config_path)
     scheduler.add_job(
         "aggregator.jobs:scheduled_job",
         IntervalTrigger(minutes=1),
@@ -144,6 +145,26 @@ def reconcile_jobs(scheduler: BackgroundScheduler, settings: Settings, now: date
         )
 
 
+BOUNCE_JOB = "bounces"
+
+
+def _reconcile_bounces(scheduler: BackgroundScheduler, settings: Settings, path: str) -> None:
+    """The bounce mailbox's job, when ``subscribers.bounce_schedule`` and a mailbox are set."""
+    subs = settings.subscribers
+    if subs.bounce_schedule is None or subs.mailbox is None:
+        if scheduler.get_job(BOUNCE_JOB) is not None:
+            scheduler.remove_job(BOUNCE_JOB)
+        return
+    scheduler.add_job(
+        "aggregator.jobs:bounce_job",
+        CronTrigger.from_crontab(subs.bounce_schedule, timezone=ZoneInfo(settings.site.timezone)),
+        args=[path],
+        id=BOUNCE_JOB,
+        name="bounce mailbox",
+        replace_existing=True,
+    )
+
+
 def run_forever(settings: Settings, stop_event: threading.Event | None = None) -> None:
     """Run a first cycle now, then follow the schedule until SIGINT or SIGTERM."""
     scheduler = build_scheduler(settings)
@@ -166,6 +187,14 @@ def run_forever(settings: Settings, stop_event: threading.Event | None = None) -
     finally:
         scheduler.shutdown(wait=True)
     log.info("scheduler stopped")
+
+
+def next_slot(schedule: str, timezone: str, after: datetime) -> datetime | None:
+    """The first run of a cron schedule strictly after ``after`` (the queue's planner uses the
+    very trigger this scheduler runs, so both agree on when an edition is due)."""
+    trigger = CronTrigger.from_crontab(schedule, timezone=ZoneInfo(timezone))
+    fire: datetime | None = trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
+    return fire
 
 
 def watch(scheduler: _Scheduler, stop: threading.Event, every_s: float = WATCHDOG_S) -> None:

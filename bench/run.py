@@ -10,7 +10,9 @@ Phases, each in its own process so that peak memory is its own:
 * normalise, publish, digest: per-entry normalisation cost, publishing every output from 10,000
            stored posts, and rendering + inlining a 100-item digest;
 * search:  100,000 posts in SQLite and the labelled queries (bench/search_posts.py); also
-           alone with ``--search-only``.
+           alone with ``--search-only``;
+* send:    one edition to 10,000 subscribers through an SMTP sink on 127.0.0.1 (bench/send.py;
+           ``--send-only`` runs just this one).
 
 The timed phases (ours, reader, floor) run ``--repeat`` times (default 3), interleaved, and the
 medians are reported.  The corpus is deterministic (bench/corpus.py) and served by bench/feedserver.py on loopback in a
@@ -252,6 +254,12 @@ def phase_digest(corpus: Path, port: int, sources: int, work: Path) -> dict[str,
     return {"digest_100_ms": round(digest_render_ms(work, 100), 1)}
 
 
+def phase_send(corpus: Path, port: int, sources: int, work: Path) -> dict[str, Any]:
+    from send import send_10k
+
+    return send_10k(work)
+
+
 def phase_search(corpus: Path, port: int, sources: int, work: Path) -> dict[str, Any]:
     from search_posts import search_figures
 
@@ -266,6 +274,7 @@ PHASES = {
     "normalise": phase_normalise,
     "publish": phase_publish,
     "digest": phase_digest,
+    "send": phase_send,
     "search": phase_search,
 }
 
@@ -323,6 +332,11 @@ def main() -> None:
         help="Runs of the timed phases (ours, the peer, the floor); medians are reported.",
     )
     parser.add_argument(
+        "--send-only",
+        action="store_true",
+        help="Only send one edition to 10,000 subscribers (send_10k_s, send_10k_peak_mib).",
+    )
+    parser.add_argument(
         "--scale",
         action="store_true",
         help="The scale bench instead (bench/scale.py): 10,000 and 35,000 sources, publishing "
@@ -370,6 +384,11 @@ def main() -> None:
         result = PHASES[args.phase](args.corpus, args.port, args.sources, args.work)
         print(json.dumps(result))
         return
+    if args.send_only:
+        print("… send", file=sys.stderr, flush=True)
+        figures = _run_phase("send", Path(), 0, args.sources)
+        print(json.dumps(figures, sort_keys=True))
+        return
     if args.search_only:
         print("… search", file=sys.stderr, flush=True)
         print(json.dumps(_run_phase("search", Path(), 0, 0), sort_keys=True))
@@ -402,7 +421,7 @@ def main() -> None:
                     run.update(_run_phase(name, corpus, port, args.sources))
                 runs.append(run)
             figures.update(_medians(runs))
-            for name in ["memory", "normalise", "publish", "digest", "search"]:
+            for name in ["memory", "normalise", "publish", "digest", "search", "send"]:
                 print(f"… {name}", file=sys.stderr, flush=True)
                 figures.update(_run_phase(name, corpus, port, args.sources))
         finally:

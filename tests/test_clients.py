@@ -116,3 +116,28 @@ def test_without_trusted_proxies_a_forged_header_does_not_buy_more_previews(
         assert statuses == [422] * 5 + [429]
 
     run_app(_app(feeds_yaml, now, [], recorder), body)
+
+
+def test_the_session_cookie_is_secure_behind_a_trusted_proxy_that_ended_tls(
+    feeds_yaml: Path, now: datetime
+) -> None:
+    from aggregator.web.session import SESSION_COOKIE
+
+    async def body(client: TestClient[Any, Any]) -> None:
+        tls = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "198.51.100.1"}
+        cookie = (await client.get("/submit", headers=tls)).cookies[SESSION_COOKIE]
+        assert cookie["secure"]
+        plain = (await client.get("/submit", headers={"X-Forwarded-Proto": "http"})).cookies
+        assert not plain[SESSION_COOKIE]["secure"]
+
+    run_app(_app(feeds_yaml, now, ["127.0.0.1"], Recorder()), body)
+
+
+def test_an_untrusted_peer_cannot_claim_https(feeds_yaml: Path, now: datetime) -> None:
+    from aggregator.web.session import SESSION_COOKIE
+
+    async def body(client: TestClient[Any, Any]) -> None:
+        resp = await client.get("/submit", headers={"X-Forwarded-Proto": "https"})
+        assert not resp.cookies[SESSION_COOKIE]["secure"]
+
+    run_app(_app(feeds_yaml, now, [], Recorder()), body)

@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +101,7 @@ def test_every_page_answers_for_an_admin(console: Console) -> None:
             "/console/moderation",
             "/console/users",
             "/console/account",
+            "/console/log",
         ):
             resp = await client.get(path)
             assert resp.status == 200, (path, await resp.text())
@@ -396,6 +397,8 @@ def test_hiding_a_post_takes_it_out_of_the_feed_and_logs_who_and_why(console: Co
             },
         )
         assert "The post is hidden." in await resp.text()
+        log = await (await client.get("/console/log", params={"kind": "post"})).text()
+        assert "post.hide" in log and "Personal data published by mistake" in log
         hidden = await client.get("/console/posts", params={"hidden": "1"})
         listed = await hidden.text()
         assert "Hidden by mo@network.example.org" in listed
@@ -407,6 +410,8 @@ def test_hiding_a_post_takes_it_out_of_the_feed_and_logs_who_and_why(console: Co
     assert "UCLG story 2" not in text and "UCLG story 1" in text
     assert "UCLG story 2" not in (settings.output_dir / "index.html").read_text(encoding="utf-8")
     [entry] = store.audit_entries(target="post:uclg-002")
+    assert [e.action for e in store.audit_entries(kind="post")] == ["post.hide"]
+    assert store.audit_entries(kind="source") == []
     assert (entry.actor, entry.action, entry.reason) == (
         "mo@network.example.org",
         "post.hide",
@@ -739,12 +744,43 @@ def test_the_dashboard_names_failing_sources_and_refused_deliveries(console: Con
         "weekly-old", "gone@example.org", RecipientState.FAILED, T0, error="550 no such user"
     )
 
+    from aggregator.ops.cycles import CycleRecord, write_record
+
     async def body(client: TestClient[Any, Any]) -> None:
         await sign_in(client, "admin")
         page = await (await client.get("/console")).text()
+        assert "No cycle has finished yet." in page
+        record = CycleRecord(T0 - timedelta(seconds=42), T0, 2, 1, 5, 0)
+        console.settings.output_dir.mkdir(parents=True, exist_ok=True)
+        write_record(console.settings.output_dir, record)
+        page = await (await client.get("/console")).text()
+        assert "Finished 2026-11-20 12:00 UTC, in 42 s" in page
         assert "Sources failing now" in page and "CEMR News" in page
         assert "550 no such user" in page and "gone@example.org" in page
         failing_only = await (await client.get("/console/sources?show=failing")).text()
         assert 'id="source-cemr"' in failing_only and 'id="source-uclg"' not in failing_only
 
     run(console.app(), body)
+
+
+def test_the_scheduler_sends_a_hand_scheduled_issue_and_the_cron_waits_for_it(
+    console: Console,
+) -> None:
+    from aggregator import jobs
+    from aggregator.newsletter.curation import issue_key
+    from aggregator.store.curation import Curation
+
+    store, path = console.open_store(), str(console.path)
+    key = issue_key("weekly", None)
+    later = datetime(2099, 1, 1, tzinfo=UTC)  # far ahead of any clock this test runs under
+    store.save_curation(
+        Curation(key, "weekly", note="Held for Thursday.", send_at=later, updated=T0)
+    )
+    jobs.digest_job(path, "weekly")  # the usual Monday run leaves the issue alone
+    assert console.mails_to("reader1@example.org") == []
+    store.save_curation(Curation(key, "weekly", note="Held for Thursday.", send_at=T0, updated=T0))
+    jobs.scheduled_job(path)  # its time has come
+    [mail] = console.mails_to("reader1@example.org")
+    assert "Held for Thursday." in text_of(mail)
+    jobs.scheduled_job(path)  # handed out once
+    assert len(console.mails_to("reader1@example.org")) == 1

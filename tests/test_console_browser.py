@@ -327,6 +327,7 @@ def test_every_console_page_at_1280_and_375_px(
         ("moderation", "/console/moderation"),
         ("users", "/console/users"),
         ("account", "/console/account"),
+        ("log", "/console/log"),
     ):
         browser.get(served + path)
         look.page(f"console-{name}")

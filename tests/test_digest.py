@@ -135,6 +135,12 @@ class FakeStore:
     def recipients(self, edition_id: str) -> list[RecipientStatus]:
         return list(self.ledger.get(edition_id, {}).values())
 
+    def list_subscribers(self, **_: Any) -> list[Any]:
+        return []  # no list: the editions' static recipients only
+
+    def suppressed(self, hashes: Any) -> dict[str, str]:
+        return {}
+
     def claim_recipient(self, edition_id: str, address: str, now: datetime) -> bool:
         status = self.ledger.get(edition_id, {}).get(address)
         if status is None or status.state not in (RecipientState.PENDING, RecipientState.FAILED):
@@ -353,8 +359,9 @@ def test_edition_reaches_three_recipients_with_full_headers(
         doc = lxml.html.fromstring(html)
         hrefs = [a.get("href") for a in doc.iter("a")]
         # three items (title and "(+)"), the site's logo, title and link, the member pages
-        # (submit, sources) and the unsubscribe link
-        assert len(hrefs) == 3 * 2 + 3 + 2 + 1
+        # (submit, sources), the preference page (signup for a static recipient) and the
+        # unsubscribe link
+        assert len(hrefs) == 3 * 2 + 3 + 2 + 1 + 1
         assert all(urlsplit(h).scheme == "https" and urlsplit(h).netloc for h in hrefs), hrefs
         assert personal in hrefs
         assert UNSUBSCRIBE_TOKEN not in html

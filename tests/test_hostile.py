@@ -221,12 +221,12 @@ def html_problems(fragment: str, where: str) -> list[str]:
 
 
 def _our_search_box(el: Any) -> bool:
-    """The templates' own query box (``_search_form.html``): a GET form to the site's /search."""
-    return bool(
-        el.tag == "form"
-        and "search" in (el.get("class") or "").split()
+    """The page's own query box (templates/_search_form.html): a GET to /search, nothing else.
+    Feed content never keeps a form (the sanitizer drops it), so this cannot let one through."""
+    return (
+        el.get("role") == "search"
         and (el.get("method") or "").lower() == "get"
-        and (el.get("action") or "").startswith("/search")
+        and (el.get("action") or "").rstrip("/").endswith("/search")
     )
 
 

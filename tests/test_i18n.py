@@ -386,7 +386,7 @@ def test_a_spanish_digest_reads_spanish(tmp_path: Path, now: datetime) -> None:
     footer = _text(doc.cssselect("td.footer")[0])
     assert "Recibe este resumen como suscriptor de las noticias de la red." in footer
     assert "Ver en el sitio · Proponer un canal · Fuentes" in footer
-    assert "Darse de baja" in footer
+    assert "Sus preferencias · Darse de baja" in footer
     assert "Los nuevos artículos de la red desde la última edición." in rendered.text
 
 

@@ -26,11 +26,15 @@ OWNERS: dict[str, set[str]] = {
     "aiohttp_session": {"web/session"},
     "cryptography": {"web/session"},
     "argon2": {"accounts/passwords"},
-    "itsdangerous": {"accounts/tokens"},
+    # signed links: the console's password resets and the subscribers' links, one wrapper each
+    "itsdangerous": {"accounts/tokens", "subscribers/tokens"},
     "ruamel": {"config", "members/roster"},
     "filelock": {"members/roster"},
     "smtplib": {"newsletter/mail"},
+    "flufl": {"subscribers/bounces"},
     "click": {"cli"},
+    "prometheus_client": {"web/metrics"},
+    "procrastinate": {"queue/app"},
     "rich": {"cli"},
     # words and formats in the reader's language: catalogs, Babel, the jinja2 environments
     "babel": {"i18n"},

@@ -26,6 +26,7 @@ from aggregator.newsletter.mail import (
     USER_ENV,
     SmtpSender,
     build_message,
+    connect,
     one_line,
 )
 
@@ -375,13 +376,36 @@ def test_nothing_listening_is_a_delivery_error() -> None:
         quiet_sender(settings).open()
 
 
-def test_a_lost_session_raises(smtp_server: SmtpServer) -> None:
+def test_a_session_lost_between_messages_is_reopened(smtp_server: SmtpServer) -> None:
     sender = quiet_sender(smtp_server.settings())
     with sender:
         assert sender._smtp is not None
-        sender._smtp.close()  # the server hung up under us
-        with pytest.raises(DeliveryError, match="session lost"):
+        sender._smtp.close()  # the server hung up under us, before this message began
+        result = sender.send(_message())
+    assert result.ok
+    assert len(smtp_server.handler.received) == 1
+    assert smtp_server.handler.sessions == 2
+
+
+def test_a_session_that_cannot_be_reopened_raises(smtp_server: SmtpServer) -> None:
+    opened: list[int] = []
+
+    def once(settings: SmtpSettings, context: Any) -> smtplib.SMTP:
+        opened.append(1)
+        if len(opened) > 1:
+            raise ConnectionRefusedError("the server is gone")
+        return connect(settings, context)
+
+    clock = FakeClock()
+    sender = SmtpSender(
+        smtp_server.settings(), env={}, connection_factory=once, sleep=clock.sleep, clock=clock
+    )
+    with sender:
+        assert sender._smtp is not None
+        sender._smtp.close()  # the server hung up under us, and does not come back
+        with pytest.raises(DeliveryError, match="cannot open"):
             sender.send(_message())
+    assert smtp_server.handler.received == []
 
 
 # --------------------------------------------------------------------------------------------

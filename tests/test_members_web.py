@@ -173,7 +173,10 @@ def test_every_post_route_refuses_a_form_without_its_sessions_token(
     recorder = Recorder()
     app = member_app(feeds_yaml, now, discoverer=recorder)
     posts = [r.resource for r in app.router.routes() if r.method == "POST" and r.resource]
-    assert len(posts) == 2  # /submit, /submit/confirm (the console's: tests/test_console.py)
+    # /submit, /submit/confirm (the console's: tests/test_console.py), and the subscription
+    # pages' four: /subscribe, /subscribe/confirm, /preferences, /unsubscribe (whose handler
+    # checks the token itself, for RFC 8058's one-click POST carries none)
+    assert len(posts) == 6
     paths = [str(r.url_for()) for r in posts]
 
     async def body(client: TestClient[Any, Any]) -> None:

@@ -6,7 +6,6 @@ before anything is opened.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -22,6 +21,7 @@ from aggregator import config
 from aggregator.cycle import open_configured_store
 from aggregator.errors import ConfigError
 from aggregator.models import CycleReport, FetchStatus
+from aggregator.ops import logs
 from aggregator.store.protocol import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -87,15 +87,17 @@ def interactive() -> bool:
 
 
 def setup_logging(verbose: bool) -> None:
-    level = logging.DEBUG if verbose else logging.INFO
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
-    if not verbose:
-        for noisy in ("apscheduler", "aiohttp", "alembic"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+    """ISO times with their zone, text or JSON (``--log-format``, ``AGGREGATOR_LOG_FORMAT``)."""
+    ctx = click.get_current_context(silent=True)
+    option = None
+    while ctx is not None and option is None:
+        option = ctx.obj.get("log_format") if isinstance(ctx.obj, dict) else None
+        ctx = ctx.parent
+    try:
+        fmt = logs.choose_format(option, os.environ)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--log-format") from None
+    logs.configure(verbose, fmt)
 
 
 def print_cycle_summary(report: CycleReport) -> None:

@@ -3,7 +3,8 @@
 With no command it runs the scheduler.  Every command takes ``--config PATH``.  A configuration
 mistake prints one line per problem (file:line: field: message) and exits 2 before anything is
 opened; a held lock exits 3; a command that ran but found problems exits 1.  Each command group
-lives in its own module (``cycle``, ``digest``, ``feeds``, ``serve``, ``users``); this one
+lives in its own module (``cycle``, ``digest``, ``feeds``, ``serve``, ``subscribers``,
+``users``); this one
 assembles them.
 """
 
@@ -19,8 +20,10 @@ from aggregator.cli.cycle import fetch, publish
 from aggregator.cli.digest import digest
 from aggregator.cli.feeds import feeds
 from aggregator.cli.fulltext import fulltext
+from aggregator.cli.queue import migrate, scheduler, worker
 from aggregator.cli.search import search
 from aggregator.cli.serve import demo, serve
+from aggregator.cli.subscribers import subscribers
 from aggregator.cli.users import users
 from aggregator.errors import AggregatorError
 from aggregator.scheduler import run_forever
@@ -29,9 +32,15 @@ from aggregator.scheduler import run_forever
 @click.group(invoke_without_command=True)
 @click.version_option(__version__, prog_name="aggregator")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default=None,
+    help="Log lines as text (default) or one JSON object each; or AGGREGATOR_LOG_FORMAT.",
+)
 @config_option
 @click.pass_context
-def main(ctx: click.Context, verbose: bool, config_path: Path) -> None:
+def main(ctx: click.Context, verbose: bool, log_format: str | None, config_path: Path) -> None:
     """Aggregate the network members' feeds into one feed, a web page and an email digest.
 
     With no command: run the scheduler (fetch and publish every interval, digests on their
@@ -39,6 +48,7 @@ def main(ctx: click.Context, verbose: bool, config_path: Path) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose
+    ctx.obj["log_format"] = log_format
     if ctx.invoked_subcommand is None:
         setup_logging(verbose)
         settings = load_settings(config_path)
@@ -55,7 +65,21 @@ def run(ctx: click.Context, config_path: Path) -> None:
     run_forever(settings)
 
 
-for command in (fetch, publish, digest, feeds, serve, demo, users, search, fulltext):
+for command in (
+    fetch,
+    publish,
+    digest,
+    feeds,
+    subscribers,
+    serve,
+    demo,
+    users,
+    search,
+    fulltext,
+    worker,
+    scheduler,
+    migrate,
+):
     main.add_command(command)
 
 

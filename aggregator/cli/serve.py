@@ -7,7 +7,13 @@ from pathlib import Path
 
 import click
 
-from aggregator.cli.common import config_option, console, load_settings, print_cycle_summary
+from aggregator.cli.common import (
+    config_option,
+    console,
+    load_settings,
+    print_cycle_summary,
+    setup_logging,
+)
 from aggregator.demo.run import run_demo
 from aggregator.web.app import run_server
 
@@ -16,8 +22,10 @@ from aggregator.web.app import run_server
 @config_option
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
-def serve(config_path: Path, host: str, port: int) -> None:
-    """Serve the published outputs over HTTP (ETag, 304, gzip, CSP)."""
+@click.pass_context
+def serve(ctx: click.Context, config_path: Path, host: str, port: int) -> None:
+    """Serve the published outputs over HTTP (ETag, 304, gzip, CSP), /healthz and /metrics."""
+    setup_logging(bool(ctx.obj.get("verbose")) if isinstance(ctx.obj, dict) else False)
     settings = load_settings(config_path)
     console.print(f"Serving {settings.output_dir} on http://{host}:{port}/")
     run_server(settings, host, port)

@@ -10,8 +10,9 @@ Nothing here touches the store or the network: a bad file stops a command before
 
 What enters: the text of ``feeds.yaml``.  What leaves: one frozen ``Settings`` (or a
 ``ConfigError`` whose lines name file, line and field).  One module per section of the file
-(``sources``, ``site``, ``digest``, ``web``, ``fulltext``), ``settings`` for the whole,
-``loading`` for the YAML and the positions; a new section gets a module of its own.
+(``sources``, ``site``, ``digest``, ``subscribers``, ``web``, ``fulltext``, ``queue``),
+``settings`` for the whole, ``loading`` for the YAML and the positions; a new section gets a
+module of its own.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from aggregator.config._base import DEFAULT_CONFIG
 from aggregator.config.digest import DigestSettings, EditionSettings, SmtpSettings
 from aggregator.config.fulltext import FullTextSettings
 from aggregator.config.loading import load, loads, locate
+from aggregator.config.queue import QueueSettings
 from aggregator.config.settings import Settings
 from aggregator.config.site import FetchSettings, SiteSettings
 from aggregator.config.sources import ScrapeSettings, SourceSettings
+from aggregator.config.subscribers import MailboxSettings, SubscriberSettings
 from aggregator.config.web import WebSettings
 
 __all__ = [
@@ -31,11 +34,14 @@ __all__ = [
     "EditionSettings",
     "FetchSettings",
     "FullTextSettings",
+    "MailboxSettings",
+    "QueueSettings",
     "ScrapeSettings",
     "Settings",
     "SiteSettings",
     "SmtpSettings",
     "SourceSettings",
+    "SubscriberSettings",
     "WebSettings",
     "load",
     "loads",

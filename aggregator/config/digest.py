@@ -32,7 +32,7 @@ class SmtpSettings(Strict):
     from_name: str | None = None
     reply_to: str | None = None
     timeout_s: float = Field(default=30.0, gt=0, le=300)
-    rate_per_minute: int = Field(default=60, ge=1, le=6000)
+    rate_per_minute: int = Field(default=60, ge=1, le=60_000)
 
 
 class EditionSettings(Strict):

@@ -10,8 +10,10 @@ from pydantic import Field, field_validator, model_validator
 from aggregator.config._base import DEFAULT_CONFIG, LANG_RE, Strict
 from aggregator.config.digest import DigestSettings, EditionSettings
 from aggregator.config.fulltext import FullTextSettings
+from aggregator.config.queue import QueueSettings
 from aggregator.config.site import FetchSettings, SiteSettings
 from aggregator.config.sources import SourceSettings
+from aggregator.config.subscribers import SubscriberSettings
 from aggregator.config.web import WebSettings
 from aggregator.errors import ConfigError
 from aggregator.models import Source
@@ -21,6 +23,8 @@ class Settings(Strict):
     site: SiteSettings = Field(default_factory=SiteSettings)
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     digest: DigestSettings = Field(default_factory=DigestSettings)
+    subscribers: SubscriberSettings = Field(default_factory=SubscriberSettings)
+    queue: QueueSettings = Field(default_factory=QueueSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     full_text: FullTextSettings = Field(default_factory=FullTextSettings)
     # network-wide topics: key -> the labels members use for it, in any language; a topic may

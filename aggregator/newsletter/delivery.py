@@ -23,9 +23,12 @@ from datetime import datetime
 from aggregator.config import EditionSettings, Settings
 from aggregator.errors import DeliveryError
 from aggregator.models import EditionRecord, RecipientState
-from aggregator.newsletter.mail import MailMessage, Sender, SenderFactory, SendResult
+from aggregator.newsletter.audience import Recipient, audience
+from aggregator.newsletter.bulk import MessageBatch, Outgoing
+from aggregator.newsletter.mail import Sender, SenderFactory, SendResult
 from aggregator.newsletter.prepare import Prepared, message_for, prepare
 from aggregator.store.protocol import Store
+from aggregator.subscribers.tokens import Tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,40 +97,49 @@ def send_edition(
     edition: EditionSettings,
     now: datetime,
     factory: SenderFactory,
+    tokens: Tokens,
 ) -> SendReport:
-    """Mail the current edition to every recipient still PENDING or FAILED, then maybe close it."""
-    prepared = _opened(store, settings, edition, now)
-    if prepared is None:
+    """Mail the current edition to every recipient still PENDING or FAILED, then maybe close it.
+
+    The recipients are the edition's audience (``newsletter.audience``: feeds.yaml's static
+    list and the confirmed subscribers who chose it), decided once per run.
+    """
+    opened = _opened(store, settings, edition, now, tokens)
+    if opened is None:
         return SendReport(None, error=_MOVED.format(name=edition.name))
+    prepared, people = opened
     if prepared.empty and edition.skip_empty:
         return SendReport(None, empty=True)
     record = prepared.record
+    addresses = [r.address for r in people]
     before = {r.address: r.state for r in store.recipients(record.id)}
     targets = [
-        a
-        for a in edition.recipients
-        if before.get(a) in (RecipientState.PENDING, RecipientState.FAILED)
+        r
+        for r in people
+        if before.get(r.address) in (RecipientState.PENDING, RecipientState.FAILED)
     ]
-    skipped = tuple(a for a in edition.recipients if a not in targets)
+    chosen = {r.address for r in targets}
+    skipped = tuple(a for a in addresses if a not in chosen)
     sent: list[str] = []
     failed: list[tuple[str, str]] = []
     error: str | None = None
     try:
         with factory(settings.digest.smtp) as sender:
-            for address in targets:
-                result = _deliver(store, settings, prepared, sender, address, now)
-                if result is None:
-                    skipped += (address,)
+            batch = MessageBatch(settings, prepared, now)
+            for recipient in targets:
+                result = _deliver(store, batch, sender, recipient, record.id, now)
+                if result is None or result.uncertain:
+                    skipped += (recipient.address,)
                 elif result.ok:
-                    sent.append(address)
+                    sent.append(recipient.address)
                 else:
-                    failed.append((address, result.error or "refused"))
+                    failed.append((recipient.address, result.error or "refused"))
     except DeliveryError as exc:
         error = str(exc)
-    complete = error is None and _complete(store, record.id, edition.recipients, before, failed)
+    complete = error is None and _complete(store, record.id, addresses, before, failed)
     if complete:
         record = replace(record, sent=True)
-        store.save_edition(record, edition.recipients)
+        store.save_edition(record, addresses)
     after = {r.address: r.state for r in store.recipients(record.id)}
     return SendReport(
         record,
@@ -136,8 +148,8 @@ def send_edition(
         skipped,
         complete=complete,
         error=error,
-        unconfirmed=_in_state(after, edition.recipients, RecipientState.SENDING),
-        unsent=_in_state(after, edition.recipients, RecipientState.PENDING, RecipientState.FAILED),
+        unconfirmed=_in_state(after, addresses, RecipientState.SENDING),
+        unsent=_in_state(after, addresses, RecipientState.PENDING, RecipientState.FAILED),
     )
 
 
@@ -148,9 +160,10 @@ _MOVED = (
 
 
 def _opened(
-    store: Store, settings: Settings, edition: EditionSettings, now: datetime
-) -> Prepared | None:
-    """The edition prepared and recorded in one consistent reading of the ledger.
+    store: Store, settings: Settings, edition: EditionSettings, now: datetime, tokens: Tokens
+) -> tuple[Prepared, list[Recipient]] | None:
+    """The edition prepared and recorded in one consistent reading of the ledger, with its
+    audience.
 
     A preview that recorded the next edition between our reading and our write makes the write
     refuse; reading once more then finds that edition and sends it (what was reviewed).
@@ -158,9 +171,11 @@ def _opened(
     for _ in range(2):
         prepared = prepare(store, settings, edition, now)
         if prepared.empty and edition.skip_empty:
-            return prepared
-        if store.open_edition(prepared.record, edition.recipients, prepared.based_on):
-            return prepared
+            return prepared, []
+        record = prepared.record
+        people = audience(store, settings, edition, record.id, record.window_end, tokens)
+        if store.open_edition(record, [r.address for r in people], prepared.based_on):
+            return prepared, people
     return None
 
 
@@ -181,28 +196,35 @@ def unconfirmed(store: Store, edition_id: str) -> tuple[str, ...]:
 
 def _deliver(
     store: Store,
-    settings: Settings,
-    prepared: Prepared,
+    batch: MessageBatch,
     sender: Sender,
-    address: str,
+    recipient: Recipient,
+    edition_id: str,
     now: datetime,
 ) -> SendResult | None:
     """Claim, send, record one recipient; None when someone else holds or finished it.
 
     The claim comes first: if the process dies between the server's "250" and the mark, the
-    address stays SENDING and is never mailed twice.  A lost session raises (DeliveryError).
+    address stays SENDING and is never mailed twice; so does an address whose session died
+    while its message was being transmitted (``SendResult.uncertain``).  A session that
+    cannot be reopened raises (DeliveryError).
     """
-    edition_id = prepared.record.id
-    msg: MailMessage | None = None
+    address = recipient.address
+    copy: Outgoing | None = None
     refusal: SendResult | None = None
     try:
-        _, _, msg = message_for(settings, prepared, address, now)
+        copy = batch.copy_for(recipient)
     except DeliveryError as exc:
         refusal = SendResult(address, False, error=str(exc))
     if not store.claim_recipient(edition_id, address, now):
         return None
-    result = sender.send(msg) if msg is not None else refusal
-    assert result is not None
+    if copy is not None:
+        result = sender.send_raw(copy.sender, copy.to, copy.data, copy.message_id)
+    else:
+        assert refusal is not None
+        result = refusal
+    if result.uncertain:
+        return result
     if result.ok:
         store.mark_recipient(
             edition_id, address, RecipientState.SENT, now, message_id=result.message_id

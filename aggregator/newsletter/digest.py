@@ -8,6 +8,7 @@ The work is done in the modules beside this one: ``editions`` picks the posts of
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +19,9 @@ from aggregator.models import EditionRecord
 from aggregator.newsletter.delivery import SendReport, send_edition, send_test
 from aggregator.newsletter.mail import SenderFactory, SmtpSender
 from aggregator.newsletter.prepare import message_for, prepare
+from aggregator.secret import load_secret
 from aggregator.store.protocol import Store
+from aggregator.subscribers.tokens import Tokens
 
 PREVIEW_ADDRESS = "subscriber@example.invalid"  # RFC 2606: can never be delivered
 _EMPTY_NOTE = "nothing new since the last edition: a send would skip it (not recorded)"
@@ -78,12 +81,16 @@ def send(
     *,
     to: str | None = None,
     smtp_factory: SenderFactory = SmtpSender,
+    tokens: Tokens | None = None,
 ) -> SendReport:
     """Send the current edition: one message per recipient, each claimed before SMTP.
 
-    With ``to``, one test copy ("[TEST]" in the subject) goes to that address and the ledger is
-    not touched.  Otherwise the last edition is resent while unsent (only recipients still
-    PENDING or FAILED get it), or a new window starts after its ``window_end``.
+    Recipients: the edition's static list and the confirmed subscribers who chose it
+    (``newsletter.audience``), each subscriber with links signed by ``tokens`` (default: from
+    the site secret).  With ``to``, one test copy ("[TEST]" in the subject) goes to that
+    address and the ledger is not touched.  Otherwise the last edition is resent while unsent
+    (only recipients still PENDING or FAILED get it), or a new window starts after its
+    ``window_end``.
 
     Callers hold the store lock ``digest:<edition>`` around it (``cycle.held_lock``, as the CLI
     and the scheduler's job do): the claims make a concurrent run safe, the lock makes it quiet.
@@ -91,4 +98,6 @@ def send(
     edition = settings.edition(edition_name)
     if to is not None:
         return send_test(store, settings, edition, now, to, smtp_factory)
-    return send_edition(store, settings, edition, now, smtp_factory)
+    if tokens is None:
+        tokens = Tokens(load_secret(settings.base_dir, os.environ), lambda: now)
+    return send_edition(store, settings, edition, now, smtp_factory, tokens)

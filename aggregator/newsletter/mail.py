@@ -17,8 +17,10 @@ which mail clients then cannot use as a link.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import smtplib
+import socket
 import ssl
 import time
 from collections.abc import Callable, Mapping
@@ -70,6 +72,11 @@ def _address(name: str, addr: str, display_name: str | None = None) -> Address:
     if not sep or not user or not domain or any(c in addr for c in " <>,;\t"):
         raise DeliveryError(f"not a usable {name} address: {addr!r}")
     return Address(display_name=display_name or "", username=user, domain=domain)
+
+
+def check_address(name: str, addr: str) -> str:
+    """``addr`` as it stands in the ``name`` header; ``DeliveryError`` if it cannot."""
+    return str(_address(name, addr))
 
 
 def unsubscribe_header(url: str | None, mailto: str | None) -> str | None:
@@ -132,6 +139,7 @@ class SendResult:
     message_id: str | None = None
     error: str | None = None
     code: int | None = None
+    uncertain: bool = False  # the session died during DATA: it may have been delivered
 
 
 class Sender(Protocol):
@@ -146,7 +154,9 @@ class Sender(Protocol):
         tb: TracebackType | None,
     ) -> None: ...
 
-    def send(self, message: EmailMessage) -> SendResult: ...
+    def send(self, message: EmailMessage, envelope_from: str | None = None) -> SendResult: ...
+
+    def send_raw(self, sender: str, to: str, data: bytes, message_id: str) -> SendResult: ...
 
 
 # how the digest and the owner notices open a Sender: SmtpSender, or a test's recorder
@@ -197,6 +207,7 @@ class SmtpSender:
         self._interval = 60.0 / settings.rate_per_minute
         self._last: float | None = None
         self._smtp: smtplib.SMTP | None = None
+        self._opened = False  # inside the ``with`` block: a dropped session may be reopened
 
     def __enter__(self) -> SmtpSender:
         self.open()
@@ -236,9 +247,12 @@ class SmtpSender:
         except (smtplib.SMTPException, OSError) as exc:
             smtp.close()
             raise DeliveryError(f"cannot open an SMTP session with {where}: {exc}") from exc
+        _no_delay(smtp)
         self._smtp = smtp
+        self._opened = True
 
     def close(self) -> None:
+        self._opened = False
         smtp, self._smtp = self._smtp, None
         if smtp is None:
             return
@@ -254,16 +268,89 @@ class SmtpSender:
                 self._sleep(wait)
         self._last = self._clock()
 
-    def send(self, message: EmailMessage) -> SendResult:
-        """Send to the message's single To address; a refusal comes back as a value."""
-        if self._smtp is None:
-            raise DeliveryError("the SMTP session is not open")
+    def send(self, message: EmailMessage, envelope_from: str | None = None) -> SendResult:
+        """Send to the message's single To address; a refusal comes back as a value.
+
+        ``envelope_from``: the MAIL FROM address (a VERP bounce address), else the From.
+        """
         to = message["To"].addresses[0].addr_spec
-        sender = message["From"].addresses[0].addr_spec
+        sender = envelope_from or message["From"].addresses[0].addr_spec
+        if not (to.isascii() and sender.isascii()):  # SMTPUTF8: smtplib's own path
+            return self._send_message(message, sender, to)
+        return self.send_raw(sender, to, message.as_bytes(), str(message["Message-ID"]))
+
+    def send_raw(self, sender: str, to: str, data: bytes, message_id: str) -> SendResult:
+        """Send an already flattened message (CRLF line ends), reconnecting once when the
+        server dropped the session before accepting anything of it.
+
+        A session lost while the message itself was being transmitted comes back as an
+        ``uncertain`` result: the server may have accepted it, so it must not be sent again;
+        the next message opens a new session.
+        """
+        self._pace()
+        for attempt in (1, 2):
+            smtp = self._session()
+            try:
+                refusal = self._envelope(smtp, sender, to, message_id)
+            except (smtplib.SMTPServerDisconnected, OSError) as exc:
+                self._drop()
+                if attempt == 2:
+                    raise DeliveryError(f"SMTP session lost while sending to {to}: {exc}") from exc
+                continue
+            if refusal is not None:
+                return refusal
+            return self._data(smtp, to, data, message_id)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _session(self) -> smtplib.SMTP:
+        if self._smtp is None:
+            if not self._opened:
+                raise DeliveryError("the SMTP session is not open")
+            self.open()
+        assert self._smtp is not None
+        return self._smtp
+
+    def _drop(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            smtp.close()
+
+    def _envelope(
+        self, smtp: smtplib.SMTP, sender: str, to: str, message_id: str
+    ) -> SendResult | None:
+        """MAIL FROM and RCPT TO; a refusal as a value (the transaction reset), else None."""
+        code, reply = smtp.mail(sender)
+        if code != 250:
+            _reset(smtp)
+            return SendResult(to, False, message_id, _reply(code, reply), code)
+        code, reply = smtp.rcpt(to)
+        if code not in (250, 251):
+            _reset(smtp)
+            return SendResult(to, False, message_id, _reply(code, reply), code)
+        return None
+
+    def _data(self, smtp: smtplib.SMTP, to: str, data: bytes, message_id: str) -> SendResult:
+        try:
+            code, reply = smtp.data(data)
+        except smtplib.SMTPDataError as exc:
+            return SendResult(
+                to, False, message_id, _reply(exc.smtp_code, exc.smtp_error), exc.smtp_code
+            )
+        except (smtplib.SMTPException, OSError) as exc:
+            self._drop()
+            return SendResult(
+                to, False, message_id, f"session lost during DATA: {exc}", uncertain=True
+            )
+        if code != 250:
+            return SendResult(to, False, message_id, _reply(code, reply), code)
+        return SendResult(to, True, message_id)
+
+    def _send_message(self, message: EmailMessage, sender: str, to: str) -> SendResult:
         message_id = str(message["Message-ID"])
         self._pace()
+        smtp = self._session()
         try:
-            self._smtp.send_message(message, from_addr=sender, to_addrs=[to])
+            smtp.send_message(message, from_addr=sender, to_addrs=[to])
         except smtplib.SMTPRecipientsRefused as exc:
             code, reason = exc.recipients.get(to, (0, b"refused"))
             return SendResult(to, False, message_id, _reply(code, reason), code)
@@ -274,6 +361,21 @@ class SmtpSender:
         except (smtplib.SMTPException, OSError) as exc:
             raise DeliveryError(f"SMTP session lost while sending to {to}: {exc}") from exc
         return SendResult(to, True, message_id)
+
+
+def _no_delay(smtp: smtplib.SMTP) -> None:
+    """Send each message's last segment at once (TCP_NODELAY).  With Nagle's algorithm on, the
+    tail of every DATA waits for the server's delayed ACK: 40 ms a message, which made 10,000
+    messages take six minutes instead of one."""
+    sock = getattr(smtp, "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def _reset(smtp: smtplib.SMTP) -> None:
+    with contextlib.suppress(smtplib.SMTPServerDisconnected):
+        smtp.rset()
 
 
 def _reply(code: int, reason: bytes | str) -> str:

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from aggregator.config import EditionSettings, Settings
 from aggregator.models import EditionRecord
+from aggregator.newsletter.audience import Recipient
 from aggregator.newsletter.curation import issue_key, issue_start, without_excluded
 from aggregator.newsletter.editions import edition_id, select_in_window, select_posts
 from aggregator.newsletter.look import look_for
@@ -81,24 +82,39 @@ def prepare(store: Store, settings: Settings, edition: EditionSettings, now: dat
     return Prepared(record, rendered, empty=not posts, based_on=based_on)
 
 
+def recipient_links(
+    settings: Settings, recipient: Recipient, edition_id: str
+) -> tuple[str, str | None, str]:
+    """(footer unsubscribe link, List-Unsubscribe URL or None, preference link).
+
+    A subscriber's links carry a signed token; a static recipient of feeds.yaml keeps the
+    configured ``unsubscribe_url`` or a mailto, and the signup page for preferences.
+    """
+    if recipient.unsubscribe_url and recipient.preferences_url:
+        return recipient.unsubscribe_url, recipient.unsubscribe_url, recipient.preferences_url
+    link, https_url = unsubscribe_link(settings, recipient.address, edition_id)
+    return link, https_url, f"{settings.site.base_url}subscribe"
+
+
 def message_for(
     settings: Settings,
     prepared: Prepared,
-    to: str,
+    to: str | Recipient,
     now: datetime,
     *,
     subject_prefix: str = "",
 ) -> tuple[str, str, MailMessage]:
     """The message for one recipient, and the personalised (html, text) it carries."""
-    link, https_url = unsubscribe_link(settings, to, prepared.record.id)
-    html, text = personalise(prepared.rendered, link)
+    recipient = to if isinstance(to, Recipient) else Recipient(to)
+    link, https_url, preferences = recipient_links(settings, recipient, prepared.record.id)
+    html, text = personalise(prepared.rendered, link, preferences)
     smtp = settings.digest.smtp
     mailto = f"mailto:{smtp.reply_to}?subject=unsubscribe" if smtp.reply_to else None
     msg = build_message(
         from_address=smtp.from_address,
         from_name=smtp.from_name,
         reply_to=smtp.reply_to,
-        to=to,
+        to=recipient.address,
         subject=subject_prefix + prepared.rendered.subject,
         text=text,
         html=html,

@@ -2,9 +2,9 @@
 
 **Inline once, personalise after.**  The CSS lives once in ``templates/digest.html``; premailer
 (imported here and nowhere else) copies it into ``style`` attributes once per edition (Gmail and
-Outlook drop or ignore much of a ``<style>`` block).  The per-recipient part, the unsubscribe
-link, is a placeholder that ``personalise`` swaps in afterwards, so 3,000 recipients cost one
-inlining, not 3,000.
+Outlook drop or ignore much of a ``<style>`` block).  The per-recipient parts, the preference and
+unsubscribe links, are placeholders that ``personalise`` swaps in afterwards, so 3,000
+recipients cost one inlining, not 3,000.
 
 Gmail clips an HTML part above about 102 KB and hides the rest behind a link most readers never
 click; ``render_edition`` shortens excerpts and then moves the oldest items to a "more on the
@@ -41,6 +41,7 @@ CLIP_SLACK = 1_500  # room for the per-recipient unsubscribe URL swapped in afte
 THUMB_WIDTH = 120  # the thumbnail beside each item; its file is the 160 px variant
 SHORT_EXCERPT = 140  # characters an excerpt keeps when the edition is too large
 UNSUBSCRIBE_TOKEN = "AGGREGATOR-UNSUBSCRIBE-LINK"  # noqa: S105 - survives jinja escaping and premailer as is
+PREFERENCES_TOKEN = "AGGREGATOR-PREFERENCES-LINK"  # noqa: S105 - the same, for the preference page
 _PREHEADER_CHARS = 140
 
 
@@ -338,6 +339,7 @@ def _context(
         },
         "site_home": frame.home,
         "unsubscribe_href": UNSUBSCRIBE_TOKEN,
+        "preferences_href": PREFERENCES_TOKEN,
         "wrap": wrap,
     }
 
@@ -427,7 +429,9 @@ def unsubscribe_link(settings: Settings, address: str, edition_id: str) -> tuple
     return f"mailto:{smtp.reply_to or smtp.from_address}?subject=unsubscribe", None
 
 
-def personalise(rendered: RenderedDigest, link: str) -> tuple[str, str]:
-    """The (html, text) one recipient gets: the placeholder replaced by their own link."""
+def personalise(rendered: RenderedDigest, link: str, preferences: str) -> tuple[str, str]:
+    """The (html, text) one recipient gets: the placeholders replaced by their own links."""
     html = rendered.html.replace(UNSUBSCRIBE_TOKEN, html_lib.escape(link, quote=True))
-    return html, rendered.text.replace(UNSUBSCRIBE_TOKEN, link)
+    html = html.replace(PREFERENCES_TOKEN, html_lib.escape(preferences, quote=True))
+    text = rendered.text.replace(UNSUBSCRIBE_TOKEN, link)
+    return html, text.replace(PREFERENCES_TOKEN, preferences)

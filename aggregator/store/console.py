@@ -54,7 +54,9 @@ class ConsoleStore(Protocol):
     # --- audit ------------------------------------------------------------------------------
     def audit(self, entry: AuditEntry) -> None: ...
 
-    def audit_entries(self, target: str | None = None, limit: int = 100) -> list[AuditEntry]: ...
+    def audit_entries(
+        self, target: str | None = None, limit: int = 100, kind: str | None = None
+    ) -> list[AuditEntry]: ...
 
     # --- takedowns --------------------------------------------------------------------------
     def hide_post(self, post_id: str, entry: AuditEntry) -> bool: ...
@@ -134,9 +136,11 @@ class ConsoleMethods:
         with self._write("writing the audit log") as conn:
             _staff.audit(conn, entry)
 
-    def audit_entries(self, target: str | None = None, limit: int = 100) -> list[AuditEntry]:
+    def audit_entries(
+        self, target: str | None = None, limit: int = 100, kind: str | None = None
+    ) -> list[AuditEntry]:
         with self._read("reading the audit log") as conn:
-            return _staff.audit_entries(conn, target, limit)
+            return _staff.audit_entries(conn, target, limit, kind)
 
     # --- takedowns --------------------------------------------------------------------------
     def hide_post(self, post_id: str, entry: AuditEntry) -> bool:

@@ -28,6 +28,7 @@ from aggregator.models import (
 from aggregator.search import SearchRequest, SearchResults
 from aggregator.store.console import ConsoleStore
 from aggregator.store.submissions import NewSubmission, SourceActivity, Submission
+from aggregator.store.subscribers import Delivery, Event, Status, Subscriber
 
 
 class Store(ConsoleStore, Protocol):
@@ -235,5 +236,45 @@ class Store(ConsoleStore, Protocol):
 
     def source_activity(self, since: datetime) -> dict[str, SourceActivity]:
         """Per source: posts first seen after ``since`` and its newest post's first_seen."""
+
+    # --- subscribers (aggregator.subscribers decides; the store writes) --------------------
+    def get_subscriber(self, subscriber_id: int) -> Subscriber | None: ...
+
+    def find_subscriber(self, address: str) -> Subscriber | None:
+        """By address, whatever its case."""
+
+    def list_subscribers(
+        self,
+        *,
+        statuses: Collection[Status] = (),
+        search: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Subscriber]:
+        """In signup order; ``search``: part of the address, any case."""
+
+    def count_subscribers(self) -> dict[Status, int]: ...
+
+    def save_subscriber(self, subscriber: Subscriber, events: Sequence[Event] = ()) -> Subscriber:
+        """Insert (id 0) or update, with the events explaining the change, in one transaction."""
+
+    def subscriber_events(self, subscriber_id: int) -> list[Event]:
+        """Oldest first."""
+
+    def forget_subscriber(
+        self, subscriber_id: int | None, address: str, address_hash: str, now: datetime
+    ) -> None:
+        """Delete the subscriber (if any) and its history, replace the address in the digest
+        ledger by ``forgotten:<hash>``, and keep ``address_hash`` suppressed: one transaction."""
+
+    def deliveries(self, address: str) -> list[Delivery]:
+        """The digest ledger's rows for an address, any case."""
+
+    def suppress(self, address_hash: str, reason: str, now: datetime) -> None: ...
+
+    def unsuppress(self, address_hash: str) -> None: ...
+
+    def suppressed(self, hashes: Collection[str]) -> dict[str, str]:
+        """Of ``hashes``, the suppressed ones -> their reason."""
 
     def close(self) -> None: ...

@@ -299,6 +299,59 @@ source_notices = Table(
     Column("notified", UTCDateTime, nullable=False),
 )
 
+# People on the digest's list (issue 14).  ``address_key`` is the address case-folded: the one
+# spelling every lookup uses.  ``nonce`` goes into every token mailed to the person; a new one
+# (after ``forget`` and a new signup) voids every link mailed before.
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("address", Text, nullable=False),
+    Column("address_key", Text, nullable=False, unique=True),
+    Column("language", Text, nullable=False),
+    Column("editions", Text, nullable=False, server_default="[]"),  # JSON list of edition names
+    Column("status", Text, nullable=False),
+    Column("nonce", Text, nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("changed", UTCDateTime, nullable=False),
+    Column("confirmed", UTCDateTime),
+    Column("confirm_sent", UTCDateTime),
+    # consent: how (web, import, staff), the version of the form's text, when, a staff note
+    Column("consent_method", Text, nullable=False),
+    Column("consent_version", Text, nullable=False),
+    Column("consent_at", UTCDateTime, nullable=False),
+    Column("consent_note", Text),
+    Index(None, "status"),
+)
+
+# What happened to each subscriber, oldest first: signup, confirmation, changes, bounces,
+# complaints, each with the edition that caused it when there is one.
+subscriber_events = Table(
+    "subscriber_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "subscriber_id",
+        Integer,
+        ForeignKey("subscribers.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("kind", Text, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("edition_id", Text),
+    Column("detail", Text),
+    Index(None, "subscriber_id", "at"),
+)
+
+# Addresses that must never be re-added by an import or a staff command: a SHA-256 of the
+# case-folded address, so a forgotten person leaves no readable trace.
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("address_hash", Text, primary_key=True),
+    Column("reason", Text, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+)
 # --- the staff console (issue 15) -----------------------------------------------------------
 
 # Staff accounts: argon2 hashes only; ``failures``/``locked_until`` are the per-account lockout.

@@ -37,6 +37,7 @@ from aggregator.store import posts as _posts
 from aggregator.store import search as _search
 from aggregator.store import sources as _sources
 from aggregator.store import submissions as _submissions
+from aggregator.store import subscribers as _subscribers
 from aggregator.store.console import ConsoleMethods
 from aggregator.store.engine import (
     WRITE_OPTION,
@@ -389,3 +390,64 @@ class SqlStore(ConsoleMethods):
     def source_activity(self, since: datetime) -> dict[str, _submissions.SourceActivity]:
         with self._read("counting recent posts per source") as conn:
             return _submissions.source_activity(conn, since)
+
+    # --- subscribers -------------------------------------------------------------------------
+    def get_subscriber(self, subscriber_id: int) -> _subscribers.Subscriber | None:
+        with self._read("reading a subscriber") as conn:
+            return _subscribers.get_subscriber(conn, subscriber_id)
+
+    def find_subscriber(self, address: str) -> _subscribers.Subscriber | None:
+        with self._read("looking up a subscriber") as conn:
+            return _subscribers.find_subscriber(conn, address)
+
+    def list_subscribers(
+        self,
+        *,
+        statuses: Collection[_subscribers.Status] = (),
+        search: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[_subscribers.Subscriber]:
+        with self._read("listing subscribers") as conn:
+            return _subscribers.list_subscribers(
+                conn, statuses=statuses, search=search, limit=limit, offset=offset
+            )
+
+    def count_subscribers(self) -> dict[_subscribers.Status, int]:
+        with self._read("counting subscribers") as conn:
+            return _subscribers.count_subscribers(conn)
+
+    def save_subscriber(
+        self, subscriber: _subscribers.Subscriber, events: Sequence[_subscribers.Event] = ()
+    ) -> _subscribers.Subscriber:
+        with self._write("saving a subscriber") as conn:
+            return _subscribers.save_subscriber(conn, subscriber, events)
+
+    def subscriber_events(self, subscriber_id: int) -> list[_subscribers.Event]:
+        with self._read("reading a subscriber's history") as conn:
+            return _subscribers.subscriber_events_of(conn, subscriber_id)
+
+    def forget_subscriber(
+        self, subscriber_id: int | None, address: str, address_hash: str, now: datetime
+    ) -> None:
+        with self._write("forgetting a subscriber") as conn:
+            if subscriber_id is not None:
+                _subscribers.delete_subscriber(conn, subscriber_id)
+            _subscribers.scrub_deliveries(conn, address, f"forgotten:{address_hash}")
+            _subscribers.suppress(conn, address_hash, "forgotten", now)
+
+    def deliveries(self, address: str) -> list[_subscribers.Delivery]:
+        with self._read("reading an address's deliveries") as conn:
+            return _subscribers.deliveries(conn, address)
+
+    def suppress(self, address_hash: str, reason: str, now: datetime) -> None:
+        with self._write("suppressing an address") as conn:
+            _subscribers.suppress(conn, address_hash, reason, now)
+
+    def unsuppress(self, address_hash: str) -> None:
+        with self._write("lifting a suppression") as conn:
+            _subscribers.unsuppress(conn, address_hash)
+
+    def suppressed(self, hashes: Collection[str]) -> dict[str, str]:
+        with self._read("reading the suppression list") as conn:
+            return _subscribers.suppressed(conn, hashes)

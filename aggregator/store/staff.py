@@ -145,8 +145,13 @@ def audit(conn: Connection, entry: AuditEntry) -> None:
     )
 
 
-def audit_entries(conn: Connection, target: str | None, limit: int) -> list[AuditEntry]:
+def audit_entries(
+    conn: Connection, target: str | None, limit: int, kind: str | None = None
+) -> list[AuditEntry]:
+    """Newest first; ``target`` one thing (``post:ID``), ``kind`` one kind of action (``post``)."""
     query = select(audit_log).order_by(audit_log.c.at.desc(), audit_log.c.id.desc()).limit(limit)
     if target is not None:
         query = query.where(audit_log.c.target == target)
+    if kind is not None:
+        query = query.where(audit_log.c.action.startswith(kind + ".", autoescape=True))
     return [AuditEntry(r.at, r.actor, r.action, r.target, r.reason) for r in conn.execute(query)]

@@ -20,8 +20,11 @@ from typing import Any
 
 from aiohttp import web
 
+from aggregator.clock import Clock, utc_now
 from aggregator.config import Settings
+from aggregator.web.access import AccessLogger, access_logger
 from aggregator.web.console import add_console_routes
+from aggregator.web.health import add_health_routes
 from aggregator.web.limits import LIMITS_KEY, MAX_BODY_BYTES, Limits, guard, serve_forever
 from aggregator.web.logs import quiet_bad_requests
 from aggregator.web.members import add_member_routes
@@ -51,9 +54,12 @@ async def _security_headers(request: web.BaseRequest, response: web.StreamRespon
         response.headers["Content-Security-Policy"] = DIGEST_CSP
 
 
-def make_app(settings: Settings, **member_options: Any) -> web.Application:
+def make_app(
+    settings: Settings, *, clock: Clock = utc_now, **member_options: Any
+) -> web.Application:
     """The site as an aiohttp application; other routes (member pages) may be added to it.
 
+    ``clock`` is what the member pages and ``/healthz`` call "now" (tests pass a fixed one);
     ``member_options`` go to ``add_member_routes`` (a load bench's discoverer, for one)."""
     quiet_bad_requests()
     app = web.Application(client_max_size=MAX_BODY_BYTES)
@@ -71,17 +77,25 @@ def make_app(settings: Settings, **member_options: Any) -> web.Application:
     app[OUTPUT_KEY] = root.resolve()
     app.on_response_prepare.append(_security_headers)
     # before the catch-all below, which would shadow them
-    add_member_routes(app, settings, **member_options)
+    add_member_routes(app, settings, clock=clock, **member_options)
     add_console_routes(app)
+    add_health_routes(app, clock)
     app.router.add_get("/{tail:.*}", _serve_file, name="static")
     return app
 
 
 def run_server(settings: Settings, host: str = "127.0.0.1", port: int = 8080) -> None:
     """Serve until interrupted (the CLI's ``serve``), with the deadlines and the connection
-    cap of ``web.limits``."""
+    cap of ``web.limits`` and the access log of ``web.access``."""
     app = make_app(settings)
-    serve_forever(app, host, port, app[LIMITS_KEY])
+    serve_forever(
+        app,
+        host,
+        port,
+        app[LIMITS_KEY],
+        access_log=access_logger(),
+        access_log_class=AccessLogger,
+    )
 
 
 __all__ = ["CSP", "make_app", "run_server"]

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 
 from aiohttp import hdrs, web
 
-__all__ = ["TRUSTED_PROXIES", "Network", "client_address", "install", "real_client"]
+__all__ = ["TRUSTED_PROXIES", "Network", "client_address", "install", "real_client", "was_https"]
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -39,6 +39,22 @@ def client_address(request: web.Request) -> str:
     trusted = request.app.get(TRUSTED_PROXIES, ())
     forwarded = request.headers.getall(hdrs.X_FORWARDED_FOR, [])
     return real_client(request.remote, forwarded, trusted)
+
+
+def was_https(request: web.Request) -> bool:
+    """Whether the visitor's own connection was https: the request's, or behind a trusted
+    proxy that ended TLS, the last ``X-Forwarded-Proto`` it set (the session cookie is then
+    marked Secure although the proxy spoke plain http to us)."""
+    if request.secure:
+        return True
+    peer = _parse(request.remote or "")
+    trusted = request.app.get(TRUSTED_PROXIES, ())
+    if peer is None or not _trusted(peer, trusted):
+        return False
+    protos = [
+        p for line in request.headers.getall("X-Forwarded-Proto", []) for p in line.split(",")
+    ]
+    return bool(protos) and protos[-1].strip().lower() == "https"
 
 
 def real_client(peer: str | None, forwarded: Sequence[str], trusted: Sequence[Network]) -> str:

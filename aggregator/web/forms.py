@@ -38,7 +38,14 @@ LIMITS: Mapping[str, int] = {
     "reason": REASON_LIMIT,
     "draft": 64,
     "csrf": 128,
+    # the subscription pages (web.subscribe, web.preferences)
+    "address": 254,
+    "consent": 8,
+    "t": 512,
+    "action": 16,
+    "List-Unsubscribe": 16,  # RFC 8058: the one-click POST's only field
 }
+PREFIX_LIMITS: Mapping[str, int] = {"edition-": 8}  # one checkbox per digest edition
 _EMAIL_RE = re.compile(r"^[^@\s<>,;\"']{1,64}@[A-Za-z0-9.-]{1,189}\.[A-Za-z]{2,63}$")
 
 
@@ -56,13 +63,20 @@ async def read_form(
     for key, value in data.items():
         if not isinstance(value, str):
             return None
-        limit = limits.get(key)
+        limit = limits.get(key) or (_prefix_limit(key) if limits is LIMITS else None)
         if limit is None:
             continue
         if len(value) > limit:
             return None
         form[key] = value.strip()
     return form
+
+
+def _prefix_limit(key: str) -> int | None:
+    for prefix, limit in PREFIX_LIMITS.items():
+        if key.startswith(prefix) and len(key) <= len(prefix) + 63:
+            return limit
+    return None
 
 
 def is_email(value: str) -> bool:
@@ -86,7 +100,7 @@ def field_errors(form: Mapping[str, str], languages: list[str], t: Translator) -
         errors.append(t.gettext("Give the address of your feed or of your site."))
     if not form.get("organisation"):
         errors.append(t.gettext("Give your organisation's name."))
-    if not _EMAIL_RE.match(form.get("contact", "")):
+    if not is_email(form.get("contact", "")):
         errors.append(t.gettext("Give a contact e-mail address, such as web@city.example."))
     if normalise_tag(form.get("language")) not in languages:
         errors.append(

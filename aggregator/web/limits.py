@@ -179,14 +179,17 @@ def guard(app: web.Application, limits: Limits | None = None) -> Limits:
 
 
 async def start(
-    app: web.Application, host: str, port: int, limits: Limits
+    app: web.Application, host: str, port: int, limits: Limits, **runner_options: Any
 ) -> tuple[web.AppRunner, web.TCPSite]:
-    """Start serving ``app`` (already ``guard``-ed) on ``host:port``; the caller cleans up."""
+    """Start serving ``app`` (already ``guard``-ed) on ``host:port``; the caller cleans up.
+
+    ``runner_options`` go to aiohttp's ``AppRunner`` (the access log, for one)."""
     runner = _GuardedRunner(
         app,
         limits,
         keepalive_timeout=limits.head_deadline_s,
         handle_signals=True,
+        **runner_options,
     )
     await runner.setup()
     site = web.TCPSite(runner, host, port, backlog=1024)
@@ -194,12 +197,14 @@ async def start(
     return runner, site
 
 
-def serve_forever(app: web.Application, host: str, port: int, limits: Limits) -> None:
+def serve_forever(
+    app: web.Application, host: str, port: int, limits: Limits, **runner_options: Any
+) -> None:
     """Serve until SIGINT or SIGTERM (``web.run_app``, with the guards)."""
     raise_fd_limit()
 
     async def main() -> None:
-        runner, _ = await start(app, host, port, limits)
+        runner, _ = await start(app, host, port, limits, **runner_options)
         try:
             await asyncio.Event().wait()
         finally:

@@ -10,10 +10,13 @@ It binds to loopback only: it stands in for other people's servers, never for a 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from typing import Self
 
 from aiohttp import web
+
+from aggregator.web.access import AccessLogger
 
 START_TIMEOUT_S = 10.0
 
@@ -21,9 +24,12 @@ START_TIMEOUT_S = 10.0
 class LoopbackServer:
     """``app`` served on 127.0.0.1 from a background thread with its own event loop."""
 
-    def __init__(self, app: web.Application, port: int = 0) -> None:
+    def __init__(
+        self, app: web.Application, port: int = 0, access_log: logging.Logger | None = None
+    ) -> None:
         self.app = app
         self.port = port
+        self.access_log = access_log
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._runner: web.AppRunner | None = None
@@ -36,7 +42,9 @@ class LoopbackServer:
         return f"http://{self.hostport}{path}"
 
     async def _start(self) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None)
+        self._runner = web.AppRunner(
+            self.app, access_log=self.access_log, access_log_class=AccessLogger
+        )
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
         self.port = int(self._runner.addresses[0][1])

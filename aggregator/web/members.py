@@ -1,16 +1,19 @@
 """The member pages' routes, and the one gate every one of them passes.
 
-``add_member_routes`` puts ``/submit`` (``web.submit``) and ``/sources`` (``web.sources``) on
-the ``serve`` application; moderation lives in the staff console (``web.console``).  Each
-handler is wrapped by ``_gate``, which is where the defences against abuse of a public form
-live, in this order:
+``add_member_routes`` puts ``/submit`` (``web.submit``), ``/sources`` (``web.sources``) and
+the subscription pages (``web.subscribe``: ``/subscribe``, ``/subscribe/confirm``;
+``web.preferences``: ``/preferences``, ``/unsubscribe``) on the ``serve`` application;
+moderation lives in the staff console (``web.console``).  Each handler is wrapped by ``_gate``,
+which is where the defences against abuse of a public form live, in this order:
 
 1. **Sessions** (``web.session``): aiohttp-session's encrypted cookie, HttpOnly,
    SameSite=Strict, Secure over https.  Static files never go through it.  The visitor's
    language is settled here too (``web.language``: ``?lang=``, the session, the browser), so
    every answer below, refusals included, is in it.
 2. **Every POST**: the body and each field within their limits (``web.forms``, else 413), and
-   the session's CSRF token in the form (else the 403 refusal page).  Only then does the
+   the session's CSRF token in the form (else the 403 refusal page); the one route marked
+   ``csrf=False``, RFC 8058's one-click unsubscribe, checks the token of its form's button
+   itself and otherwise acts on its signed link only.  Only then does the
    handler run, reading the checked form from ``request[POSTED]``.
 
 Templates are autoescaped and every member page carries the static site's security headers
@@ -35,9 +38,10 @@ from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
 from aggregator import config
+from aggregator.newsletter.mail import SenderFactory, SmtpSender
 from aggregator.store import open_store
 from aggregator.store.protocol import Store
-from aggregator.web import clients, search, sources, submit
+from aggregator.web import clients, preferences, search, sources, submit, subscribe
 from aggregator.web.drafts import Drafts
 from aggregator.web.forms import POSTED, Posted, read_form
 from aggregator.web.language import LANGUAGE, offered_languages, visitor_language
@@ -55,6 +59,7 @@ class Route:
     method: str
     path: str
     handler: Handler
+    csrf: bool = True  # False: the handler checks the POST itself (RFC 8058 one-click)
 
 
 ROUTES = (
@@ -62,6 +67,14 @@ ROUTES = (
     Route(hdrs.METH_POST, "/submit", submit.post_submit),
     Route(hdrs.METH_POST, "/submit/confirm", submit.post_confirm),
     Route(hdrs.METH_GET, "/sources", sources.get_sources),
+    Route(hdrs.METH_GET, "/subscribe", subscribe.get_subscribe),
+    Route(hdrs.METH_POST, "/subscribe", subscribe.post_subscribe),
+    Route(hdrs.METH_GET, "/subscribe/confirm", subscribe.get_confirm),
+    Route(hdrs.METH_POST, "/subscribe/confirm", subscribe.post_confirm),
+    Route(hdrs.METH_GET, "/preferences", preferences.get_preferences),
+    Route(hdrs.METH_POST, "/preferences", preferences.post_preferences),
+    Route(hdrs.METH_GET, "/unsubscribe", preferences.get_unsubscribe),
+    Route(hdrs.METH_POST, "/unsubscribe", preferences.post_unsubscribe, csrf=False),
     Route(hdrs.METH_GET, "/search", search.get_search),
     Route(hdrs.METH_GET, "/search.atom", search.get_search_atom),
 )
@@ -76,7 +89,7 @@ async def _checks(route: Route, request: web.Request) -> web.StreamResponse:
         form = await read_form(request)
         if form is None:
             return too_large(request)
-        token = await posted_token(request, form)
+        token = await posted_token(request, form) if route.csrf else ""
         if token is None:
             return forbidden(request)
         request[POSTED] = Posted(form, token)
@@ -108,6 +121,7 @@ def add_member_routes(
     store_factory: Callable[[], Store] | None = None,
     env: Mapping[str, str] | None = None,
     submissions_per_hour: int = 5,
+    sender: SenderFactory = SmtpSender,
 ) -> None:
     """Add ``/submit`` and ``/sources`` to ``app`` (before its catch-all route).
 
@@ -124,6 +138,9 @@ def add_member_routes(
         store_factory=store_factory or _open_store(settings),
         owns_store=store_factory is None,
         environ=environ,
+    )
+    app[subscribe.SUBSCRIBERS_KEY] = subscribe.SubscriberState(
+        TokenBucket(settings.subscribers.signups_per_hour, 3600.0, clock=monotonic), sender
     )
     clients.install(app, settings.web.proxy_networks())
     app.on_cleanup.append(_close_store)

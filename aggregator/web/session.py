@@ -7,21 +7,18 @@ cross-site POST has the cookie at worst, but cannot read the page, so it cannot 
 and the language the visitor chose on a page's language switch, if they chose one.
 The cookie is HttpOnly, SameSite=Strict, and Secure whenever the request came over https.
 
-The Fernet key is derived (HKDF-SHA256) from the site secret: ``AGGREGATOR_SECRET``, else a
-random secret kept in ``.aggregator-secret`` beside ``feeds.yaml``.  Servers sharing the secret
-accept each other's sessions; changing it ends every session.
+The Fernet key is derived (HKDF-SHA256) from the site secret (``aggregator.secret``:
+``AGGREGATOR_SECRET``, else a random secret kept in ``.aggregator-secret`` beside
+``feeds.yaml``).  Servers sharing the secret accept each other's sessions; changing it ends
+every session.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import hmac
-import os
 import secrets
-import tempfile
 from collections.abc import Mapping
-from pathlib import Path
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -30,6 +27,9 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from aggregator.secret import SECRET_ENV, SECRET_FILE, load_secret
+from aggregator.web.clients import was_https
 
 __all__ = [
     "SECRET_ENV",
@@ -46,53 +46,10 @@ __all__ = [
     "sessions_middleware",
 ]
 
-SECRET_ENV = "AGGREGATOR_SECRET"  # noqa: S105 - the variable's name, not a secret
-SECRET_FILE = ".aggregator-secret"  # noqa: S105 - a file name
 SESSION_COOKIE = "aggregator_session"
 CSRF_KEY = "csrf"
 LANGUAGE_KEY = "lang"
 _KEY_PURPOSE = b"aggregator member session cookie, v1"
-
-
-def load_secret(base_dir: Path, env: Mapping[str, str]) -> bytes:
-    """``AGGREGATOR_SECRET``, else a random secret kept in ``.aggregator-secret`` (mode 600)."""
-    value = env.get(SECRET_ENV, "").strip()
-    if value:
-        return value.encode("utf-8")
-    path = base_dir / SECRET_FILE
-    try:
-        stored = path.read_text(encoding="ascii").strip()
-    except FileNotFoundError:
-        stored = ""
-    if len(stored) >= 32:
-        return stored.encode("ascii")
-    return _store_secret(path, secrets.token_hex(32), replace=bool(stored)).encode("ascii")
-
-
-def _store_secret(path: Path, fresh: str, *, replace: bool) -> str:
-    """Write the secret whole, and let the first of several servers starting at once win.
-
-    The secret goes to a private temporary file first; ``link`` then puts it in place only if
-    no other server did meanwhile (a too-short secret is replaced outright), and whoever lost
-    reads the winner's: two servers never run with different secrets.
-    """
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-secret-", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(fresh + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        if replace:
-            Path(tmp).replace(path)
-            return fresh
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return path.read_text(encoding="ascii").strip()
-        return fresh
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            Path(tmp).unlink()
 
 
 def cookie_cipher(secret: bytes) -> Fernet:
@@ -103,15 +60,16 @@ def cookie_cipher(secret: bytes) -> Fernet:
 
 
 class _SessionCookie(EncryptedCookieStorage):
-    """The library's encrypted cookie, marked Secure when the request itself was https (the
-    same server may be reached over plain http on a trusted network or behind TLS)."""
+    """The library's encrypted cookie, marked Secure when the visitor's connection was https
+    (the request itself, or behind a trusted proxy that ended TLS: ``web.clients``); the same
+    server may be reached over plain http on a trusted network."""
 
     async def save_session(
         self, request: web.Request, response: web.StreamResponse, session: Session
     ) -> None:
         await super().save_session(request, response, session)
         cookie = response.cookies.get(self.cookie_name)
-        if cookie is not None and request.secure:
+        if cookie is not None and was_https(request):
             cookie["secure"] = True
 
 

@@ -38,6 +38,10 @@ from aggregator.web.session import load_secret, sessions_middleware
 __all__ = ["MEMBERS_KEY", "Discoverer", "MemberState"]
 
 FORM_WORKERS = 2  # threads for the member pages' blocking work (store, feeds.yaml)
+# Previews (fetch, parse, language detection of a member's feed: milliseconds of CPU each) run
+# one at a time in a thread with its own event loop: on the server's loop they took it from
+# every file being served, and more threads would only share the interpreter's lock with it.
+PREVIEW_WORKERS = 1
 HEALTH_TTL_S = 60.0  # /sources is computed again at most this often (a cycle is minutes apart)
 _T = TypeVar("_T")
 
@@ -63,6 +67,10 @@ class MemberState:
         default_factory=lambda: ThreadPoolExecutor(FORM_WORKERS, thread_name_prefix="forms"),
         init=False,
     )
+    _previews: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(PREVIEW_WORKERS, thread_name_prefix="preview"),
+        init=False,
+    )
     _config: tuple[tuple[int, int, int], config.Settings] | None = field(default=None, init=False)
     _health: dict[str, tuple[float, Any]] = field(default_factory=dict, init=False)
     _health_lock: asyncio.Lock | None = field(default=None, init=False)
@@ -71,8 +79,23 @@ class MemberState:
         """``function(*args)`` on the member pages' own executor, awaited."""
         return await asyncio.get_running_loop().run_in_executor(self._work, function, *args)
 
+    async def discover(
+        self, url: str, settings: config.Settings
+    ) -> discover.Candidate | discover.Refusal:
+        """The member's feed found and read off the server's event loop (``PREVIEW_WORKERS``)."""
+
+        async def found() -> discover.Candidate | discover.Refusal:
+            return await self.discoverer(url, settings, self.now())
+
+        def run() -> discover.Candidate | discover.Refusal:
+            return asyncio.run(found())
+
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._previews, run)
+
     def close_work(self) -> None:
         self._work.shutdown(wait=False, cancel_futures=True)
+        self._previews.shutdown(wait=False, cancel_futures=True)
 
     async def cached(
         self,

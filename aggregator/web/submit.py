@@ -113,7 +113,7 @@ async def post_submit(request: web.Request) -> web.Response:
     if not members.limiter.take(client):
         return _throttled(request, members, client)
     settings = await members.offload(members.current_settings)
-    found = await members.discoverer(form["url"], settings, members.now())
+    found = await members.discover(form["url"], settings)
     if isinstance(found, discover.Refusal):
         refusal = refusal_reason(found, language_of(request))
         return _submit_form(request, token, values=form, refusal=refusal, status=422)

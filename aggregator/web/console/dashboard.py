@@ -1,10 +1,10 @@
 """The dashboard: what staff check first, on one page.
 
-The latest fetches (when, how many sources answered, failed or were not fetched yet, posts new
-in the last day), the sources failing now with their error in the reader's language, member
-submissions waiting, the next issue of each edition with its item count and send time, the
-last refused deliveries, and the latest staff actions.  The store keeps no record of a whole
-cycle, so "the last cycle" is read from the sources' own last fetch times.
+The last cycle (when it finished, how long it took, sources fetched and failed, posts new and
+updated: the record ``ops.cycles`` writes beside the outputs), the sources' state now (working,
+failing, not fetched yet, posts new in the last day), the sources failing now with their error
+in the reader's language, member submissions waiting, the next issue of each edition with its
+item count and send time, the last refused deliveries, and the latest staff actions.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from aiohttp import web
 from aggregator.accounts.roles import Permission, can
 from aggregator.i18n import describe_error
 from aggregator.models import RecipientState, SourceState
+from aggregator.ops.cycles import read_record
 from aggregator.store.protocol import Store
 from aggregator.store.submissions import PENDING
 from aggregator.web.console.common import in_thread, store_of
@@ -25,7 +26,9 @@ from aggregator.web.console.pages import console_page, language
 from aggregator.web.console.state import ACCOUNT
 from aggregator.web.state import MEMBERS_KEY
 
-__all__ = ["Fetches", "fetches", "get_dashboard"]
+__all__ = ["KINDS", "Fetches", "fetches", "get_dashboard", "get_log"]
+
+KINDS = ("post", "source", "edition", "submission", "account", "subscriber")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +99,7 @@ async def get_dashboard(request: web.Request) -> web.Response:
         request,
         "dashboard.html",
         fetches=fetches(states, set(configured), new_posts),
+        cycle=await in_thread(read_record, settings.output_dir),
         failing=await in_thread(_failing, store, configured, language(request)),
         pending=len(await in_thread(store.list_submissions, PENDING)),
         drafts=drafts,
@@ -103,3 +107,12 @@ async def get_dashboard(request: web.Request) -> web.Response:
         actions=await in_thread(store.audit_entries, None, 10),
         may=lambda permission: can(account.role, Permission(permission)),
     )
+
+
+async def get_log(request: web.Request) -> web.Response:
+    """The audit log: who did what, to what, and why; newest first, by kind of action."""
+    kind = request.query.get("kind", "")
+    kind = kind if kind in KINDS else ""
+    store = await store_of(request)
+    entries = await in_thread(store.audit_entries, None, 300, kind or None)
+    return console_page(request, "log.html", entries=entries, kinds=KINDS, kind=kind)

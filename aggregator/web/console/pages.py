@@ -44,6 +44,7 @@ _NAV: tuple[tuple[str, Permission | None, str], ...] = (
     ("/console/sources", Permission.SOURCES, N_("Sources")),
     ("/console/moderation", Permission.MODERATE, N_("Moderation")),
     ("/console/users", Permission.ACCOUNTS, N_("Accounts")),
+    ("/console/log", Permission.DASHBOARD, N_("Log")),
     ("/console/account", None, N_("My account")),
 )
 

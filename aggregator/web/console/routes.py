@@ -79,6 +79,7 @@ PAGES = (
     Page(hdrs.METH_GET, "/console/reset/{token}", auth.get_reset_token, PUBLIC),
     Page(hdrs.METH_POST, "/console/reset/{token}", auth.post_reset_token, PUBLIC),
     Page(hdrs.METH_GET, "/console", dashboard.get_dashboard, Permission.DASHBOARD),
+    Page(hdrs.METH_GET, "/console/log", dashboard.get_log, Permission.DASHBOARD),
     Page(hdrs.METH_GET, "/console/sources", sources.get_sources, Permission.SOURCES),
     Page(
         hdrs.METH_POST,
