@@ -334,7 +334,7 @@ def test_french_and_spanish_pages_speak_their_language(tmp_path: Path, now: date
     assert _text(fr.cssselect("aside.follow h2")[0]) == "Suivre"
     assert fr.cssselect("nav.languages")[0].get("aria-label") == "Langues"
     assert _text(fr.cssselect("nav.languages a")[0]) == "Toutes les langues"
-    assert _text(fr.cssselect("a.button")[0]) == "S’abonner à la lettre"
+    assert _text(fr.cssselect("a.button")[0]) == "S’abonner au résumé"
     assert _text(fr.cssselect("nav.pager li[aria-current]")[0]) == "Page 1 / 2"
     more = fr.cssselect("a.more")[0]
     # French puts a no-break space before a colon

@@ -415,7 +415,7 @@ def test_the_page_links_the_member_pages_in_its_language(site: Site) -> None:
     doc = _page(site, "es/index.html")
     actions = {a.text_content(): a.get("href") for a in doc.cssselect("nav.actions a")}
     assert actions == {
-        "Suscribirse al boletín": "../subscribe?lang=es",
+        "Suscribirse al resumen": "../subscribe?lang=es",
         "Proponer un canal": "../submit?lang=es",
         "Fuentes": "../sources?lang=es",
     }
