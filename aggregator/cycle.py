@@ -51,6 +51,7 @@ from aggregator.models import (
     UpdateOutcome,
 )
 from aggregator.ops.cycles import record_of, write_record
+from aggregator.present.imagefetch import fetch_images
 from aggregator.publish.publisher import PublishReport, publish_all
 from aggregator.publish.websub import announce
 from aggregator.retention import tidy
@@ -584,6 +585,7 @@ def fetch_and_publish(
         )
         read_articles(settings, store, clock())
         tidy(store, settings, clock())  # retention, and temp files of a killed run
+        fetch_images(store, settings, clock())
         published = publish_all(store, settings, clock())
     write_record(settings.output_dir, record_of(report))
     announce(published, settings)
