@@ -145,6 +145,7 @@ class _Cycle:
                     outcomes.append(await self._one(f, source, states[source.id]))
                     if self.progress is not None:
                         self.progress(outcomes[-1])
+
             # runners, not a task per source: memory does not grow with the sources
             runners = min(len(sources), bound + RUNNERS_SPARE)
             try:
