@@ -36,7 +36,7 @@ from aggregator.ingest.decide import (
     plan_update,
 )
 from aggregator.ingest.fetch import Fetcher, body_digest, user_agent
-from aggregator.ingest.fulltext import expand_full_text
+from aggregator.ingest.fulltext import read_articles
 from aggregator.ingest.process import ProcessedDocument, document_job, process_document
 from aggregator.ingest.workers import WorkerPool
 from aggregator.members.notify import send_notices
@@ -51,6 +51,7 @@ from aggregator.models import (
     UpdateOutcome,
 )
 from aggregator.ops.cycles import record_of, write_record
+from aggregator.present.imagefetch import fetch_images
 from aggregator.publish.publisher import PublishReport, publish_all
 from aggregator.publish.websub import announce
 from aggregator.retention import tidy
@@ -73,13 +74,12 @@ POST_BATCH = 400
 # workers start up is free (measured at 1,000 sources: 2 per connection cost 0.5 s a cycle, 16
 # nothing measurable, and the bound kept the cycle's memory about 40 MB under the 300 MB budget).
 DOCUMENTS_PER_CONNECTION = 16
-# Runners beyond the documents in flight: the sources waiting for a batched write.
-RUNNERS_SPARE = STATE_BATCH
-# Bytes of fetched documents held at once (waiting for a worker or in one).  The count above
-# bounds 20-entry feeds; members whose documents weigh megabytes need a bound in bytes too.
-# A new fetch starts only while the documents held weigh less than this, so the most held is
-# this plus what the fetches already under way bring (``fetch.concurrency`` documents).
+RUNNERS_SPARE = STATE_BATCH  # runners beyond the documents in flight: those awaiting a write
+# Bytes of fetched documents held (waiting for a worker or in one): a fetch starts only below
+# it, so at most this plus the fetches under way (megabyte documents need a bound in bytes).
 HELD_BYTES = 32 * 2**20
+# Stories a first cycle keeps in memory instead of asking the (empty) store; beyond, it asks.
+WRITTEN_STORIES = 20_000
 
 
 def open_configured_store(settings: Settings) -> Store:
@@ -107,6 +107,7 @@ class _Cycle:
     pending: list[_Pending] = field(default_factory=list)
     # post id -> (link key, title key) of the posts in ``pending``
     keys: dict[str, tuple[str, str]] = field(default_factory=dict)
+    tokens: dict[str, tuple[str, str]] = field(default_factory=dict)  # search index tokens
     # own posts in ``pending`` by link key and by title key: stories another source of the
     # same batch may duplicate (indexed: a scan of the whole batch per source added up)
     unwritten: StoryIndex = field(default_factory=lambda: StoryIndex())
@@ -114,6 +115,7 @@ class _Cycle:
     # duplicate was written by this cycle: they are indexed here and the store is not asked.
     store_was_empty: bool = False
     written: StoryIndex = field(default_factory=lambda: StoryIndex())
+    written_stories: int = 0  # in ``written``
     pending_posts: int = 0
     documents: asyncio.Semaphore = field(default_factory=asyncio.Semaphore)  # set by run()
     held_bytes: int = 0  # of the fetched documents not processed yet
@@ -140,18 +142,14 @@ class _Cycle:
 
             async def runner() -> None:
                 for source in todo:
-                    outcome = await self._one(f, source, states[source.id])
-                    outcomes.append(outcome)
+                    outcomes.append(await self._one(f, source, states[source.id]))
                     if self.progress is not None:
-                        self.progress(outcome)
+                        self.progress(outcomes[-1])
 
-            # A fixed number of runners, not a task per source, so the cycle's memory does not
-            # grow with the number of sources.  More runners than documents in flight, so
-            # those waiting for a batched write never leave a fetch slot idle.
+            # runners, not a task per source: memory does not grow with the sources
+            runners = min(len(sources), bound + RUNNERS_SPARE)
             try:
-                await asyncio.gather(
-                    *(runner() for _ in range(min(len(sources), bound + RUNNERS_SPARE)))
-                )
+                await asyncio.gather(*(runner() for _ in range(runners)))
             finally:
                 self._flush()
         if self.store_failures:
@@ -173,7 +171,10 @@ class _Cycle:
         return one_line(f"not saved: {exc}")
 
     async def _apply(
-        self, update: SourceUpdate, keys: Mapping[str, tuple[str, str]]
+        self,
+        update: SourceUpdate,
+        keys: Mapping[str, tuple[str, str]],
+        tokens: Mapping[str, tuple[str, str]],
     ) -> tuple[int, int]:
         """Write one source's update, batched with other sources' in one transaction.
 
@@ -185,6 +186,7 @@ class _Cycle:
         update (a 304) does not wait for its write: it has no counts to report.
         """
         self.keys.update(keys)
+        self.tokens.update(tokens)
         stories = []
         for post in update.posts:
             key = keys.get(post.id)
@@ -224,11 +226,12 @@ class _Cycle:
     def _flush(self) -> None:
         pending, self.pending = self.pending, []
         keys, self.keys = self.keys, {}
+        tokens, self.tokens = self.tokens, {}
         batch, self.unwritten, self.pending_posts = self.unwritten, StoryIndex(), 0
         if not pending:
             return
         try:
-            counts = self.store.apply_updates([p.update for p in pending], keys)
+            counts = self.store.apply_updates([p.update for p in pending], keys, tokens)
         except StorageError as exc:  # one line: a traceback here carried every post's body
             log.warning(
                 "batched write of %d sources failed (%s); writing one by one", len(pending), exc
@@ -243,6 +246,7 @@ class _Cycle:
             return
         if self.store_was_empty:
             self.written.merge(batch)
+            self._count_written(sum(len(p.stories) for p in pending))
         for item, count in zip(pending, counts, strict=True):
             if item.done is not None and not item.done.done():
                 item.done.set_result(count)
@@ -264,8 +268,16 @@ class _Cycle:
         if self.store_was_empty:
             for story in item.stories:
                 self.written.add(story)
+            self._count_written(len(item.stories))
         if item.done is not None and not item.done.done():
             item.done.set_result(count)
+
+    def _count_written(self, stories: int) -> None:
+        """``stories`` more in ``written``; past ``WRITTEN_STORIES`` the store is asked instead."""
+        self.written_stories += stories
+        if self.written_stories > WRITTEN_STORIES:
+            self.store_was_empty = False  # what was written is in the store, and found there
+            self.written, self.written_stories = StoryIndex(), 0
 
     def _candidates(self, source_id: str, fresh: Sequence[tuple[str, str]]) -> list[StoryKey]:
         """Stored stories, and stories of the batch not written yet, sharing a key."""
@@ -361,7 +373,8 @@ class _Cycle:
             )
         stored = Stored(known, aliases, tuple(candidates))
         update = plan_update(state, result, now, self.schedule, document, stored, self.rng)
-        new, updated = await self._apply(update, dict(zip(ids, keys, strict=True)))
+        tokens = dict(zip(ids, processed.search_tokens, strict=True)) if processed else {}
+        new, updated = await self._apply(update, dict(zip(ids, keys, strict=True)), tokens)
         failed = update.state.consecutive_failures > 0
         status = result.status
         if failed and status in (FetchStatus.OK, FetchStatus.NOT_MODIFIED):
@@ -548,19 +561,6 @@ def _release(store: Store, name: str, owner: str) -> None:
         log.warning("could not release the %r lock (%s); it lapses by itself", name, exc)
 
 
-def read_articles(settings: Settings, store: Store, now: datetime) -> None:
-    """Full text for the sources that want it (ingest/fulltext); never fails the cycle."""
-    try:
-        done = expand_full_text(settings, store, now)
-    except Exception:  # a bug there must not cost the cycle its publish
-        log.exception("full text: reading articles failed")
-        return
-    if done.expanded or done.failed:
-        log.info(
-            "full text: %d expanded, %d kept, %d failed", done.expanded, done.kept, done.failed
-        )
-
-
 def fetch_and_publish(
     settings: Settings,
     store: Store,
@@ -586,6 +586,7 @@ def fetch_and_publish(
         )
         read_articles(settings, store, clock())
         tidy(store, settings, clock())  # retention, and temp files of a killed run
+        fetch_images(store, settings, clock())
         published = publish_all(store, settings, clock())
     write_record(settings.output_dir, record_of(report))
     announce(published, settings)

@@ -187,12 +187,19 @@ def test_a_story_from_three_sources_appears_once_everywhere_naming_all_three(
         store.close()
 
 
+@pytest.mark.parametrize("kept", [10_000, 1], ids=["kept-in-memory", "asked-of-the-store"])
 def test_a_first_cycle_merges_across_its_own_batched_writes(
-    http_server: FixtureServer, tmp_path: Path, now: datetime, monkeypatch: pytest.MonkeyPatch
+    http_server: FixtureServer,
+    tmp_path: Path,
+    now: datetime,
+    monkeypatch: pytest.MonkeyPatch,
+    kept: int,
 ) -> None:
-    """An empty store is not asked for candidates: the cycle's own writes must stand in."""
+    """An empty store is not asked for candidates: the cycle's own writes must stand in, and
+    past ``WRITTEN_STORIES`` of them (a network-sized first cycle) the store answers again."""
 
     monkeypatch.setattr(app, "STATE_BATCH", 1)  # every source written in its own batch
+    monkeypatch.setattr(app, "WRITTEN_STORIES", kept)
     settings = config.load(_three_sources(http_server, tmp_path))
     store = open_store(settings.storage_url)
     try:

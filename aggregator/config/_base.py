@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from datetime import tzinfo
+from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -31,3 +33,14 @@ def check_timezone(v: str) -> str:
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ValueError(f"unknown time zone {v!r}") from exc
     return v
+
+
+def cron_trigger(expression: str, zone: tzinfo) -> Any:
+    """APScheduler's reading of a cron ``expression``.
+
+    Imported here, not at the top: every worker process imports this package for its records
+    and never reads a cron, and APScheduler would add to the start-up of each.
+    """
+    from apscheduler.triggers.cron import CronTrigger
+
+    return CronTrigger.from_crontab(expression, timezone=zone)

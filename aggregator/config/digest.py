@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, tzinfo
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator, model_validator
 
-from aggregator.config._base import ID_RE, Strict, check_timezone
-
-
-def _cron_trigger(expression: str, zone: tzinfo) -> Any:
-    """APScheduler's reading of a cron ``expression``.
-
-    Imported here, not at the top: every worker process imports this package for its records
-    and never reads a cron, and APScheduler would add to the start-up of each.
-    """
-    from apscheduler.triggers.cron import CronTrigger
-
-    return CronTrigger.from_crontab(expression, timezone=zone)
+from aggregator.config._base import ID_RE, Strict, check_timezone, cron_trigger
 
 
 class SmtpSettings(Strict):
@@ -64,7 +53,7 @@ class EditionSettings(Strict):
         if len(v.split()) != 5:
             raise ValueError(f"must be a five-field cron expression, got {v!r}")
         try:
-            _cron_trigger(v, UTC)
+            cron_trigger(v, UTC)
         except ValueError as exc:
             raise ValueError(f"not a cron expression the scheduler reads ({exc}): {v!r}") from None
         return v
@@ -77,7 +66,7 @@ class EditionSettings(Strict):
     def next_send(self, now: datetime) -> datetime | None:
         """When the schedule sends this edition next after ``now`` (read by the same library
         the scheduler runs, in the edition's time zone)."""
-        trigger = _cron_trigger(self.schedule, ZoneInfo(self.timezone))
+        trigger = cron_trigger(self.schedule, ZoneInfo(self.timezone))
         fire: datetime | None = trigger.get_next_fire_time(None, now)
         return fire
 

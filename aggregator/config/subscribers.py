@@ -11,10 +11,9 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Literal
 
-from apscheduler.triggers.cron import CronTrigger
 from pydantic import Field, field_validator
 
-from aggregator.config._base import Strict
+from aggregator.config._base import Strict, cron_trigger
 
 
 class MailboxSettings(Strict):
@@ -49,7 +48,7 @@ class SubscriberSettings(Strict):
     def _cron(cls, v: str | None) -> str | None:
         if v is not None:
             try:
-                CronTrigger.from_crontab(v, timezone=UTC)
+                cron_trigger(v, UTC)
             except ValueError as exc:
                 raise ValueError(
                     f"not a cron expression the scheduler reads ({exc}): {v!r}"
