@@ -36,7 +36,7 @@ from aggregator.ingest.decide import (
     plan_update,
 )
 from aggregator.ingest.fetch import Fetcher, body_digest, user_agent
-from aggregator.ingest.fulltext import expand_full_text
+from aggregator.ingest.fulltext import read_articles
 from aggregator.ingest.process import ProcessedDocument, document_job, process_document
 from aggregator.ingest.workers import WorkerPool
 from aggregator.members.notify import send_notices
@@ -51,6 +51,7 @@ from aggregator.models import (
     UpdateOutcome,
 )
 from aggregator.ops.cycles import record_of, write_record
+from aggregator.present.imagefetch import fetch_images
 from aggregator.publish.publisher import PublishReport, publish_all
 from aggregator.publish.websub import announce
 from aggregator.retention import tidy
@@ -106,6 +107,7 @@ class _Cycle:
     pending: list[_Pending] = field(default_factory=list)
     # post id -> (link key, title key) of the posts in ``pending``
     keys: dict[str, tuple[str, str]] = field(default_factory=dict)
+    tokens: dict[str, tuple[str, str]] = field(default_factory=dict)  # search index tokens
     # own posts in ``pending`` by link key and by title key: stories another source of the
     # same batch may duplicate (indexed: a scan of the whole batch per source added up)
     unwritten: StoryIndex = field(default_factory=lambda: StoryIndex())
@@ -143,6 +145,7 @@ class _Cycle:
                     outcomes.append(await self._one(f, source, states[source.id]))
                     if self.progress is not None:
                         self.progress(outcomes[-1])
+
             # runners, not a task per source: memory does not grow with the sources
             runners = min(len(sources), bound + RUNNERS_SPARE)
             try:
@@ -168,7 +171,10 @@ class _Cycle:
         return one_line(f"not saved: {exc}")
 
     async def _apply(
-        self, update: SourceUpdate, keys: Mapping[str, tuple[str, str]]
+        self,
+        update: SourceUpdate,
+        keys: Mapping[str, tuple[str, str]],
+        tokens: Mapping[str, tuple[str, str]],
     ) -> tuple[int, int]:
         """Write one source's update, batched with other sources' in one transaction.
 
@@ -180,6 +186,7 @@ class _Cycle:
         update (a 304) does not wait for its write: it has no counts to report.
         """
         self.keys.update(keys)
+        self.tokens.update(tokens)
         stories = []
         for post in update.posts:
             key = keys.get(post.id)
@@ -219,11 +226,12 @@ class _Cycle:
     def _flush(self) -> None:
         pending, self.pending = self.pending, []
         keys, self.keys = self.keys, {}
+        tokens, self.tokens = self.tokens, {}
         batch, self.unwritten, self.pending_posts = self.unwritten, StoryIndex(), 0
         if not pending:
             return
         try:
-            counts = self.store.apply_updates([p.update for p in pending], keys)
+            counts = self.store.apply_updates([p.update for p in pending], keys, tokens)
         except StorageError as exc:  # one line: a traceback here carried every post's body
             log.warning(
                 "batched write of %d sources failed (%s); writing one by one", len(pending), exc
@@ -365,7 +373,8 @@ class _Cycle:
             )
         stored = Stored(known, aliases, tuple(candidates))
         update = plan_update(state, result, now, self.schedule, document, stored, self.rng)
-        new, updated = await self._apply(update, dict(zip(ids, keys, strict=True)))
+        tokens = dict(zip(ids, processed.search_tokens, strict=True)) if processed else {}
+        new, updated = await self._apply(update, dict(zip(ids, keys, strict=True)), tokens)
         failed = update.state.consecutive_failures > 0
         status = result.status
         if failed and status in (FetchStatus.OK, FetchStatus.NOT_MODIFIED):
@@ -552,19 +561,6 @@ def _release(store: Store, name: str, owner: str) -> None:
         log.warning("could not release the %r lock (%s); it lapses by itself", name, exc)
 
 
-def read_articles(settings: Settings, store: Store, now: datetime) -> None:
-    """Full text for the sources that want it (ingest/fulltext); never fails the cycle."""
-    try:
-        done = expand_full_text(settings, store, now)
-    except Exception:  # a bug there must not cost the cycle its publish
-        log.exception("full text: reading articles failed")
-        return
-    if done.expanded or done.failed:
-        log.info(
-            "full text: %d expanded, %d kept, %d failed", done.expanded, done.kept, done.failed
-        )
-
-
 def fetch_and_publish(
     settings: Settings,
     store: Store,
@@ -590,6 +586,7 @@ def fetch_and_publish(
         )
         read_articles(settings, store, clock())
         tidy(store, settings, clock())  # retention, and temp files of a killed run
+        fetch_images(store, settings, clock())
         published = publish_all(store, settings, clock())
     write_record(settings.output_dir, record_of(report))
     announce(published, settings)

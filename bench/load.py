@@ -67,6 +67,7 @@ class Stats:
     static_cpu_s: float = 0.0
     server_cpu_s: float = 0.0
     noise_cpu_s: float = 0.0  # the other clients and the feed host (this process)
+    stopping: bool = False  # the phase is over: requests cut short now are not failures
 
 
 def free_port() -> int:
@@ -292,7 +293,8 @@ async def submit_client(
                     if answer.status != 200 and not stats.first_refusal:
                         stats.first_refusal = " ".join(re.sub(r"<[^>]+>", " ", body).split())[-400:]
             except (TimeoutError, aiohttp.ClientError):
-                stats.submit[-1] += 1
+                if not stats.stopping:
+                    stats.submit[-1] += 1
 
 
 async def sources_reader(
@@ -304,7 +306,8 @@ async def sources_reader(
                 await response.read()
                 stats.sources[response.status] += 1
         except (TimeoutError, aiohttp.ClientError):
-            stats.sources[-1] += 1
+            if not stats.stopping:  # not the phase's end cutting a request short
+                stats.sources[-1] += 1
 
 
 async def slow_client(port: int, stop: float, interval: float, stats: Stats) -> None:
@@ -438,6 +441,7 @@ async def phase(
         out, _ = await static_process.communicate()
         stats.server_cpu_s = cpu_seconds(server_pid) - before
         stats.noise_cpu_s = time.process_time() - noise_before
+        stats.stopping = True
         for task in noise:
             task.cancel()
         await asyncio.gather(*noise, return_exceptions=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = str(ROOT / "run.py")
-WAIT_S = 60.0  # the longest any bounded wait here may take before the test fails
+WAIT_S = 180.0  # the longest any bounded wait here may take (a loaded CI machine is slow)
 
 
 @dataclass(frozen=True)

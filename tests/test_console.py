@@ -784,3 +784,80 @@ def test_the_scheduler_sends_a_hand_scheduled_issue_and_the_cron_waits_for_it(
     assert "Held for Thursday." in text_of(mail)
     jobs.scheduled_job(path)  # handed out once
     assert len(console.mails_to("reader1@example.org")) == 1
+
+
+# --------------------------------------------------------------------------------------------
+# Subscribers (the list of issue #14, through subscribers.staff)
+
+
+def test_staff_add_remove_search_and_export_subscribers(console: Console) -> None:
+    async def body(client: TestClient[Any, Any]) -> None:
+        await sign_in(client, "editor")
+        token = await csrf(client, "/console/subscribers")
+        add = {"csrf": token, "email": "Nadia@Reader.example", "language": "fr"}
+        assert (
+            "Say where and when"
+            in await (await client.post("/console/subscribers/add", data=add)).text()
+        )
+        add["reason"] = "Signed up at the general assembly, 12 March"
+        page = await (await client.post("/console/subscribers/add", data=add)).text()
+        assert "Nadia@Reader.example is on the list." in page
+        again = await client.post("/console/subscribers/add", data=add)
+        assert again.status == 409 and "on the list already" in await again.text()
+        found = await (await client.get("/console/subscribers", params={"q": "nadia"})).text()
+        assert "Nadia@Reader.example" in found and "subscribed" in found
+        edition = await (await client.get("/console/editions/weekly")).text()
+        assert "Send now to 3 recipients" in edition  # two in feeds.yaml, one on the list
+        export = await client.get("/console/subscribers/export.csv", params={"q": "nadia"})
+        assert export.headers["Content-Type"].startswith("text/csv")
+        assert "attachment" in export.headers["Content-Disposition"]
+        rows = (await export.text()).splitlines()
+        assert rows[0].startswith("address,language") and rows[1].startswith(
+            "Nadia@Reader.example,fr"
+        )
+        gone = {"csrf": token, "email": "Nadia@Reader.example"}
+        page = await (await client.post("/console/subscribers/remove", data=gone)).text()
+        assert "is off the list and will not be added back" in page
+        refused = await client.post("/console/subscribers/add", data=add)
+        assert refused.status == 409 and "it is not added back" in await refused.text()
+        missing = await client.post(
+            "/console/subscribers/remove", data={"csrf": token, "email": "x@y.example"}
+        )
+        assert missing.status == 404
+
+    run(console.app(), body)
+    actions = [e.action for e in console.open_store().audit_entries(kind="subscriber")]
+    assert actions == ["subscriber.remove", "subscriber.export", "subscriber.add"]
+
+
+def test_a_moderator_does_not_see_the_subscribers(console: Console) -> None:
+    async def body(client: TestClient[Any, Any]) -> None:
+        await sign_in(client, "moderator")
+        assert (await client.get("/console/subscribers")).status == 403
+        assert (await client.get("/console/subscribers/export.csv")).status == 403
+
+    run(console.app(), body)
+
+
+def test_bounces_show_on_the_dashboard_and_beside_the_recipient(console: Console) -> None:
+    from aggregator.store.subscribers import Event
+    from aggregator.subscribers import staff
+
+    store, settings = console.open_store(), console.settings
+    sub = staff.add(store, settings, "gone@reader.example", T0, language="en", note="test")
+    assert not isinstance(sub, str)
+    result = CliRunner().invoke(main, ["digest", "send", "weekly", "--config", str(console.path)])
+    assert result.exit_code == 0, result.output
+    last = store.last_edition("weekly")
+    assert last is not None
+    store.save_subscriber(sub, [Event("hard_bounce", T0, last.id, "550 5.1.1 no such user")])
+
+    async def body(client: TestClient[Any, Any]) -> None:
+        await sign_in(client, "editor")
+        dashboard = await (await client.get("/console")).text()
+        assert "Recent bounces" in dashboard and "550 5.1.1 no such user" in dashboard
+        edition = await (await client.get("/console/editions/weekly")).text()
+        row = edition[edition.index("gone@reader.example") :].split("</tr>")[0]
+        assert "bounced" in row
+
+    run(console.app(), body)

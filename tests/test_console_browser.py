@@ -314,6 +314,17 @@ def test_every_console_page_at_1280_and_375_px(
         ),
         T0,
     )
+    from aggregator.subscribers import staff
+
+    for n, lang in ((1, "en"), (2, "fr"), (3, "es")):
+        staff.add(
+            console.open_store(),
+            console.settings,
+            f"reader{n}@list.example",
+            T0,
+            language=lang,
+            note="signed up at the general assembly",
+        )
     look = Look(browser, screenshots(tmp_path))
     browser.get(f"{served}/console/reset")
     look.page("console-reset")
@@ -325,6 +336,7 @@ def test_every_console_page_at_1280_and_375_px(
         ("editions", "/console/editions"),
         ("edition", "/console/editions/weekly"),
         ("moderation", "/console/moderation"),
+        ("subscribers", "/console/subscribers"),
         ("users", "/console/users"),
         ("account", "/console/account"),
         ("log", "/console/log"),

@@ -39,8 +39,10 @@ from aggregator.models import (
 )
 from aggregator.newsletter.digest import preview, send
 from aggregator.newsletter.editions import select_posts
+from aggregator.newsletter.look import DigestLook
 from aggregator.newsletter.mail import SmtpSender
 from aggregator.newsletter.render import CLIP_BYTES, UNSUBSCRIBE_TOKEN, render_edition
+from aggregator.present.images import make_variants, stored
 from aggregator.store import open_store
 from aggregator.store.protocol import Store
 from tests.httpserver import FixtureServer
@@ -96,6 +98,10 @@ class FakeStore:
 
     def posts_by_ids(self, ids: Sequence[str]) -> list[Post]:
         return [self.posts[i] for i in ids if i in self.posts]
+
+    def recent_posts(self, limit: int) -> list[Post]:
+        newest = sorted(self.posts.values(), key=lambda p: (p.published, p.id), reverse=True)
+        return newest[:limit]
 
     def last_edition(self, name: str) -> EditionRecord | None:
         mine = [e for e in self.editions.values() if e.name == name]
@@ -352,9 +358,10 @@ def test_edition_reaches_three_recipients_with_full_headers(
         html = html_part(msg)
         doc = lxml.html.fromstring(html)
         hrefs = [a.get("href") for a in doc.iter("a")]
-        # three items, the site twice, the preference page (signup for a static recipient), the
+        # three items (title and "(+)"), the site's logo, title and link, the member pages
+        # (submit, sources), the preference page (signup for a static recipient) and the
         # unsubscribe link
-        assert len(hrefs) == 3 + 4
+        assert len(hrefs) == 3 * 2 + 3 + 2 + 1 + 1
         assert all(urlsplit(h).scheme == "https" and urlsplit(h).netloc for h in hrefs), hrefs
         assert personal in hrefs
         assert UNSUBSCRIBE_TOKEN not in html
@@ -372,7 +379,7 @@ def test_edition_reaches_three_recipients_with_full_headers(
 
         text = text_part(msg)
         assert "https://cemr.example.org/news/2\n" in text
-        assert f"Unsubscribe: {personal}" in text
+        assert f"Unsubscribe:\n{personal}" in text
         assert "<" not in text.replace(f"<{personal}>", "")
 
 
@@ -613,7 +620,7 @@ def test_frame_is_localized(tmp_path: Path, now: datetime) -> None:
     assert doc.get("lang") == "fr"
     assert "20 novembre 2026" in rendered.html
     assert "Se désabonner" in rendered.html
-    assert "Se désabonner: " + UNSUBSCRIBE_TOKEN in rendered.text
+    assert "Se désabonner\u00a0:\n" + UNSUBSCRIBE_TOKEN in rendered.text
     es = _render(tmp_path, [make_post(1, first_seen=now, language="es")], now, language="es")
     assert "20 de noviembre de 2026" in es.text
 
@@ -634,9 +641,9 @@ def test_plain_text_reads_well(tmp_path: Path, now: datetime) -> None:
     assert "CEMR\n----\n" in text
     assert "UCLG\n----\n" in text
     block = text.split("UCLG\n----\n", 1)[1]
-    first_item = "Post 1: Local governments & climate\nUCLG · November 20, 2026"
+    first_item = "Post 1: Local governments & climate\n- 20/11/2026\nMunicipalities"
     assert block.lstrip().startswith(first_item)
-    assert "\nhttps://uclg.example.org/news/1\n" in block
+    assert "\n(+) https://uclg.example.org/news/1\nFrom: UCLG\n" in block
     assert not re.search(r"<[a-z/][^>]*>", text)
 
 
@@ -846,12 +853,28 @@ def test_html_part_fits_600_and_375_pixels_in_chromium(
             "break/opportunity/in/it/at/all/for/the/layout/engine",
         ),
     ]
-    # a wide feed image, served from 127.0.0.1, must shrink with the column
-    image = http_server.route("/wide.png", _png(1200, 400), headers={"Content-Type": "image/png"})
-    posts[0] = replace(posts[0], image=image)
+    # a wide image, stored by the site (served here from 127.0.0.1), sits in its thumbnail cell
+    made = make_variants(_png(1200, 400))
+    record = stored(made)
+    for width, data in made.variants.items():
+        http_server.route(f"/{record.path(width)}", data, headers={"Content-Type": "image/jpeg"})
     # and one that never loads (images blocked or gone): its box must not widen the table
-    posts[1] = replace(posts[1], image=http_server.url("/missing.png"))
-    rendered = _render(tmp_path, posts, now)
+    gone = replace(record, key="0" * 24)
+    posts[0] = replace(posts[0], image="https://uclg.example.org/wide.png")
+    posts[1] = replace(posts[1], image="https://cemr.example.org/missing.png")
+    look = DigestLook(images={posts[0].image: record, posts[1].image: gone})
+    settings = make_settings(tmp_path)
+    settings = settings.model_copy(
+        update={"site": settings.site.model_copy(update={"base_url": http_server.url("/")})}
+    )
+    rendered = render_edition(
+        settings,
+        settings.edition("weekly"),
+        posts,
+        {s.id: s for s in SOURCES},
+        date=now,
+        look=look,
+    )
     http_server.route(
         "/email.html", rendered.html, headers={"Content-Type": "text/html; charset=utf-8"}
     )
@@ -862,9 +885,10 @@ def test_html_part_fits_600_and_375_pixels_in_chromium(
         assert m["scroll"] <= width, m
         assert m["table"] <= width
         assert {t["text"] for t in m["titles"]} == expected
-        assert sorted(i["natural"] for i in m["images"]) == [0, 1200]
+        # the stored thumbnail (160 px wide, shown at 120 or 88) and the missing one
+        assert sorted(i["natural"] for i in m["images"]) == [0, 160]
         for img in m["images"]:
-            assert 0 < img["width"] <= min(width, 552)
+            assert 0 < img["width"] <= 120
             assert img["right"] <= width
         for t in m["titles"]:
             assert t["visible"], t

@@ -331,18 +331,21 @@ def test_french_and_spanish_pages_speak_their_language(tmp_path: Path, now: date
 
     fr = _page(out / "fr" / "index.html")
     assert _text(fr.cssselect("h2#posts")[0]) == "Derniers articles"
-    assert _text(fr.cssselect("footer h2")[0]) == "S’abonner"
-    assert fr.cssselect("nav")[0].get("aria-label") == "Toutes les langues"
+    assert _text(fr.cssselect("aside.follow h2")[0]) == "Suivre"
+    assert fr.cssselect("nav.languages")[0].get("aria-label") == "Langues"
+    assert _text(fr.cssselect("nav.languages a")[0]) == "Toutes les langues"
+    assert _text(fr.cssselect("a.button")[0]) == "S’abonner au résumé"
     assert _text(fr.cssselect("nav.pager li[aria-current]")[0]) == "Page 1 / 2"
     more = fr.cssselect("a.more")[0]
-    assert more.get("aria-label").startswith("Lire l’article complet: Post ")
-    assert _text(fr.cssselect(".source")[0]).startswith("Source: ")
+    # French puts a no-break space before a colon
+    assert more.get("aria-label").startswith("Lire l’article complet\u00a0: Post ")
+    assert _text(fr.cssselect(".source")[0]).startswith("Source\u00a0: ")
 
     es = _page(out / "es" / "page-2.html")
     assert _text(es.cssselect("h2#posts")[0]) == "Últimos artículos – Página 2"
     assert _text(es.cssselect("nav.pager li[aria-current]")[0]) == "Página 2 / 2"
     assert "Artículos más recientes" in _text(es.cssselect("nav.pager")[0])
-    assert _text(es.cssselect("footer h2")[0]) == "Suscribirse"
+    assert _text(es.cssselect("aside.follow h2")[0]) == "Seguir"
     assert _text(es.cssselect(".source")[0]).startswith("Fuente: ")
     assert " de " in es.cssselect("article.post time")[0].get("title")
 
@@ -370,7 +373,7 @@ def test_a_french_digest_reads_french(tmp_path: Path, now: datetime) -> None:
     text = two.text
     assert "Les nouveaux articles du réseau depuis la dernière édition." in text
     assert "Vous recevez ce résumé en tant qu’abonné·e aux nouvelles du réseau." in text
-    assert "Voir sur le site: https://news.network.example.org/" in text
+    assert "Voir sur le site\u00a0:\nhttps://news.network.example.org/fr/" in text
     doc = lxml.html.fromstring(two.html)
     assert "Se désabonner" in _text(doc.cssselect("td.footer")[0])
     assert "20 novembre 2026" in _text(doc.cssselect(".edition-date")[0])
@@ -382,7 +385,8 @@ def test_a_spanish_digest_reads_spanish(tmp_path: Path, now: datetime) -> None:
     doc = lxml.html.fromstring(rendered.html)
     footer = _text(doc.cssselect("td.footer")[0])
     assert "Recibe este resumen como suscriptor de las noticias de la red." in footer
-    assert "Ver en el sitio · Sus preferencias · Darse de baja" in footer
+    assert "Ver en el sitio · Proponer un canal · Fuentes" in footer
+    assert "Sus preferencias · Darse de baja" in footer
     assert "Los nuevos artículos de la red desde la última edición." in rendered.text
 
 
@@ -498,7 +502,7 @@ def test_member_pages_speak_french_and_spanish(submit_context: dict[str, object]
     assert _text(fr.cssselect("h1")[0]) == "Proposez le flux de votre organisation"
     assert _text(fr.cssselect("label[for=url]")[0]) == "Adresse du flux ou du site"
     assert _text(fr.cssselect("#preview")[0]) == "Aperçu"
-    assert _text(fr.cssselect("nav a")[0]) == "Proposer un flux"
+    assert _text(fr.cssselect("nav.actions a[href^='/submit']")[0]) == "Proposer un flux"
     refusal = _text(fr.cssselect("#refusal")[0])
     assert refusal == f"Nous ne pouvons pas ajouter cette adresse{NBSP}: <b>not a feed</b>"
 
@@ -584,3 +588,19 @@ def test_the_health_table_names_states_in_the_readers_language(now: datetime) ->
 def test_preview_warnings_read_in_the_members_language(warning: str, french: str) -> None:
     assert preview_warning(warning, "fr") == french
     assert preview_warning(warning, "es") != preview_warning(warning, "en")
+
+
+def test_french_puts_a_no_break_space_before_double_punctuation() -> None:
+    """French typography: ``complet : …``, ``Pourquoi ?`` with a no-break space, so the sign
+    never wraps alone onto the next line.  Catalogs merged from several branches lost it once."""
+    with catalog_path("fr").open("rb") as file:
+        catalog = read_po(file)
+    glued = re.compile(r"(?<=[^\s\xa0\u202f])[:;?!](?=\s|$)|(?<= )[:;?!](?=\s|$)")
+    wrong = [
+        text
+        for message in catalog
+        if message.id
+        for text in (message.string if isinstance(message.string, tuple) else (message.string,))
+        if glued.search(text)
+    ]
+    assert wrong == []

@@ -15,6 +15,8 @@ OWNERS: dict[str, set[str]] = {
     "Stemmer": {"search/text"},
     "feedgen": {"publish/atom"},
     "premailer": {"newsletter/render"},
+    "PIL": {"present/images"},  # Pillow: lead images checked and resized
+    "argostranslate": {"present/machine"},  # optional, loaded by name when the operator asks
     "nh3": {"ingest/sanitize"},
     "py3langid": {"ingest/language"},
     "apscheduler": {"scheduler", "config"},  # config checks cron schedules with it

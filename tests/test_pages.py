@@ -150,7 +150,7 @@ def test_one_page_set_per_language_with_localized_strings(tmp_path: Path, now: d
     assert "Artículos anteriores" in text(es.cssselect("nav.pager")[0])
     assert " de octubre de 2026" in es.cssselect("article.post time")[0].get("title", "")
 
-    switcher = [(a.get("href"), text(a)) for a in fr.cssselect("header nav a")]
+    switcher = [(a.get("href"), text(a)) for a in fr.cssselect("header nav.languages a")]
     assert switcher == [
         ("../index.html", "Toutes les langues"),
         ("../en/index.html", "English"),

@@ -29,6 +29,7 @@ from lxml import etree
 from aggregator.config import Settings
 from aggregator.files import fresh_twin
 from aggregator.models import Author, Link, Post, Source, SourceState
+from aggregator.present.topics import choose_topic_labels
 from aggregator.publish import archives, editions, memo, publisher, websub
 from aggregator.publish.outputs import (
     GZIP_SUFFIXES,
@@ -39,7 +40,6 @@ from aggregator.publish.outputs import (
 )
 from aggregator.publish.publisher import publish_all
 from aggregator.publish.site import ENTRY_NAMESPACE, entry_id, load_site
-from aggregator.publish.topics import choose_topic_labels
 from tests.httpserver import FixtureServer
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -842,9 +842,11 @@ def test_unchanged_outputs_are_not_rebuilt(
         built.append(spec.path)
         return real_atom(site, spec, *args, **kwargs)
 
-    def counting_pages(posts: Any, sources: Any, cfg: Any, feeds: Any, language: Any) -> Any:
+    def counting_pages(
+        posts: Any, sources: Any, cfg: Any, feeds: Any, language: Any, *rest: Any
+    ) -> Any:
         built.append(f"pages:{language}")
-        return real_pages(posts, sources, cfg, feeds, language)
+        return real_pages(posts, sources, cfg, feeds, language, *rest)
 
     monkeypatch.setattr(publisher, "atom_document", counting_atom)
     monkeypatch.setattr(archives, "atom_document", counting_atom)

@@ -141,6 +141,24 @@ def test_posts_taken_down_in_the_console_are_found_by_no_reader(labelled: SqlSto
     assert ids(labelled, "canicule", languages=("fr",)) == ["fr-canicule"]
 
 
+def test_a_hidden_post_stays_out_when_its_feed_changes_it_or_the_index_is_rebuilt(
+    labelled: SqlStore,
+) -> None:
+    from aggregator.store.staff import AuditEntry
+
+    entry = AuditEntry(T0, "mo@example.org", "post.hide", "post:fr-canicule", "test")
+    assert labelled.hide_post("fr-canicule", entry)
+    post = next(p for p in labelled.posts_by_ids(["fr-canicule"]))
+    changed = replace(post, title="Canicule : le registre est ouvert", content_hash="again")
+    state = SourceState(post.source_id, "https://x.example/feed")
+    labelled.apply_update(SourceUpdate(post.source_id, state, (changed,)))
+    assert ids(labelled, "canicule registre", languages=("fr",)) == []
+    labelled.rebuild_search_index()
+    assert ids(labelled, "canicule", languages=("fr",)) == []
+    assert labelled.unhide_post("fr-canicule", entry)
+    assert ids(labelled, "canicule registre", languages=("fr",)) == ["fr-canicule"]
+
+
 def test_expired_posts_leave_the_index(labelled: SqlStore) -> None:
     """Retention deletes the oldest posts; none of them can still be found."""
     gone = labelled.expire_posts(T0 + timedelta(days=1), keep_ids=["es-arboles-ciudad"])

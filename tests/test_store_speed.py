@@ -269,6 +269,7 @@ def test_lookup_failure_is_a_storage_error(store: SqlStore, backend: Backend) ->
     backend.raw("DROP TABLE post_aliases")
     backend.raw("DROP TABLE post_topics")
     backend.raw("DROP TABLE IF EXISTS post_search")  # PostgreSQL's index refers to posts
+    backend.raw("DROP TABLE IF EXISTS post_fulltext")  # full text refers to posts too
     backend.raw("DROP TABLE posts")
     with pytest.raises(StorageError, match="looking up the same story from other sources"):
         store.story_candidates(["a.example/1"], [], "uclg")

@@ -3,7 +3,8 @@
 ``send`` is idempotent (nobody gets an edition twice).  Its exit status says what a script
 needs to know: 0 all done, 1 some recipients refused by the server, 3 another send of the same
 edition holds its lock, 4 the SMTP session failed (closed port, refused greeting, timeout,
-dropped connection): the addresses not sent and those left unconfirmed are listed on stderr.
+dropped connection, even one recovered on a new session): the addresses not sent and those
+left unconfirmed are listed on stderr.
 ``--to`` sends one ``[TEST]`` copy without touching the ledger.  ``list`` names, under the
 table, the unconfirmed addresses of each edition (in flight when a send stopped; never resent
 automatically) so that staff can resend by hand.
@@ -98,19 +99,23 @@ def digest_send(ctx: click.Context, config_path: Path, edition: str, to: str | N
             err_console.print(f"[red]{exc}[/]")
             raise SystemExit(3) from None
     console.print(str(result))
-    if result.error is not None:
+    if result.error is not None or result.lost:
         _report_stopped(result)
         ctx.exit(SESSION_FAILED)
     if result.failed:
         ctx.exit(1)
 
 
-SESSION_FAILED = 4  # the exit status of a send whose SMTP session failed
+SESSION_FAILED = 4  # the exit status of a send whose SMTP session failed or was lost
 
 
 def _report_stopped(result: SendReport) -> None:
     """On stderr, for the operator and the service manager's log: what did not go out."""
-    err_console.print(f"[red]digest send failed: {result.error}[/]")
+    reason = result.error or (
+        f"the SMTP session was lost while sending to {', '.join(result.lost)}; "
+        "the rest went out on a new session"
+    )
+    err_console.print(f"[red]digest send failed: {reason}[/]")
     for address in result.unsent:
         err_console.print(f"  not sent: {address}")
     for address in result.unconfirmed:

@@ -92,6 +92,8 @@ def locate(data: Any, loc: Sequence[int | str]) -> int:
     line = 1
     node = data
     for part in loc:
+        if isinstance(node, CommentedMap) and isinstance(part, str) and part not in node:
+            part = part.removesuffix("_labels")  # a per-language mapping, split before checking
         if isinstance(node, CommentedMap) and isinstance(part, str) and part in node:
             pos = node.lc.key(part)
             line = pos[0] + 1

@@ -2,15 +2,41 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+import re
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
 
 from aggregator.config._base import Strict, check_http_url, check_timezone
+from aggregator.config.labels import check_labels, pick_label, split_labels
+
+_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+class ColourSettings(Strict):
+    """The network's colours, used by the pages' header and the digest's masthead."""
+
+    primary: str = "#0b3d6e"  # header and headings: white text must read on it
+    accent: str = "#c0392b"  # the thin band under the header, the read-more mark
+    link: str = "#0b5cad"
+
+    @field_validator("primary", "accent", "link")
+    @classmethod
+    def _hex(cls, v: str) -> str:
+        if not _COLOUR.match(v):
+            raise ValueError(f"must be a colour such as '#0b3d6e', got {v!r}")
+        return v.lower()
 
 
 class SiteSettings(Strict):
     title: str = "Local and regional governments: news from the network"
+    title_labels: dict[str, str] = Field(default_factory=dict)  # ``title: {en: …, fr: …}``
     base_url: str = "http://localhost:8080/"
     description: str = "News from the members of the network."
+    description_labels: dict[str, str] = Field(default_factory=dict)
+    colors: ColourSettings = Field(default_factory=ColourSettings)
+    # a translated title beside the member's, labelled machine-translated (present/machine.py)
+    machine_translation: Literal["off", "argos"] = "off"
     intro: dict[str, str] = Field(default_factory=dict)  # per language: the page's intro text
     languages: list[str] = Field(default_factory=lambda: ["en", "fr", "es"])
     output_dir: str = "output"
@@ -29,6 +55,27 @@ class SiteSettings(Strict):
     # topic editions and the pages show; the rest of such a backlog is in the archives and the
     # source's own edition (docs/decisions.md, "Undated backlogs")
     undated_per_fetch: int = Field(default=5, ge=0, le=10_000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _per_language(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        for field in ("title", "description"):
+            data = split_labels(data, field, f"{field}_labels")
+        return data
+
+    @field_validator("title_labels", "description_labels")
+    @classmethod
+    def _labels(cls, v: dict[str, str], info: Any) -> dict[str, str]:
+        return check_labels(v, str(info.field_name).removesuffix("_labels"))
+
+    def title_in(self, language: str | None) -> str:
+        """The site's title for readers of ``language``: its label, else the one title."""
+        return pick_label(self.title_labels, language, self.title)
+
+    def description_in(self, language: str | None) -> str:
+        return pick_label(self.description_labels, language, self.description)
 
     @field_validator("base_url")
     @classmethod
@@ -59,6 +106,9 @@ class FetchSettings(Strict):
     # host:port pairs the operator lets us fetch although they resolve to private or loopback
     # addresses (the demo and tests need 127.0.0.1).  Never applied to member submissions.
     allow_private: list[str] = Field(default_factory=list)
+    # where lead images may be fetched from (host or host:port); empty: any public host.  The
+    # demo keeps its images on loopback with it; an operator may keep to members' own sites.
+    image_hosts: list[str] = Field(default_factory=list)
 
     @field_validator("allow_private")
     @classmethod

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from aggregator.config._base import ID_RE, LANG_RE, Strict, check_http_url
 from aggregator.config.fulltext import FullTextMode
+from aggregator.config.labels import check_labels, pick_label, split_labels
 from aggregator.models import ScrapeRules, Source
 
 
@@ -24,9 +25,18 @@ class ScrapeSettings(Strict):
 
 
 class SourceSettings(Strict):
+    """One source.  ``name``, ``organisation`` and ``short_name`` may be written per language
+    (``organisation: {en: United Cities…, fr: Cités et Gouvernements Locaux Unis}``): the
+    plain field then holds the default string and ``*_labels`` the mapping (``config.labels``).
+    """
+
     id: str
     name: str
     organisation: str
+    short_name: str | None = None  # "UCLG", "CGLU": where a compact name reads better
+    name_labels: dict[str, str] = Field(default_factory=dict)
+    organisation_labels: dict[str, str] = Field(default_factory=dict)
+    short_name_labels: dict[str, str] = Field(default_factory=dict)
     url: str
     homepage: str | None = None
     language: str = "en"
@@ -37,6 +47,30 @@ class SourceSettings(Strict):
     day_first: bool = False
     contact: str | None = None
     full_text: FullTextMode | None = None  # None: the full_text section's default
+
+    @model_validator(mode="before")
+    @classmethod
+    def _per_language(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        for field in ("name", "organisation", "short_name"):
+            data = split_labels(data, field, f"{field}_labels")
+        return data
+
+    @field_validator("name_labels", "organisation_labels", "short_name_labels")
+    @classmethod
+    def _labels(cls, v: dict[str, str], info: Any) -> dict[str, str]:
+        return check_labels(v, str(info.field_name).removesuffix("_labels"))
+
+    def organisation_in(self, language: str | None) -> str:
+        """The organisation's name as readers of ``language`` know it (CGLU for UCLG)."""
+        return pick_label(self.organisation_labels, language, self.organisation)
+
+    def short_name_in(self, language: str | None) -> str | None:
+        return pick_label(self.short_name_labels, language, self.short_name or "") or None
+
+    def name_in(self, language: str | None) -> str:
+        return pick_label(self.name_labels, language, self.name)
 
     @field_validator("id")
     @classmethod

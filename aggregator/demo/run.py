@@ -20,6 +20,7 @@ from aggregator.cycle import open_configured_store, run_cycle
 from aggregator.demo.server import LoopbackFeedServer
 from aggregator.models import CycleReport
 from aggregator.newsletter.digest import PreviewFiles, preview
+from aggregator.present.imagefetch import fetch_images
 from aggregator.publish.publisher import PublishReport, publish_all
 
 FEEDS_DIR = Path(str(resources.files("aggregator.demo") / "feeds"))
@@ -54,6 +55,7 @@ def run_demo(out: Path, *, clock: Clock = utc_now) -> DemoResult:
         try:
             report = run_cycle(settings, store, clock=clock)
             now: datetime = clock()
+            fetch_images(store, settings, now)  # the sample's photo, served on loopback too
             published = publish_all(store, settings, now)
             files = preview(store, settings, settings.digest.editions[0].name, now)
             posts = store.count_posts()

@@ -29,6 +29,7 @@ from aggregator.ingest.normalise import normalise
 from aggregator.ingest.parse import MAX_DOCUMENT_BYTES, parse_document
 from aggregator.ingest.scrape import scrape_listing
 from aggregator.models import ErrorKind, ErrorParams, FetchResult, ParsedFeed, Post, Source
+from aggregator.search import post_tokens
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,8 @@ class ProcessedDocument:
     # (link key, title key) of each post, computed here so the cycle's parent process, which
     # also fetches and writes for every source, does not spend its time on them
     story_keys: tuple[tuple[str, str], ...] = ()
+    # each post's search index tokens (title, body), for the same reason
+    search_tokens: tuple[tuple[str, str], ...] = ()
 
 
 def process_document(job: DocumentJob) -> ProcessedDocument:
@@ -103,6 +106,7 @@ def process_document(job: DocumentJob) -> ProcessedDocument:
         link=parsed.link,
         warnings=parsed.warnings,
         story_keys=_story_keys(posts, (source.homepage, parsed.link, job.url)),
+        search_tokens=tuple(post_tokens(p) for p in posts),
     )
 
 

@@ -95,7 +95,7 @@ def sections(
             heading = featured_heading
         elif group_by == "topic":
             topics = posts[item.post_id].topics
-            heading = topic_heading(topics[0]) if topics else other
+            heading = (item.topic or topic_heading(topics[0])) if topics else other
         else:
             heading = item.organisation or other
         if runs and runs[-1][0] == heading:

@@ -45,6 +45,7 @@ class SendReport:
     error: str | None = None  # the SMTP session failed; unsent recipients stay pending
     unconfirmed: tuple[str, ...] = ()  # SENDING: in flight when a send stopped; never resent
     unsent: tuple[str, ...] = ()  # still waiting (PENDING or FAILED): the next send tries them
+    lost: tuple[str, ...] = ()  # this run lost the session mid-message: now unconfirmed
 
     def __str__(self) -> str:
         """One line for logs and the CLI."""
@@ -122,13 +123,16 @@ def send_edition(
     skipped = tuple(a for a in addresses if a not in chosen)
     sent: list[str] = []
     failed: list[tuple[str, str]] = []
+    lost: list[str] = []
     error: str | None = None
     try:
         with factory(settings.digest.smtp) as sender:
             batch = MessageBatch(settings, prepared, now)
             for recipient in targets:
                 result = _deliver(store, batch, sender, recipient, record.id, now)
-                if result is None or result.uncertain:
+                if result is not None and result.uncertain:
+                    lost.append(recipient.address)
+                elif result is None:
                     skipped += (recipient.address,)
                 elif result.ok:
                     sent.append(recipient.address)
@@ -150,6 +154,7 @@ def send_edition(
         error=error,
         unconfirmed=_in_state(after, addresses, RecipientState.SENDING),
         unsent=_in_state(after, addresses, RecipientState.PENDING, RecipientState.FAILED),
+        lost=tuple(lost),
     )
 
 

@@ -41,9 +41,15 @@ class DigestItem:
     excerpt: str
     language: str
     published: datetime
-    image: str | None = None
+    image: str | None = None  # the thumbnail, a copy on our own site
     also_from: str = ""
     rank: int = 0  # 0 for the newest; the clip drops the highest ranks first
+    tags: str = ""  # the seeds' "tags - dd/mm/yyyy" line
+    day: str = ""  # dd/mm/yyyy
+    image_alt: str = ""
+    image_height: int = 0  # at the thumbnail's width
+    siblings: tuple[tuple[str, str, str], ...] = ()  # (language, link, its name in itself)
+    topic: str = ""  # its first topic's label in the edition's language (a section's heading)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,12 +114,13 @@ def group_items(
     group_by: str,
     other: str,
 ) -> tuple[DigestSection, ...]:
-    """Sections in alphabetical order, "other" last; each post appears in one section only."""
+    """Sections in alphabetical order, "other" last; each post appears in one section only.
+    A topic is headed by its label in the edition's language (``DigestItem.topic``)."""
     groups: dict[str, list[DigestItem]] = {}
     for item in items:
         if group_by == "topic":
             topics = posts[item.post_id].topics
-            heading = topic_heading(topics[0]) if topics else other
+            heading = (item.topic or topic_heading(topics[0])) if topics else other
         else:
             heading = item.organisation or other
         groups.setdefault(heading, []).append(item)

@@ -18,6 +18,7 @@ from aggregator.models import EditionRecord
 from aggregator.newsletter.audience import Recipient
 from aggregator.newsletter.curation import issue_key, issue_start, without_excluded
 from aggregator.newsletter.editions import edition_id, select_in_window, select_posts
+from aggregator.newsletter.look import look_for
 from aggregator.newsletter.mail import MailMessage, build_message
 from aggregator.newsletter.render import (
     RenderedDigest,
@@ -61,6 +62,7 @@ def prepare(store: Store, settings: Settings, edition: EditionSettings, now: dat
         date=selection.window_end,
         over_cap=selection.over_cap,
         curation=curation,
+        look=look_for(store, settings, selection.posts),
     )
     if last is not None and not last.sent:
         record = replace(last, post_ids=rendered.post_ids, subject=rendered.subject)

@@ -17,22 +17,28 @@ import html as html_lib
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
+from zoneinfo import ZoneInfo
 
 from premailer import Premailer
 
 from aggregator.config import EditionSettings, Settings
-from aggregator.i18n import Translator, environment, long_date, translator
+from aggregator.config.site import ColourSettings
+from aggregator.i18n import Translator, environment, long_date, numeric_date, translator
 from aggregator.models import Post, Source
 from aggregator.newsletter import curation as curated
 from aggregator.newsletter.editions import DigestItem, DigestSection, base_lang, group_items
+from aggregator.newsletter.look import DigestLook
 from aggregator.newsletter.mail import one_line
+from aggregator.present.images import ImageView
+from aggregator.present.names import Names
 from aggregator.store.curation import Curation
 
 CLIP_BYTES = 100_000  # Gmail clips an HTML part above ~102 KB; keep a margin below it
 CLIP_SLACK = 1_500  # room for the per-recipient unsubscribe URL swapped in after inlining
+THUMB_WIDTH = 120  # the thumbnail beside each item; its file is the 160 px variant
 SHORT_EXCERPT = 140  # characters an excerpt keeps when the edition is too large
 UNSUBSCRIBE_TOKEN = "AGGREGATOR-UNSUBSCRIBE-LINK"  # noqa: S105 - survives jinja escaping and premailer as is
 PREFERENCES_TOKEN = "AGGREGATOR-PREFERENCES-LINK"  # noqa: S105 - the same, for the preference page
@@ -51,23 +57,46 @@ class RenderedDigest:
     shown: tuple[str, ...] = ()  # the same posts in the order the email shows them
 
 
-def _item(post: Post, sources: Mapping[str, Source], lang: str, site_url: str) -> DigestItem:
-    source = sources.get(post.source_id)
-    organisation = source.organisation if source else post.source_id
-    others = [sources[s].organisation for s in post.also_from if s in sources]
+def _item(
+    post: Post,
+    sources: Mapping[str, Source],
+    lang: str,
+    site_url: str,
+    look: DigestLook,
+    tz: ZoneInfo,
+) -> DigestItem:
+    """One post as the email shows it, named and dated in the edition's language and zone."""
+    names = look.names or Names(sources, {})
+    organisation = names.organisation(post.source_id, lang)
+    others = [names.short(s, lang) for s in post.also_from if s != post.source_id]
     also = ", ".join(dict.fromkeys(o for o in others if o != organisation))
+    picture = look.picture(post, site_url)
     return DigestItem(
         post_id=post.id,
         title=one_line(post.title),
         url=post.link if _is_web_url(post.link) else site_url,
         organisation=one_line(organisation),
-        date=long_date(post.published, lang),
+        date=long_date(post.published.astimezone(tz), lang),
         excerpt=" ".join(post.excerpt.split()),
         language=post.language or "en",
         published=post.published,
-        image=post.image if post.image and _is_web_url(post.image) else None,
+        image=picture.thumb if picture else None,
         also_from=also,
+        tags=one_line(", ".join(t for t in post.tags if t.strip())),
+        day=numeric_date(post.published.astimezone(tz), lang),
+        image_alt=picture.alt if picture else "",
+        image_height=_thumb_height(picture) if picture else 0,
+        siblings=tuple(
+            (s.language, s.href, s.name)
+            for s in look.siblings.get(post.id, ())
+            if _is_web_url(s.href)
+        ),
+        topic=look.topics.label(post.topics[0], lang) if look.topics and post.topics else "",
     )
+
+
+def _thumb_height(picture: ImageView) -> int:
+    return max(1, round(picture.height * THUMB_WIDTH / picture.width))
 
 
 def _is_web_url(url: str) -> bool:
@@ -104,6 +133,9 @@ class _Frame:
     group_by: str
     note: tuple[str, ...] = ()  # this issue's editorial note, in paragraphs
     curation: Curation | None = None
+    logo: str = ""  # absolute: an email has no relative URLs
+    colors: ColourSettings = field(default_factory=ColourSettings)
+    home: str = ""  # the page set in the edition's language, else the site's root
 
 
 def render_edition(
@@ -116,6 +148,7 @@ def render_edition(
     over_cap: int = 0,
     clip_bytes: int = CLIP_BYTES,
     curation: Curation | None = None,
+    look: DigestLook | None = None,
 ) -> RenderedDigest:
     """Render both parts of an edition and inline its CSS once, under Gmail's clip.
 
@@ -127,8 +160,9 @@ def render_edition(
     """
     lang = base_lang(edition.language)
     site_url = settings.site.base_url
+    look = look or DigestLook()
     ordered = sorted(
-        (_item(p, sources, lang, site_url) for p in posts),
+        (_item(p, sources, lang, site_url, look, ZoneInfo(edition.timezone)) for p in posts),
         key=lambda i: (i.published, i.post_id),
         reverse=True,
     )
@@ -229,12 +263,9 @@ def _frame(
     curation: Curation | None = None,
 ) -> _Frame:
     t = translator(lang)
-    site_title = one_line(settings.site.title)
-    intro = (
-        edition.intro
-        or settings.site.intro.get(lang)
-        or t.gettext("New posts from the network since the last edition.")
-    )
+    site_title = one_line(settings.site.title_in(lang))
+    # not the site's intro: it speaks of "this page"; an edition may set its own
+    intro = edition.intro or t.gettext("New posts from the network since the last edition.")
     edition_date = long_date(date, lang)
     values = {
         "site": site_title,
@@ -253,9 +284,22 @@ def _frame(
         edition_date,
         subject,
         edition.group_by,
-        curated.note_paragraphs(curation.note) if curation else (),
-        curation,
+        note=curated.note_paragraphs(curation.note) if curation else (),
+        curation=curation,
+        logo=_logo(settings),
+        colors=settings.site.colors,
+        home=settings.site.base_url
+        + (f"{lang}/" if edition.language and lang in settings.site.languages else ""),
     )
+
+
+def _logo(settings: Settings) -> str:
+    """The network's logo as an absolute URL on the site (``site.logo`` or the shipped mark);
+    mail clients show no SVG, so an SVG logo gives way to the shipped PNG."""
+    logo = settings.site.logo or ""
+    if not logo or logo.lower().endswith(".svg"):
+        logo = "static/logo.png"
+    return logo if _is_web_url(logo) else urljoin(settings.site.base_url, logo)
 
 
 def _default_subject(t: Translator, count: int) -> str:
@@ -283,6 +327,17 @@ def _context(
         "note": frame.note,
         "sections": _sections(frame, items, posts, other, t.gettext("Featured")),
         "more_count": more,
+        "logo": frame.logo,
+        "colors": frame.colors,
+        "links": {
+            name: f"{frame.site_url}{path}?lang={frame.lang}"
+            for name, path in (
+                ("submit", "submit"),
+                ("sources", "sources"),
+                ("subscribe", "subscribe"),
+            )
+        },
+        "site_home": frame.home,
         "unsubscribe_href": UNSUBSCRIBE_TOKEN,
         "preferences_href": PREFERENCES_TOKEN,
         "wrap": wrap,

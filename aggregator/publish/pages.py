@@ -13,13 +13,18 @@ itself, so ``publish`` decides (atomically, change-only) what reaches the disk.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from aggregator.config import Settings
 from aggregator.i18n import environment, long_date, numeric_date, translator
 from aggregator.models import Post, Source
-from aggregator.publish.outputs import clean_line, clean_name, clean_text
+from aggregator.present.images import ImageView, Stored, alt_text, view
+from aggregator.present.machine import MachineTitles
+from aggregator.present.names import Names
+from aggregator.present.siblings import Sibling
+from aggregator.present.topics import TopicLabels
+from aggregator.publish.outputs import clean_line, clean_text
 
 TEMPLATE = "page.html"
 # A listing whose pages shift by one post at every new post is rewritten wholesale each cycle;
@@ -37,6 +42,8 @@ class FeedLink:
     href: str
     type: str
     language: str | None = None
+    kind: str = "all"  # "all", "language", "topic", "source": how the Follow box groups it
+    key: str = ""  # the language, topic key or source id
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +70,31 @@ class PostView:
     read_more_label: str = ""  # "Read the full post: <title>", in the page's language
     source_line: str = ""  # "From: <organisation> (<feed name>)", in the page's language
     also_line: str = ""  # "Also published by: <organisations>", or "" when nobody else did
+    picture: ImageView | None = None  # the lead image, a local copy in several widths
+    siblings: tuple[Sibling, ...] = ()  # the same post in other languages, as the member linked
+    machine_title: str = ""  # a machine-translated title, labelled so, when the operator asks
+
+
+@dataclass(frozen=True, slots=True)
+class Extras:
+    """What a page shows beside the posts' own fields, decided once per publish."""
+
+    names: Names | None = None
+    siblings: Mapping[str, tuple[Sibling, ...]] = field(default_factory=dict)
+    images: Mapping[str, Stored] = field(default_factory=dict)
+    machine: MachineTitles | None = None
+    topics: TopicLabels | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Follow:
+    """The feed links grouped as the Follow box shows them, in the page's language."""
+
+    everything: tuple[NavLink, ...]  # the combined feed in each format, named by its format
+    own: FeedLink | None  # the page's language edition
+    topics: tuple[NavLink, ...]
+    members: tuple[NavLink, ...]
+    opml: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,23 +124,33 @@ def _safe_http(url: str | None) -> str | None:
     return url if rest and rest[0] not in "/?#" else None
 
 
-def post_view(post: Post, sources: Mapping[str, Source], language: str, tz: ZoneInfo) -> PostView:
-    """One post as the seeds lay it out; dates in the site's time zone, text made encodable."""
+def post_view(
+    post: Post,
+    sources: Mapping[str, Source],
+    language: str,
+    tz: ZoneInfo,
+    extras: Extras | None = None,
+    prefix: str = "",
+) -> PostView:
+    """One post as the seeds lay it out; dates in the site's time zone, text made encodable,
+    names in the page's language; ``prefix`` leads from the page to the output's root."""
+    extras = extras or _NO_EXTRAS
+    names = extras.names or Names(sources, {})
     t = translator(language)
     local = post.published.astimezone(tz)
     tags = ", ".join(tag for tag in (clean_line(x) for x in post.tags) if tag)
     numeric = numeric_date(local, language)
-    source = sources.get(post.source_id)
-    source_label = clean_name(source.name) if source else clean_line(post.source_id)
-    organisation = clean_name(source.organisation) if source else ""
+    source_label = names.feed(post.source_id, language)
+    organisation = (
+        names.organisation(post.source_id, language)
+        if post.source_id in sources or post.source_id in names.configured
+        else ""
+    )
     title = clean_line(post.title) or _shorten(clean_line(post.excerpt)) or source_label
     also = ", ".join(
-        dict.fromkeys(
-            clean_name(sources[s].organisation) if s in sources else clean_line(s)
-            for s in post.also_from
-            if s != post.source_id
-        )
+        dict.fromkeys(names.short(s, language) for s in post.also_from if s != post.source_id)
     )
+    image = extras.images.get(post.image or "")
     return PostView(
         title=title,
         link=_safe_http(clean_line(post.link)),
@@ -128,7 +170,15 @@ def post_view(post: Post, sources: Mapping[str, Source], language: str, tz: Zone
             "From: %(publisher)s", publisher=_publisher(organisation, source_label)
         ),
         also_line=t.gettext("Also published by: %(names)s", names=also) if also else "",
+        picture=view(image, alt_text(post.content_html, post.image or ""), prefix)
+        if image
+        else None,
+        siblings=extras.siblings.get(post.id, ()),
+        machine_title=extras.machine.title(post, title, language) if extras.machine else "",
     )
+
+
+_NO_EXTRAS = Extras()
 
 
 def _publisher(organisation: str, source_name: str) -> str:
@@ -205,30 +255,40 @@ def render_page_set(
     settings: Settings,
     feeds: Sequence[FeedLink],
     language: str | None,
+    extras: Extras | None = None,
 ) -> dict[str, bytes]:
     """One page set (``set_posts`` already chosen): index.html, page-2.html… in its directory."""
+    extras = extras or _NO_EXTRAS
     site = settings.site
     ui_lang = language or (site.languages[0] if site.languages else "en")
     directory = f"{language}/" if language else ""
     prefix = "../" if language else ""
     tz = ZoneInfo(site.timezone)
-    intro = site.intro.get(ui_lang) or site.description
+    intro = site.intro.get(ui_lang) or site.description_in(ui_lang)
     paragraphs = [clean_text(p).strip() for p in intro.split("\n\n") if p.strip()]
     chunks = _chunks(posts, site.page_size)
     # The all-languages set announces every edition; a language set puts its own edition first.
     own = [f for f in feeds if language and f.language == language]
     announced = own + [f for f in feeds if f not in own]
     template = environment(ui_lang).get_template(TEMPLATE)
+    shared = {
+        "lang": ui_lang,
+        "title": clean_line(site.title_in(ui_lang)),
+        "intro": paragraphs,
+        "feeds": announced,
+        "follow": _follow(feeds, language, ui_lang, extras, sources),
+        "nav": _language_nav(settings, language, ui_lang, prefix),
+        "css": f"{prefix}static/site.css",
+        "brand_css": f"{prefix}static/brand.css",
+        "logo": _logo(site.logo, site.base_url, prefix),
+        "home": f"{prefix}{directory}index.html",
+        "members": _member_links(prefix, ui_lang),
+    }
     out: dict[str, bytes] = {}
     for number, chunk in enumerate(chunks, start=1):
         html = template.render(
-            lang=ui_lang,
-            title=clean_line(site.title),
-            intro=paragraphs,
-            posts=[post_view(p, sources, ui_lang, tz) for p in chunk],
-            feeds=announced,
-            nav=_language_nav(settings, language, ui_lang, prefix),
-            css=f"{prefix}static/site.css",
+            **shared,
+            posts=[post_view(p, sources, ui_lang, tz, extras, prefix) for p in chunk],
             page=number,
             pages=len(chunks),
             newer=page_name(number - 1) if number > 1 else None,
@@ -236,3 +296,56 @@ def render_page_set(
         )
         out[directory + page_name(number)] = html.encode("utf-8")
     return out
+
+
+def _member_links(prefix: str, lang: str) -> dict[str, str]:
+    """The pages ``serve`` answers beside the published files, in the reader's language."""
+    return {name: f"{prefix}{name}?lang={lang}" for name in ("subscribe", "submit", "sources")}
+
+
+def _logo(logo: str | None, base_url: str, prefix: str) -> str:
+    """The network's logo from our own site (``site.logo``, relative to the site's root or on
+    it), else the mark shipped with the stylesheet: a page never loads a third party's file."""
+    if logo and not _safe_http(logo) and not logo.startswith(("/", "//")) and ":" not in logo:
+        return prefix + logo
+    if logo and logo.startswith(base_url):
+        return prefix + logo[len(base_url) :]
+    return f"{prefix}static/logo.svg"
+
+
+# Formats are named as their specifications name them, in every language.
+_FORMATS = {
+    "application/atom+xml": "Atom",
+    "application/rss+xml": "RSS",
+    "application/feed+json": "JSON Feed",
+}
+
+
+def _follow(
+    feeds: Sequence[FeedLink],
+    language: str | None,
+    ui_lang: str,
+    extras: Extras,
+    sources: Mapping[str, Source],
+) -> Follow:
+    """The feeds grouped: the combined feed's formats, this language's edition, then topics and
+    members by their names in the page's language, sorted as its readers sort."""
+    names = extras.names or Names(sources, {})
+    everything = tuple(
+        NavLink(_FORMATS.get(f.type, f.type), f.href) for f in feeds if f.kind == "all"
+    )
+    own = next((f for f in feeds if f.kind == "language" and f.key == language), None)
+    topics = sorted(
+        (
+            NavLink(extras.topics.label(f.key, ui_lang) if extras.topics else f.title, f.href)
+            for f in feeds
+            if f.kind == "topic"
+        ),
+        key=lambda n: n.label.casefold(),
+    )
+    members = sorted(
+        (NavLink(names.short(f.key, ui_lang), f.href) for f in feeds if f.kind == "source"),
+        key=lambda n: n.label.casefold(),
+    )
+    base = everything[0].href.rsplit("/", 1)[0] + "/" if everything else ""
+    return Follow(everything, own, tuple(topics), tuple(members), f"{base}sources.opml")

@@ -22,6 +22,10 @@ from pathlib import Path
 from aggregator.config import Settings
 from aggregator.i18n.templating import TEMPLATES_DIR
 from aggregator.models import Post
+from aggregator.present.imagefetch import stored_images
+from aggregator.present.machine import machine_titles
+from aggregator.present.names import Names
+from aggregator.present.siblings import find_siblings
 from aggregator.publish.archives import archive_path, archive_plan, write_archives
 from aggregator.publish.atom import atom_document
 from aggregator.publish.editions import FeedSpec, edition_posts, feed_specs, undated_overflow
@@ -29,7 +33,7 @@ from aggregator.publish.jsonfeed import json_feed_document
 from aggregator.publish.memo import Memo, Writer, post_digests, salt
 from aggregator.publish.opml import opml_document
 from aggregator.publish.outputs import BatchWriter, clean_line, remove_with_twin
-from aggregator.publish.pages import FeedLink, page_sets, render_page_set, set_posts
+from aggregator.publish.pages import Extras, FeedLink, page_sets, render_page_set, set_posts
 from aggregator.publish.rss import rss_document
 from aggregator.publish.site import ATOM_TYPE, JSON_TYPE, RSS_TYPE, Site, load_site
 from aggregator.store.protocol import Store
@@ -121,7 +125,14 @@ def _write_feeds(
             prev or "",
         )
         links.append(
-            FeedLink(clean_line(spec.title), site.url(spec.path), ATOM_TYPE, spec.language)
+            FeedLink(
+                clean_line(spec.title),
+                site.url(spec.path),
+                ATOM_TYPE,
+                spec.language,
+                spec.kind,
+                spec.key,
+            )
         )
     newest = editions["feed.atom"]  # RSS and JSON Feed carry what feed.atom carries
     emit("feed.rss", newest, lambda: rss_document(site, newest))
@@ -138,20 +149,53 @@ def _write_pages(
     backlogs the shared editions hold back are not listed either."""
     removed: list[Path] = []
     shown = [p for p in site.posts if p.id not in held_back] if held_back else site.posts
+    extras = page_extras(site, out.root)
+    out.put("static/brand.css", brand_css(site.settings).encode("utf-8"))
     for language in page_sets(site.settings):
         chosen = set_posts(shown, site.settings, language)
         key = f"pages:{language or '*'}"
-        fp = memo.fingerprint(key, repr(list(links)), *post_digests(site, chosen))
+        looks = _looks(chosen, extras)
+        fp = memo.fingerprint(key, repr(list(links)), looks, *post_digests(site, chosen))
         kept = memo.fresh(key, fp)
         if kept is not None:
             out.keep(kept)
             continue
-        rendered = render_page_set(chosen, site.sources, site.settings, links, language)
+        rendered = render_page_set(chosen, site.sources, site.settings, links, language, extras)
         for relative, data in rendered.items():
             out.put(relative, data)
         removed += _remove_stale_pages(out.root, rendered.keys())
         memo.remember(key, fp, rendered.keys())
     return tuple(removed)
+
+
+def page_extras(site: Site, root: Path) -> Extras:
+    """Names, language versions, stored images and machine titles: once for every page set."""
+    return Extras(
+        names=Names.of(site.settings, site.sources),
+        siblings=find_siblings(site.posts, site.settings.site.languages),
+        images=stored_images(root),
+        machine=machine_titles(site.settings.site.machine_translation),
+        topics=site.topics,
+    )
+
+
+def _looks(posts: Sequence[Post], extras: Extras) -> str:
+    """What a page set shows beyond its posts' digests: their images and language versions,
+    the names' labels (a new image or a sibling read since rewrites the pages that show them)."""
+    parts = [extras.names.table() if extras.names else ""]
+    for post in posts:
+        image = extras.images.get(post.image or "")
+        siblings = extras.siblings.get(post.id)
+        if image or siblings:
+            parts.append(f"{post.id}:{image.key if image else ''}:{siblings!r}")
+    return "\n".join(parts)
+
+
+def brand_css(settings: Settings) -> str:
+    """The network's colours as CSS custom properties (``site.colors``); a file, since the pages'
+    Content-Security-Policy allows no inline style."""
+    c = settings.site.colors
+    return f":root {{ --brand: {c.primary}; --accent: {c.accent}; --link: {c.link}; }}\n"
 
 
 def _remove_stale_pages(root: Path, current: Iterable[str]) -> tuple[Path, ...]:

@@ -13,10 +13,10 @@ from datetime import datetime
 
 from aggregator.config import Settings
 from aggregator.models import Post
+from aggregator.present.topics import choose_topic_labels
 from aggregator.publish.atom import atom_document
 from aggregator.publish.editions import FeedSpec
 from aggregator.publish.site import Site, utc
-from aggregator.publish.topics import choose_topic_labels
 from aggregator.store.protocol import Store
 
 

@@ -23,8 +23,8 @@ from urllib.parse import quote, urlsplit
 
 from aggregator.config import Settings
 from aggregator.models import Post, Source, SourceState
+from aggregator.present.topics import TopicLabels, choose_topic_labels
 from aggregator.publish.outputs import clean_line, clean_name
-from aggregator.publish.topics import TopicLabels, choose_topic_labels
 from aggregator.store.protocol import Store
 
 ATOM_TYPE = "application/atom+xml"
@@ -109,14 +109,25 @@ class Site:
     def topic_label(self, key: str, language: str | None = None) -> str:
         return self.topics.label(key, language)
 
-    def organisation(self, source_id: str) -> tuple[str, str]:
-        """(name, homepage or "") of the member organisation behind a source (cached)."""
-        found = self.organisations.get(source_id)
+    def organisation(self, source_id: str, language: str | None = None) -> tuple[str, str]:
+        """(name, homepage or "") of the member organisation behind a source, named in
+        ``language`` where ``feeds.yaml`` gives it a label there (cached)."""
+        key = f"{source_id}\n{language or ''}"
+        found = self.organisations.get(key)
         if found is None:
-            found = self.organisations[source_id] = _organisation(self.sources.get(source_id))
+            found = _organisation(self.sources.get(source_id))
+            if language:
+                found = (self._label(source_id, language) or found[0], found[1])
             if not found[0]:
-                found = self.organisations[source_id] = (clean_line(source_id), found[1])
+                found = (clean_line(source_id), found[1])
+            self.organisations[key] = found
         return found
+
+    def _label(self, source_id: str, language: str) -> str:
+        for configured in self.settings.sources:
+            if configured.id == source_id and configured.organisation_labels:
+                return clean_name(configured.organisation_in(language))
+        return ""
 
 
 def _organisation(source: Source | None) -> tuple[str, str]:
@@ -193,7 +204,7 @@ def bylines(site: Site, post: Post) -> list[tuple[str, str | None]]:
             found.append((name, safe_url(author.uri)))
     if found:
         return found
-    name, homepage = site.organisation(post.source_id)
+    name, homepage = site.organisation(post.source_id, post.language)
     return [(name, homepage or None)]
 
 
@@ -224,12 +235,12 @@ def also_from(site: Site, post: Post) -> list[tuple[str, str]]:
     """(organisation, homepage) of every *other* member that published the same story."""
     if not post.also_from:
         return []
-    own = site.organisation(post.source_id)[0]
+    own = site.organisation(post.source_id, post.language)[0]
     found: dict[str, str] = {}
     for sid in post.also_from:
         if sid == post.source_id:
             continue
-        name, homepage = site.organisation(sid)
+        name, homepage = site.organisation(sid, post.language)
         if name and name != own and name not in found:
             found[name] = homepage
     return list(found.items())

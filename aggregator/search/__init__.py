@@ -18,7 +18,15 @@ from __future__ import annotations
 from aggregator.search.highlight import highlight
 from aggregator.search.query import Query, Term, fts_match, parse_query, tsquery_text
 from aggregator.search.records import SORTS, SearchRequest, SearchResults
-from aggregator.search.text import document_text, fold, index_text, language_key, stem_word
+from aggregator.search.text import (
+    document_text,
+    fold,
+    index_text,
+    language_key,
+    post_text,
+    post_tokens,
+    stem_word,
+)
 
 __all__ = [
     "SORTS",
@@ -33,6 +41,8 @@ __all__ = [
     "index_text",
     "language_key",
     "parse_query",
+    "post_text",
+    "post_tokens",
     "stem_word",
     "tsquery_text",
 ]

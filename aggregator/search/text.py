@@ -22,6 +22,8 @@ from typing import Any
 
 import Stemmer
 
+from aggregator.models import Post
+
 # ISO 639-1 code -> Snowball algorithm (PyStemmer's names); the languages py3langid detects
 # that Snowball covers.
 SNOWBALL = {
@@ -79,10 +81,41 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
+_TOKENS: dict[str, dict[str, str]] = {}  # per language key: lower-case word -> token
+_TOKENS_MAX = 200_000
+
+
 def index_text(language: str, text: str) -> str:
-    """Plain text as the space-separated tokens FTS5 stores for it."""
+    """Plain text as the space-separated tokens FTS5 stores for it.
+
+    Every post of a cycle goes through here: a plain dict per language remembers each word's
+    token (lower-cased first, so ``Ville`` and ``ville`` share an entry), which halved the
+    cost of indexing against calling ``stem_word`` per word.
+    """
     key = language_key(language)
-    return " ".join([stem_word(key, w) for w in words(text[:MAX_INDEXED_CHARS])])
+    cache = _TOKENS.get(key)
+    if cache is None or len(cache) > _TOKENS_MAX:
+        cache = _TOKENS[key] = {}
+    found = _WORD.findall(text[:MAX_INDEXED_CHARS].lower())
+    get = cache.get
+    tokens = [get(w) or cache.setdefault(w, stem_word(key, w)) for w in found]
+    return " ".join(tokens)
+
+
+def post_tokens(post: Post) -> tuple[str, str]:
+    """The index tokens of a post's title and of its body (text, tags, authors' names).
+
+    Computed in the cycle's worker processes (``ingest.process``) and handed to the store
+    with the post, as the dedupe keys are: the parent process writes, it does not stem.
+    """
+    return index_text(post.language, post.title), index_text(post.language, post_text(post))
+
+
+def post_text(post: Post) -> str:
+    """The body text PostgreSQL indexes: the text, the tags, the authors' names."""
+    names = " ".join(a.name for a in post.authors)
+    content = document_text(post.content_html) if post.content_html else post.excerpt
+    return f"{content} {' '.join(post.tags)} {names}"
 
 
 def document_text(content_html: str) -> str:

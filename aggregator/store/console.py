@@ -16,10 +16,12 @@ from sqlalchemy.engine import Connection
 
 from aggregator.models import Post
 from aggregator.store import curation as _curation
+from aggregator.store import posts as _posts
+from aggregator.store import search as _search
 from aggregator.store import staff as _staff
 from aggregator.store import takedowns as _takedowns
 from aggregator.store.curation import Curation
-from aggregator.store.staff import Account, AuditEntry
+from aggregator.store.staff import Account, AuditEntry, Bounce
 from aggregator.store.takedowns import Hidden, PostQuery, SourceHold
 
 __all__ = ["ConsoleMethods", "ConsoleStore"]
@@ -57,6 +59,9 @@ class ConsoleStore(Protocol):
     def audit_entries(
         self, target: str | None = None, limit: int = 100, kind: str | None = None
     ) -> list[AuditEntry]: ...
+
+    def bounces(self, edition_id: str | None = None, limit: int = 20) -> list[Bounce]:
+        """Bounces and complaints on the subscriber list, newest first (of one edition)."""
 
     # --- takedowns --------------------------------------------------------------------------
     def hide_post(self, post_id: str, entry: AuditEntry) -> bool: ...
@@ -142,12 +147,17 @@ class ConsoleMethods:
         with self._read("reading the audit log") as conn:
             return _staff.audit_entries(conn, target, limit, kind)
 
+    def bounces(self, edition_id: str | None = None, limit: int = 20) -> list[Bounce]:
+        with self._read("reading bounces") as conn:
+            return _staff.bounces(conn, edition_id, limit)
+
     # --- takedowns --------------------------------------------------------------------------
     def hide_post(self, post_id: str, entry: AuditEntry) -> bool:
         with self._write(f"hiding post {post_id}") as conn:
             done = _takedowns.hide_post(conn, post_id, entry.actor, entry.reason, entry.at)
             if done:
                 _staff.audit(conn, entry)
+                _search.unindex(conn, [post_id])  # out of every search at once
             return done
 
     def unhide_post(self, post_id: str, entry: AuditEntry) -> bool:
@@ -155,6 +165,7 @@ class ConsoleMethods:
             done = _takedowns.unhide_post(conn, post_id)
             if done:
                 _staff.audit(conn, entry)
+                _search.index(conn, _posts.posts_by_ids(conn, [post_id]))
             return done
 
     def hidden_posts(self) -> dict[str, Hidden]:

@@ -423,7 +423,10 @@ _UPDATE_POST = (
 
 
 def upsert_many(
-    conn: Connection, batches: Sequence[Sequence[Post]], keys: StoryKeys | None = None
+    conn: Connection,
+    batches: Sequence[Sequence[Post]],
+    keys: StoryKeys | None = None,
+    tokens: _search.Tokens | None = None,
 ) -> list[tuple[int, int]]:
     """``upsert_posts`` for several sources' posts with one statement per kind of write.
 
@@ -472,7 +475,7 @@ def upsert_many(
         else:
             sql = insert_sql(conn.dialect, post_topics, ("post_id", "topic"), mark)
             conn.exec_driver_sql(sql, topic_rows)
-    _search.index(conn, [*new.values(), *changed.values()])
+    _search.index(conn, [*new.values(), *changed.values()], tokens)
     return counts
 
 

@@ -72,8 +72,11 @@ class Store(ConsoleStore, Protocol):
         self,
         updates: Sequence[SourceUpdate],
         story_keys: Mapping[str, tuple[str, str]] | None = None,
+        search_tokens: Mapping[str, tuple[str, str]] | None = None,
     ) -> list[tuple[int, int]]:
-        """``apply_update`` for several sources in one transaction: all of them or none."""
+        """``apply_update`` for several sources in one transaction: all of them or none.
+
+        ``search_tokens`` (post id -> ``search.post_tokens``) are index tokens already made."""
 
     def alias_targets(self, source_id: str, ids: Sequence[str]) -> dict[str, str]:
         """For post ids of one source stored as duplicates (aliases): alias id -> primary id."""

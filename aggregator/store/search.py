@@ -7,14 +7,16 @@ post built with the text search configuration of the post's language (``search_f
 ``unaccent`` then the Snowball stemmer, migration 0007), a GIN index over it.
 
 Who calls what: ``posts.upsert_many`` indexes every post it writes, in the same
-transaction; ``expiry`` removes what it deletes; hiding a post calls ``unindex`` (a hidden
-post must leave the results at once, not at the next rebuild); ``rebuild`` (migration 0007,
-``aggregator search --reindex``) indexes every post from scratch.
+transaction; ``expiry`` removes what it deletes; hiding a post (``console.hide_post``) calls
+``unindex`` and showing it again ``index`` (a hidden post leaves the results at once, and is
+never indexed again while hidden); the posts of a source the console holds are left out at
+query time (``_TAKEN_DOWN_DOCS``); ``rebuild`` (migration 0007, ``aggregator search
+--reindex``) indexes every post from scratch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, text
@@ -23,10 +25,10 @@ from sqlalchemy.engine import Connection
 from aggregator.models import Post
 from aggregator.search import (
     SearchRequest,
-    document_text,
     fts_match,
-    index_text,
     language_key,
+    post_text,
+    post_tokens,
     tsquery_text,
 )
 from aggregator.store.schema import StoredTime, stored_time
@@ -40,26 +42,33 @@ def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
         yield items[start : start + CHUNK]
 
 
-def _body(post: Post) -> str:
-    """What the body column holds: the text, the tags, the authors' names."""
-    names = " ".join(a.name for a in post.authors)
-    content = document_text(post.content_html) if post.content_html else post.excerpt
-    return f"{content} {' '.join(post.tags)} {names}"
-
-
 # --------------------------------------------------------------------------------------------
 # Writing
 
 
-def index(conn: Connection, batch: Sequence[Post]) -> None:
-    """(Re)index these posts; the caller owns the transaction."""
+Tokens = Mapping[str, tuple[str, str]]  # post id -> (title tokens, body tokens)
+
+
+def index(conn: Connection, batch: Sequence[Post], tokens: Tokens | None = None) -> None:
+    """(Re)index these posts, but those staff hid; the caller owns the transaction.
+
+    ``tokens`` (``search.post_tokens``, computed by the cycle's workers) saves stemming here.
+    """
     if not batch:
         return
     latest = list({p.id: p for p in batch}.values())
+    hidden: set[str] = set()
+    for chunk in _chunks([p.id for p in latest]):
+        hidden.update(str(r[0]) for r in conn.execute(_HIDDEN_AMONG, {"ids": list(chunk)}))
+    if hidden:
+        unindex(conn, sorted(hidden))
+        latest = [p for p in latest if p.id not in hidden]
+        if not latest:
+            return
     if conn.dialect.name == "postgresql":
         _index_pg(conn, latest)
     else:
-        _index_sqlite(conn, latest)
+        _index_sqlite(conn, latest, tokens or {})
 
 
 def unindex(conn: Connection, ids: Sequence[str]) -> None:
@@ -91,6 +100,9 @@ def rebuild(conn: Connection, batches: Iterable[Sequence[Post]]) -> int:
     return count
 
 
+_HIDDEN_AMONG = text("SELECT post_id FROM hidden_posts WHERE post_id IN :ids").bindparams(
+    bindparam("ids", expanding=True)
+)
 _SQLITE_DOCS = text("SELECT doc FROM search_docs WHERE post_id IN :ids").bindparams(
     bindparam("ids", expanding=True)
 )
@@ -103,7 +115,7 @@ _SQLITE_DELETE_DOCS = text("DELETE FROM search_docs WHERE doc IN :docs").bindpar
 _PG_DELETE = text("DELETE FROM post_search WHERE post_id = ANY(:ids)")
 
 
-def _index_sqlite(conn: Connection, batch: Sequence[Post]) -> None:
+def _index_sqlite(conn: Connection, batch: Sequence[Post], tokens: Tokens) -> None:
     """Reuse a post's row number when it has one (an update), else take the next."""
     known: dict[str, int] = {}
     for chunk in _chunks([p.id for p in batch]):
@@ -127,9 +139,7 @@ def _index_sqlite(conn: Connection, batch: Sequence[Post]) -> None:
             next_doc += 1
             doc = next_doc
             fresh.append((doc, post.id))
-        rows.append(
-            (doc, index_text(post.language, post.title), index_text(post.language, _body(post)))
-        )
+        rows.append((doc, *(tokens.get(post.id) or post_tokens(post))))
     if fresh:
         conn.exec_driver_sql("INSERT INTO search_docs (doc, post_id) VALUES (?, ?)", fresh)
     conn.exec_driver_sql("INSERT INTO search_fts (rowid, title, body) VALUES (?, ?, ?)", rows)
@@ -165,7 +175,7 @@ def _index_pg(conn: Connection, batch: Sequence[Post]) -> None:
     rows = []
     for post in batch:
         key = language_key(post.language)
-        body = _body(post)[:60_000]
+        body = post_text(post)[:60_000]
         config = _config(configs, key)
         rows.append(
             {"id": post.id, "lang": key, "config": config, "title": post.title, "body": body}
@@ -233,14 +243,20 @@ RANKED_NEWEST = 4000
 def _sqlite_relevance(
     conn: Connection, request: SearchRequest, match: str
 ) -> tuple[int, list[str]]:
-    """The FTS5 table alone finds, counts and scores; posts are joined for filters only."""
-    filters, params = _filters(request, stored_time(conn.dialect), _takedowns(conn))
+    """The FTS5 table alone finds, counts and scores; posts are joined for filters only.
+
+    What the console took down is left out by its documents (a few), never by listing every
+    document that stays, which would cost a scan of the posts at every query.
+    """
+    filters, params = _filters(request, stored_time(conn.dialect))
     within = ""
     if filters:
         within = (
             " AND search_fts.rowid IN (SELECT d.doc FROM search_docs d "
             f"JOIN posts p ON p.id = d.post_id WHERE 1 = 1{filters})"
         )
+    if _takedowns(conn):
+        within += f" AND search_fts.rowid NOT IN ({_TAKEN_DOWN_DOCS})"
     params["match"] = match
     where = f"FROM search_fts WHERE search_fts MATCH :match{within}"
     total = int(conn.execute(text(f"SELECT count(*) {where}"), params).scalar_one())
@@ -256,6 +272,15 @@ def _sqlite_relevance(
         "ORDER BY h.score, h.doc DESC LIMIT :limit OFFSET :offset"
     )
     return total, [str(r[1]) for r in conn.execute(page, params)]
+
+
+# The documents of hidden posts (none once hiding unindexes them; older stores may hold some)
+# and of the posts of held sources.
+_TAKEN_DOWN_DOCS = (
+    "SELECT d.doc FROM search_docs d WHERE d.post_id IN (SELECT post_id FROM hidden_posts) "
+    "UNION ALL SELECT d.doc FROM search_docs d JOIN posts p ON p.id = d.post_id "
+    "WHERE p.source_id IN (SELECT source_id FROM source_holds)"
+)
 
 
 Built = tuple[str, dict[str, Any], str]

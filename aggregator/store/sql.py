@@ -158,7 +158,10 @@ class SqlStore(ConsoleMethods):
             return counts
 
     def apply_updates(
-        self, updates: Sequence[SourceUpdate], story_keys: _posts.StoryKeys | None = None
+        self,
+        updates: Sequence[SourceUpdate],
+        story_keys: _posts.StoryKeys | None = None,
+        search_tokens: _search.Tokens | None = None,
     ) -> list[tuple[int, int]]:
         """``apply_update`` for several sources in one transaction (all or none of them).
 
@@ -170,7 +173,8 @@ class SqlStore(ConsoleMethods):
             _sources.write_states(conn, [update.state for update in updates])
             if not any(update.posts or update.merges for update in updates):
                 return [(0, 0)] * len(updates)
-            counts = _posts.upsert_many(conn, [u.posts for u in updates], story_keys)
+            batches = [u.posts for u in updates]
+            counts = _posts.upsert_many(conn, batches, story_keys, search_tokens)
             for update in updates:
                 if update.merges:
                     _posts.merge_aliases(conn, update.merges)

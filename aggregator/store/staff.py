@@ -15,11 +15,15 @@ from typing import Any
 from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
-from aggregator.store.schema import accounts, audit_log
+from aggregator.store.schema import accounts, audit_log, subscriber_events, subscribers
+
+BOUNCE_KINDS = ("hard_bounce", "soft_bounce", "complaint")
 
 __all__ = [
+    "BOUNCE_KINDS",
     "Account",
     "AuditEntry",
+    "Bounce",
     "add_account",
     "audit",
     "audit_entries",
@@ -48,6 +52,32 @@ class AuditEntry:
     action: str  # e.g. post.hide, source.disable, submission.approve, edition.send
     target: str
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Bounce:
+    """A bounce or complaint the subscriber list recorded (``subscribers.bounces``)."""
+
+    at: datetime
+    address: str
+    kind: str  # hard_bounce, soft_bounce or complaint
+    edition_id: str | None
+    detail: str | None
+
+
+def bounces(conn: Connection, edition_id: str | None, limit: int) -> list[Bounce]:
+    """Newest first: of one edition, or of all."""
+    query = (
+        select(subscriber_events, subscribers.c.address)
+        .join(subscribers, subscribers.c.id == subscriber_events.c.subscriber_id)
+        .where(subscriber_events.c.kind.in_(BOUNCE_KINDS))
+        .order_by(subscriber_events.c.at.desc(), subscriber_events.c.id.desc())
+        .limit(limit)
+    )
+    if edition_id is not None:
+        query = query.where(subscriber_events.c.edition_id == edition_id)
+    rows = conn.execute(query)
+    return [Bounce(r.at, r.address, r.kind, r.edition_id, r.detail) for r in rows]
 
 
 def _account(row: Row[Any]) -> Account:

@@ -36,7 +36,7 @@ def _layout(request: web.Request, language: str) -> dict[str, Any]:
     """What the layout around every member page needs."""
     settings = request.app[MEMBERS_KEY].settings
     return {
-        "site_title": settings.site.title,
+        "site_title": settings.site.title_in(language),
         "css": "/static/site.css",
         "switch": language_switch(offered_languages(settings), language, switch_target(request)),
     }

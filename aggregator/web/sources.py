@@ -10,8 +10,10 @@ from datetime import datetime, timedelta
 
 from aiohttp import web
 
+from aggregator.config import Settings
 from aggregator.i18n import describe_error
 from aggregator.models import SourceState
+from aggregator.present.names import Names
 from aggregator.store.protocol import Store
 from aggregator.web.pages import language_of, page
 from aggregator.web.state import MEMBERS_KEY
@@ -49,9 +51,13 @@ def error_text(state: SourceState | None, language: str) -> str | None:
     )
 
 
-def health_rows(store: Store, now: datetime, language: str) -> list[HealthRow]:
-    """One row per enabled source still in feeds.yaml, by name; errors in ``language``."""
+def health_rows(
+    store: Store, now: datetime, language: str, settings: Settings | None = None
+) -> list[HealthRow]:
+    """One row per enabled source still in feeds.yaml, by name; errors, and the names
+    ``settings`` gives per language, in ``language``."""
     sources = store.get_sources()
+    names = Names.of(settings, sources) if settings is not None else Names(sources, {})
     states = store.get_states()
     activity = store.source_activity(now - timedelta(days=30))
     rows = []
@@ -63,8 +69,8 @@ def health_rows(store: Store, now: datetime, language: str) -> list[HealthRow]:
         rows.append(
             HealthRow(
                 sid,
-                source.name,
-                source.organisation,
+                names.feed(sid, language) or source.name,
+                names.organisation(sid, language) or source.organisation,
                 health_label(st),
                 st.last_success if st else None,
                 error_text(st, language),
@@ -81,7 +87,7 @@ async def get_sources(request: web.Request) -> web.Response:
     language = language_of(request)
 
     def rows() -> list[HealthRow]:
-        return health_rows(members.store(), members.now(), language)
+        return health_rows(members.store(), members.now(), language, members.settings)
 
     async def fresh() -> str:
         return page(request, "sources.html", rows=await members.offload(rows)).text or ""

@@ -18,6 +18,11 @@ like all content, the excerpt taken from it) and a ``FullTextReport``.
 
 from __future__ import annotations
 
-from aggregator.ingest.fulltext.run import FullTextReport, expand_full_text, full_text_sources
+from aggregator.ingest.fulltext.run import (
+    FullTextReport,
+    expand_full_text,
+    full_text_sources,
+    read_articles,
+)
 
-__all__ = ["FullTextReport", "expand_full_text", "full_text_sources"]
+__all__ = ["FullTextReport", "expand_full_text", "full_text_sources", "read_articles"]

@@ -70,6 +70,19 @@ def expand_full_text(
     )
 
 
+def read_articles(settings: Settings, store: Store, now: datetime) -> None:
+    """The cycle's step (``cycle.fetch_and_publish``): never fails the cycle."""
+    try:
+        done = expand_full_text(settings, store, now)
+    except Exception:  # a bug here must not cost the cycle its publish
+        log.exception("full text: reading articles failed")
+        return
+    if done.expanded or done.failed:
+        log.info(
+            "full text: %d expanded, %d kept, %d failed", done.expanded, done.kept, done.failed
+        )
+
+
 async def _fetch_all(settings: Settings, waiting: Sequence[Post]) -> list[Page | None]:
     fetch = settings.fetch
     async with Fetcher(fetch, user_agent=user_agent(settings), allow=fetch.allow_private) as f:

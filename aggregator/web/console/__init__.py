@@ -7,7 +7,8 @@ holds (``store.takedowns``), edition curation and sends (``newsletter``), accoun
 
 ``routes`` holds the route table and the gate (session, language, sign-in, role, CSRF);
 ``auth`` signing in and out and password reset; one module per page: ``dashboard``,
-``sources``, ``posts``, ``editions``, ``moderation``, ``users``; ``pages`` renders them
+``sources``, ``posts``, ``editions``, ``moderation``, ``subscribers`` (over
+``subscribers.staff``), ``users``; ``pages`` renders them
 (templates under ``templates/console/``), ``mails`` the reset link.  No page runs a script;
 the digest draft is shown in a sandboxed iframe under a CSP of its own.
 """

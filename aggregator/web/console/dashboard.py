@@ -4,7 +4,8 @@ The last cycle (when it finished, how long it took, sources fetched and failed, 
 updated: the record ``ops.cycles`` writes beside the outputs), the sources' state now (working,
 failing, not fetched yet, posts new in the last day), the sources failing now with their error
 in the reader's language, member submissions waiting, the next issue of each edition with its
-item count and send time, the last refused deliveries, and the latest staff actions.
+item count and send time, the last refused deliveries and bounces, and the latest staff
+actions.
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ async def get_dashboard(request: web.Request) -> web.Response:
         pending=len(await in_thread(store.list_submissions, PENDING)),
         drafts=drafts,
         refusals=await in_thread(_refusals, store),
+        bounces=await in_thread(store.bounces, None, 10),
         actions=await in_thread(store.audit_entries, None, 10),
         may=lambda permission: can(account.role, Permission(permission)),
     )

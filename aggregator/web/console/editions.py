@@ -24,10 +24,12 @@ from aggregator.cycle import held_lock
 from aggregator.errors import ConfigError, LockedError
 from aggregator.models import EditionRecord, Post, RecipientStatus
 from aggregator.newsletter import curation as curated
+from aggregator.newsletter.audience import audience
 from aggregator.newsletter.digest import PREVIEW_ADDRESS, send
 from aggregator.newsletter.prepare import Prepared, message_for, prepare
 from aggregator.store.curation import Curation
 from aggregator.store.protocol import Store
+from aggregator.subscribers.tokens import Tokens
 from aggregator.web.console.common import audit_entry, in_thread, store_of
 from aggregator.web.console.pages import console_page, notice, see_other, t
 from aggregator.web.console.state import ACCOUNT, CONSOLE_KEY
@@ -103,8 +105,12 @@ async def get_edition(request: web.Request) -> web.Response:
     draft = await in_thread(draft_of, store, members.settings, name, members.now())
     sent = await in_thread(_last_sent, store, name)
     recipients: list[RecipientStatus] = []
+    bounced: dict[str, str] = {}
     if sent is not None:
         recipients = await in_thread(store.recipients, sent.id)
+        found = await in_thread(store.bounces, sent.id, 100_000)
+        bounced = {b.address.lower(): b.kind for b in found}
+    audience = await in_thread(_audience, request, store, draft)
     return console_page(
         request,
         "edition.html",
@@ -112,6 +118,8 @@ async def get_edition(request: web.Request) -> web.Response:
         draft=draft,
         sent=sent,
         recipients=recipients,
+        bounced=bounced,
+        audience=audience,
         csrf=await csrf_token(request),
         done=_done(request),
         tz=draft.edition.timezone,
@@ -120,6 +128,15 @@ async def get_edition(request: web.Request) -> web.Response:
         may_send=can(request[ACCOUNT].role, Permission.SEND),
         subject_limit=SUBJECT_LIMIT,
     )
+
+
+def _audience(request: web.Request, store: Store, draft: Draft) -> int:
+    """How many people a send now would mail: static recipients and the subscriber list."""
+    members, console = request.app[MEMBERS_KEY], request.app[CONSOLE_KEY]
+    record = draft.prepared.record
+    tokens = Tokens(console.secret(), members.now)
+    people = audience(store, members.settings, draft.edition, record.id, record.window_end, tokens)
+    return len(people)
 
 
 def _last_sent(store: Store, name: str) -> EditionRecord | None:

@@ -43,6 +43,7 @@ _NAV: tuple[tuple[str, Permission | None, str], ...] = (
     ("/console/posts", Permission.TAKEDOWN, N_("Posts")),
     ("/console/sources", Permission.SOURCES, N_("Sources")),
     ("/console/moderation", Permission.MODERATE, N_("Moderation")),
+    ("/console/subscribers", Permission.SUBSCRIBERS, N_("Subscribers")),
     ("/console/users", Permission.ACCOUNTS, N_("Accounts")),
     ("/console/log", Permission.DASHBOARD, N_("Log")),
     ("/console/account", None, N_("My account")),

@@ -28,7 +28,16 @@ from aggregator.accounts.passwords import Hasher
 from aggregator.accounts.roles import Permission, can
 from aggregator.i18n.templating import TEMPLATES_DIR
 from aggregator.newsletter.mail import SenderFactory, SmtpSender
-from aggregator.web.console import auth, dashboard, editions, moderation, posts, sources, users
+from aggregator.web.console import (
+    auth,
+    dashboard,
+    editions,
+    moderation,
+    posts,
+    sources,
+    subscribers,
+    users,
+)
 from aggregator.web.console.pages import notice, t
 from aggregator.web.console.state import ACCOUNT, CONSOLE_KEY, CSRF, ConsoleState
 from aggregator.web.forms import POSTED, Posted, read_form
@@ -56,6 +65,7 @@ FIELD_LIMITS: Mapping[str, int] = {
     "subject": 1000,  # editions.SUBJECT_LIMIT (300) is checked with its own message
     "to": 254,
     "send_at": 20,
+    "editions": 500,
 }
 PUBLIC = None  # a page anyone may open (sign-in, reset)
 SIGNED_IN = "signed-in"  # a page every signed-in account may open
@@ -117,6 +127,22 @@ PAGES = (
         r"/console/moderation/{action:approve|reject}/{ident:\d{1,12}}",
         moderation.post_decision,
         Permission.MODERATE,
+    ),
+    Page(
+        hdrs.METH_GET, "/console/subscribers", subscribers.get_subscribers, Permission.SUBSCRIBERS
+    ),
+    Page(
+        hdrs.METH_GET,
+        "/console/subscribers/export.csv",
+        subscribers.get_export,
+        Permission.SUBSCRIBERS,
+    ),
+    Page(hdrs.METH_POST, "/console/subscribers/add", subscribers.post_add, Permission.SUBSCRIBERS),
+    Page(
+        hdrs.METH_POST,
+        "/console/subscribers/remove",
+        subscribers.post_remove,
+        Permission.SUBSCRIBERS,
     ),
     Page(hdrs.METH_GET, "/console/users", users.get_users, Permission.ACCOUNTS),
     Page(hdrs.METH_POST, "/console/users", users.post_users, Permission.ACCOUNTS),
