@@ -588,3 +588,19 @@ def test_the_health_table_names_states_in_the_readers_language(now: datetime) ->
 def test_preview_warnings_read_in_the_members_language(warning: str, french: str) -> None:
     assert preview_warning(warning, "fr") == french
     assert preview_warning(warning, "es") != preview_warning(warning, "en")
+
+
+def test_french_puts_a_no_break_space_before_double_punctuation() -> None:
+    """French typography: ``complet : …``, ``Pourquoi ?`` with a no-break space, so the sign
+    never wraps alone onto the next line.  Catalogs merged from several branches lost it once."""
+    with catalog_path("fr").open("rb") as file:
+        catalog = read_po(file)
+    glued = re.compile(r"(?<=[^\s\xa0\u202f])[:;?!](?=\s|$)|(?<= )[:;?!](?=\s|$)")
+    wrong = [
+        text
+        for message in catalog
+        if message.id
+        for text in (message.string if isinstance(message.string, tuple) else (message.string,))
+        if glued.search(text)
+    ]
+    assert wrong == []
