@@ -26,8 +26,8 @@ OWNERS: dict[str, set[str]] = {
     "aiohttp_session": {"web/session"},
     "cryptography": {"web/session"},
     "argon2": {"accounts/passwords"},
-    # signed links: the console's password resets and the subscribers' links, one wrapper each
-    "itsdangerous": {"accounts/tokens", "subscribers/tokens"},
+    # signed links (password resets, subscribers' links, VERP tags): one wrapper for both callers
+    "itsdangerous": {"signing"},
     "ruamel": {"config", "members/roster"},
     "filelock": {"members/roster"},
     "smtplib": {"newsletter/mail"},
