@@ -145,12 +145,30 @@ class Look:
 def press(driver: Any, button: Any) -> None:
     """Click a form's button and wait until the answer page replaced this one."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
     old = driver.find_element(By.TAG_NAME, "html")
     button.click()
-    WebDriverWait(driver, 20).until(ec.staleness_of(old))
+    WebDriverWait(driver, 20).until(_replaced(old))
+
+
+def _replaced(old: Any) -> Any:
+    """``staleness_of`` that also reads chromedriver's other answer for a node of a page just
+    replaced ("does not belong to the document"), which a loaded machine sometimes gives."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    def check(_driver: Any) -> bool:
+        try:
+            old.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as exc:
+            if "does not belong to the document" in str(exc):
+                return True
+            raise
+        return False
+
+    return check
 
 
 def sign_in(driver: Any, base: str, role: str, password: str = PASSWORD) -> None:
