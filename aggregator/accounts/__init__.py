@@ -8,5 +8,5 @@ the network; ``web.console`` does the I/O around these decisions.
 ``roles``: the three roles and what each may do.  ``passwords``: argon2id hashing
 (argon2-cffi, imported here only) and the password rules.  ``lockout``: per-account delays
 that grow with each wrong password.  ``tokens``: signed, expiring password-reset links
-(itsdangerous, imported here only), void once the password changed.
+(through ``aggregator.signing``), void once the password changed.
 """

@@ -1,11 +1,11 @@
 """Password-reset links: signed with the site secret, expiring, and void once used.
 
-itsdangerous (imported here only) signs the account id and a fingerprint of the account's
-current password hash with a timestamp.  The link works for ``RESET_TTL_S`` seconds and only
-while the password is the one it was made for: setting a new password through it changes the
-hash, so the same link cannot be used twice and an older link dies too.  No token table is
-needed.  The clock is injected: itsdangerous reads ``time.time()`` through the signer's
-``get_timestamp``, which is overridden with the ``now`` handed in.
+``aggregator.signing`` (the one owner of itsdangerous) signs the account id and a fingerprint
+of the account's current password hash with a timestamp.  The link works for ``RESET_TTL_S``
+seconds and only while the password is the one it was made for: setting a new password through
+it changes the hash, so the same link cannot be used twice and an older link dies too.  No
+token table is needed.  The clock is injected: the ``now`` handed in is the token's timestamp.
+The salt and the default keying are those of the links already mailed, so they keep working.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from itsdangerous import BadData, URLSafeTimedSerializer
-from itsdangerous.timed import TimestampSigner
+from aggregator.signing import SignedTokens, SigningError
 
 __all__ = [
     "RESET_TTL_S",
@@ -36,16 +35,12 @@ def fingerprint(password_hash: str) -> str:
     return hashlib.sha256(password_hash.encode("utf-8")).hexdigest()[:24]
 
 
-def _serializer(secret: bytes, now: datetime) -> URLSafeTimedSerializer:
-    class _AtNow(TimestampSigner):
-        def get_timestamp(self) -> int:
-            return int(now.timestamp())
-
-    return URLSafeTimedSerializer(secret, salt=_SALT, signer=_AtNow)
+def _tokens(secret: bytes, now: datetime) -> SignedTokens:
+    return SignedTokens(secret, _SALT, lambda: now)
 
 
 def make_reset_token(secret: bytes, account_id: int, password_hash: str, now: datetime) -> str:
-    return _serializer(secret, now).dumps([account_id, fingerprint(password_hash)])
+    return _tokens(secret, now).dumps([account_id, fingerprint(password_hash)])
 
 
 def read_reset_token(secret: bytes, token: str, now: datetime) -> ResetClaim | None:
@@ -54,8 +49,8 @@ def read_reset_token(secret: bytes, token: str, now: datetime) -> ResetClaim | N
     The caller still compares the fingerprint with the account's current hash.
     """
     try:
-        value = _serializer(secret, now).loads(token, max_age=RESET_TTL_S)
-    except BadData:
+        value = _tokens(secret, now).loads(token, RESET_TTL_S)
+    except SigningError:
         return None
     if (
         not isinstance(value, list)

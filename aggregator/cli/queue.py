@@ -9,13 +9,28 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from types import ModuleType
 
 import click
 
 from aggregator.cli.common import config_option, load_settings, setup_logging
 from aggregator.cycle import open_configured_store
-from aggregator.queue.app import ensure_schema, run_worker
-from aggregator.queue.planner import run_planner
+
+POSTGRES_EXTRA = (
+    "the queue needs PostgreSQL's drivers, which a plain install leaves out: "
+    "pip install 'localgov-aggregator[postgres]' (or -e '.[postgres]' in a checkout)"
+)
+
+
+def _queue() -> tuple[ModuleType, ModuleType]:
+    """The queue's modules, imported when a queue command runs and not before: psycopg and
+    procrastinate come with the ``postgres`` extra, and every other command (the demo's
+    first of all) must work on a plain install without them."""
+    try:
+        from aggregator.queue import app, planner
+    except ImportError as exc:
+        raise click.ClickException(f"{POSTGRES_EXTRA} ({exc})") from None
+    return app, planner
 
 
 @click.command()
@@ -25,7 +40,8 @@ from aggregator.queue.planner import run_planner
 def worker(ctx: click.Context, config_path: Path, name: str | None) -> None:
     """Run one queue worker: fetch buckets of sources, publish, send digests and notices."""
     setup_logging(bool(ctx.obj.get("verbose")) if isinstance(ctx.obj, dict) else False)
-    run_worker(load_settings(config_path), name)
+    app, _ = _queue()
+    app.run_worker(load_settings(config_path), name)
 
 
 @click.command()
@@ -35,7 +51,8 @@ def scheduler(ctx: click.Context, config_path: Path) -> None:
     """Plan the queue's jobs: a cycle of bucket jobs when sources are due, then its publish,
     and each digest edition at its slot.  Run one (a second is harmless)."""
     setup_logging(bool(ctx.obj.get("verbose")) if isinstance(ctx.obj, dict) else False)
-    asyncio.run(run_planner(load_settings(config_path)))
+    _, planner = _queue()
+    asyncio.run(planner.run_planner(load_settings(config_path)))
 
 
 @click.command()
@@ -46,6 +63,7 @@ def migrate(config_path: Path) -> None:
     settings = load_settings(config_path)
     open_configured_store(settings).close()  # opening migrates
     if settings.storage_url.startswith(("postgresql", "postgres:")):
-        created = ensure_schema(settings)
+        app, _ = _queue()
+        created = app.ensure_schema(settings)
         click.echo("queue tables created" if created else "queue tables present")
     click.echo(f"store migrated: {settings.storage_url.split('@')[-1]}")

@@ -62,7 +62,7 @@ def demo(out: Path) -> None:
     console.print(f"\nNext: [bold]{serve_command}[/], then visit:")
     base = "http://127.0.0.1:8080/"
     for path, what in DEMO_PAGES:
-        console.print(f"  {base}{path:<12} {what}")
+        console.print(f"  {base}{path:<14} {what}")
 
 
 # What `serve` shows once the demo has run (the default host and port).
@@ -72,6 +72,10 @@ DEMO_PAGES = (
     ("feed.atom", "the combined Atom feed (also feed.rss, feed.json, sources.opml)"),
     ("submit", "where a member organisation proposes its feed"),
     ("sources", "every member feed's health"),
+    ("subscribe", "sign up for the email digest (double opt-in)"),
+    ("search?q=city", "search every post, in its own language"),
+    ("console/login", "the staff console (first: run.py users add EMAIL --role admin)"),
+    ("healthz", "health for a monitor (also /metrics for Prometheus)"),
 )
 
 

@@ -3,7 +3,7 @@
 Enters: the settings (``feeds.yaml``, with its ``queue`` section), the store (sources, posts,
 the digest ledger) and procrastinate's tables in the same PostgreSQL database.  Leaves: jobs
 in those tables, and what the jobs do: sources updated, outputs published, digests and owner
-notices sent, exactly as the in-process scheduler does them.
+notices sent, the bounce mailbox read, exactly as the in-process scheduler does them.
 
 - ``plan``: pure decisions: a source's bucket (by host), which buckets a cycle defers, when a
   cycle is finished, which digest job to defer for which slot.

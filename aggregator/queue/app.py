@@ -8,7 +8,10 @@ Locks (procrastinate's, held in its own table for as long as a job runs):
   requests collapses into the one waiting;
 * ``digest``: ``lock`` ``digest:<edition>`` and a queueing lock of the same name: one job
   waits per edition, scheduled at its slot (``plan.digest_slot``);
-* ``owner_notices``: ``notices`` for both, deferred by each publish.
+* ``owner_notices``: ``notices`` for both, deferred by each publish;
+* ``bounces``: ``lock`` and ``queueing_lock`` ``bounces``: one job waits, scheduled at the next
+  slot of ``subscribers.bounce_schedule`` as a digest edition is, and one reads the mailbox at a
+  time (two readers would both count a report before either deletes it).
 
 A worker killed with -9 leaves its job ``doing``; procrastinate alone would keep it so for
 good.  The periodic ``retry_stalled`` task (every ``queue.check_stalled_s``) finds jobs of
@@ -40,6 +43,8 @@ UPDATE = "update_bucket"
 PUBLISH = "publish"
 DIGEST = "digest"
 NOTICES = "owner_notices"
+BOUNCES = "bounces"
+MAILBOX = "mailbox"  # the name of the bounce job's one slot series (digests: the edition)
 STALLED = "retry_stalled"
 _SCHEMA_LOCK = 0x61676772  # an advisory lock id: two processes never apply the schema twice
 
@@ -103,6 +108,11 @@ def build_app(settings: config.Settings) -> App:
         config_path: str, edition: str, schedule: str, timezone: str, slot: str
     ) -> None:
         await asyncio.to_thread(tasks.digest, config_path, edition)
+
+    # a failure (mailbox unreachable) is logged by the job itself: the next slot tries again
+    @app.task(name=BOUNCES)
+    async def bounces(config_path: str, schedule: str, timezone: str, slot: str) -> None:
+        await asyncio.to_thread(tasks.bounces, config_path)
 
     @app.periodic(cron=settings.queue.check_stalled_cron, periodic_id=config_path)
     @app.task(name=STALLED, queueing_lock=STALLED)
@@ -195,49 +205,52 @@ class Queue:
             self.app, PUBLISH, "publish", config_path=self.config_path, cycle=cycle
         )
 
-    async def digest_jobs(self) -> list[DigestJob]:
+    async def slot_jobs(self, task: str = DIGEST) -> list[DigestJob]:
+        """The waiting and running jobs of a task deferred at slots (digests, bounces)."""
         rows = await self._all(
             "SELECT id, status::text AS status, args FROM procrastinate_jobs"
             " WHERE task_name = %(task)s AND status IN ('todo', 'doing')",
-            task=DIGEST,
+            task=task,
         )
         return [
             DigestJob(
                 int(r["id"]),
                 r["status"],
-                r["args"]["edition"],
+                r["args"].get("edition", MAILBOX),
                 r["args"]["schedule"],
                 r["args"]["timezone"],
             )
             for r in rows
         ]
 
-    async def last_slots(self) -> dict[str, datetime]:
-        """Per edition, the slot of its newest job, whatever became of it."""
+    async def last_slots(self, task: str = DIGEST) -> dict[str, datetime]:
+        """Per edition (or the mailbox), the slot of its newest job, whatever became of it."""
         rows = await self._all(
             "SELECT args->>'edition' AS edition, max((args->>'slot')::timestamptz) AS slot"
             " FROM procrastinate_jobs WHERE task_name = %(task)s GROUP BY 1",
-            task=DIGEST,
+            task=task,
         )
-        return {r["edition"]: r["slot"].astimezone(UTC) for r in rows}
+        return {r["edition"] or MAILBOX: r["slot"].astimezone(UTC) for r in rows}
 
     async def cancel(self, job_ids: Sequence[int]) -> None:
         for job_id in job_ids:
             await self.app.job_manager.cancel_job_by_id_async(job_id)
 
-    async def defer_digest(
-        self, edition: str, schedule: str, timezone: str, slot: datetime
+    async def defer_slot(
+        self, task: str, name: str, schedule: str, timezone: str, slot: datetime
     ) -> bool:
-        lock = f"digest:{edition}"
+        """One job of ``task`` at ``slot``, unless one already waits; whether it was deferred."""
+        lock = f"digest:{name}" if task == DIGEST else task
+        named = {"edition": name} if task == DIGEST else {}
         try:
             await self.app.configure_task(
-                DIGEST, lock=lock, queueing_lock=lock, schedule_at=slot
+                task, lock=lock, queueing_lock=lock, schedule_at=slot
             ).defer_async(
                 config_path=self.config_path,
-                edition=edition,
                 schedule=schedule,
                 timezone=timezone,
                 slot=slot.astimezone(UTC).isoformat(),
+                **named,
             )
         except AlreadyEnqueued:
             return False

@@ -15,6 +15,7 @@ the next one instead of overlapping it (as ``max_instances=1`` does in-process).
 procrastinate runs a scheduled job however late its worker comes back, once, which is the
 promise the in-process scheduler keeps (a late edition runs once when the system is back);
 its periodic tasks would not (they skip a run more than 10 minutes late).
+The bounce mailbox's readings (``subscribers.bounce_schedule``) follow the same two decisions.
 """
 
 from __future__ import annotations

@@ -7,7 +7,9 @@ line with it (so bucket jobs never race to insert them), and then, in this order
 2. with no cycle running, the due sources are grouped by bucket and one job per bucket is
    deferred (``plan.group_by_bucket``);
 3. each digest edition has one job waiting at its slot (``plan.plan_digests``,
-   ``plan.digest_slot``).
+   ``plan.digest_slot``);
+4. so has the bounce mailbox, when ``subscribers.bounce_schedule`` and ``subscribers.mailbox``
+   are set (the same two decisions: a late reading runs once, never once per missed slot).
 
 Everything it decides from is in the database (the store and procrastinate's jobs), so two
 planners are harmless (queueing locks keep their jobs single) and a restarted one resumes
@@ -29,7 +31,7 @@ from aggregator.clock import Clock, utc_now
 from aggregator.cycle import select_sources
 from aggregator.errors import AggregatorError
 from aggregator.queue import tasks
-from aggregator.queue.app import Queue, build_app, ensure_schema
+from aggregator.queue.app import BOUNCES, DIGEST, MAILBOX, Queue, build_app, ensure_schema
 from aggregator.queue.plan import (
     cycle_id,
     digest_slot,
@@ -49,6 +51,7 @@ class TickReport:
     started: str | None = None  # the cycle started
     buckets: int = 0
     digests: tuple[str, ...] = ()
+    bounces: bool = False  # a bounce reading was deferred
 
 
 async def tick(queue: Queue, config_path: str, now: datetime) -> TickReport:
@@ -74,23 +77,35 @@ async def tick(queue: Queue, config_path: str, now: datetime) -> TickReport:
             buckets = group_by_bucket(due, states, settings.queue.buckets)
             count = await queue.defer_buckets(started, buckets)
             log.info("cycle=%s started: %d sources in %d buckets", started, len(due), count)
-    digests = await _plan_digests(queue, settings, now)
-    return TickReport(published, started, count, digests)
+    editions = {e.name: (e.schedule, e.timezone) for e in settings.digest.editions}
+    digests = await _plan_slots(queue, DIGEST, editions, now)
+    bounces = await _plan_slots(queue, BOUNCES, _bounce_schedule(settings), now)
+    return TickReport(published, started, count, digests, bool(bounces))
 
 
-async def _plan_digests(queue: Queue, settings: config.Settings, now: datetime) -> tuple[str, ...]:
-    wanted = {e.name: (e.schedule, e.timezone) for e in settings.digest.editions}
-    plan = plan_digests(wanted, await queue.digest_jobs())
+def _bounce_schedule(settings: config.Settings) -> dict[str, tuple[str, str]]:
+    """The bounce reading's slots, as the in-process scheduler sets them (site time zone)."""
+    subs = settings.subscribers
+    if subs.bounce_schedule is None or subs.mailbox is None:
+        return {}
+    return {MAILBOX: (subs.bounce_schedule, settings.site.timezone)}
+
+
+async def _plan_slots(
+    queue: Queue, task: str, wanted: dict[str, tuple[str, str]], now: datetime
+) -> tuple[str, ...]:
+    """One job per name of ``wanted`` (name -> (cron, zone)) waiting at its slot."""
+    plan = plan_digests(wanted, await queue.slot_jobs(task))
     await queue.cancel(plan.cancel)
     if not plan.defer:
         return ()
-    last = await queue.last_slots()
+    last = await queue.last_slots(task)
     deferred = []
     for name in plan.defer:
         schedule, zone = wanted[name]
         slot = digest_slot(last.get(name), now, partial(next_slot, schedule, zone))
-        if slot is not None and await queue.defer_digest(name, schedule, zone, slot):
-            log.info("digest %s: next edition at %s", name, slot.isoformat())
+        if slot is not None and await queue.defer_slot(task, name, schedule, zone, slot):
+            log.info("%s %s: next run at %s", task, name, slot.isoformat())
             deferred.append(name)
     return tuple(deferred)
 

@@ -18,7 +18,7 @@ from aggregator import config
 from aggregator.clock import Clock, utc_now
 from aggregator.cycle import held_lock, open_configured_store, run_cycle
 from aggregator.errors import AggregatorError
-from aggregator.jobs import digest_job
+from aggregator.jobs import bounce_job, digest_job
 from aggregator.members.notify import send_notices
 from aggregator.ops.cycles import CycleRecord, write_record
 from aggregator.publish.publisher import publish_all
@@ -159,3 +159,9 @@ def digest(config_path: str, edition: str) -> None:
     """The in-process scheduler's digest job, as is: the store lock ``digest:<edition>`` and
     the ledger's claims keep delivery at most once per recipient, whoever runs it."""
     digest_job(config_path, edition)
+
+
+def bounces(config_path: str) -> None:
+    """The in-process scheduler's bounce job, as is: the queue's lock ``bounces`` keeps one
+    reader on the mailbox, so no report is read (and counted) twice."""
+    bounce_job(config_path)
