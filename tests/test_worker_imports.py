@@ -3,7 +3,8 @@
 The fork server imports what the workers need and they share it; a library imported there that
 no worker uses is paid for on every cycle.  pydantic and ruamel (the settings: workers never see
 them) cost the fork server 9 MB; trafilatura (full text, with numpy, urllib3 and
-charset_normalizer) cost a cycle's own process 10 MB when it read no article at all.  Checked in a fresh interpreter: this test process has imported everything.
+charset_normalizer) cost a cycle's own process 10 MB when it read no article at all.  Checked
+in a fresh interpreter: this test process has imported everything.
 """
 
 from __future__ import annotations
