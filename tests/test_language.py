@@ -164,16 +164,30 @@ def test_the_cached_model_answers_exactly_as_the_shipped_one(fresh_cache: Path) 
     )
 
 
-def test_the_cached_tables_are_mapped_not_read(fresh_cache: Path) -> None:
-    """Every worker then shares the page cache's one copy, and only pages it reads count."""
-    import numpy as np
-
+def test_the_cached_tables_cost_only_what_detection_reads(fresh_cache: Path) -> None:
+    """The automaton is mapped: every worker shares the page cache's one copy.  Of the 57 MB
+    probability table, a process holds only the rows of the features its texts had."""
     _answers()  # writes the cache
     language.forget_model()
     model = language._reader().model
-    assert isinstance(model.nb_ptc, np.memmap)
     assert isinstance(model.tk_nextmove, memoryview)
+    assert isinstance(model.nb_ptc, language._Rows)
+    assert model.nb_ptc.read == 0
     assert detect("La ville de Lyon accueille le congrès des maires", SITE) == "fr"
+    first = model.nb_ptc.read
+    assert 0 < first < 200  # of 100,053 rows
+    assert detect("La ville de Lyon accueille le congrès des maires", SITE) == "fr"
+    assert model.nb_ptc.read == first  # read once, then kept
+
+
+def test_a_truncated_table_is_rebuilt_not_read_short(fresh_cache: Path) -> None:
+    expected = _answers()
+    (path,) = fresh_cache.glob("langid-*-ptc.npy")
+    path.write_bytes(path.read_bytes()[:-568])  # the last row lost, the header intact
+    language.forget_model()
+    assert language._load_cached() is None
+    assert _answers() == expected
+    assert language._load_cached() is not None  # rewritten whole
 
 
 def test_a_damaged_cache_file_is_replaced_not_trusted(fresh_cache: Path) -> None:

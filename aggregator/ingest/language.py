@@ -26,13 +26,12 @@ Ancient Greek as ``el``...), and "no linguistic content" is no answer.
 The model ships xz-compressed, and decompressing it costs about 0.9 s of CPU in every process
 that detects: each cycle's worker processes, every CLI run.  So the first load writes it,
 uncompressed, to a cache directory (``AGGREGATOR_CACHE_DIR``, else
-``$XDG_CACHE_HOME/localgov-aggregator``, else ``~/.cache/localgov-aggregator``; about 70 MB), one
-``.npy`` file per array, and later processes memory-map its two large tables instead of reading
-them: the probability table (stored as float32, 57 MB, since converting the shipped float16 rows
-cost every detection 23 us) and the 38 MB tokenizer automaton.  Mapped, they cost no time to
-load, are shared by every process of the machine through the page cache, and only the pages
-detection really touches count in a process's memory (at 20,000 English, French and Spanish
-posts: 18 MB of the automaton, a third to a half of the table).  The cache holds plain arrays read
+``$XDG_CACHE_HOME/localgov-aggregator``, else ``~/.cache/localgov-aggregator``; about 95 MB), one
+``.npy`` file per array.  Later processes memory-map the 38 MB tokenizer automaton, shared by
+every process of the machine through the page cache, and read the probability table (stored as
+float32, 57 MB, since converting the shipped float16 rows cost every detection 23 us) one row at
+a time, the first time a text holds its feature (``_Rows``): a cycle of English, French and
+Spanish posts reads about a thousand of its 100,053 rows.  The cache holds plain arrays read
 with ``allow_pickle=False`` (a tampered file cannot run code), is keyed by the py3langid version
 and the model file, each file is written atomically, and any problem with it falls back to the
 shipped model.  Detection reads at most ``MAX_DETECT_CHARS`` characters and then costs about
@@ -215,9 +214,10 @@ def _load_cached() -> Any:
         arrays = {
             name: np.load(path, mmap_mode="r" if name in _MAPPED else None, allow_pickle=False)
             for name, path in paths.items()
+            if name != "ptc"
         }
         return LanguageIdentifier(
-            arrays["ptc"],
+            _Rows(paths["ptc"]),
             arrays["pc"],
             [str(c) for c in arrays["classes"]],
             # read item by item as a stdlib array would be, from the mapped pages
@@ -229,6 +229,84 @@ def _load_cached() -> Any:
     except Exception as exc:  # unreadable, truncated, or another py3langid: rebuild it
         log.info("language model cache %s not used: %s", paths["ptc"].parent, exc)
         return None
+
+
+class _Rows:
+    """The probability table of the cache, each row read from its file when first needed.
+
+    py3langid reads the table only as ``table[features]``: the rows of the features a text
+    holds, a few dozen of 100,053.  Memory-mapped, each row read mapped sixteen pages around it
+    (the kernel maps the neighbouring pages already cached on every fault, ``madvise`` or not):
+    a cycle of 20,000 English, French and Spanish entries touched 1,100 rows, 2.8 MB of pages,
+    and held 18 MB of the table.  Read with ``pread`` into a private array, the rows cost their
+    own bytes (568 each) in the processes that use them.  Rows are kept in the order first
+    read, so they fill pages one after the other; the array is reserved but not touched, and
+    anonymous memory is not faulted in around a page.  Forked workers inherit the rows their
+    fork server read, and read the others themselves (their own copies: the mapping is
+    private).
+    """
+
+    __slots__ = ("_count", "_fd", "_lock", "_offset", "_path", "_pid", "_rows", "_slot", "shape")
+
+    def __init__(self, path: Path) -> None:
+        import mmap
+
+        import numpy as np
+
+        with path.open("rb") as file:
+            major, _ = np.lib.format.read_magic(file)
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if major == 1
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, fortran, dtype = read_header(file)
+            self._offset = file.tell()
+        if len(shape) != 2 or fortran or dtype != np.dtype("<f4"):
+            raise ValueError(f"{path.name}: not a float32 table")
+        if path.stat().st_size != self._offset + shape[0] * shape[1] * 4:
+            raise ValueError(f"{path.name}: truncated")
+        self.shape: tuple[int, int] = (int(shape[0]), int(shape[1]))
+        self._path = path
+        self._fd = -1
+        self._pid = 0
+        self._lock = threading.Lock()
+        reserved = mmap.mmap(
+            -1, max(1, shape[0] * shape[1] * 4), flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
+        )
+        self._rows = np.frombuffer(reserved, dtype=np.float32).reshape(self.shape)
+        self._slot = np.full(self.shape[0], -1, dtype=np.int32)  # feature -> row of _rows
+        self._count = 0
+
+    @property
+    def read(self) -> int:
+        """How many rows this process has read (or inherited) so far."""
+        return self._count
+
+    def __getitem__(self, features: Any) -> Any:
+        slots = self._slot[features]
+        if (slots < 0).any():
+            slots = self._read(features, slots)
+        return self._rows[slots]
+
+    def _read(self, features: Any, slots: Any) -> Any:
+        import numpy as np
+
+        row_bytes = self.shape[1] * 4
+        with self._lock:
+            if self._pid != os.getpid():  # this process's own descriptor, not a parent's
+                self._fd = os.open(self._path, os.O_RDONLY | os.O_CLOEXEC)
+                self._pid = os.getpid()
+            for feature in features[slots < 0].tolist():
+                if self._slot[feature] >= 0:  # read meanwhile by another thread
+                    continue
+                data = os.pread(self._fd, row_bytes, self._offset + feature * row_bytes)
+                if len(data) != row_bytes:
+                    raise OSError(f"{self._path.name}: short read")
+                self._rows[self._count] = np.frombuffer(data, dtype="<f4")
+                self._slot[feature] = self._count
+                self._count += 1
+            return self._slot[features]
 
 
 def _save_cached(model: Any) -> None:

@@ -19,8 +19,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from aggregator.config import FetchSettings, Settings
 from aggregator.dedupe import story_link_keys, title_key
 from aggregator.errors import FeedError, ParseError
 from aggregator.ingest.dates import load_name_tables
@@ -30,6 +30,9 @@ from aggregator.ingest.parse import MAX_DOCUMENT_BYTES, parse_document
 from aggregator.ingest.scrape import scrape_listing
 from aggregator.models import ErrorKind, ErrorParams, FetchResult, ParsedFeed, Post, Source
 from aggregator.search import post_tokens
+
+if TYPE_CHECKING:  # the cycle's workers never see settings: pydantic stays out of them
+    from aggregator.config import FetchSettings, Settings
 
 log = logging.getLogger(__name__)
 

@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import logging
 
-import trafilatura
-
 # trafilatura reports every page it finds too short at WARNING: that is the caller's verdict
 logging.getLogger("trafilatura").setLevel(logging.ERROR)
 
 
 def article_paragraphs(page: str, title: str) -> list[str]:
     """The article's paragraphs, in order; empty when the page has none worth the name."""
+    # imported at the first article, not with the module: trafilatura brings numpy, urllib3 and
+    # charset_normalizer (24 MB), and every cycle's process imports this module, most of them
+    # to read no article at all (the feeds' posts are complete, or full text is off)
+    import trafilatura
+
     text = trafilatura.extract(
         page,
         include_comments=False,
