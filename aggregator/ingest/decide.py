@@ -34,6 +34,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from aggregator.config import Settings
 from aggregator.dedupe import StoryKey, find_duplicates
 from aggregator.errors import one_line
 from aggregator.models import (
@@ -42,6 +43,7 @@ from aggregator.models import (
     FetchResult,
     FetchStatus,
     Post,
+    Source,
     SourceState,
     SourceUpdate,
 )
@@ -54,6 +56,32 @@ def is_due(state: SourceState, now: datetime) -> bool:
     if state.gone:
         return False
     return state.next_fetch is None or state.next_fetch <= now
+
+
+def select_sources(
+    settings: Settings,
+    states: dict[str, SourceState],
+    now: datetime,
+    *,
+    only: Sequence[str] | None = None,
+    due_only: bool = False,
+) -> list[Source]:
+    """Enabled, not gone, and (for the scheduler) due; ``only`` restricts to some ids.
+
+    For callers holding every state already (the queue's planner, the command line's count);
+    the cycle itself reads the same selection from the store a page at a time
+    (``Store.due_sources``)."""
+    chosen = []
+    for source in settings.source_list():
+        if not source.enabled or (only and source.id not in only):
+            continue
+        state = states[source.id]
+        if state.gone:
+            continue
+        if due_only and not is_due(state, now):
+            continue
+        chosen.append(source)
+    return chosen
 
 
 def backoff_delay(

@@ -47,6 +47,23 @@ class Store(ConsoleStore, Protocol):
 
     def get_states(self) -> dict[str, SourceState]: ...
 
+    def due_sources(
+        self,
+        after: str | None,
+        limit: int,
+        *,
+        due_at: datetime | None = None,
+        only: Sequence[str] | None = None,
+    ) -> list[tuple[Source, SourceState]]:
+        """One page of the sources a cycle fetches, by id after ``after`` (keyset paging):
+        enabled and configured, not gone, not held in the console, due at ``due_at`` (None:
+        due or not), among ``only`` when given; each with its configuration and its state."""
+
+    def due_counts(
+        self, *, due_at: datetime | None = None, only: Sequence[str] | None = None
+    ) -> tuple[int, int]:
+        """How many sources ``due_sources`` gives in all, and how many of them never parsed."""
+
     def set_state(self, state: SourceState) -> None: ...
 
     # --- posts ---------------------------------------------------------------------------

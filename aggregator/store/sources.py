@@ -10,14 +10,29 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, insert, select, update
+from sqlalchemy import (
+    Row,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy import false as false_
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
 
 from aggregator.models import ErrorKind, ErrorParams, ScrapeRules, Source, SourceState
 from aggregator.store.driver import placeholder, update_by_id_sql
-from aggregator.store.schema import StoredTime, UTCDateTime, sources, stored_time
+from aggregator.store.schema import StoredTime, UTCDateTime, source_holds, sources, stored_time
 
 STATE_FIELDS = (
     "url",
@@ -227,6 +242,47 @@ def get_sources(conn: Connection) -> dict[str, Source]:
 
 def get_states(conn: Connection) -> dict[str, SourceState]:
     return {row.id: _state(row) for row in conn.execute(select(sources).order_by(sources.c.id))}
+
+
+def _fetchable(due_at: datetime | None, only: Sequence[str] | None) -> ColumnElement[bool]:
+    """Sources a cycle fetches: enabled and configured, not gone, not held in the console,
+    due at ``due_at`` (None: due or not), and among ``only`` when given."""
+    held = exists().where(source_holds.c.source_id == sources.c.id)
+    wanted = [
+        sources.c.enabled == true(),
+        sources.c.configured == true(),
+        sources.c.gone == false_(),
+        ~held,
+    ]
+    if due_at is not None:
+        wanted.append(or_(sources.c.next_fetch.is_(None), sources.c.next_fetch <= due_at))
+    if only:
+        wanted.append(sources.c.id.in_(sorted(only)))
+    return and_(*wanted)
+
+
+def due_page(
+    conn: Connection,
+    after: str | None,
+    limit: int,
+    due_at: datetime | None,
+    only: Sequence[str] | None,
+) -> list[tuple[Source, SourceState]]:
+    """The next ``limit`` fetchable sources after id ``after``, by id: a keyset page, so a
+    cycle holds one page of sources at a time and rows written meanwhile are never read twice."""
+    query = select(sources).where(_fetchable(due_at, only)).order_by(sources.c.id).limit(limit)
+    if after is not None:
+        query = query.where(sources.c.id > after)
+    return [(_source(row), _state(row)) for row in conn.execute(query)]
+
+
+def due_counts(
+    conn: Connection, due_at: datetime | None, only: Sequence[str] | None
+) -> tuple[int, int]:
+    """How many sources ``due_page`` would give in all, and how many of them never parsed."""
+    never = func.sum(case((sources.c.body_hash.is_(None), 1), else_=0))
+    row = conn.execute(select(func.count(), never).where(_fetchable(due_at, only))).one()
+    return int(row[0]), int(row[1] or 0)
 
 
 # Built once with bound parameters: SQLAlchemy then reuses the compiled statement, where a

@@ -130,6 +130,23 @@ class SqlStore(ConsoleMethods):
         with self._read("reading source states") as conn:
             return _sources.get_states(conn)
 
+    def due_sources(
+        self,
+        after: str | None,
+        limit: int,
+        *,
+        due_at: datetime | None = None,
+        only: Sequence[str] | None = None,
+    ) -> list[tuple[Source, SourceState]]:
+        with self._read("reading the sources to fetch") as conn:
+            return _sources.due_page(conn, after, limit, due_at, only)
+
+    def due_counts(
+        self, *, due_at: datetime | None = None, only: Sequence[str] | None = None
+    ) -> tuple[int, int]:
+        with self._read("counting the sources to fetch") as conn:
+            return _sources.due_counts(conn, due_at, only)
+
     def set_state(self, state: SourceState) -> None:
         with self._write(f"saving the state of source {state.source_id}") as conn:
             _sources.write_state(conn, state)
