@@ -472,22 +472,28 @@ def run_cycle(
 
 
 def due_sources(
-    store: Store, due_at: datetime | None, only: Sequence[str] | None
+    store: Store,
+    due_at: datetime | None,
+    only: Sequence[str] | None,
+    *,
+    page: int | None = None,
 ) -> Iterator[tuple[Source, SourceState]]:
-    """Every source the cycle fetches with its state, read ``SOURCE_PAGE`` at a time by id.
+    """Every source the cycle fetches with its state, read ``page`` (default ``SOURCE_PAGE``)
+    at a time by id.
 
     Keyset pages (``id > last``), not one read of every state: 35,000 sources' states held for
     a whole cycle were most of its memory.  A page's rows are read when the previous page is
     handed out, so a source updated meanwhile is read with its fresh state or not at all
     (every id comes once).
     """
+    size = page or SOURCE_PAGE
     after: str | None = None
     while True:
-        page = store.due_sources(after, SOURCE_PAGE, due_at=due_at, only=only)
-        yield from page
-        if len(page) < SOURCE_PAGE:
+        rows = store.due_sources(after, size, due_at=due_at, only=only)
+        yield from rows
+        if len(rows) < size:
             return
-        after = page[-1][0].id
+        after = rows[-1][0].id
 
 
 def _pool(
