@@ -55,6 +55,7 @@ from aggregator.publish.publisher import PublishReport, publish_all
 from aggregator.publish.websub import announce
 from aggregator.retention import tidy
 from aggregator.store import open_store
+from aggregator.store.due import due_sources, only_in_query
 from aggregator.store.patience import patient
 from aggregator.store.protocol import Store
 
@@ -77,8 +78,6 @@ RUNNERS_SPARE = STATE_BATCH  # runners beyond the documents in flight: those awa
 # Bytes of fetched documents held (waiting for a worker or in one): a fetch starts only below
 # it, so at most this plus the fetches under way (megabyte documents need a bound in bytes).
 HELD_BYTES = 32 * 2**20
-# Sources read from the store at a time (keyset pages): the states a cycle holds at once.
-SOURCE_PAGE = 500
 # Stories a first cycle keeps in memory instead of asking the (empty) store; beyond, it asks.
 WRITTEN_STORIES = 20_000
 
@@ -448,7 +447,7 @@ def run_cycle(
     started = clock()
     store.sync_sources(settings.source_list())
     due_at = started if due_only else None
-    total, unparsed = store.due_counts(due_at=due_at, only=only)
+    total, unparsed = store.due_counts(due_at=due_at, only=only_in_query(only)[0])
     pool = _pool(
         total,
         workers,
@@ -469,31 +468,6 @@ def run_cycle(
         if pool is not None:
             pool.shutdown()
     return CycleReport(started, clock(), tuple(sorted(outcomes, key=lambda o: o.source_id)))
-
-
-def due_sources(
-    store: Store,
-    due_at: datetime | None,
-    only: Sequence[str] | None,
-    *,
-    page: int | None = None,
-) -> Iterator[tuple[Source, SourceState]]:
-    """Every source the cycle fetches with its state, read ``page`` (default ``SOURCE_PAGE``)
-    at a time by id.
-
-    Keyset pages (``id > last``), not one read of every state: 35,000 sources' states held for
-    a whole cycle were most of its memory.  A page's rows are read when the previous page is
-    handed out, so a source updated meanwhile is read with its fresh state or not at all
-    (every id comes once).
-    """
-    size = page or SOURCE_PAGE
-    after: str | None = None
-    while True:
-        rows = store.due_sources(after, size, due_at=due_at, only=only)
-        yield from rows
-        if len(rows) < size:
-            return
-        after = rows[-1][0].id
 
 
 def _pool(

@@ -14,11 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from aggregator import config, cycle
-from aggregator.cycle import due_sources, run_cycle
+from aggregator import config
+from aggregator.cycle import run_cycle
 from aggregator.demo.server import LoopbackFeedServer
 from aggregator.models import FetchStatus, Source
+from aggregator.store import due as due_pages
 from aggregator.store import open_store
+from aggregator.store.due import due_sources
 from aggregator.store.staff import AuditEntry
 from tests.test_cycle_batching import RSS
 from tests.test_store import Backend, backend  # noqa: F401  # the two-backend fixture
@@ -56,6 +58,9 @@ def test_due_pages_give_every_fetchable_source_once_and_no_other(
         assert store.due_counts(due_at=NOW) == (len(due), len(due))  # none ever parsed
         assert store.due_counts() == (len(every), len(every))
         assert _ids(store, 2, None, ["s05", "s04", "s01", "s09"]) == ["s05", "s09"]
+        with pytest.MonkeyPatch.context() as patch:  # a queue bucket's thousands of ids
+            patch.setattr(due_pages, "ONLY_IN_QUERY", 2)
+            assert _ids(store, 2, None, ["s05", "s04", "s01", "s09"]) == ["s05", "s09"]
         pairs = store.due_sources(None, 1, only=["s07"])
         assert [(s.id, s.url, st.url) for s, st in pairs] == [
             ("s07", "https://m7.example/f", "https://m7.example/f")
@@ -72,7 +77,7 @@ def _ids(store: object, size: int, due_at: datetime | None, only: list[str] | No
 def test_a_cycle_over_more_sources_than_a_page_fetches_each_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cycle, "SOURCE_PAGE", 4)
+    monkeypatch.setattr(due_pages, "SOURCE_PAGE", 4)
     count = 11  # two full pages and a partial one
     feeds = tmp_path / "feeds"
     feeds.mkdir()
