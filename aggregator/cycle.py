@@ -2,8 +2,9 @@
 
 ``run_cycle`` is the update of every due source:
 
-    store.get_states -> Fetcher.fetch (async, bounded) -> process_document (process pool)
-    -> store.known_and_aliases -> decide.plan_update (pure) -> store.apply_updates (batched)
+    store.due_sources (keyset pages) -> Fetcher.fetch (async, bounded) -> process_document
+    (process pool) -> store.known_and_aliases -> decide.plan_update (pure)
+    -> store.apply_updates (batched; a source's state is dropped once written)
 
 A failing source is an ``UpdateOutcome`` with its error; nothing a source does can abort the
 cycle.  The clock is a parameter (``clock``) so tests and the demo control time.
