@@ -2,7 +2,7 @@
 
 ``run_cycle`` is the update of every due source:
 
-    store.due_sources (keyset pages) -> Fetcher.fetch (async, bounded) -> process_document
+    store.due_sources (batches) -> Fetcher.fetch (async, bounded) -> process_document
     (process pool) -> store.known_and_aliases -> decide.plan_update (pure)
     -> store.apply_updates (batched; a source's state is dropped once written)
 
@@ -56,7 +56,7 @@ from aggregator.publish.publisher import PublishReport, publish_all
 from aggregator.publish.websub import announce
 from aggregator.retention import tidy
 from aggregator.store import open_store
-from aggregator.store.due import due_sources, only_in_query
+from aggregator.store.due import due_sources
 from aggregator.store.patience import patient
 from aggregator.store.protocol import Store
 
@@ -79,6 +79,8 @@ RUNNERS_SPARE = STATE_BATCH  # runners beyond the documents in flight: those awa
 # Bytes of fetched documents held (waiting for a worker or in one): a fetch starts only below
 # it, so at most this plus the fetches under way (megabyte documents need a bound in bytes).
 HELD_BYTES = 32 * 2**20
+# Longest ``only`` counted in the store (``due_counts``) as a list of ids.
+COUNTED_ONLY = 500
 # Stories a first cycle keeps in memory instead of asking the (empty) store; beyond, it asks.
 WRITTEN_STORIES = 20_000
 
@@ -448,7 +450,11 @@ def run_cycle(
     started = clock()
     store.sync_sources(settings.source_list())
     due_at = started if due_only else None
-    total, unparsed = store.due_counts(due_at=due_at, only=only_in_query(only)[0])
+    wanted = frozenset(only or ())
+    ids = [s.id for s in settings.sources if s.enabled and (not only or s.id in wanted)]
+    # a queue bucket's thousands of ids are not bound in a count: an over-count only sizes runners
+    asked = only if only and len(only) <= COUNTED_ONLY else None
+    total, unparsed = store.due_counts(due_at=due_at, only=asked)
     pool = _pool(
         total,
         workers,
@@ -463,7 +469,7 @@ def run_cycle(
         )
         cycle = _Cycle(settings, store, clock, pool, progress, rng or random.Random(), schedule)
         cycle.store_was_empty = store.count_posts() == 0
-        due = due_sources(store, due_at, only)
+        due = due_sources(store, ids, due_at)
         outcomes = asyncio.run(cycle.run(due, total))
     finally:
         if pool is not None:

@@ -1,9 +1,9 @@
-"""The cycle reads its sources from the store a page at a time, and still fetches every one.
+"""The cycle reads its sources from the store a batch at a time, and still fetches every one.
 
-``Store.due_sources`` is a keyset page of the sources a cycle fetches (enabled, configured,
-not gone, not held in the console, due): on SQLite and PostgreSQL alike it must give each such
-source once and no other, whatever the page size; and a cycle over more sources than a page
-must fetch them all.
+``store.due.due_sources`` walks the configured ids in batches and reads those a cycle fetches
+(enabled, configured, not gone, not held in the console, due): on SQLite and PostgreSQL alike it
+must give each such source once, in the configuration's order, and no other, whatever the batch
+size; and a cycle over more sources than a batch must fetch them all.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def _source(i: int, **changes: object) -> Source:
     )
 
 
-def test_due_pages_give_every_fetchable_source_once_and_no_other(
+def test_due_batches_give_every_fetchable_source_once_in_order(
     backend: Backend,  # noqa: F811
 ) -> None:
     store = open_store(backend.url)
@@ -50,18 +50,16 @@ def test_due_pages_give_every_fetchable_source_once_and_no_other(
         store.hold_source("s04", "disabled", entry)  # held in the console
         store.sync_sources(configured[1:])  # s00 leaves feeds.yaml: kept, never fetched
 
-        every = {f"s{i:02d}" for i in range(2, 12)} - {"s04"}
+        order = [f"s{i:02d}" for i in (7, 3, 11, 0, 1, 2, 4, 5, 6, 8, 9, 10, 12)]
+        every = [i for i in order if i not in ("s00", "s01", "s04", "s12")]
         for size in (1, 3, 500):
-            assert _ids(store, size, None, None) == sorted(every)
-        due = sorted(every - {"s02"})  # s02 is due in an hour, s03 was a minute ago
-        assert _ids(store, 2, NOW, None) == due
+            assert _ids(store, order, size, None) == every  # the order asked for, batch by batch
+        due = [i for i in every if i != "s02"]  # s02 is due in an hour, s03 was a minute ago
+        assert _ids(store, order, 2, NOW) == due
         assert store.due_counts(due_at=NOW) == (len(due), len(due))  # none ever parsed
         assert store.due_counts() == (len(every), len(every))
-        assert _ids(store, 2, None, ["s05", "s04", "s01", "s09"]) == ["s05", "s09"]
-        with pytest.MonkeyPatch.context() as patch:  # a queue bucket's thousands of ids
-            patch.setattr(due_pages, "ONLY_IN_QUERY", 2)
-            assert _ids(store, 2, None, ["s05", "s04", "s01", "s09"]) == ["s05", "s09"]
-        pairs = store.due_sources(None, 1, only=["s07"])
+        assert store.due_counts(only=["s05", "s04", "s01", "s09"]) == (2, 2)
+        pairs = store.due_sources(["s07"])
         assert [(s.id, s.url, st.url) for s, st in pairs] == [
             ("s07", "https://m7.example/f", "https://m7.example/f")
         ]
@@ -69,16 +67,16 @@ def test_due_pages_give_every_fetchable_source_once_and_no_other(
         store.close()
 
 
-def _ids(store: object, size: int, due_at: datetime | None, only: list[str] | None) -> list[str]:
-    pages = due_sources(store, due_at, only, page=size)  # type: ignore[arg-type]
-    return [source.id for source, _ in pages]
+def _ids(store: object, ids: list[str], size: int, due_at: datetime | None) -> list[str]:
+    pairs = due_sources(store, ids, due_at, batch=size)  # type: ignore[arg-type]
+    return [source.id for source, _ in pairs]
 
 
-def test_a_cycle_over_more_sources_than_a_page_fetches_each_once(
+def test_a_cycle_over_more_sources_than_a_batch_fetches_each_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(due_pages, "SOURCE_PAGE", 4)
-    count = 11  # two full pages and a partial one
+    monkeypatch.setattr(due_pages, "BATCH", 4)
+    count = 11  # two full batches and a partial one
     feeds = tmp_path / "feeds"
     feeds.mkdir()
     for i in range(count):

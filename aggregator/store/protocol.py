@@ -48,16 +48,11 @@ class Store(ConsoleStore, Protocol):
     def get_states(self) -> dict[str, SourceState]: ...
 
     def due_sources(
-        self,
-        after: str | None,
-        limit: int,
-        *,
-        due_at: datetime | None = None,
-        only: Sequence[str] | None = None,
+        self, ids: Sequence[str], *, due_at: datetime | None = None
     ) -> list[tuple[Source, SourceState]]:
-        """One page of the sources a cycle fetches, by id after ``after`` (keyset paging):
-        enabled and configured, not gone, not held in the console, due at ``due_at`` (None:
-        due or not), among ``only`` when given; each with its configuration and its state."""
+        """Those of ``ids`` (a batch of a few hundred) that a cycle fetches: enabled and
+        configured, not gone, not held in the console, due at ``due_at`` (None: due or not);
+        each with its configuration and its state, in no particular order."""
 
     def due_counts(
         self, *, due_at: datetime | None = None, only: Sequence[str] | None = None

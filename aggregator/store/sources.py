@@ -264,18 +264,11 @@ def _fetchable(due_at: datetime | None, only: Sequence[str] | None) -> ColumnEle
     return and_(*wanted)
 
 
-def due_page(
-    conn: Connection,
-    after: str | None,
-    limit: int,
-    due_at: datetime | None,
-    only: Sequence[str] | None,
+def due_of(
+    conn: Connection, ids: Sequence[str], due_at: datetime | None
 ) -> list[tuple[Source, SourceState]]:
-    """The next ``limit`` fetchable sources after id ``after``, by id: a keyset page, so a
-    cycle holds one page of sources at a time and rows written meanwhile are never read twice."""
-    query = select(sources).where(_fetchable(due_at, only)).order_by(sources.c.id).limit(limit)
-    if after is not None:
-        query = query.where(sources.c.id > after)
+    """Those of ``ids`` a cycle fetches, each with its configuration and state (any order)."""
+    query = select(sources).where(_fetchable(due_at, None), sources.c.id.in_(list(ids)))
     return [(_source(row), _state(row)) for row in conn.execute(query)]
 
 

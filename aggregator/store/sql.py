@@ -131,15 +131,10 @@ class SqlStore(ConsoleMethods):
             return _sources.get_states(conn)
 
     def due_sources(
-        self,
-        after: str | None,
-        limit: int,
-        *,
-        due_at: datetime | None = None,
-        only: Sequence[str] | None = None,
+        self, ids: Sequence[str], *, due_at: datetime | None = None
     ) -> list[tuple[Source, SourceState]]:
         with self._read("reading the sources to fetch") as conn:
-            return _sources.due_page(conn, after, limit, due_at, only)
+            return _sources.due_of(conn, ids, due_at)
 
     def due_counts(
         self, *, due_at: datetime | None = None, only: Sequence[str] | None = None
