@@ -8,13 +8,19 @@ import itertools
 import json
 from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from aggregator import config
+from aggregator.cycle import run_cycle
 from aggregator.dedupe import StoryKey, link_key, match, plan_merges, title_key
 from aggregator.models import Post, SourceState, SourceUpdate
+from aggregator.store import open_store
 from aggregator.store.sql import SqlStore
+from tests.httpserver import FixtureServer
+from tests.test_faults_merges import _config, _rss
 from tests.test_store import OTHER, SOURCE, T0, Backend, backend, make_post  # noqa: F401
 
 WHEN = "2026-11-02T00:00:00.000000+00:00"
@@ -89,7 +95,10 @@ def _source_update(source: str, posts: tuple[Post, ...] = (), **more: Any) -> So
 @pytest.fixture
 def stories_store(backend: Backend) -> Any:  # noqa: F811
     store = backend.open()
-    sources = [replace(SOURCE, id=s, url=f"https://{s}.example/") for s in ("ma", "mb", "mc", "md")]
+    sources = [
+        replace(SOURCE, id=s, url=f"https://{s}.example/")
+        for s in ("ma", "mb", "mc", "md", "me", "mf")
+    ]
     store.sync_sources([SOURCE, OTHER, *sources])
     yield store
     store.close()
@@ -132,3 +141,61 @@ def test_a_mailed_story_is_never_demoted(stories_store: SqlStore, backend: Backe
     )
     store.apply_update(_source_update("mb", merges=((B, "a"),), joins=(("c", "a"),)))
     assert _also_from(store) == {"c": ["ma", "mb"]}  # "a" joined the story the digest sent
+
+
+# --------------------------------------------------------------------------------------------
+# The cycle, in process: the same grouping whichever members an earlier cycle stored
+
+CHAIN = {  # ka~kb by link, kb~kc~kd by title; ka shares nothing with kc or kd
+    "ka": ("https://study.example.org/report-2026", "Cities and the climate: a new study"),
+    "kb": ("https://www.study.example.org/report-2026/", TITLE),
+    "kc": ("https://kc.example/news/study", TITLE),
+    "kd": ("https://kd.example/study", TITLE),
+}
+
+
+@pytest.mark.parametrize("first", [[], ["ka"], ["kc"], ["ka", "kc"], ["kb", "kd"]])
+def test_the_cycle_makes_one_story_whichever_members_an_earlier_cycle_stored(
+    backend: Backend,  # noqa: F811
+    tmp_path: Path,
+    http_server: FixtureServer,
+    first: list[str],
+) -> None:
+    for name, (link, title) in CHAIN.items():
+        items = [(link, title, "Mon, 16 Nov 2026 09:00:00 +0000"),
+                 (f"https://{name}.example/other", f"Another post from {name} this week",
+                  "Sun, 15 Nov 2026 09:00:00 +0000")]  # fmt: skip
+        http_server.route(f"/{name}.rss", _rss(name, items), headers={"Content-Type": "text/xml"})
+    settings = config.load(_config(tmp_path, http_server, backend.url, CHAIN))
+    store = open_store(settings.storage_url)
+    try:
+        if first:
+            run_cycle(settings, store, only=first, workers=1)
+        run_cycle(settings, store, workers=1)
+        stories = sorted(sorted({p.source_id, *p.also_from}) for p in store.recent_posts(50))
+    finally:
+        store.close()
+    assert stories == [["ka"], ["ka", "kb", "kc", "kd"], ["kb"], ["kc"], ["kd"]]
+
+
+def test_stories_both_mailed_stay_apart_and_a_merge_follows_a_join(
+    stories_store: SqlStore,
+    backend: Backend,  # noqa: F811
+) -> None:
+    store = stories_store
+    store.apply_updates([_source_update("ma", (A,)), _source_update("mc", (C,))])
+    store.apply_update(_source_update("mb", merges=((B, "a"),), joins=(("c", "a"),)))
+    d = _post("d", "md", TITLE, "https://md.example/study")
+    store.apply_update(_source_update("md", merges=((d, "c"),), joins=(("c", "a"),)))
+    assert _also_from(store) == {"a": ["mb", "mc", "md"]}  # "c" was joined: "d" follows it
+    assert store.alias_targets("md", ["d"]) == {"d": "a"}
+
+    e = _post("e", "me", "Two mailed stories, one subject", "https://e.example/x")
+    f = _post("f", "mf", "Two mailed stories, one subject", "https://f.example/x")
+    store.apply_updates([_source_update("me", (e,)), _source_update("mf", (f,))])
+    backend.raw(
+        "INSERT INTO editions (id, name, window_end, created, post_ids, subject) VALUES "
+        f"('e2', 'weekly', '{WHEN}', '{WHEN}', '{json.dumps(['e', 'f'])}', 'Weekly')"
+    )
+    store.apply_update(_source_update("md", joins=(("f", "e"),)))
+    assert store.count_posts() == 3  # a, and the two mailed ones kept apart
