@@ -86,7 +86,7 @@ class Site:
     settings: Settings
     sources: Mapping[str, Source]
     states: Mapping[str, SourceState]
-    posts: Sequence[Post]  # newest first by (published, id)
+    posts: Sequence[Post]  # newest first by (published, id); empty in a streaming publish
     now: datetime
     newest_updated: datetime  # of any post; the clock only when the store is empty
     topics: TopicLabels  # each topic's label in each language
@@ -98,6 +98,7 @@ class Site:
         default_factory=dict
     )
     organisations: dict[str, tuple[str, str]] = field(default_factory=dict)
+    topic_keys: frozenset[str] = frozenset()  # every post's topics, when ``posts`` is not all
 
     @property
     def base(self) -> str:

@@ -45,12 +45,14 @@ from aggregator.store.engine import (
     schema_drift,
     translate_errors,
 )
+from aggregator.store.publishing import PublishMethods
 
 
-class SqlStore(ConsoleMethods):
+class SqlStore(ConsoleMethods, PublishMethods):
     """The one Store implementation.  Build it with ``aggregator.store.open_store(url)``.
 
-    The staff console's methods come from ``ConsoleMethods`` (``store.console``)."""
+    The staff console's methods come from ``ConsoleMethods`` (``store.console``), a streaming
+    publish's reads from ``PublishMethods`` (``store.publishing``)."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
