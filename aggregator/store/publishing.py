@@ -123,9 +123,9 @@ class PublishMethods:
 
     def archive_posts(self, after: ArchiveKey | None, until: ArchiveKey | None) -> Iterator[Post]:
         with self._read("reading an archive page's posts") as conn:
-            query = select(posts).where(_visible(), _after(after), _until(until))
+            query = select(*_FULL).where(_visible(), _after(after), _until(until))
             for rows in _stream(conn, query.order_by(posts.c.first_seen, posts.c.id)):
-                yield from (_posts.row_post(row) for row in rows)
+                yield from map(_full_post, rows)
 
     def sibling_candidates(self, link_keys: Sequence[str], links: Sequence[str]) -> list[Post]:
         with self._read("reading other language versions") as conn:
@@ -141,6 +141,29 @@ _LIGHT = (
     posts.c.published, posts.c.updated, posts.c.first_seen, posts.c.language,
     posts.c.excerpt, posts.c.tags, posts.c.topics,
 )  # fmt: skip
+
+
+_FULL = (
+    posts.c.id, posts.c.source_id, posts.c.guid, posts.c.title, posts.c.link,
+    posts.c.published, posts.c.updated, posts.c.first_seen, posts.c.language,
+    posts.c.excerpt, posts.c.content_html, posts.c.title_derived, posts.c.authors,
+    posts.c.tags, posts.c.topics, posts.c.image, posts.c.content_hash, posts.c.also_from,
+    posts.c.translations,
+)  # fmt: skip
+
+
+def _full_post(row: Sequence[Any]) -> Post:
+    """``posts.row_post`` for a row of ``_FULL``, unpacked by position: an archive stream reads
+    every stored post, and a row's attributes are looked up by name one at a time."""
+    (pid, source_id, guid, title, link, published, updated, first_seen, language, excerpt,
+     content, derived, authors, tags, topics, image, content_hash, also_from, translations,
+     ) = row  # fmt: skip
+    return Post(
+        pid, source_id, guid, title, link, published, updated, first_seen, language, excerpt,
+        content, bool(derived), _posts.parse_authors(authors), _posts.parse_strings(tags),
+        _posts.parse_strings(topics), image, content_hash, _posts.parse_strings(also_from),
+        _posts.parse_links(translations),
+    )  # fmt: skip
 
 
 def _visible() -> ColumnElement[bool]:

@@ -117,7 +117,8 @@ def from_stored(value: Any) -> datetime:
     """A stored datetime (``timestamptz`` or ISO text) as an aware UTC datetime."""
     if isinstance(value, datetime):
         return to_utc(value)
-    return to_utc(datetime.fromisoformat(str(value)))
+    found = datetime.fromisoformat(str(value))
+    return found if found.tzinfo is UTC else to_utc(found)  # SQLite's text is UTC already
 
 
 metadata = MetaData(naming_convention=NAMING)
