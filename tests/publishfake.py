@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 
 from aggregator.i18n import base_language
 from aggregator.models import Post
@@ -50,9 +51,11 @@ class ListPublishReads:
 
     def publish_overview(self) -> Overview:
         pairs = frozenset((t, p.language) for p in self.posts for t in p.topics)
-        newest = max((utc(p.updated) for p in self.posts), default=None)
         languages = frozenset(p.language for p in self.posts)
-        return Overview(len(self.posts), newest, frozenset(t for t, _ in pairs), pairs, languages)
+        return Overview(len(self.posts), frozenset(t for t, _ in pairs), pairs, languages)
+
+    def newest_updated(self) -> datetime | None:
+        return max((utc(p.updated) for p in self.posts), default=None)
 
     def post_stamps(self, selection: Selection, limit: int) -> list[PostStamp]:
         found = [p for p in _newest_first(self.posts) if _selects(selection, p)]

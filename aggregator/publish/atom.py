@@ -234,7 +234,7 @@ def atom_document(
     ``archives.with_next_archive`` adds it to a page written before its successor existed.
     ``remember``: keep the entries for the next documents (see ``entry_bytes``).
     """
-    updated = max((utc(p.updated) for p in posts), default=site.newest_updated)
+    updated = max((utc(p.updated) for p in posts), default=site.empty_updated())
     fg = _feed_generator(site, spec, updated)
     if prev_archive:
         fg.link(href=site.url(prev_archive), rel="prev-archive", type=ATOM_TYPE)

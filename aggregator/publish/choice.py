@@ -36,9 +36,18 @@ def open_site(store: Store, settings: Settings, now: datetime) -> tuple[Site, Ov
     topics = choose_topic_labels(
         settings.topics, settings.topic_labels, _until_told(store, settings, seen)
     )
-    newest = utc(seen.newest_updated) if seen.newest_updated else utc(now)
     sources, states = store.get_sources(), store.get_states()
-    site = Site(settings, sources, states, (), now, newest, topics, topic_keys=seen.topics)
+    site = Site(
+        settings,
+        sources,
+        states,
+        (),
+        now,
+        utc(now),
+        topics,
+        topic_keys=seen.topics,
+        newest_loader=store.newest_updated,
+    )
     return site, seen
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
@@ -99,6 +99,20 @@ class Site:
     )
     organisations: dict[str, tuple[str, str]] = field(default_factory=dict)
     topic_keys: frozenset[str] = frozenset()  # every post's topics, when ``posts`` is not all
+    # reads the newest ``updated`` when a document without posts needs it (a streaming
+    # publish: ``newest_updated`` is then the clock's, used only for an empty store)
+    newest_loader: Callable[[], datetime | None] | None = None
+    loaded: dict[str, datetime] = field(default_factory=dict)
+
+    def empty_updated(self) -> datetime:
+        """The ``updated`` of a document without posts: the newest post's, else the clock's."""
+        if self.newest_loader is None:
+            return self.newest_updated
+        found = self.loaded.get("newest")
+        if found is None:
+            newest = self.newest_loader()
+            found = self.loaded["newest"] = utc(newest) if newest else self.newest_updated
+        return found
 
     @property
     def base(self) -> str:

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection
 
 from aggregator.models import Post
 from aggregator.store import posts as _posts
-from aggregator.store.schema import post_topics, posts
+from aggregator.store.schema import hidden_posts, post_topics, posts, source_holds
 
 __all__ = ["BATCH", "Overview", "PostStamp", "PublishMethods", "PublishStore", "Selection"]
 
@@ -58,10 +58,9 @@ class PostStamp:
 
 @dataclass(frozen=True, slots=True)
 class Overview:
-    """The publishable posts at a glance: how many, the newest ``updated``, their topics."""
+    """The publishable posts at a glance: how many, their topics and languages."""
 
     count: int
-    newest_updated: datetime | None
     topics: frozenset[str]
     topic_languages: frozenset[tuple[str, str]]  # (topic, language) pairs some post has
     languages: frozenset[str]  # every post's language tag
@@ -69,6 +68,9 @@ class Overview:
 
 class PublishStore(Protocol):
     def publish_overview(self) -> Overview: ...
+
+    def newest_updated(self) -> datetime | None:
+        """The newest ``updated`` of any post (a scan: read it only when a document is empty)."""
 
     def post_stamps(self, selection: Selection, limit: int) -> list[PostStamp]:
         """The newest ``limit`` posts of ``selection``, newest first by (published, id)."""
@@ -101,6 +103,10 @@ class PublishMethods:
         with self._read("reading what there is to publish") as conn:
             return overview(conn)
 
+    def newest_updated(self) -> datetime | None:
+        with self._read("reading the newest post's date") as conn:
+            return newest_updated(conn)
+
     def post_stamps(self, selection: Selection, limit: int) -> list[PostStamp]:
         with self._read("choosing the posts of an output") as conn:
             return post_stamps(conn, selection, limit)
@@ -111,7 +117,9 @@ class PublishMethods:
 
     def topic_posts(self) -> Iterator[Post]:
         with self._read("reading posts with topics") as conn:
-            query = _newest_first(select(*_LIGHT).where(_visible(), posts.c.topics != "[]"))
+            # by post_topics rather than the topics column, which a row keeps after its content
+            tagged = posts.c.id.in_(select(post_topics.c.post_id))
+            query = _newest_first(select(*_LIGHT).where(_visible(), tagged))
             for rows in _stream(conn, query):
                 yield from (_light_post(row) for row in rows)
 
@@ -217,9 +225,14 @@ def _selected(selection: Selection) -> ColumnElement[bool]:
 
 
 def overview(conn: Connection) -> Overview:
-    count, newest = conn.execute(
-        select(func.count(), func.max(posts.c.updated)).where(_visible())
-    ).one()
+    count = conn.execute(select(func.count()).select_from(posts)).scalar_one()
+    hidden = select(func.count()).where(
+        or_(
+            posts.c.id.in_(select(hidden_posts.c.post_id)),
+            posts.c.source_id.in_(select(source_holds.c.source_id)),
+        )
+    )
+    count -= conn.execute(hidden).scalar_one()  # the whole count comes from an index
     pairs = conn.execute(
         select(post_topics.c.topic, posts.c.language)
         .join(posts, posts.c.id == post_topics.c.post_id)
@@ -230,9 +243,11 @@ def overview(conn: Connection) -> Overview:
     languages = frozenset(
         str(lang) for (lang,) in conn.execute(select(posts.c.language).where(_visible()).distinct())
     )
-    return Overview(
-        int(count), _stored(newest), topics, frozenset((t, lang) for t, lang in pairs), languages
-    )
+    return Overview(int(count), topics, frozenset((t, lang) for t, lang in pairs), languages)
+
+
+def newest_updated(conn: Connection) -> datetime | None:
+    return _stored(conn.execute(select(func.max(posts.c.updated)).where(_visible())).scalar())
 
 
 def _stored(value: object) -> datetime | None:
