@@ -49,6 +49,9 @@ class ListPublishReads:
     posts: list[Post]
     largest_batch: int = 0
 
+    def location(self) -> str | None:
+        return None  # a list in this process: no helper process can read it
+
     def publish_overview(self) -> Overview:
         pairs = frozenset((t, p.language) for p in self.posts for t in p.topics)
         languages = frozenset(p.language for p in self.posts)

@@ -14,6 +14,7 @@ import pytest
 from lxml import etree
 
 from aggregator.models import Link, Post, SourceState, SourceUpdate
+from aggregator.publish import archives
 from aggregator.publish import memo as memo_module
 from aggregator.publish.pages import MAX_PAGES
 from aggregator.publish.publisher import publish_all
@@ -195,3 +196,43 @@ def test_the_store_is_read_in_bounded_slices(
         elif name.startswith("archive/"):
             waiting = 0
     assert most == PAGE + 1
+
+
+def test_a_helper_process_writes_the_newer_pages_the_same(
+    tmp_path: Path, now: datetime, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A first publish with many pages to write hands half to a second process (spawned by
+    ``sys.executable``): the pages are the ones one process writes."""
+    posts = _posts(63)
+    where = Backend("sqlite", f"sqlite:///{tmp_path / 'store.sqlite3'}", lambda sql: [])
+    settings, store = _opened(where, tmp_path / "two", posts)
+    monkeypatch.setattr(archives, "HELP_FROM", 2)
+    monkeypatch.setattr(archives.os, "cpu_count", lambda: 2)
+    try:
+        report = publish_all(store, settings, now)
+    finally:
+        store.close()
+    alone = make_settings(tmp_path / "one", feed_entries=PAGE)
+    publish_all(FakeStore(posts, alone.source_list()), alone, now)
+    assert _files(settings.output_dir) == _files(alone.output_dir)
+    written = {str(p.relative_to(settings.output_dir)) for p in report.written}
+    assert {f"archive/{n}.atom" for n in range(1, 63 // PAGE + 1)} <= written
+    assert "helper process failed" not in caplog.text  # the helper wrote its half
+
+
+def test_a_failing_helper_leaves_its_pages_to_the_publish(
+    tmp_path: Path, now: datetime, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    posts = _posts(40)
+    where = Backend("sqlite", f"sqlite:///{tmp_path / 'store.sqlite3'}", lambda sql: [])
+    settings, store = _opened(where, tmp_path, posts)
+    monkeypatch.setattr(archives, "HELP_FROM", 2)
+    monkeypatch.setattr(archives.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(store, "location", lambda: "sqlite:////proc/no-such-dir/store.sqlite3")
+    try:
+        report = publish_all(store, settings, now)
+    finally:
+        store.close()
+    assert "helper process failed" in caplog.text
+    assert sorted(set(_reachable(settings.output_dir))) == sorted(entry_id(p.id) for p in posts)
+    assert report.archives == 40 // PAGE

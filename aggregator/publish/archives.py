@@ -26,20 +26,26 @@ cannot be recomputed).  An unchanged publish reads only the keys after the last 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
+from multiprocessing import get_context
 from pathlib import Path
 
 from lxml import etree
 
-from aggregator.models import Post
+from aggregator.config import Settings
+from aggregator.models import Post, Source, SourceState
+from aggregator.present.topics import TopicLabels
 from aggregator.publish.atom import atom_document
 from aggregator.publish.editions import FeedSpec
 from aggregator.publish.memo import Writer
-from aggregator.publish.outputs import remove_with_twin, write_atomic
+from aggregator.publish.outputs import BatchWriter, remove_with_twin, write_atomic
 from aggregator.publish.site import ATOM_TYPE, Site, utc
 from aggregator.store.protocol import Store
 
@@ -47,6 +53,9 @@ ARCHIVE_MARKER = "archive/.page-size"
 ARCHIVE_INDEX = ".archive-index.json"  # where each page ends, so retention cannot shift them
 _ARCHIVE_FILE = re.compile(r"^[0-9]+\.atom$")
 _ATOM_LINK = "{http://www.w3.org/2005/Atom}link"
+log = logging.getLogger("aggregator.publish")
+# Pages to write before a helper process is worth its start (an interpreter: about a second).
+HELP_FROM = 400
 
 ArchiveKey = tuple[datetime, str]  # a post's place in first-seen order: (first_seen, id)
 
@@ -157,11 +166,10 @@ def write_archives(store: Store, site: Site, out: Writer, plan: ArchivePlan) -> 
     count = len(plan.ends)
     linked = 0 if plan.fresh else plan.linked
     missing = [n for n in range(1, count + 1) if not (out.root / archive_path(n)).is_file()]
-    for number, members in _pages(store, plan.ends, missing):
-        following = archive_path(number + 1) if number < count else None
-        out.put(archive_path(number), _archive_page(site, number, members, following))
+    write_pages_on_both_cores(store, site, out, (plan.ends, missing))
+    written = set(missing)
     for number in range(1, count + 1):
-        if number in missing:
+        if number in written:
             continue
         relative = archive_path(number)
         following = archive_path(number + 1) if number < count else None
@@ -171,6 +179,79 @@ def write_archives(store: Store, site: Site, out: Writer, plan: ArchivePlan) -> 
         else:
             out.keep_final(relative)
     _save_archive_index(out.root, size, plan.ends)
+
+
+def write_pages(
+    store: Store, site: Site, out: Writer, pages: tuple[Sequence[ArchiveKey], Sequence[int]]
+) -> None:
+    """Render and write the pages ``numbers`` (of the pages ending at ``ends``), in order."""
+    ends, numbers = pages
+    count = len(ends)
+    for number, members in _pages(store, ends, numbers):
+        following = archive_path(number + 1) if number < count else None
+        out.put(archive_path(number), _archive_page(site, number, members, following))
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What a helper process needs to write archive pages exactly as this one would."""
+
+    url: str
+    site: tuple[Settings, Mapping[str, Source], Mapping[str, SourceState], TopicLabels]
+    now: datetime
+    root: Path
+    ends: Sequence[ArchiveKey]
+    numbers: Sequence[int]
+
+
+def write_pages_on_both_cores(
+    store: Store, site: Site, out: Writer, pages: tuple[Sequence[ArchiveKey], Sequence[int]]
+) -> None:
+    """``write_pages``; with many pages to write (a first publish) and a second core, the newer
+    half is written by a helper process reading the same store, while this one writes the
+    older half.  A helper that fails leaves its pages to this process."""
+    ends, numbers = pages
+    url = store.location() if len(numbers) >= HELP_FROM and (os.cpu_count() or 1) > 1 else None
+    if url is None:
+        write_pages(store, site, out, pages)
+        return
+    half = len(numbers) // 2
+    theirs = numbers[half:]
+    known = (site.settings, dict(site.sources), dict(site.states), site.topics)
+    job = _Job(url, known, site.now, out.root, list(ends), list(theirs))
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+        helped = pool.submit(_help, job)
+        write_pages(store, site, out, (ends, numbers[:half]))
+        try:
+            written, unchanged = helped.result()
+        except Exception as exc:  # whatever went wrong there, the pages are written here
+            log.warning("archive helper process failed (%s); writing its pages here", exc)
+            write_pages(store, site, out, (ends, theirs))
+            return
+    out.written.extend(out.root / name for name in written)
+    out.unchanged.extend(out.root / name for name in unchanged)
+
+
+def _help(job: _Job) -> tuple[list[str], list[str]]:
+    """The helper process: write ``job.numbers``; (written, unchanged) relative paths."""
+    from aggregator.store import open_store
+
+    store = open_store(job.url)
+    try:
+        settings, sources, states, topics = job.site
+        site = Site(
+            settings, sources, states, (), job.now, utc(job.now), topics,
+            newest_loader=store.newest_updated,
+        )  # fmt: skip
+        with BatchWriter() as files:
+            out = Writer(job.root, files)
+            write_pages(store, site, out, (job.ends, job.numbers))
+    finally:
+        store.close()
+    relative = [
+        [str(p.relative_to(job.root)) for p in paths] for paths in (out.written, out.unchanged)
+    ]
+    return relative[0], relative[1]
 
 
 def _runs(numbers: Sequence[int]) -> Iterator[tuple[int, int]]:

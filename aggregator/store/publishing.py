@@ -67,6 +67,9 @@ class Overview:
 
 
 class PublishStore(Protocol):
+    def location(self) -> str | None:
+        """A URL another process can open this store at (a publish's helper); None if none."""
+
     def publish_overview(self) -> Overview: ...
 
     def newest_updated(self) -> datetime | None:

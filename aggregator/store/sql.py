@@ -97,6 +97,13 @@ class SqlStore(ConsoleMethods, PublishMethods):
             finally:
                 connection.close()
 
+    def location(self) -> str | None:
+        """The URL this store was opened at, for another process (None: an in-memory SQLite)."""
+        url = self._engine.url
+        if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+            return None
+        return url.render_as_string(hide_password=False)
+
     def schema_revision(self) -> str | None:
         """The Alembic revision stamped in the database (``SCHEMA_VERSION`` once opened)."""
         return current_revision(self._engine)
