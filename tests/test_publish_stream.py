@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from lxml import etree
 
+from aggregator.files import IN_FLIGHT_PER_WORKER, BatchWriter
 from aggregator.models import Link, Post, SourceState, SourceUpdate
 from aggregator.publish import archives
 from aggregator.publish import memo as memo_module
@@ -236,3 +237,14 @@ def test_a_failing_helper_leaves_its_pages_to_the_publish(
     assert "helper process failed" in caplog.text
     assert sorted(set(_reachable(settings.output_dir))) == sorted(entry_id(p.id) for p in posts)
     assert report.archives == 40 // PAGE
+
+
+def test_a_batch_of_many_files_waits_for_the_disk_and_writes_them_all(tmp_path: Path) -> None:
+    """More files than the writer queues at once: ``put`` waits for the oldest, none is lost."""
+    with BatchWriter(workers=1) as files:
+        for n in range(3 * IN_FLIGHT_PER_WORKER):
+            assert files.put(tmp_path / f"page-{n}.html", f"page {n}".encode())
+            assert len(files._in_flight) <= IN_FLIGHT_PER_WORKER
+    assert sorted(p.read_text() for p in tmp_path.glob("page-*.html")) == sorted(
+        f"page {n}" for n in range(3 * IN_FLIGHT_PER_WORKER)
+    )
