@@ -120,21 +120,24 @@ class PublishMethods:
 
     def topic_posts(self) -> Iterator[Post]:
         with self._read("reading posts with topics") as conn:
-            # by post_topics rather than the topics column, which a row keeps after its content
-            tagged = posts.c.id.in_(select(post_topics.c.post_id))
-            query = _newest_first(select(*_LIGHT).where(_visible(), tagged))
+            # by post_topics rather than the topics column, which a row keeps after its content;
+            # probed post by post down the (published, id) index
+            tagged = (
+                select(post_topics.c.post_id).where(post_topics.c.post_id == posts.c.id).exists()
+            )
+            query = _newest_first(select(*_LIGHT).where(_visible(conn), tagged))
             for rows in _stream(conn, query):
                 yield from (_light_post(row) for row in rows)
 
     def archive_keys(self, after: ArchiveKey | None) -> Iterator[ArchiveKey]:
         with self._read("reading the archive order") as conn:
-            query = select(posts.c.first_seen, posts.c.id).where(_visible(), _after(after))
+            query = select(posts.c.first_seen, posts.c.id).where(_visible(conn), _after(after))
             for rows in _stream(conn, query.order_by(posts.c.first_seen, posts.c.id)):
                 yield from ((row.first_seen, row.id) for row in rows)
 
     def archive_posts(self, after: ArchiveKey | None, until: ArchiveKey | None) -> Iterator[Post]:
         with self._read("reading an archive page's posts") as conn:
-            query = select(*_FULL).where(_visible(), _after(after), _until(until))
+            query = select(*_FULL).where(_visible(conn), _after(after), _until(until))
             for rows in _stream(conn, query.order_by(posts.c.first_seen, posts.c.id)):
                 yield from map(_full_post, rows)
 
@@ -177,7 +180,12 @@ def _full_post(row: Sequence[Any]) -> Post:
     )  # fmt: skip
 
 
-def _visible() -> ColumnElement[bool]:
+def _visible(conn: Connection) -> ColumnElement[bool]:
+    """``posts.visible_posts``, or nothing to check when no post is hidden nor source held (the
+    usual case): the check reads a row's source, which an index-only read does not have."""
+    hides = select(hidden_posts.c.post_id).union_all(select(source_holds.c.source_id)).limit(1)
+    if conn.execute(hides).first() is None:
+        return true()
     return _posts.visible_posts()
 
 
@@ -236,21 +244,33 @@ def overview(conn: Connection) -> Overview:
         )
     )
     count -= conn.execute(hidden).scalar_one()  # the whole count comes from an index
+    # every post's (topic, language) from two indexes, hidden posts included: the pairs only
+    # tell the topic evidence when it may stop (a pair too many reads further, not wrongly)
     pairs = conn.execute(
         select(post_topics.c.topic, posts.c.language)
         .join(posts, posts.c.id == post_topics.c.post_id)
-        .where(_visible())
         .distinct()
     ).all()
-    topics = frozenset(topic for topic, _ in pairs)
+    visible = _visible(conn)
+    topics = frozenset(
+        topic
+        for topic in {t for t, _ in pairs}
+        if conn.execute(
+            select(post_topics.c.post_id)
+            .join(posts, posts.c.id == post_topics.c.post_id)
+            .where(post_topics.c.topic == topic, visible)
+            .limit(1)
+        ).first()
+    )
     languages = frozenset(
-        str(lang) for (lang,) in conn.execute(select(posts.c.language).where(_visible()).distinct())
+        str(lang)
+        for (lang,) in conn.execute(select(posts.c.language).where(_visible(conn)).distinct())
     )
     return Overview(int(count), topics, frozenset((t, lang) for t, lang in pairs), languages)
 
 
 def newest_updated(conn: Connection) -> datetime | None:
-    return _stored(conn.execute(select(func.max(posts.c.updated)).where(_visible())).scalar())
+    return _stored(conn.execute(select(func.max(posts.c.updated)).where(_visible(conn))).scalar())
 
 
 def _stored(value: object) -> datetime | None:
@@ -265,23 +285,36 @@ def _stored(value: object) -> datetime | None:
 def post_stamps(conn: Connection, selection: Selection, limit: int) -> list[PostStamp]:
     if limit <= 0:
         return []
-    query = select(*_STAMP, posts.c.also_from).where(_visible(), _selected(selection))
+    query = select(*_STAMP, posts.c.also_from).where(_visible(conn), _selected(selection))
     return [_stamp(row) for row in conn.execute(_newest_first(query).limit(limit))]
 
 
 def undated_crowds(conn: Connection, keep: int) -> list[PostStamp]:
-    undated = and_(_visible(), posts.c.published == posts.c.first_seen)
-    crowded = (
-        select(posts.c.first_seen)
-        .where(undated)
-        .group_by(posts.c.first_seen)
-        .having(func.count() > keep)
-    )
-    query = select(*_STAMP, posts.c.also_from).where(undated, posts.c.first_seen.in_(crowded))
-    return [_stamp(row) for row in conn.execute(_newest_first(query))]
+    """The moments are found over the (first_seen, published) index alone, hidden posts
+    included (a moment too many is read, then thinned by the caller's count)."""
+    undated = posts.c.published == posts.c.first_seen
+    crowded = [
+        moment
+        for (moment,) in conn.execute(
+            select(posts.c.first_seen)
+            .where(undated)
+            .group_by(posts.c.first_seen)
+            .having(func.count() > keep)
+        )
+    ]
+    found: list[PostStamp] = []
+    visible = _visible(conn)
+    for start in range(0, len(crowded), _posts.CHUNK):
+        chunk = crowded[start : start + _posts.CHUNK]
+        query = select(*_STAMP, posts.c.also_from).where(
+            visible, undated, posts.c.first_seen.in_(chunk)
+        )
+        found.extend(_stamp(row) for row in conn.execute(query))
+    found.sort(key=lambda s: (s.first_seen, s.id), reverse=True)  # newest first: equal dates
+    return found
 
 
-def _stamp(row: Row[Any]) -> PostStamp:
+def _stamp(row: Any) -> PostStamp:
     return PostStamp(row.id, row.source_id, row.first_seen, row.content_hash, row.also_from)
 
 
@@ -313,10 +346,12 @@ def sibling_candidates(
     keys = list(dict.fromkeys(link_keys))
     for start in range(0, len(keys), _posts.CHUNK):
         chunk = keys[start : start + _posts.CHUNK]
-        query = select(posts.c.id).where(_visible(), posts.c.link_key.in_(chunk))
+        query = select(posts.c.id).where(_visible(conn), posts.c.link_key.in_(chunk))
         ids.update(dict.fromkeys(str(pid) for (pid,) in conn.execute(query)))
     wanted = set(links)
-    query = select(posts.c.id, posts.c.translations).where(_visible(), posts.c.translations != "[]")
+    query = select(posts.c.id, posts.c.translations).where(
+        _visible(conn), posts.c.translations != "[]"
+    )
     for rows in _stream(conn, query):
         for row in rows:
             if any(t.get("href") in wanted for t in json.loads(row.translations)):
