@@ -28,13 +28,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pickle
 import re
+import subprocess
+import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
-from multiprocessing import get_context
 from pathlib import Path
 
 from lxml import etree
@@ -45,7 +46,7 @@ from aggregator.present.topics import TopicLabels
 from aggregator.publish.atom import atom_document
 from aggregator.publish.editions import FeedSpec
 from aggregator.publish.memo import Writer
-from aggregator.publish.outputs import BatchWriter, remove_with_twin, write_atomic
+from aggregator.publish.outputs import remove_with_twin, write_atomic
 from aggregator.publish.site import ATOM_TYPE, Site, utc
 from aggregator.store.protocol import Store
 
@@ -193,7 +194,7 @@ def write_pages(
 
 
 @dataclass(frozen=True)
-class _Job:
+class HelperJob:
     """What a helper process needs to write archive pages exactly as this one would."""
 
     url: str
@@ -208,8 +209,9 @@ def write_pages_on_both_cores(
     store: Store, site: Site, out: Writer, pages: tuple[Sequence[ArchiveKey], Sequence[int]]
 ) -> None:
     """``write_pages``; with many pages to write (a first publish) and a second core, the newer
-    half is written by a helper process reading the same store, while this one writes the
-    older half.  A helper that fails leaves its pages to this process."""
+    half is written by a helper process (``archive_helper``, a fresh interpreter) reading the
+    same store, while this one writes the older half.  A helper that fails leaves its pages to
+    this process."""
     ends, numbers = pages
     url = store.location() if len(numbers) >= HELP_FROM and (os.cpu_count() or 1) > 1 else None
     if url is None:
@@ -218,40 +220,33 @@ def write_pages_on_both_cores(
     half = len(numbers) // 2
     theirs = numbers[half:]
     known = (site.settings, dict(site.sources), dict(site.states), site.topics)
-    job = _Job(url, known, site.now, out.root, list(ends), list(theirs))
-    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
-        helped = pool.submit(_help, job)
+    job = HelperJob(url, known, site.now, out.root, list(ends), list(theirs))
+    helper = subprocess.Popen(
+        [sys.executable, "-m", "aggregator.publish.archive_helper"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+    )
+    try:
+        assert helper.stdin is not None
+        helper.stdin.write(pickle.dumps(job))  # our own child, reading our own records
+        helper.stdin.close()
         write_pages(store, site, out, (ends, numbers[:half]))
-        try:
-            written, unchanged = helped.result()
-        except Exception as exc:  # whatever went wrong there, the pages are written here
-            log.warning("archive helper process failed (%s); writing its pages here", exc)
-            write_pages(store, site, out, (ends, theirs))
-            return
+    finally:
+        assert helper.stdout is not None
+        with helper.stdout:
+            answer = helper.stdout.read()
+        helper.wait()
+    try:
+        if helper.returncode != 0:
+            raise ValueError(f"exit status {helper.returncode}")
+        written, unchanged = json.loads(answer)
+    except ValueError as exc:  # the pages are written here
+        log.warning("archive helper process failed (%s); writing its pages here", exc)
+        write_pages(store, site, out, (ends, theirs))
+        return
     out.written.extend(out.root / name for name in written)
     out.unchanged.extend(out.root / name for name in unchanged)
-
-
-def _help(job: _Job) -> tuple[list[str], list[str]]:
-    """The helper process: write ``job.numbers``; (written, unchanged) relative paths."""
-    from aggregator.store import open_store
-
-    store = open_store(job.url)
-    try:
-        settings, sources, states, topics = job.site
-        site = Site(
-            settings, sources, states, (), job.now, utc(job.now), topics,
-            newest_loader=store.newest_updated,
-        )  # fmt: skip
-        with BatchWriter() as files:
-            out = Writer(job.root, files)
-            write_pages(store, site, out, (job.ends, job.numbers))
-    finally:
-        store.close()
-    relative = [
-        [str(p.relative_to(job.root)) for p in paths] for paths in (out.written, out.unchanged)
-    ]
-    return relative[0], relative[1]
 
 
 def _runs(numbers: Sequence[int]) -> Iterator[tuple[int, int]]:
