@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from aggregator.publish.pages import MAX_PAGES
 from aggregator.publish.publisher import publish_all
 from aggregator.publish.site import entry_id
 from aggregator.store import SqlStore
+from aggregator.store.staff import AuditEntry
 from tests.test_publish import BASE_URL, FakeStore, make_post, make_settings, snapshot
 from tests.test_store import Backend, backend  # noqa: F401 - the fixture, per backend
 
@@ -248,3 +249,36 @@ def test_a_batch_of_many_files_waits_for_the_disk_and_writes_them_all(tmp_path: 
     assert sorted(p.read_text() for p in tmp_path.glob("page-*.html")) == sorted(
         f"page {n}" for n in range(3 * IN_FLIGHT_PER_WORKER)
     )
+
+
+def test_hidden_posts_held_sources_and_undated_backlogs_as_the_reference(
+    backend: Backend,  # noqa: F811
+    tmp_path: Path,
+    now: datetime,
+) -> None:
+    """Takedowns and a held member leave every output, and a member's undated backlog is held
+    back from the shared editions, exactly as the choice over every visible post does."""
+    dated = _posts(40)
+    moment = dated[-1].first_seen + timedelta(days=1)
+    backlog = [
+        make_post(100 + n, source_id="uclg", language="en", content_hash=f"b{n}") for n in range(9)
+    ]
+    backlog = [replace(p, published=moment, updated=moment, first_seen=moment) for p in backlog]
+    posts = dated + backlog
+    site = {"undated_per_fetch": 3}
+    settings, store = _opened(backend, tmp_path / "sql", posts, **site)
+    entry = AuditEntry(now, "mo@example.org", "post.hide", "post:post-0030", "test")
+    try:
+        assert store.hide_post("post-0030", entry)
+        store.hold_source("platforma", "disabled", replace(entry, action="source.disable"))
+        report = publish_all(store, settings, now)
+    finally:
+        store.close()
+    shown = [p for p in posts if p.id != "post-0030" and p.source_id != "platforma"]
+    assert report.posts == len(shown)
+    reference = make_settings(tmp_path / "ref", feed_entries=PAGE, **site)
+    publish_all(FakeStore(shown, reference.source_list()), reference, now)
+    assert _files(settings.output_dir) == _files(reference.output_dir)
+    combined = (settings.output_dir / "feed.atom").read_text()
+    assert combined.count("Post 10") == 3  # three of the nine undated posts on top
+    assert "Post 30:" not in combined + (settings.output_dir / "index.html").read_text()
