@@ -72,9 +72,13 @@ class ListPublishReads:
     def topic_posts(self) -> Iterator[Post]:
         return self._batched([p for p in _newest_first(self.posts) if p.topics])
 
-    def archive_keys(self, after: tuple[object, str] | None) -> Iterator[tuple[object, str]]:
+    def archive_cuts(
+        self, after: tuple[object, str] | None, size: int
+    ) -> tuple[list[tuple[object, str]], list[tuple[object, str]]]:
         keys = [(utc(p.first_seen), p.id) for p in _archive_order(self.posts)]
-        return iter([k for k in keys if after is None or k > after])  # type: ignore[operator]
+        keys = [k for k in keys if after is None or k > after]  # type: ignore[operator]
+        full = len(keys) // size * size
+        return keys[size - 1 : full : size], keys[full:]
 
     def archive_posts(
         self, after: tuple[object, str] | None, until: tuple[object, str] | None

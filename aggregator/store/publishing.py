@@ -9,8 +9,8 @@ posts outputs may show (``posts.visible_posts``), in the order the outputs use: 
 
 ``PostStamp`` is what an output's fingerprint needs of a post without its text (id, content
 hash, first seen, other publishers): choosing and fingerprinting an output reads stamps, and
-only an output whose fingerprint changed reads its posts whole.  The iterators (``archive_keys``,
-``archive_posts``, ``topic_posts``) hold one connection while they are consumed and materialise
+only an output whose fingerprint changed reads its posts whole.  The iterators (``archive_posts``,
+``topic_posts``) hold one connection while they are consumed and materialise
 ``BATCH`` rows at a time at most.
 """
 
@@ -85,8 +85,11 @@ class PublishStore(Protocol):
     def topic_posts(self) -> Iterator[Post]:
         """Posts with a topic, newest first, without their content (``content_html`` empty)."""
 
-    def archive_keys(self, after: ArchiveKey | None) -> Iterator[ArchiveKey]:
-        """(first_seen, id) of every post after ``after`` (None: all), in that order."""
+    def archive_cuts(
+        self, after: ArchiveKey | None, size: int
+    ) -> tuple[list[ArchiveKey], list[ArchiveKey]]:
+        """Of the posts after ``after`` (None: all) in (first_seen, id) order: the keys that end
+        each run of ``size`` of them, and the keys of the fewer than ``size`` left over."""
 
     def archive_posts(self, after: ArchiveKey | None, until: ArchiveKey | None) -> Iterator[Post]:
         """Posts with ``after < (first_seen, id) <= until`` (None: unbounded), in that order."""
@@ -129,11 +132,11 @@ class PublishMethods:
             for rows in _stream(conn, query):
                 yield from (_light_post(row) for row in rows)
 
-    def archive_keys(self, after: ArchiveKey | None) -> Iterator[ArchiveKey]:
+    def archive_cuts(
+        self, after: ArchiveKey | None, size: int
+    ) -> tuple[list[ArchiveKey], list[ArchiveKey]]:
         with self._read("reading the archive order") as conn:
-            query = select(posts.c.first_seen, posts.c.id).where(_visible(conn), _after(after))
-            for rows in _stream(conn, query.order_by(posts.c.first_seen, posts.c.id)):
-                yield from ((row.first_seen, row.id) for row in rows)
+            return archive_cuts(conn, after, size)
 
     def archive_posts(self, after: ArchiveKey | None, until: ArchiveKey | None) -> Iterator[Post]:
         with self._read("reading an archive page's posts") as conn:
@@ -280,6 +283,28 @@ def _stored(value: object) -> datetime | None:
     from aggregator.store.schema import from_stored
 
     return from_stored(value)
+
+
+def archive_cuts(
+    conn: Connection, after: ArchiveKey | None, size: int
+) -> tuple[list[ArchiveKey], list[ArchiveKey]]:
+    """Numbered in SQL over the (first_seen, published, id) index: only the page ends and the
+    tail reach Python, not every post's key."""
+    where = (_visible(conn), _after(after))
+    total = conn.execute(select(func.count()).select_from(posts).where(*where)).scalar_one()
+    full = total // size * size
+    number = func.row_number().over(order_by=(posts.c.first_seen, posts.c.id)).label("n")
+    numbered = select(posts.c.first_seen, posts.c.id, number).where(*where).subquery()
+    query = (
+        select(numbered.c.first_seen, numbered.c.id, numbered.c.n)
+        .where(or_(numbered.c.n % size == 0, numbered.c.n > full))
+        .order_by(numbered.c.n)
+    )
+    ends: list[ArchiveKey] = []
+    tail: list[ArchiveKey] = []
+    for first_seen, pid, n in conn.execute(query):
+        (tail if n > full else ends).append((_stored(first_seen) or first_seen, pid))
+    return ends, tail
 
 
 def post_stamps(conn: Connection, selection: Selection, limit: int) -> list[PostStamp]:

@@ -187,7 +187,7 @@ posts = Table(
     Column("title_key", Text, nullable=False, server_default=""),
     Index(None, "published", "id"),
     # a streaming publish reads through these without the rows (0009)
-    Index(None, "first_seen", "published"),
+    Index(None, "first_seen", "published", "id"),
     Index(None, "source_id", "published", "id"),
     Index(None, "id", "language"),
     Index(

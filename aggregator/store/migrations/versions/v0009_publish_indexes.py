@@ -7,7 +7,8 @@ joined every tagged post to its row, and the posts stating translations were fou
 every row.  Each of these becomes an index-only read:
 
 * ``(source_id, published, id)`` replaces ``(source_id)``: a member's newest posts in order;
-* ``(first_seen, published)`` replaces ``(first_seen)``: moments crowded with undated posts;
+* ``(first_seen, published, id)`` replaces ``(first_seen)``: moments crowded with undated
+  posts, and the archives' order numbered without the rows;
 * ``(id, language)``: the language of a tagged post without its row;
 * ``(id, translations)`` over the posts that state translations only (few: multilingual
   members' feeds).
@@ -34,7 +35,9 @@ def upgrade() -> None:
     op.drop_index("ix_posts_source_id", table_name="posts")
     op.create_index("ix_posts_source_id_published_id", "posts", ["source_id", "published", "id"])
     op.drop_index("ix_posts_first_seen", table_name="posts")
-    op.create_index("ix_posts_first_seen_published", "posts", ["first_seen", "published"])
+    op.create_index(
+        "ix_posts_first_seen_published_id", "posts", ["first_seen", "published", "id"]
+    )
     op.create_index("ix_posts_id_language", "posts", ["id", "language"])
     op.create_index(
         "ix_posts_translated",
@@ -48,7 +51,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_posts_translated", table_name="posts")
     op.drop_index("ix_posts_id_language", table_name="posts")
-    op.drop_index("ix_posts_first_seen_published", table_name="posts")
+    op.drop_index("ix_posts_first_seen_published_id", table_name="posts")
     op.create_index("ix_posts_first_seen", "posts", ["first_seen"])
     op.drop_index("ix_posts_source_id_published_id", table_name="posts")
     op.create_index("ix_posts_source_id", "posts", ["source_id"])
