@@ -19,10 +19,10 @@ from aggregator.publish import archives
 from aggregator.publish import memo as memo_module
 from aggregator.publish.pages import MAX_PAGES
 from aggregator.publish.publisher import publish_all
-from aggregator.publish.site import entry_id, load_site
+from aggregator.publish.site import entry_id
 from aggregator.store import SqlStore
 from aggregator.store.staff import AuditEntry
-from tests.test_publish import BASE_URL, FakeStore, build, make_post, make_settings, snapshot
+from tests.test_publish import BASE_URL, FakeStore, make_post, make_settings, snapshot
 from tests.test_store import Backend, backend  # noqa: F401 - the fixture, per backend
 
 A = "{http://www.w3.org/2005/Atom}"
@@ -282,21 +282,3 @@ def test_hidden_posts_held_sources_and_undated_backlogs_as_the_reference(
     combined = (settings.output_dir / "feed.atom").read_text()
     assert combined.count("Post 10") == 3  # three of the nine undated posts on top
     assert "Post 30:" not in combined + (settings.output_dir / "index.html").read_text()
-
-
-@pytest.mark.parametrize("title", ["Network news", 'Réseau & <voisins> "ñ" 2026'])
-def test_archive_frames_filled_in_are_feedgens_pages(
-    tmp_path: Path, now: datetime, title: str
-) -> None:
-    """A page made from its frame is byte for byte the page feedgen writes whole: first,
-    middle, last and empty pages, any site title."""
-    posts = _posts(12)
-    settings, store = build(tmp_path, posts, title=title)
-    site = load_site(store, settings, now)
-    oldest_first = list(reversed(site.posts))
-    cases = [(1, oldest_first[:4], "archive/2.atom"), (2, oldest_first[4:8], "archive/3.atom")]
-    cases += [(3, oldest_first[8:], None), (7, [], None)]
-    for number, members, following in cases:
-        framed = archives._archive_page(site, number, members, following)
-        assert framed == archives.feedgen_archive_page(site, number, members, following)
-    assert all(frame is not None for frame in site.archive_frames.values())

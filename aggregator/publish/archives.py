@@ -34,7 +34,7 @@ import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from itertools import groupby
 from pathlib import Path
 
@@ -43,7 +43,7 @@ from lxml import etree
 from aggregator.config import Settings
 from aggregator.models import Post, Source, SourceState
 from aggregator.present.topics import TopicLabels
-from aggregator.publish.atom import atom_document, entry_bytes
+from aggregator.publish.atom import atom_document
 from aggregator.publish.editions import FeedSpec
 from aggregator.publish.memo import Writer
 from aggregator.publish.outputs import remove_with_twin, write_atomic
@@ -287,59 +287,6 @@ def _linked_forward(
 
 
 def _archive_page(site: Site, number: int, members: Sequence[Post], following: str | None) -> bytes:
-    """An archive page: its frame filled in (see ``_frame``), its entries spliced in."""
-    frame = _frame(site, number > 1, following is not None)
-    if frame is None:
-        return feedgen_archive_page(site, number, members, following)
-    head, foot = frame
-    updated = max((utc(p.updated) for p in members), default=None) or site.empty_updated()
-    for mark, value in (
-        (_MARKS[0], str(number)),
-        (_MARKS[1], str(number - 1)),
-        (_MARKS[2], str(number + 1)),
-        (_MARKED_WHEN.isoformat(), updated.isoformat()),
-    ):
-        head = head.replace(mark.encode(), value.encode())
-    entries = (entry_bytes(site, p, remember=False) for p in reversed(members))
-    return b"".join([head, *entries, foot])
-
-
-# An archive page's frame (all but its entries) differs from the next page's only in its
-# number, its neighbours' numbers and its date, and feedgen costs about a millisecond a
-# frame (seconds over a first publish's thousands of pages).  So feedgen writes the frame once
-# per publish with marks in those places, and each page fills them in.  A mark feedgen wrote
-# other than expected (counted) makes every page feedgen's again.
-_MARKS = ("lgq7zmark0", "lgq7zmark1", "lgq7zmark2")
-_MARKED_WHEN = datetime(1901, 2, 3, 4, 5, 6, tzinfo=UTC)
-
-
-def _frame(site: Site, has_prev: bool, has_next: bool) -> tuple[bytes, bytes] | None:
-    key = (has_prev, has_next)
-    if key not in site.archive_frames:
-        path = f"archive/{_MARKS[0]}.atom"
-        document = atom_document(
-            site,
-            FeedSpec(path, f"{site.settings.site.title} (archive {_MARKS[0]})"),
-            [],
-            archive=True,
-            prev_archive=f"archive/{_MARKS[1]}.atom" if has_prev else None,
-            current="feed.atom",
-            next_archive=f"archive/{_MARKS[2]}.atom" if has_next else None,
-            updated=_MARKED_WHEN,
-        )
-        text = document.decode("utf-8")
-        expected = (3, int(has_prev), int(has_next), 1)
-        marks = (*_MARKS, _MARKED_WHEN.isoformat())
-        fits = tuple(text.count(mark) for mark in marks) == expected
-        cut = document.rindex(b"</feed>")
-        site.archive_frames[key] = (document[:cut], document[cut:]) if fits else None
-    return site.archive_frames[key]
-
-
-def feedgen_archive_page(
-    site: Site, number: int, members: Sequence[Post], following: str | None
-) -> bytes:
-    """An archive page written by feedgen whole: what ``_archive_page`` must agree with."""
     spec = FeedSpec(archive_path(number), f"{site.settings.site.title} (archive {number})")
     return atom_document(
         site,

@@ -226,18 +226,15 @@ def atom_document(
     current: str | None = None,
     next_archive: str | None = None,
     remember: bool = True,
-    updated: datetime | None = None,
 ) -> bytes:
     """Serialize one Atom document; ``posts`` are written in the given order.
 
     The feed's ``updated`` is its newest entry's, never the clock, so an unchanged edition
     keeps its bytes.  ``next_archive`` comes last among the links, where
     ``archives.with_next_archive`` adds it to a page written before its successor existed.
-    ``remember``: keep the entries for the next documents (see ``entry_bytes``); ``updated``:
-    the feed's date when the caller knows it (an archive page's frame).
+    ``remember``: keep the entries for the next documents (see ``entry_bytes``).
     """
-    if updated is None:
-        updated = max((utc(p.updated) for p in posts), default=site.empty_updated())
+    updated = max((utc(p.updated) for p in posts), default=None) or site.empty_updated()
     fg = _feed_generator(site, spec, updated)
     if prev_archive:
         fg.link(href=site.url(prev_archive), rel="prev-archive", type=ATOM_TYPE)

@@ -103,10 +103,6 @@ class Site:
     # publish: ``newest_updated`` is then the clock's, used only for an empty store)
     newest_loader: Callable[[], datetime | None] | None = None
     loaded: dict[str, datetime] = field(default_factory=dict)
-    # (has prev-archive, has next-archive) -> an archive page's frame (``archives._frame``)
-    archive_frames: dict[tuple[bool, bool], tuple[bytes, bytes] | None] = field(
-        default_factory=dict
-    )
 
     def empty_updated(self) -> datetime:
         """The ``updated`` of a document without posts: the newest post's, else the clock's."""
