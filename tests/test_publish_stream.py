@@ -15,7 +15,7 @@ from lxml import etree
 
 from aggregator.files import IN_FLIGHT_PER_WORKER, BatchWriter
 from aggregator.models import Link, Post, SourceState, SourceUpdate
-from aggregator.publish import archives
+from aggregator.publish import archives, atom_fast
 from aggregator.publish import memo as memo_module
 from aggregator.publish.pages import MAX_PAGES
 from aggregator.publish.publisher import publish_all
@@ -200,11 +200,18 @@ def test_the_store_is_read_in_bounded_slices(
     assert most == PAGE + 1
 
 
+@pytest.mark.parametrize("fast", [True, False])
 def test_a_helper_process_writes_the_newer_pages_the_same(
-    tmp_path: Path, now: datetime, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    now: datetime,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    fast: bool,
 ) -> None:
     """A first publish with many pages to write hands half to a second process (spawned by
-    ``sys.executable``): the pages are the ones one process writes."""
+    ``sys.executable``): the pages are the ones one process writes, with either entry writer
+    (the switch is the parent's, whatever the helper's environment says)."""
+    monkeypatch.setattr(atom_fast, "ENABLED", fast)
     posts = _posts(63)
     where = Backend("sqlite", f"sqlite:///{tmp_path / 'store.sqlite3'}", lambda sql: [])
     settings, store = _opened(where, tmp_path / "two", posts)

@@ -13,6 +13,7 @@ import json
 import pickle
 import sys
 
+from aggregator.publish import atom_fast
 from aggregator.publish.archives import HelperJob, write_pages
 from aggregator.publish.memo import Writer
 from aggregator.publish.outputs import BatchWriter
@@ -22,6 +23,7 @@ from aggregator.store import open_store
 
 def help_with(job: HelperJob) -> tuple[list[str], list[str]]:
     """Write ``job.numbers`` as the parent would; (written, unchanged) relative paths."""
+    atom_fast.ENABLED = job.fast_atom
     store = open_store(job.url)
     try:
         settings, sources, states, topics = job.site

@@ -43,6 +43,7 @@ from lxml import etree
 from aggregator.config import Settings
 from aggregator.models import Post, Source, SourceState
 from aggregator.present.topics import TopicLabels
+from aggregator.publish import atom_fast
 from aggregator.publish.atom import atom_document
 from aggregator.publish.editions import FeedSpec
 from aggregator.publish.memo import Writer
@@ -198,6 +199,7 @@ class HelperJob:
     root: Path
     ends: Sequence[ArchiveKey]
     numbers: Sequence[int]
+    fast_atom: bool = True  # ``atom_fast.ENABLED`` in the parent: the same entry writer
 
 
 def write_pages_on_both_cores(
@@ -215,7 +217,7 @@ def write_pages_on_both_cores(
     half = len(numbers) // 2
     theirs = numbers[half:]
     known = (site.settings, dict(site.sources), dict(site.states), site.topics)
-    job = HelperJob(url, known, site.now, out.root, list(ends), list(theirs))
+    job = HelperJob(url, known, site.now, out.root, list(ends), list(theirs), atom_fast.ENABLED)
     helper = subprocess.Popen(
         [sys.executable, "-m", "aggregator.publish.archive_helper"],
         stdin=subprocess.PIPE,
