@@ -150,21 +150,19 @@ def phase_publish(counts: list[int], work: Path) -> dict[str, Any]:
 
     One store grows from one size to the next (older posts added, as the corpus is dated
     backwards from ``NOW``), so the largest size costs one fill; each size publishes into an
-    empty output directory.
+    empty output directory, in a process of its own (its peak is the publish's, not the
+    fill's).
     """
     import shutil
-    from datetime import UTC, datetime
 
     from sample_posts import add_posts, settings_for
 
-    from aggregator.publish.publisher import publish_all
     from aggregator.store import open_store
 
     settings = settings_for(work)
     store = open_store(settings.storage_url)
     store.sync_sources(settings.source_list())
     largest = max(counts)
-    now = datetime(2026, 12, 7, tzinfo=UTC)
     figures: dict[str, Any] = {}
     held = 0
     for posts in sorted(counts):
@@ -172,18 +170,37 @@ def phase_publish(counts: list[int], work: Path) -> dict[str, Any]:
         add_posts(store, range(largest - posts, largest - held))
         held = posts
         shutil.rmtree(settings.output_dir, ignore_errors=True)
-        stem = f"publish_{label(posts)}"
-        figures.update(_publish_twice(stem, store, settings, now, publish_all))
-        figures[f"{stem}_posts"] = store.count_posts()
+        figures.update(run_phase(["publish-store", str(posts)], work))
     store.close()
     return figures
 
 
-def run_phase(args: list[str]) -> dict[str, Any]:
-    """One phase in a fresh interpreter (``run.py --scale-phase …``); its JSON line back."""
-    with tempfile.TemporaryDirectory(prefix="bench-scale-") as work:
+def phase_publish_store(posts: int, work: Path) -> dict[str, Any]:
+    """Publishing from the store ``phase_publish`` filled in ``work``, first and unchanged."""
+    from datetime import UTC, datetime
+
+    from sample_posts import settings_for
+
+    from aggregator.publish.publisher import publish_all
+    from aggregator.store import open_store
+
+    settings = settings_for(work)
+    store = open_store(settings.storage_url)
+    now = datetime(2026, 12, 7, tzinfo=UTC)
+    stem = f"publish_{label(posts)}"
+    figures = _publish_twice(stem, store, settings, now, publish_all)
+    figures[f"{stem}_posts"] = store.count_posts()
+    store.close()
+    return figures
+
+
+def run_phase(args: list[str], work: Path | None = None) -> dict[str, Any]:
+    """One phase in a fresh interpreter (``run.py --scale-phase …``); its JSON line back.
+    Its work directory is a new temporary one unless given."""
+    with tempfile.TemporaryDirectory(prefix="bench-scale-") as scratch:
+        where = str(work or scratch)
         proc = subprocess.run(
-            [sys.executable, str(HERE / "run.py"), "--scale-phase", *args, "--work", work],
+            [sys.executable, str(HERE / "run.py"), "--scale-phase", *args, "--work", where],
             stdout=subprocess.PIPE,
             text=True,
             check=False,
@@ -232,6 +249,8 @@ def scale_phase_main(argv: list[str], work: Path) -> dict[str, Any]:
     """The child side of ``run_phase``."""
     if argv[0] == "publish":
         return phase_publish([int(n) for n in argv[1].split(",")], work)
+    if argv[0] == "publish-store":
+        return phase_publish_store(int(argv[1]), work)
     sources, port, publish = int(argv[1]), int(argv[2]), argv[3] == "1"
     return phase_cycles(port, sources, work, publish)
 
