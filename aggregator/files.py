@@ -30,6 +30,7 @@ import os
 import re
 import tempfile
 import zlib
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -46,6 +47,7 @@ _TEMP_NAME = re.compile(r"^\.tmp-(?:(\d+)-)?.*\.part$")
 GZIP_SUFFIXES = frozenset(
     {".atom", ".rss", ".json", ".opml", ".html", ".css", ".xml", ".txt", ".svg"}
 )
+IN_FLIGHT_PER_WORKER = 8  # queued writes per writer thread before ``put`` waits (see BatchWriter)
 GZIP_LEVEL = 1  # see docs/performance.md ("publish"): 5:1 on our XML, at 4x the speed of level 6
 
 
@@ -167,6 +169,11 @@ class BatchWriter:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="write")
         self._pending: dict[Path, Future[None]] = {}
         self._twins = gzip_twins
+        # Writes queued and not yet done hold their bytes: a caller producing faster than the
+        # disk takes them (a first publish's thousands of archive pages) waits for the oldest
+        # beyond this many, so the batch holds a bounded amount of data.
+        self._in_flight: deque[Future[None]] = deque()
+        self._most_in_flight = workers * IN_FLIGHT_PER_WORKER
 
     def put(self, path: Path, data: bytes) -> bool:
         """Queue ``data`` for ``path`` unless it already holds these bytes; True if queued."""
@@ -176,16 +183,24 @@ class BatchWriter:
         twin = gzip_twin(path) if self._twins else None
         if _same_bytes(path, data):
             if twin is not None:
-                self._pending[path] = self._pool.submit(_refresh_twin, twin, data)
+                self._submit(path, self._pool.submit(_refresh_twin, twin, data))
             return False
-        self._pending[path] = self._pool.submit(_replace_with_twin, path, twin, data)
+        self._submit(path, self._pool.submit(_replace_with_twin, path, twin, data))
         return True
+
+    def _submit(self, path: Path, future: Future[None]) -> None:
+        self._pending[path] = future
+        self._in_flight.append(future)
+        while self._in_flight and (
+            self._in_flight[0].done() or len(self._in_flight) > self._most_in_flight
+        ):
+            self._in_flight.popleft().exception()  # waits; failures are raised by close
 
     def ensure_twin(self, path: Path) -> None:
         """Give a final file that is never rewritten (an archive page) its twin if it has none."""
         twin = gzip_twin(path) if self._twins else None
         if twin is not None and not twin.is_file() and path.is_file():
-            self._pending[twin] = self._pool.submit(_refresh_twin, twin, path.read_bytes())
+            self._submit(twin, self._pool.submit(_refresh_twin, twin, path.read_bytes()))
 
     def close(self) -> None:
         """Wait for every write (re-raising the first failure), then make the renames durable."""
@@ -197,6 +212,7 @@ class BatchWriter:
         for directory in sorted({path.parent for path in self._pending}):
             _fsync_dir(directory)
         self._pending.clear()
+        self._in_flight.clear()
 
     def __enter__(self) -> BatchWriter:
         return self

@@ -349,15 +349,15 @@ def main() -> None:
     )
     parser.add_argument(
         "--scale-publish",
-        type=int,
-        default=100_000,
-        help="Posts of the scale bench's directly filled store to publish from (0: none).",
+        default="100000,700000",
+        help="Posts of the scale bench's directly filled stores to publish from, "
+        "comma-separated (0: none).",
     )
     parser.add_argument(
         "--scale-publish-cycle-store",
         action="store_true",
-        help="Also publish from the largest size's store (700,000 posts at 35,000 sources; "
-        "needs about 8 GB of memory today).",
+        help="Also publish from the largest size's store (700,000 posts at 35,000 sources, "
+        "35,000 member editions).",
     )
     parser.add_argument("--scale-phase", nargs="+", help=argparse.SUPPRESS)
     parser.add_argument(

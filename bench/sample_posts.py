@@ -92,44 +92,66 @@ def fill_store_fast(settings: config.Settings, count: int, chunk: int = 2_000) -
     for the scale bench's 100,000.  Here 600 bodies are made once and shared (titles, links
     and ids stay unique), so filling costs little more than the store's own writes.
     """
+    store = open_store(settings.storage_url)
+    store.sync_sources(settings.source_list())
+    add_posts(store, range(count), chunk)
+    return store
+
+
+def _pool() -> list[tuple[str, str, str, str]]:
     rng = random.Random(20261207)
     pool = []
     for i in range(600):
         lang = ("en", "fr", "es")[i % 3]
         body = _body(rng, lang)
         pool.append((lang, body, excerpt(html_to_text(body)), _sentence(rng, lang)[:80]))
-    store = open_store(settings.storage_url)
-    store.sync_sources(settings.source_list())
-    for start in range(0, count, chunk):
+    return pool
+
+
+def add_posts(store: Store, numbers: range, chunk: int = 2_000) -> None:
+    """Posts ``numbers`` of the fast corpus (post ``i`` is first seen ``7 i`` minutes before
+    ``NOW``), the oldest written first, as a store fills over the years: the rows lie in
+    first-seen order, which is the archives' order.  A store grows by older ranges too."""
+    pool = _pool()
+    for start in reversed(range(numbers.start, numbers.stop, chunk)):
         by_source: dict[str, list[Post]] = {}
-        for i in range(start, min(start + chunk, count)):
-            lang, body, summary, title = pool[i % len(pool)]
-            when = NOW - timedelta(minutes=7 * i)
-            source_id = f"s{i % SOURCES}"
-            post = Post(
-                id=f"{source_id}:{i:08d}",
-                source_id=source_id,
-                guid=None,
-                title=f"{title} {i}",
-                link=f"https://member{i % SOURCES}.example.org/posts/{i}",
-                published=when,
-                updated=when,
-                first_seen=when,
-                language=lang,
-                excerpt=summary,
-                content_html=body,
-                authors=(Author(name=f"Author {i % 17}"),),
-                tags=(WORDS[lang][i % len(WORDS[lang])],),
-                topics=("climate",) if i % 5 == 0 else (),
-                content_hash=hashlib.sha256(f"{title} {i}".encode()).hexdigest(),
-            )
-            by_source.setdefault(source_id, []).append(post)
-        for source_id, batch in by_source.items():
-            state = SourceState(
-                source_id=source_id, url=f"https://{source_id}.example.org/feed", last_success=NOW
-            )
-            store.apply_update(SourceUpdate(source_id, state, tuple(batch)))
-    return store
+        for i in reversed(range(start, min(start + chunk, numbers.stop))):
+            post = _fast_post(pool, i)
+            by_source.setdefault(post.source_id, []).append(post)
+        updates = [
+            SourceUpdate(source_id, _state(source_id), tuple(batch))
+            for source_id, batch in by_source.items()
+        ]
+        store.apply_updates(updates)  # one transaction per chunk: the commits cost the most
+
+
+def _fast_post(pool: list[tuple[str, str, str, str]], i: int) -> Post:
+    lang, body, summary, title = pool[i % len(pool)]
+    when = NOW - timedelta(minutes=7 * i)
+    source_id = f"s{i % SOURCES}"
+    return Post(
+        id=f"{source_id}:{i:08d}",
+        source_id=source_id,
+        guid=None,
+        title=f"{title} {i}",
+        link=f"https://member{i % SOURCES}.example.org/posts/{i}",
+        published=when,
+        updated=when,
+        first_seen=when,
+        language=lang,
+        excerpt=summary,
+        content_html=body,
+        authors=(Author(name=f"Author {i % 17}"),),
+        tags=(WORDS[lang][i % len(WORDS[lang])],),
+        topics=("climate",) if i % 5 == 0 else (),
+        content_hash=hashlib.sha256(f"{title} {i}".encode()).hexdigest(),
+    )
+
+
+def _state(source_id: str) -> SourceState:
+    return SourceState(
+        source_id=source_id, url=f"https://{source_id}.example.org/feed", last_success=NOW
+    )
 
 
 def digest_render_ms(work: Path, count: int, repeat: int = 15) -> float:

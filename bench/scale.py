@@ -12,8 +12,9 @@ one store:
 
 For each: wall seconds, CPU seconds of every process (``memory.tree_cpu_s``) and the peak PSS of
 every process (sampled twice a second: the regimes last from seconds to minutes).  Then
-publishing every output, first and unchanged, from 100,000 stored posts (a store filled
-directly) and from the 35,000-source store (700,000 posts and the steady state's new ones).
+publishing every output, first and unchanged, from 100,000 and 700,000 stored posts (one
+store filled directly, grown from the one size to the other) and, when asked, from the
+35,000-source store (700,000 posts and the steady state's new ones).
 
 Each size runs in a process of its own, so that its peak memory is its own.  The last line is
 one JSON object (``scale_10k_cold_s``, ``scale_35k_steady_peak_mib``, ``publish_700k_s``…).
@@ -144,29 +145,62 @@ def _publish_twice(
     return {**first, **again, f"{stem}_files": len(report.written)}
 
 
-def phase_publish(posts: int, work: Path) -> dict[str, Any]:
-    """Publishing from a store filled directly with ``posts`` posts, first and unchanged."""
-    from datetime import UTC, datetime
+def phase_publish(counts: list[int], work: Path) -> dict[str, Any]:
+    """Publishing from stores of ``counts`` posts, first and unchanged, smallest first.
 
-    from sample_posts import fill_store_fast, settings_for
+    One store grows from one size to the next (older posts added, as the corpus is dated
+    backwards from ``NOW``), so the largest size costs one fill; each size publishes into an
+    empty output directory, in a process of its own (its peak is the publish's, not the
+    fill's).
+    """
+    import shutil
 
-    from aggregator.publish.publisher import publish_all
+    from sample_posts import add_posts, settings_for
+
+    from aggregator.store import open_store
 
     settings = settings_for(work)
-    print(f"… filling a store with {posts} posts", file=sys.stderr, flush=True)
-    store = fill_store_fast(settings, posts)
-    now = datetime(2026, 12, 7, tzinfo=UTC)
-    figures = _publish_twice(f"publish_{label(posts)}", store, settings, now, publish_all)
-    figures[f"publish_{label(posts)}_posts"] = store.count_posts()
+    store = open_store(settings.storage_url)
+    store.sync_sources(settings.source_list())
+    largest = max(counts)
+    figures: dict[str, Any] = {}
+    held = 0
+    for posts in sorted(counts):
+        print(f"… filling the store to {posts} posts", file=sys.stderr, flush=True)
+        add_posts(store, range(largest - posts, largest - held))
+        held = posts
+        shutil.rmtree(settings.output_dir, ignore_errors=True)
+        figures.update(run_phase(["publish-store", str(posts)], work))
     store.close()
     return figures
 
 
-def run_phase(args: list[str]) -> dict[str, Any]:
-    """One phase in a fresh interpreter (``run.py --scale-phase …``); its JSON line back."""
-    with tempfile.TemporaryDirectory(prefix="bench-scale-") as work:
+def phase_publish_store(posts: int, work: Path) -> dict[str, Any]:
+    """Publishing from the store ``phase_publish`` filled in ``work``, first and unchanged."""
+    from datetime import UTC, datetime
+
+    from sample_posts import settings_for
+
+    from aggregator.publish.publisher import publish_all
+    from aggregator.store import open_store
+
+    settings = settings_for(work)
+    store = open_store(settings.storage_url)
+    now = datetime(2026, 12, 7, tzinfo=UTC)
+    stem = f"publish_{label(posts)}"
+    figures = _publish_twice(stem, store, settings, now, publish_all)
+    figures[f"{stem}_posts"] = store.count_posts()
+    store.close()
+    return figures
+
+
+def run_phase(args: list[str], work: Path | None = None) -> dict[str, Any]:
+    """One phase in a fresh interpreter (``run.py --scale-phase …``); its JSON line back.
+    Its work directory is a new temporary one unless given."""
+    with tempfile.TemporaryDirectory(prefix="bench-scale-") as scratch:
+        where = str(work or scratch)
         proc = subprocess.run(
-            [sys.executable, str(HERE / "run.py"), "--scale-phase", *args, "--work", work],
+            [sys.executable, str(HERE / "run.py"), "--scale-phase", *args, "--work", where],
             stdout=subprocess.PIPE,
             text=True,
             check=False,
@@ -177,7 +211,7 @@ def run_phase(args: list[str]) -> dict[str, Any]:
 
 
 def run_scale(
-    sizes: tuple[int, ...], publish_posts: int, publish_cycle_store: bool = False
+    sizes: tuple[int, ...], publish_posts: str, publish_cycle_store: bool = False
 ) -> dict[str, Any]:
     """Every phase of the scale bench against one scale host; the figures in one dict.
 
@@ -197,11 +231,11 @@ def run_scale(
     try:
         if server.stdout is None or server.stdout.readline().strip() != "ready":
             raise SystemExit("the scale bench's feed host did not start")
-        if publish_posts:
-            figures.update(run_phase(["publish", str(publish_posts)]))
+        if publish_posts.strip("0, "):
+            figures.update(run_phase(["publish", publish_posts]))
         for count in sizes:
-            # Off unless asked: publishing loads every stored post (about 11 KB of memory
-            # each, measured at 100,000), so 700,000 would need some 8 GB of this machine.
+            # Off unless asked: the publish of 35,000 members' editions (one per source) is
+            # measured from the directly filled stores above; this one adds minutes.
             publish = publish_cycle_store and count == max(sizes)
             figures.update(run_phase(["cycles", str(count), str(port), str(int(publish))]))
     finally:
@@ -214,7 +248,9 @@ def run_scale(
 def scale_phase_main(argv: list[str], work: Path) -> dict[str, Any]:
     """The child side of ``run_phase``."""
     if argv[0] == "publish":
-        return phase_publish(int(argv[1]), work)
+        return phase_publish([int(n) for n in argv[1].split(",")], work)
+    if argv[0] == "publish-store":
+        return phase_publish_store(int(argv[1]), work)
     sources, port, publish = int(argv[1]), int(argv[2]), argv[3] == "1"
     return phase_cycles(port, sources, work, publish)
 

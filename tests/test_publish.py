@@ -41,6 +41,7 @@ from aggregator.publish.outputs import (
 from aggregator.publish.publisher import publish_all
 from aggregator.publish.site import ENTRY_NAMESPACE, entry_id, load_site
 from tests.httpserver import FixtureServer
+from tests.publishfake import ListPublishReads
 
 DATA = Path(__file__).resolve().parent / "data"
 A = "{http://www.w3.org/2005/Atom}"
@@ -60,7 +61,7 @@ HOSTILE_TITLE = (
 # Fakes and builders (also used by test_pages and test_web)
 
 
-class FakeStore:
+class FakeStore(ListPublishReads):
     """The read side of the Store protocol that publishing uses, over a list of posts."""
 
     def __init__(

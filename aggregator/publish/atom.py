@@ -173,15 +173,19 @@ def reference_entry(site: Site, post: Post) -> bytes:
     return b"  " + etree.tostring(element, encoding="utf-8") + b"\n"
 
 
-def entry_bytes(site: Site, post: Post) -> bytes:
-    """One post's atom:entry, serialized once per publish and spliced into every document."""
+def entry_bytes(site: Site, post: Post, remember: bool = True) -> bytes:
+    """One post's atom:entry, serialized once per publish and spliced into every document.
+
+    Only the shared editions' entries are ``remember``-ed: they are few and each is in several
+    documents, where archive pages and members' editions together hold every stored post."""
     cached = site.entries.get(post.id)
     if cached is None:
         if atom_fast.ENABLED:
             cached = atom_fast.entry_xml(site, post).encode("utf-8")
         else:
             cached = reference_entry(site, post)
-        site.entries[post.id] = cached
+        if remember:
+            site.entries[post.id] = cached
     return cached
 
 
@@ -221,14 +225,16 @@ def atom_document(
     prev_archive: str | None = None,
     current: str | None = None,
     next_archive: str | None = None,
+    remember: bool = True,
 ) -> bytes:
     """Serialize one Atom document; ``posts`` are written in the given order.
 
     The feed's ``updated`` is its newest entry's, never the clock, so an unchanged edition
     keeps its bytes.  ``next_archive`` comes last among the links, where
     ``archives.with_next_archive`` adds it to a page written before its successor existed.
+    ``remember``: keep the entries for the next documents (see ``entry_bytes``).
     """
-    updated = max((utc(p.updated) for p in posts), default=site.newest_updated)
+    updated = max((utc(p.updated) for p in posts), default=None) or site.empty_updated()
     fg = _feed_generator(site, spec, updated)
     if prev_archive:
         fg.link(href=site.url(prev_archive), rel="prev-archive", type=ATOM_TYPE)
@@ -240,7 +246,8 @@ def atom_document(
     fg.lgfeed.archive = archive
     head: bytes = fg.atom_str(pretty=True)
     cut = head.rindex(b"</feed>")
-    return b"".join([head[:cut], *(entry_bytes(site, p) for p in posts), head[cut:]])
+    entries = (entry_bytes(site, p, remember) for p in posts)
+    return b"".join([head[:cut], *entries, head[cut:]])
 
 
 def rss_feed_generator(hub: str | None) -> Any:

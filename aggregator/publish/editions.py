@@ -21,8 +21,10 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from itertools import groupby
 from operator import attrgetter
+from typing import Protocol
 
 from aggregator.models import Post
 from aggregator.publish.outputs import clean_name
@@ -61,7 +63,7 @@ def feed_specs(site: Site) -> list[FeedSpec]:
         if _SAFE_NAME.match(lang):
             path = f"feed-{lang}.atom"
             specs.append(FeedSpec(path, f"{title} ({lang})", lang, f"{lang}/", "language", lang))
-    topics = set(site.settings.topics) | {t for p in site.posts for t in p.topics}
+    topics = set(site.settings.topics) | site.topic_keys | {t for p in site.posts for t in p.topics}
     for key in sorted(t for t in topics if _SAFE_NAME.match(t)):
         label = f"{title}: {site.topic_label(key)}"
         specs.append(FeedSpec(f"topics/{key}.atom", label, kind="topic", key=key))
@@ -83,7 +85,21 @@ def undated_overflow(posts: Sequence[Post], keep: int) -> frozenset[str]:
     Newest first, the undated posts of one moment are neighbours: only a moment that dated more
     than ``keep`` of them is looked at source by source.
     """
-    undated = [p for p in posts if p.published == p.first_seen]
+    return crowd_overflow([p for p in posts if p.published == p.first_seen], keep)
+
+
+class _Undated(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def source_id(self) -> str: ...
+    @property
+    def first_seen(self) -> datetime: ...
+
+
+def crowd_overflow(undated: Sequence[_Undated], keep: int) -> frozenset[str]:
+    """``undated_overflow`` of posts already known to be undated (newest first), as the store's
+    ``undated_crowds`` reads them."""
     held: list[str] = []
     for _, moment in groupby(undated, key=attrgetter("first_seen")):
         crowd = list(moment)

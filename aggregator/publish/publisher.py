@@ -1,10 +1,16 @@
-"""``publish_all``: every output of the site, from the store, in one pass.
+"""``publish_all``: every output of the site, from the store, in one pass that streams.
 
-The wiring of the publish stage: load the ``Site`` once, find the undated backlogs the shared
-editions hold back, cut the archive pages, write each Atom edition, RSS, JSON Feed, OPML, the
-HTML page sets and the stylesheet through one ``Writer`` (atomic, change-only, gzip twins) and
-one ``Memo`` (unchanged inputs are not even rebuilt), then report what changed.  Each format
-lives in its own module; this one decides only what is written where.
+The wiring of the publish stage: open the ``Site`` (without its posts: ``choice.open_site``),
+find the undated backlogs the shared editions hold back, cut the archive pages, write each
+Atom edition, RSS, JSON Feed, OPML, the HTML page sets and the stylesheet through one
+``Writer`` (atomic, change-only, gzip twins) and one ``Memo`` (unchanged inputs are not even
+rebuilt), then report what changed.  Each format lives in its own module; this one decides
+only what is written where.
+
+Memory is bounded by design: no step holds more posts than one output carries.  Each output's
+posts are chosen by the store as stamps (``choice.chosen``); the memo decides from the stamps
+whether the output is fresh, and only a stale one reads its posts whole.  Archive pages are
+written a page at a time (``archives``).
 
 The editions are chosen before the archives are cut: a post waiting for an archive page that
 ``feed.atom`` does not carry gets a page at once, so that each post is in the live feed or in a
@@ -14,7 +20,7 @@ page reachable from it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,18 +31,28 @@ from aggregator.models import Post
 from aggregator.present.imagefetch import stored_images
 from aggregator.present.machine import machine_titles
 from aggregator.present.names import Names
-from aggregator.present.siblings import find_siblings
+from aggregator.present.siblings import Sibling, find_siblings
 from aggregator.publish.archives import archive_path, archive_plan, write_archives
 from aggregator.publish.atom import atom_document
-from aggregator.publish.editions import FeedSpec, edition_posts, feed_specs, undated_overflow
+from aggregator.publish.choice import (
+    chosen,
+    digests,
+    held_back,
+    open_site,
+    posts_of,
+    selection,
+    siblings_of,
+)
+from aggregator.publish.editions import FeedSpec, feed_specs
 from aggregator.publish.jsonfeed import json_feed_document
 from aggregator.publish.memo import Memo, Writer, post_digests, salt
 from aggregator.publish.opml import opml_document
 from aggregator.publish.outputs import BatchWriter, clean_line, remove_with_twin
-from aggregator.publish.pages import Extras, FeedLink, page_sets, render_page_set, set_posts
+from aggregator.publish.pages import MAX_PAGES, Extras, FeedLink, page_sets, render_page_set
 from aggregator.publish.rss import rss_document
-from aggregator.publish.site import ATOM_TYPE, JSON_TYPE, RSS_TYPE, Site, load_site
+from aggregator.publish.site import ATOM_TYPE, JSON_TYPE, RSS_TYPE, Site
 from aggregator.store.protocol import Store
+from aggregator.store.publishing import PostStamp, Selection
 
 _PAGE_FILE = re.compile(r"^page-[0-9]+\.html$")
 
@@ -63,104 +79,134 @@ def publish_all(store: Store, settings: Settings, now: datetime) -> PublishRepor
 
     ``now`` only dates feeds of an empty store; with posts, every date comes from the posts.
     """
-    site = load_site(store, settings, now)
-    held_back = undated_overflow(site.posts, settings.site.undated_per_fetch)
-    specs = feed_specs(site)
-    editions = edition_posts(site.posts, specs, settings.site.feed_entries, held_back)
-    newest = editions["feed.atom"]
+    site, seen = open_site(store, settings, now)
+    held = held_back(store, settings.site.undated_per_fetch)
+    newest = chosen(store, Selection(), settings.site.feed_entries, held)
     with BatchWriter() as files:
         out = Writer(settings.output_dir, files)
         memo = Memo.load(out.root, salt(site))
-        plan = archive_plan(site, out.root, frozenset(p.id for p in newest))
-        write_archives(site, out, plan)
-        newest_archive = archive_path(len(plan.pages)) if plan.pages else None
-        links, changed_feeds = _write_feeds(site, out, memo, (specs, editions), newest_archive)
+        plan = archive_plan(store, site, out.root, frozenset(s.id for s in newest))
+        write_archives(store, site, out, plan)
+        newest_archive = archive_path(len(plan.ends)) if plan.ends else None
+        feeds = _Feeds(store, site, out, memo, held)
+        links = feeds.write(feed_specs(site), newest, newest_archive)
         out.put("sources.opml", opml_document(site))
-        removed = _write_pages(site, out, memo, links, held_back)
+        removed = _write_pages(store, (site, seen.languages), out, memo, links, held)
         _copy_static(out)
     memo.save()
     return PublishReport(
         written=tuple(out.written),
         unchanged=tuple(out.unchanged),
-        posts=len(site.posts),
+        posts=seen.count,
         feed_entries=len(newest),
-        archives=len(plan.pages),
-        changed_feeds=tuple(changed_feeds),
+        archives=len(plan.ends),
+        changed_feeds=tuple(feeds.changed or ()),
         removed=removed,
     )
 
 
-def _write_feeds(
-    site: Site,
-    out: Writer,
-    memo: Memo,
-    chosen_editions: tuple[Sequence[FeedSpec], dict[str, list[Post]]],
-    newest_archive: str | None,
-) -> tuple[list[FeedLink], list[str]]:
-    """Every Atom edition, RSS and JSON Feed: (links to announce, changed URLs)."""
-    specs, editions = chosen_editions
-    title = clean_line(site.settings.site.title)
-    links: list[FeedLink] = []
-    changed: list[str] = []
+@dataclass
+class _Feeds:
+    """Every Atom edition, RSS and JSON Feed, each rebuilt only when its memo is stale."""
 
-    def emit(relative: str, posts: Sequence[Post], build: Callable[[], bytes], *extra: str) -> None:
-        fp = memo.fingerprint(relative, *extra, *post_digests(site, posts))
-        kept = memo.fresh(relative, fp)
-        if kept is not None:
-            out.keep(kept)
-            return
-        if out.put(relative, build()):
-            changed.append(site.url(relative))
-        memo.remember(relative, fp, [relative])
+    store: Store
+    site: Site
+    out: Writer
+    memo: Memo
+    held: frozenset[str]
+    changed: list[str] | None = None
 
-    for spec in specs:
-        chosen = editions[spec.path]
-        prev = newest_archive if spec.path == "feed.atom" else None
-        emit(
-            spec.path,
-            chosen,
-            lambda spec=spec, chosen=chosen, prev=prev: atom_document(  # type: ignore[misc]
-                site, spec, chosen, prev_archive=prev
-            ),
-            prev or "",
-        )
-        links.append(
-            FeedLink(
-                clean_line(spec.title),
-                site.url(spec.path),
-                ATOM_TYPE,
-                spec.language,
-                spec.kind,
-                spec.key,
+    def write(
+        self, specs: Sequence[FeedSpec], newest: list[PostStamp], newest_archive: str | None
+    ) -> list[FeedLink]:
+        """Write them all; the links to announce (the changed URLs are in ``changed``)."""
+        self.changed = []
+        site = self.site
+        limit = site.settings.site.feed_entries
+        title = clean_line(site.settings.site.title)
+        links: list[FeedLink] = []
+        for spec in specs:
+            stamps = newest if spec.path == "feed.atom" else None
+            stamps = stamps or chosen(self.store, selection(spec), limit, self.held)
+            prev = newest_archive if spec.path == "feed.atom" else None
+            shared = spec.kind != "source"  # members' editions share few entries with others
+            self._emit(spec.path, stamps, _atom(site, spec, prev, shared), prev or "")
+            links.append(
+                FeedLink(
+                    clean_line(spec.title),
+                    site.url(spec.path),
+                    ATOM_TYPE,
+                    spec.language,
+                    spec.kind,
+                    spec.key,
+                )
             )
-        )
-    newest = editions["feed.atom"]  # RSS and JSON Feed carry what feed.atom carries
-    emit("feed.rss", newest, lambda: rss_document(site, newest))
-    emit("feed.json", newest, lambda: json_feed_document(site, newest))
-    links.insert(1, FeedLink(f"{title} (RSS)", site.url("feed.rss"), RSS_TYPE))
-    links.insert(2, FeedLink(f"{title} (JSON)", site.url("feed.json"), JSON_TYPE))
-    return links, changed
+        # RSS and JSON Feed carry what feed.atom carries
+        self._emit("feed.rss", newest, lambda posts: rss_document(site, posts))
+        self._emit("feed.json", newest, lambda posts: json_feed_document(site, posts))
+        links.insert(1, FeedLink(f"{title} (RSS)", site.url("feed.rss"), RSS_TYPE))
+        links.insert(2, FeedLink(f"{title} (JSON)", site.url("feed.json"), JSON_TYPE))
+        return links
+
+    def _emit(
+        self,
+        relative: str,
+        stamps: Sequence[PostStamp],
+        build: Callable[[list[Post]], bytes],
+        *extra: str,
+    ) -> None:
+        fp = self.memo.fingerprint(relative, *extra, *digests(self.store, stamps))
+        kept = self.memo.fresh(relative, fp)
+        if kept is not None:
+            self.out.keep(kept)
+            return
+        if self.out.put(relative, build(posts_of(self.store, stamps))):
+            assert self.changed is not None
+            self.changed.append(self.site.url(relative))
+        self.memo.remember(relative, fp, [relative])
+
+
+def _atom(
+    site: Site, spec: FeedSpec, prev: str | None, shared: bool
+) -> Callable[[list[Post]], bytes]:
+    return lambda posts: atom_document(site, spec, posts, prev_archive=prev, remember=shared)
 
 
 def _write_pages(
-    site: Site, out: Writer, memo: Memo, links: Sequence[FeedLink], held_back: frozenset[str]
+    store: Store,
+    site_languages: tuple[Site, frozenset[str]],
+    out: Writer,
+    memo: Memo,
+    links: Sequence[FeedLink],
+    held: frozenset[str],
 ) -> tuple[Path, ...]:
     """Each page set, rebuilt only when its posts or the announced feeds changed; the undated
-    backlogs the shared editions hold back are not listed either."""
+    backlogs the shared editions hold back are not listed either.
+
+    A page set's fingerprint covers what its posts look like (images, language versions), so
+    its posts are read whole: ``MAX_PAGES`` pages of them at most per set."""
+    site, languages = site_languages
     removed: list[Path] = []
-    shown = [p for p in site.posts if p.id not in held_back] if held_back else site.posts
-    extras = page_extras(site, out.root)
+    limit = MAX_PAGES * site.settings.site.page_size
+    sets = {
+        language: posts_of(store, chosen(store, _set_selection(language), limit, held))
+        for language in page_sets(site.settings)
+    }
+    shown = {p.id: p for posts in sets.values() for p in posts}.values()
+    order = site.settings.site.languages
+    extras = page_extras(site, out.root, siblings_of(store, shown, languages, order))
     out.put("static/brand.css", brand_css(site.settings).encode("utf-8"))
-    for language in page_sets(site.settings):
-        chosen = set_posts(shown, site.settings, language)
+    for language, chosen_posts in sets.items():
         key = f"pages:{language or '*'}"
-        looks = _looks(chosen, extras)
-        fp = memo.fingerprint(key, repr(list(links)), looks, *post_digests(site, chosen))
+        looks = _looks(chosen_posts, extras)
+        fp = memo.fingerprint(key, repr(list(links)), looks, *post_digests(site, chosen_posts))
         kept = memo.fresh(key, fp)
         if kept is not None:
             out.keep(kept)
             continue
-        rendered = render_page_set(chosen, site.sources, site.settings, links, language, extras)
+        rendered = render_page_set(
+            chosen_posts, site.sources, site.settings, links, language, extras
+        )
         for relative, data in rendered.items():
             out.put(relative, data)
         removed += _remove_stale_pages(out.root, rendered.keys())
@@ -168,11 +214,20 @@ def _write_pages(
     return tuple(removed)
 
 
-def page_extras(site: Site, root: Path) -> Extras:
-    """Names, language versions, stored images and machine titles: once for every page set."""
+def _set_selection(language: str | None) -> Selection:
+    return Selection("language", language) if language else Selection()
+
+
+def page_extras(
+    site: Site, root: Path, siblings: Mapping[str, tuple[Sibling, ...]] | None = None
+) -> Extras:
+    """Names, language versions, stored images and machine titles: once for every page set.
+    ``siblings``: found by the caller (a streaming publish), else among ``site.posts``."""
+    if siblings is None:
+        siblings = find_siblings(site.posts, site.settings.site.languages)
     return Extras(
         names=Names.of(site.settings, site.sources),
-        siblings=find_siblings(site.posts, site.settings.site.languages),
+        siblings=siblings,
         images=stored_images(root),
         machine=machine_titles(site.settings.site.machine_translation),
         topics=site.topics,

@@ -39,7 +39,7 @@ def rss_document(site: Site, posts: Sequence[Post]) -> bytes:
     fg.description(clean_line(settings.description) or clean_line(settings.title))
     fg.link(href=site.url("feed.rss"), rel="self")
     fg.link(href=site.base, rel="alternate")  # feedgen uses the last link as <link>
-    updated = max((utc(p.updated) for p in posts), default=site.newest_updated)
+    updated = max((utc(p.updated) for p in posts), default=None) or site.empty_updated()
     fg.lastBuildDate(updated)
     fg.pubDate(updated)
     fg.generator(GENERATOR_NAME, version=__version__, uri=GENERATOR_URI)

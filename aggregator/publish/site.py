@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
@@ -86,7 +86,7 @@ class Site:
     settings: Settings
     sources: Mapping[str, Source]
     states: Mapping[str, SourceState]
-    posts: Sequence[Post]  # newest first by (published, id)
+    posts: Sequence[Post]  # newest first by (published, id); empty in a streaming publish
     now: datetime
     newest_updated: datetime  # of any post; the clock only when the store is empty
     topics: TopicLabels  # each topic's label in each language
@@ -98,6 +98,21 @@ class Site:
         default_factory=dict
     )
     organisations: dict[str, tuple[str, str]] = field(default_factory=dict)
+    topic_keys: frozenset[str] = frozenset()  # every post's topics, when ``posts`` is not all
+    # reads the newest ``updated`` when a document without posts needs it (a streaming
+    # publish: ``newest_updated`` is then the clock's, used only for an empty store)
+    newest_loader: Callable[[], datetime | None] | None = None
+    loaded: dict[str, datetime] = field(default_factory=dict)
+
+    def empty_updated(self) -> datetime:
+        """The ``updated`` of a document without posts: the newest post's, else the clock's."""
+        if self.newest_loader is None:
+            return self.newest_updated
+        found = self.loaded.get("newest")
+        if found is None:
+            newest = self.newest_loader()
+            found = self.loaded["newest"] = utc(newest) if newest else self.newest_updated
+        return found
 
     @property
     def base(self) -> str:

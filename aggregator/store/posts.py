@@ -175,30 +175,45 @@ def row_post(row: Row[Any]) -> Post:
         excerpt=row.excerpt,
         content_html=row.content_html,
         title_derived=bool(row.title_derived),
-        authors=tuple(
-            Author(
-                name=a["name"],
-                affiliation=a.get("affiliation"),
-                uri=a.get("uri"),
-                email=a.get("email"),
-            )
-            for a in json.loads(row.authors)
-        ),
-        tags=tuple(json.loads(row.tags)),
-        topics=tuple(json.loads(row.topics)),
+        authors=parse_authors(row.authors),
+        tags=parse_strings(row.tags),
+        topics=parse_strings(row.topics),
         image=row.image,
         content_hash=row.content_hash,
-        also_from=tuple(json.loads(row.also_from)),
-        translations=tuple(
-            Link(
-                href=t["href"],
-                rel=t.get("rel", "alternate"),
-                type=t.get("type"),
-                hreflang=t.get("hreflang"),
-                length=t.get("length"),
-            )
-            for t in json.loads(row.translations)
-        ),
+        also_from=parse_strings(row.also_from),
+        translations=parse_links(row.translations),
+    )
+
+
+# A publish reads hundreds of thousands of posts whose lists repeat (no tags, the same author,
+# the same topics): each distinct JSON text is parsed once.  The records are frozen, so the
+# cached tuples are shared safely.
+@lru_cache(maxsize=4096)
+def parse_strings(text: str) -> tuple[str, ...]:
+    return tuple(json.loads(text)) if text != "[]" else ()
+
+
+@lru_cache(maxsize=4096)
+def parse_authors(text: str) -> tuple[Author, ...]:
+    return tuple(
+        Author(
+            name=a["name"], affiliation=a.get("affiliation"), uri=a.get("uri"), email=a.get("email")
+        )
+        for a in json.loads(text)
+    )
+
+
+@lru_cache(maxsize=1024)
+def parse_links(text: str) -> tuple[Link, ...]:
+    return tuple(
+        Link(
+            href=t["href"],
+            rel=t.get("rel", "alternate"),
+            type=t.get("type"),
+            hreflang=t.get("hreflang"),
+            length=t.get("length"),
+        )
+        for t in json.loads(text)
     )
 
 

@@ -27,12 +27,14 @@ from aggregator.models import (
 )
 from aggregator.search import SearchRequest, SearchResults
 from aggregator.store.console import ConsoleStore
+from aggregator.store.publishing import PublishStore
 from aggregator.store.submissions import NewSubmission, SourceActivity, Submission
 from aggregator.store.subscribers import Delivery, Event, Status, Subscriber
 
 
-class Store(ConsoleStore, Protocol):
-    """Everything below, and the staff console's part (``store.console.ConsoleStore``)."""
+class Store(ConsoleStore, PublishStore, Protocol):
+    """Everything below, the staff console's part (``store.console.ConsoleStore``) and a
+    streaming publish's reads (``store.publishing.PublishStore``)."""
 
     # --- sources -------------------------------------------------------------------------
     def sync_sources(self, sources: Sequence[Source]) -> None:

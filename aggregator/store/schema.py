@@ -117,7 +117,8 @@ def from_stored(value: Any) -> datetime:
     """A stored datetime (``timestamptz`` or ISO text) as an aware UTC datetime."""
     if isinstance(value, datetime):
         return to_utc(value)
-    return to_utc(datetime.fromisoformat(str(value)))
+    found = datetime.fromisoformat(str(value))
+    return found if found.tzinfo is UTC else to_utc(found)  # SQLite's text is UTC already
 
 
 metadata = MetaData(naming_convention=NAMING)
@@ -185,8 +186,17 @@ posts = Table(
     Column("link_key", Text, nullable=False, server_default=""),
     Column("title_key", Text, nullable=False, server_default=""),
     Index(None, "published", "id"),
-    Index(None, "first_seen"),
-    Index(None, "source_id"),
+    # a streaming publish reads through these without the rows (0009)
+    Index(None, "first_seen", "published", "id"),
+    Index(None, "source_id", "published", "id"),
+    Index(None, "id", "language"),
+    Index(
+        "ix_posts_translated",
+        "id",
+        "translations",
+        sqlite_where=text("translations != '[]'"),
+        postgresql_where=text("translations != '[]'"),
+    ),
     Index(None, "language", "published"),
     Index(None, "link_key"),
     Index(None, "title_key"),
@@ -203,7 +213,7 @@ post_aliases = Table(
     Column("source_id", Text, nullable=False),
     Column("content_hash", Text, nullable=False, server_default=""),
     Column("first_seen", UTCDateTime, nullable=False),
-    # the alias's own story keys (0011): a later post matching it joins its story
+    # the alias's own story keys (0010): a later post matching it joins its story
     Column("link_key", Text, nullable=False, server_default=""),
     Column("title_key", Text, nullable=False, server_default=""),
     Column("language", Text, nullable=False, server_default=""),

@@ -46,12 +46,14 @@ from aggregator.store.engine import (
     schema_drift,
     translate_errors,
 )
+from aggregator.store.publishing import PublishMethods
 
 
-class SqlStore(ConsoleMethods):
+class SqlStore(ConsoleMethods, PublishMethods):
     """The one Store implementation.  Build it with ``aggregator.store.open_store(url)``.
 
-    The staff console's methods come from ``ConsoleMethods`` (``store.console``)."""
+    The staff console's methods come from ``ConsoleMethods`` (``store.console``), a streaming
+    publish's reads from ``PublishMethods`` (``store.publishing``)."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -95,6 +97,13 @@ class SqlStore(ConsoleMethods):
                     cursor.close()
             finally:
                 connection.close()
+
+    def location(self) -> str | None:
+        """The URL this store was opened at, for another process (None: an in-memory SQLite)."""
+        url = self._engine.url
+        if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+            return None
+        return url.render_as_string(hide_password=False)
 
     def schema_revision(self) -> str | None:
         """The Alembic revision stamped in the database (``SCHEMA_VERSION`` once opened)."""

@@ -7,8 +7,8 @@ result (issue 17).  Aliases now keep their link key, title key, language and pub
 indexed like the posts'.  Aliases stored before this revision have no content to compute them
 from: they keep empty keys and are found through their primary only, as before.
 
-Revision ID: 0011
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-07
 """
 
@@ -19,8 +19,8 @@ from alembic import op
 
 from aggregator.store.schema import UTCDateTime
 
-revision = "0011"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
