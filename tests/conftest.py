@@ -37,7 +37,12 @@ SLOW_SOURCE_MARKS = ("subprocess.", "sys.executable")
 
 def _is_slow(item: pytest.Item) -> bool:
     """The rule of the quick loop: subprocess, browser, property-based and hostile tests are
-    slow.  Applied here from what a test does, so a new test cannot forget its mark."""
+    slow.  Applied here from what a test does, so a new test cannot forget its mark.
+
+    "What a test does" reaches through the helpers and fixtures of tests/: a test that calls
+    ``run_cli`` (tests/faults.py), whose body starts ``python run.py``, starts a process as
+    surely as one that calls ``subprocess.run`` itself.
+    """
     if item.get_closest_marker("browser") or item.get_closest_marker("slow"):
         return True
     module = getattr(item, "module", None)
@@ -48,11 +53,61 @@ def _is_slow(item: pytest.Item) -> bool:
         return False
     if getattr(function, "is_hypothesis_test", False):
         return True
-    try:
-        source = inspect.getsource(function)
-    except (OSError, TypeError):
+    if _starts_processes(function):
+        return True
+    fixtures = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+    return any(_starts_processes(defs[-1].func) for defs in fixtures.values() if defs)
+
+
+_STARTS_PROCESSES: dict[object, bool] = {}
+
+
+def _starts_processes(function: object) -> bool:
+    """Whether ``function``, or a function of tests/ that it names, starts a process.
+
+    Read from the source for the marks and from the compiled code for the names it calls
+    (through a module too: ``faults.run_cli``); remembered per function, since parametrised
+    tests and shared helpers are asked about many times.
+    """
+    function = inspect.unwrap(function)  # type: ignore[arg-type]
+    known = _STARTS_PROCESSES.get(function)
+    if known is not None:
+        return known
+    _STARTS_PROCESSES[function] = False  # a helper that calls itself is not a process
+    code = getattr(function, "__code__", None)
+    if code is None:
         return False
-    return any(mark in source for mark in SLOW_SOURCE_MARKS)
+    try:
+        source = inspect.getsource(function)  # type: ignore[arg-type]
+    except (OSError, TypeError):
+        source = ""
+    found = any(mark in source for mark in SLOW_SOURCE_MARKS) or any(
+        _starts_processes(helper) for helper in _named_helpers(function, code)
+    )
+    _STARTS_PROCESSES[function] = found
+    return found
+
+
+def _named_helpers(function: object, code: object) -> Iterator[object]:
+    """The functions of tests/ that ``code`` (and the code nested in it) names."""
+    namespace = getattr(function, "__globals__", {})
+    names: set[str] = set()
+    stack = [code]
+    while stack:
+        current = stack.pop()
+        names.update(current.co_names)  # type: ignore[attr-defined]
+        stack.extend(c for c in current.co_consts if inspect.iscode(c))  # type: ignore[attr-defined]
+    modules = [v for v in namespace.values() if inspect.ismodule(v) and _ours(v.__name__)]
+    for name in names:
+        for target in (namespace.get(name), *(getattr(m, name, None) for m in modules)):
+            if inspect.isfunction(target) and _ours(target.__module__):
+                yield target
+            elif inspect.isclass(target) and _ours(target.__module__):
+                yield from (v for v in vars(target).values() if inspect.isfunction(v))
+
+
+def _ours(module: str) -> bool:
+    return module == "tests" or module.startswith("tests.")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
