@@ -111,9 +111,20 @@ def _ours(module: str) -> bool:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    collected = {item.nodeid for item in items}
     for item in items:
-        if _is_slow(item):
+        if _is_slow(item) or _sqlite_twin(item) in collected:
             item.add_marker(pytest.mark.slow)
+
+
+def _sqlite_twin(item: pytest.Item) -> str | None:
+    """The same test on SQLite, for a test run on PostgreSQL: where there is one, the
+    PostgreSQL run is slow (a server, and Alembic over a fresh schema per test) and the quick
+    loop keeps the SQLite one.  A test only PostgreSQL can run has no twin and stays."""
+    if not item.get_closest_marker("postgres") or "[" not in item.nodeid:
+        return None
+    name, params = item.nodeid.split("[", 1)
+    return f"{name}[{params.replace('postgresql', 'sqlite')}"
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -25,6 +25,7 @@ from aggregator.store import SqlStore, open_store
 from aggregator.web.console import add_console_routes
 from aggregator.web.members import add_member_routes
 from aggregator.web.session import SECRET_ENV
+from tests.stores import at_head
 from tests.test_mail import FakeClock, SmtpServer
 
 PASSWORD = "correct horse battery staple"
@@ -152,7 +153,7 @@ class Console:
 
     def open_store(self) -> SqlStore:
         if self.store is None:
-            self.store = open_store(self.settings.storage_url)
+            self.store = open_store(at_head(self.settings.storage_url))
         return self.store
 
     def add_accounts(self) -> None:

@@ -46,6 +46,7 @@ from aggregator.present.images import make_variants, stored
 from aggregator.store import open_store
 from aggregator.store.protocol import Store
 from tests.httpserver import FixtureServer
+from tests.stores import at_head
 from tests.test_mail import FakeClock, SmtpServer, free_port
 
 BASE = "https://news.network.example.org/"
@@ -183,7 +184,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     if request.param == "fake":
         yield FakeStore()
         return
-    real = open_store(f"sqlite:///{tmp_path / 'digest.sqlite3'}")
+    real = open_store(at_head(f"sqlite:///{tmp_path / 'digest.sqlite3'}"))
     real.sync_sources(SOURCES)
     yield real
     real.close()

@@ -34,6 +34,7 @@ from aggregator.web.members import add_member_routes
 from aggregator.web.ratelimit import TokenBucket
 from aggregator.web.session import SECRET_ENV, SECRET_FILE, SESSION_COOKIE
 from tests.httpserver import FixtureServer
+from tests.stores import at_head
 from tests.test_discover import RSS, feed, fixture_text, quiet
 
 CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
@@ -85,7 +86,7 @@ def feeds_yaml(http_server: FixtureServer, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def store(feeds_yaml: Path) -> Iterator[SqlStore]:
-    opened = open_store(config.load(feeds_yaml).storage_url)
+    opened = open_store(at_head(config.load(feeds_yaml).storage_url))
     yield opened
     opened.close()
 

@@ -17,6 +17,7 @@ from aggregator import config
 from aggregator.members.notify import Condition, notices, send_notices
 from aggregator.models import Post, Source, SourceState, SourceUpdate
 from aggregator.store import SqlStore, open_store
+from tests.stores import at_head
 from tests.test_mail import SmtpServer
 
 FAILING_DAYS = 3
@@ -134,7 +135,7 @@ sources:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SqlStore]:
-    opened = open_store(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+    opened = open_store(at_head(f"sqlite:///{tmp_path / 'store.sqlite3'}"))
     yield opened
     opened.close()
 

@@ -30,6 +30,7 @@ from aggregator.publish.site import entry_id
 from aggregator.store import open_store
 from aggregator.store.protocol import Store
 from tests.httpserver import FixtureServer
+from tests.stores import at_head
 
 A = "{http://www.w3.org/2005/Atom}"
 DC_CREATOR = "{http://purl.org/dc/elements/1.1/}creator"
@@ -160,7 +161,7 @@ class Network:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = open_store(self.settings.storage_url)
+            self._store = open_store(at_head(self.settings.storage_url))
         return self._store
 
     def serve(self, member_id: str, body: bytes, ctype: str = "application/rss+xml") -> None:

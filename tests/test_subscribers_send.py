@@ -27,6 +27,7 @@ from aggregator.subscribers.bounces import Kind, classify, process_inbox
 from aggregator.subscribers.mailbox import open_inbox
 from aggregator.subscribers.service import leave
 from aggregator.subscribers.tokens import Purpose, Tokens
+from tests.stores import at_head
 from tests.test_digest import SOURCES, add, make_post
 from tests.test_mail import FakeClock, SmtpServer
 from tests.test_subscribers_web import FEEDS_YAML, SECRET, assert_no_address
@@ -56,7 +57,7 @@ def settings(tmp_path: Path, smtp: SmtpServer) -> config.Settings:
 
 @pytest.fixture
 def store(settings: config.Settings) -> Iterator[SqlStore]:
-    opened = open_store(settings.storage_url)
+    opened = open_store(at_head(settings.storage_url))
     opened.sync_sources(SOURCES)
     yield opened
     opened.close()

@@ -22,6 +22,7 @@ from aggregator.store import SqlStore, open_store
 from aggregator.store.subscribers import Status
 from aggregator.subscribers.tokens import Purpose, Tokens
 from aggregator.web.members import add_member_routes
+from tests.stores import at_head
 from tests.test_mail import SmtpServer
 from tests.test_members_web import CSRF_RE, run_app
 
@@ -82,7 +83,7 @@ def settings(feeds_yaml: Path) -> config.Settings:
 
 @pytest.fixture
 def store(settings: config.Settings) -> Iterator[SqlStore]:
-    opened = open_store(settings.storage_url)
+    opened = open_store(at_head(settings.storage_url))
     yield opened
     opened.close()
 
