@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +14,13 @@ from tests.httpserver import FixtureServer
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 SEEDS = ROOT.parent / "shared" / "seeds"
+
+# Compiled bytecode is kept (``__pycache__``, ignored by git) even where the environment says
+# not to (PYTHONDONTWRITEBYTECODE): otherwise each test worker compiles the package and
+# rewrites every test module's asserts again on every run, about 3 s of CPU per worker, and
+# each ``python run.py`` a test starts compiles the package again.  Third-party packages
+# were compiled when installed; only this checkout's modules are written.
+sys.dont_write_bytecode = False
 
 
 def require_seeds() -> Path:
@@ -128,14 +136,25 @@ def _sqlite_twin(item: pytest.Item) -> str | None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _language_model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Keep the language model cache (see aggregator/language.py) out of the user's home.
+def _language_model_cache(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
+    """Keep the language model cache (see aggregator/ingest/language.py) out of the user's home.
+
+    It lives in pytest's cache folder (``.pytest_cache``, kept between runs and emptied by
+    ``--cache-clear``): uncompressing the shipped model costs about a second of CPU, which
+    each worker of each run would otherwise pay again.  The files are named after the model
+    they were built from, so a changed model is never read from an older cache.  With the
+    cache plugin off (``-p no:cacheprovider``), a temporary folder of this run.
 
     Set in the environment, so the cycle's worker processes inherit it too.
     """
+    cache = getattr(request.config, "cache", None)
+    folder = cache.mkdir("language-model") if cache is not None else None
+    folder = Path(folder) if folder is not None else tmp_path_factory.mktemp("cache")
     previous = os.environ.get("AGGREGATOR_CACHE_DIR")
-    os.environ["AGGREGATOR_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
-    yield
+    os.environ["AGGREGATOR_CACHE_DIR"] = str(folder)
+    yield folder
     if previous is None:
         os.environ.pop("AGGREGATOR_CACHE_DIR", None)
     else:
