@@ -180,17 +180,13 @@ def serve_for_bench(config_path: str, port: str) -> None:
     import logging
 
     from aggregator import config
-    from aggregator.members import discover
     from aggregator.web.app import make_app
     from aggregator.web.limits import LIMITS_KEY, serve_forever
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings = config.load(config_path)
 
-    async def operator_discover(url: str, current: Any, now: datetime) -> Any:
-        return await discover.discover_async(url, current, member=False, now=now)
-
-    app = make_app(settings, discoverer=operator_discover)
+    app = make_app(settings, discoverer=operator_discover, preview_process=True)
     print(f"Serving {settings.output_dir} on http://127.0.0.1:{port}/", flush=True)
     profile = os.environ.get("LOAD_PROFILE")
     if not profile:
@@ -205,6 +201,14 @@ def serve_for_bench(config_path: str, port: str) -> None:
     finally:
         profiler.disable()
         profiler.dump_stats(profile)
+
+
+async def operator_discover(url: str, current: Any, now: datetime) -> Any:
+    """Previews in operator mode (the feed host is on loopback); module-level, so that the
+    server runs it in its preview process as it does the production discoverer."""
+    from aggregator.members import discover
+
+    return await discover.discover_async(url, current, member=False, now=now)
 
 
 def start_serve(config_path: Path, port: int, log_path: Path) -> subprocess.Popen[bytes]:

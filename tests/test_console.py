@@ -159,6 +159,30 @@ def test_an_unknown_address_gets_the_same_answer_as_a_wrong_password(console: Co
     run(console.app(), body)
 
 
+def test_an_unknown_address_is_locked_out_like_an_account(console: Console) -> None:
+    """Four wrong tries give the same lockout, wait and page whether the address has an
+    account or not: the lockout never tells an attacker which addresses exist."""
+
+    async def tries(client: TestClient[Any, Any], email: str) -> list[Any]:
+        token = await csrf(client, "/console/login")
+        data = {"csrf": token, "email": email, "password": "guess"}
+        return [await client.post("/console/login", data=data) for _ in range(4)]
+
+    async def body(client: TestClient[Any, Any]) -> None:
+        known = await tries(client, ROLES["editor"])
+        unknown = await tries(client, "nobody@example.org")
+        assert [r.status for r in known] == [r.status for r in unknown] == [401, 401, 401, 429]
+        assert known[-1].headers["Retry-After"] == unknown[-1].headers["Retry-After"] == "15"
+        shown = [
+            (await r.text()).replace(email, "")
+            for r, email in ((known[-1], ROLES["editor"]), (unknown[-1], "nobody@example.org"))
+        ]
+        assert "try again in 15 seconds" in shown[1]
+        assert shown[0] == shown[1]  # the same page, but for the address typed in
+
+    run(console.app(), body)
+
+
 def test_behind_a_trusted_proxy_one_locked_account_leaves_the_others_alone(
     console: Console,
 ) -> None:

@@ -335,7 +335,11 @@ def test_member_submission_of_loopback_is_refused_even_though_the_operator_allow
 
 
 def submit_valid(
-    http_server: FixtureServer, feeds_yaml: Path, now: datetime, organisation: str
+    http_server: FixtureServer,
+    feeds_yaml: Path,
+    now: datetime,
+    organisation: str,
+    **app_options: Any,
 ) -> tuple[str, str]:
     """Drive the form to a queued submission; (the preview page, the confirmation page)."""
     feed_url = http_server.url("/news/feed.xml")
@@ -360,8 +364,8 @@ def submit_valid(
         again = await client.post("/submit/confirm", data={"csrf": token, "draft": draft.group(1)})
         assert again.status == 410
 
-    app = member_app(feeds_yaml, now, discoverer=loopback_discoverer(http_server.hostport))
-    run_app(app, body)
+    options = app_options or {"discoverer": loopback_discoverer(http_server.hostport)}
+    run_app(member_app(feeds_yaml, now, **options), body)
     return pages[0], pages[1]
 
 
@@ -381,6 +385,31 @@ def test_valid_submission_shows_the_preview_and_is_queued(
     assert queued.feed_url == http_server.url("/news/feed.xml")
     assert queued.contact == "web@riverside.example" and queued.language == "en"
     assert json.loads(queued.preview_json)["title"] == "Riverside News"
+
+
+async def operator_discover(url: str, settings: config.Settings, now: datetime) -> Any:
+    """Operator-mode discovery (feeds.yaml allows the test server), at module level so that it
+    can be sent to the preview process, as the production discoverer is."""
+    return await discover.discover_async(url, settings, member=False, now=now)
+
+
+def test_a_preview_read_in_the_preview_process_shows_the_feed(
+    http_server: FixtureServer, feeds_yaml: Path, store: SqlStore, now: datetime
+) -> None:
+    """Previews run in a process of their own (so parsing never holds the server's interpreter
+    lock); what the member sees and what is queued are the same as from a thread."""
+    preview, done = submit_valid(
+        http_server,
+        feeds_yaml,
+        now,
+        "Riverside",
+        discoverer=operator_discover,
+        preview_process=True,
+    )
+    assert 'id="feed-title">Riverside News<' in preview and 'id="feed-entries">4<' in preview
+    assert "Riverside opens a green library" in preview
+    [queued] = store.list_submissions("pending")
+    assert f'id="submission-id">{queued.id}<' in done
 
 
 def test_a_feed_already_waiting_is_not_queued_twice(

@@ -122,12 +122,17 @@ def add_member_routes(
     env: Mapping[str, str] | None = None,
     submissions_per_hour: int = 5,
     sender: SenderFactory = SmtpSender,
+    preview_process: bool | None = None,
 ) -> None:
     """Add ``/submit`` and ``/sources`` to ``app`` (before its catch-all route).
 
     ``discoverer`` exists for tests only (see the module docstring); every other argument is
-    an injection point for clocks, the store and the environment.
+    an injection point for clocks, the store and the environment.  Previews run in a process
+    of their own (``web.state``) unless ``preview_process`` is False; by default only the
+    production discoverer does, since a test's discoverer records its calls in this process.
     """
+    if preview_process is None:
+        preview_process = discoverer is submit.member_discover
     environ = os.environ if env is None else env
     app[MEMBERS_KEY] = MemberState(
         settings=settings,
@@ -138,6 +143,7 @@ def add_member_routes(
         store_factory=store_factory or _open_store(settings),
         owns_store=store_factory is None,
         environ=environ,
+        preview_process=preview_process,
     )
     app[subscribe.SUBSCRIBERS_KEY] = subscribe.SubscriberState(
         TokenBucket(settings.subscribers.signups_per_hour, 3600.0, clock=monotonic), sender

@@ -29,6 +29,7 @@ from aiohttp.typedefs import Middleware
 
 from aggregator import config
 from aggregator.errors import ConfigError
+from aggregator.ingest.workers import WorkerPool
 from aggregator.members import discover
 from aggregator.store.protocol import Store
 from aggregator.web.drafts import Drafts
@@ -39,8 +40,11 @@ __all__ = ["MEMBERS_KEY", "Discoverer", "MemberState"]
 
 FORM_WORKERS = 2  # threads for the member pages' blocking work (store, feeds.yaml)
 # Previews (fetch, parse, language detection of a member's feed: milliseconds of CPU each) run
-# one at a time in a thread with its own event loop: on the server's loop they took it from
-# every file being served, and more threads would only share the interpreter's lock with it.
+# one at a time in a process of their own (``ingest.workers.WorkerPool``, warmed like the
+# cycle's workers): in a thread they still shared the interpreter's lock with the event loop,
+# and 250 members previewing within their limits cut static serving to 29 % of its unloaded
+# rate.  Tests' discoverers, which record what they were asked, run in a thread instead
+# (``preview_process=False``).
 PREVIEW_WORKERS = 1
 HEALTH_TTL_S = 60.0  # /sources is computed again at most this often (a cycle is minutes apart)
 _T = TypeVar("_T")
@@ -48,6 +52,20 @@ _T = TypeVar("_T")
 Discoverer = Callable[
     [str, config.Settings, datetime], Awaitable[discover.Candidate | discover.Refusal]
 ]
+
+
+def run_discoverer(
+    job: tuple[Discoverer, str, config.Settings, datetime],
+) -> discover.Candidate | discover.Refusal:
+    """One preview, in the preview process (or thread): its own short-lived event loop."""
+    discoverer, url, settings, now = job
+    return asyncio.run(_awaited(discoverer(url, settings, now)))
+
+
+async def _awaited(
+    pending: Awaitable[discover.Candidate | discover.Refusal],
+) -> discover.Candidate | discover.Refusal:
+    return await pending
 
 
 @dataclass
@@ -60,6 +78,7 @@ class MemberState:
     store_factory: Callable[[], Store]
     owns_store: bool
     environ: Mapping[str, str]
+    preview_process: bool = True  # previews in a process of their own (False: a thread)
     store_value: Store | None = field(default=None, init=False)
     _sessions: Middleware | None = field(default=None, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
@@ -71,6 +90,7 @@ class MemberState:
         default_factory=lambda: ThreadPoolExecutor(PREVIEW_WORKERS, thread_name_prefix="preview"),
         init=False,
     )
+    _preview_process: WorkerPool | None = field(default=None, init=False)
     _config: tuple[tuple[int, int, int], config.Settings] | None = field(default=None, init=False)
     _health: dict[str, tuple[float, Any]] = field(default_factory=dict, init=False)
     _health_lock: asyncio.Lock | None = field(default=None, init=False)
@@ -84,18 +104,22 @@ class MemberState:
     ) -> discover.Candidate | discover.Refusal:
         """The member's feed found and read off the server's event loop (``PREVIEW_WORKERS``)."""
 
-        async def found() -> discover.Candidate | discover.Refusal:
-            return await self.discoverer(url, settings, self.now())
-
-        def run() -> discover.Candidate | discover.Refusal:
-            return asyncio.run(found())
-
+        job = (self.discoverer, url, settings, self.now())
+        if self.preview_process:
+            with self._lock:
+                if self._preview_process is None:
+                    self._preview_process = WorkerPool(
+                        PREVIEW_WORKERS, tuple(settings.site.languages)
+                    )
+            return await self._preview_process.run(run_discoverer, job)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._previews, run)
+        return await loop.run_in_executor(self._previews, run_discoverer, job)
 
     def close_work(self) -> None:
         self._work.shutdown(wait=False, cancel_futures=True)
         self._previews.shutdown(wait=False, cancel_futures=True)
+        if self._preview_process is not None:
+            self._preview_process.shutdown()
 
     async def cached(
         self,

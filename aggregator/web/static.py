@@ -22,6 +22,7 @@ directory (``..``, encoded or not, a symlink pointing out).  No directory listin
 from __future__ import annotations
 
 import asyncio
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import quote
@@ -51,19 +52,37 @@ ROOT_KEY = web.AppKey("static_root", Path)
 
 
 def resolve_path(root: Path, tail: str) -> Path | None:
-    """The file a request path names inside ``root``, or None when it must not be served."""
+    """The file a request path names inside ``root``, or None when it must not be served.
+
+    ``root`` is already resolved, so only the components below it are looked at (one
+    ``lstat`` each); a symbolic link among them is followed in full and must stay inside
+    ``root``.  ``Path.resolve`` on every request walked the whole path from ``/``: a tenth of
+    the server's time when it serves files as fast as it can.
+    """
     parts = [p for p in tail.split("/") if p]
     for part in parts:
         if part in (".", "..") or part.startswith(".") or "\\" in part or "\x00" in part:
             return None
-    candidate = root.joinpath(*parts) if parts else root
+    candidate = root
+    try:
+        for part in parts:
+            candidate = candidate / part
+            if stat.S_ISLNK(candidate.lstat().st_mode):
+                return _linked(root, root.joinpath(*parts))
+        if not parts:
+            root.stat()
+    except (OSError, ValueError):
+        return None
+    return candidate
+
+
+def _linked(root: Path, candidate: Path) -> Path | None:
+    """``candidate``, which passes through a symbolic link, resolved; None outside ``root``."""
     try:
         resolved = candidate.resolve(strict=True)
     except (OSError, RuntimeError, ValueError):
         return None
-    if not resolved.is_relative_to(root):
-        return None
-    return resolved
+    return resolved if resolved.is_relative_to(root) else None
 
 
 def find_file(root: Path, tail: str) -> Path:

@@ -9,7 +9,8 @@ CSRF token.
 Wrong passwords are counted twice: per account (``accounts.lockout``: growing delays, so one
 account's attacker never locks out another), and per real client across accounts
 (``login_limiter``, keyed by ``web.clients.client_address``, so spraying many accounts from one
-place is slow too).  The answer for an unknown address is the same as for a wrong password.
+place is slow too).  The answer for an unknown address is the same as for a wrong password,
+lockout included (``ConsoleState.strangers``).
 """
 
 from __future__ import annotations
@@ -118,10 +119,12 @@ async def post_login(request: web.Request) -> web.Response:
     store = await asyncio.to_thread(members.store)
     account = await asyncio.to_thread(store.find_account, email=email) if email else None
     now = members.now()
-    if account is not None:
-        wait = lockout.wait_left(account.locked_until, now)
-        if wait:
-            return _locked(request, posted.token, email, wait)
+    locked_until = (
+        account.locked_until if account is not None else console.strangers.locked_until(email)
+    )
+    wait = lockout.wait_left(locked_until, now)
+    if wait:
+        return _locked(request, posted.token, email, wait)
     stored = account.password_hash if account is not None else None
     ok = await asyncio.to_thread(console.hasher.verify, stored, password)
     if account is None or not ok:
@@ -131,10 +134,12 @@ async def post_login(request: web.Request) -> web.Response:
             await asyncio.to_thread(
                 store.record_login_failure, account.id, account.failures, failure.locked_until
             )
-            if failure.locked_until is not None:
-                return _locked(
-                    request, posted.token, email, lockout.wait_left(failure.locked_until, now)
-                )
+        else:  # counted alike, so that a lockout never tells which addresses have accounts
+            failure = console.strangers.record(email, now)
+        if failure.locked_until is not None:
+            return _locked(
+                request, posted.token, email, lockout.wait_left(failure.locked_until, now)
+            )
         text = words.gettext("Wrong e-mail address or password.")
         return _login_form(request, posted.token, error=text, status=401, email=email)
     rehash = console.hasher.hash(password) if console.hasher.needs_rehash(stored or "") else None
