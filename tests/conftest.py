@@ -6,10 +6,13 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.browser import running_chromium
 from tests.httpserver import FixtureServer
+from tests.test_mail import SmtpServer
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -41,6 +44,7 @@ def require_seeds() -> Path:
 # start, kill and race real processes.
 SLOW_MODULES = frozenset({"test_hostile", "test_fuzz", "test_crash", "test_locks"})
 SLOW_SOURCE_MARKS = ("subprocess.", "sys.executable")
+BROWSER_FIXTURES = frozenset({"browser", "french_browser"})  # chromium (tests/browser.py)
 
 
 def _is_slow(item: pytest.Item) -> bool:
@@ -52,6 +56,8 @@ def _is_slow(item: pytest.Item) -> bool:
     surely as one that calls ``subprocess.run`` itself.
     """
     if item.get_closest_marker("browser") or item.get_closest_marker("slow"):
+        return True
+    if BROWSER_FIXTURES & set(getattr(item, "fixturenames", ())):
         return True
     module = getattr(item, "module", None)
     if module is not None and module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES:
@@ -162,11 +168,34 @@ def _language_model_cache(
 
 
 @pytest.fixture
+def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Headless chromium asking for English pages (tests/browser.py)."""
+    with running_chromium(tmp_path, "en-GB,en", monkeypatch) as driver:
+        yield driver
+
+
+@pytest.fixture
+def french_browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Headless chromium asking for French pages (tests/browser.py)."""
+    with running_chromium(tmp_path, "fr-FR,fr", monkeypatch) as driver:
+        yield driver
+
+
+@pytest.fixture
 def http_server() -> Iterator[FixtureServer]:
     """A real HTTP server on 127.0.0.1 with per-test routes."""
     server = FixtureServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that records what it is sent."""
+    server = SmtpServer()
+    server.controller.start()
+    yield server
+    server.controller.stop()
 
 
 @pytest.fixture

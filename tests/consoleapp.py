@@ -8,6 +8,8 @@ are injected: ``Clock`` for datetimes, ``Ticks`` for the rate limiters' monotoni
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -198,3 +200,17 @@ def html_of(msg: EmailMessage) -> str:
 
 
 CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+@contextmanager
+def seeded_console(folder: Path, smtp: SmtpServer) -> Iterator[Console]:
+    """The console the tests sign in to: three UCLG posts and two CEMR ones, an account of
+    each role, mail to ``smtp``; its store closed on the way out."""
+    made = Console(feeds_yaml(folder / "feeds.yaml", smtp), smtp)
+    posts = [post(n) for n in range(1, 4)] + [post(n, "cemr") for n in range(1, 3)]
+    seed(made.open_store(), made.settings, posts)
+    made.add_accounts()
+    try:
+        yield made
+    finally:
+        made.close()

@@ -282,14 +282,6 @@ def paced(settings: Any) -> SmtpSender:
     return SmtpSender(settings, env={}, sleep=clock.sleep, clock=clock)
 
 
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.controller.start()
-    yield server
-    server.controller.stop()
-
-
 def html_part(msg: EmailMessage) -> str:
     body = msg.get_body(("html",))
     assert body is not None

@@ -6,7 +6,6 @@ import ipaddress
 import smtplib
 import socket
 import ssl
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
@@ -106,14 +105,6 @@ class SmtpServer:
         }
         values.update(overrides)
         return SmtpSettings(**values)
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.controller.start()
-    yield server
-    server.controller.stop()
 
 
 class FakeClock:
@@ -242,13 +233,13 @@ def test_one_line_flattens_controls() -> None:
 # SmtpSender against a real server
 
 
-def test_sends_over_a_real_smtp_session(smtp_server: SmtpServer) -> None:
+def test_sends_over_a_real_smtp_session(smtp: SmtpServer) -> None:
     msg = _message()
-    with quiet_sender(smtp_server.settings()) as sender:
+    with quiet_sender(smtp.settings()) as sender:
         result = sender.send(msg)
     assert result.ok
     assert result.message_id == msg["Message-ID"]
-    (got,) = smtp_server.handler.received
+    (got,) = smtp.handler.received
     assert got.mail_from == "news@network.example.org"
     assert got.rcpt_tos == ["ana@example.org"]
     parsed = got.parsed()
@@ -259,27 +250,27 @@ def test_sends_over_a_real_smtp_session(smtp_server: SmtpServer) -> None:
 
 
 def test_a_refused_recipient_is_a_value_and_the_next_one_still_goes(
-    smtp_server: SmtpServer,
+    smtp: SmtpServer,
 ) -> None:
-    smtp_server.handler.refuse.add("ghost@example.org")
-    with quiet_sender(smtp_server.settings()) as sender:
+    smtp.handler.refuse.add("ghost@example.org")
+    with quiet_sender(smtp.settings()) as sender:
         refused = sender.send(_message(to="ghost@example.org"))
         accepted = sender.send(_message(to="ana@example.org"))
     assert not refused.ok
     assert refused.code == 550
     assert refused.error == "550 no such user"
     assert accepted.ok
-    assert [r.rcpt_tos for r in smtp_server.handler.received] == [["ana@example.org"]]
-    assert smtp_server.handler.sessions == 1
+    assert [r.rcpt_tos for r in smtp.handler.received] == [["ana@example.org"]]
+    assert smtp.handler.sessions == 1
 
 
-def test_rate_limit_paces_sends_without_real_waiting(smtp_server: SmtpServer) -> None:
+def test_rate_limit_paces_sends_without_real_waiting(smtp: SmtpServer) -> None:
     clock = FakeClock()
-    with quiet_sender(smtp_server.settings(rate_per_minute=30), clock) as sender:
+    with quiet_sender(smtp.settings(rate_per_minute=30), clock) as sender:
         for name in ("a", "b", "c"):
             assert sender.send(_message(to=f"{name}@example.org")).ok
     assert clock.sleeps == [pytest.approx(2.0), pytest.approx(2.0)]
-    assert len(smtp_server.handler.received) == 3
+    assert len(smtp.handler.received) == 3
 
 
 def test_credentials_come_from_the_environment() -> None:
@@ -364,9 +355,9 @@ def test_security_modes_negotiate_tls_before_login(security: str, expected: list
     assert log == expected
 
 
-def test_starttls_against_a_server_without_it_fails_clearly(smtp_server: SmtpServer) -> None:
+def test_starttls_against_a_server_without_it_fails_clearly(smtp: SmtpServer) -> None:
     with pytest.raises(DeliveryError, match="cannot open an SMTP session"):
-        quiet_sender(smtp_server.settings(security="starttls")).open()
+        quiet_sender(smtp.settings(security="starttls")).open()
 
 
 def test_nothing_listening_is_a_delivery_error() -> None:
@@ -375,18 +366,18 @@ def test_nothing_listening_is_a_delivery_error() -> None:
         quiet_sender(settings).open()
 
 
-def test_a_session_lost_between_messages_is_reopened(smtp_server: SmtpServer) -> None:
-    sender = quiet_sender(smtp_server.settings())
+def test_a_session_lost_between_messages_is_reopened(smtp: SmtpServer) -> None:
+    sender = quiet_sender(smtp.settings())
     with sender:
         assert sender._smtp is not None
         sender._smtp.close()  # the server hung up under us, before this message began
         result = sender.send(_message())
     assert result.ok
-    assert len(smtp_server.handler.received) == 1
-    assert smtp_server.handler.sessions == 2
+    assert len(smtp.handler.received) == 1
+    assert smtp.handler.sessions == 2
 
 
-def test_a_session_that_cannot_be_reopened_raises(smtp_server: SmtpServer) -> None:
+def test_a_session_that_cannot_be_reopened_raises(smtp: SmtpServer) -> None:
     opened: list[int] = []
 
     def once(settings: SmtpSettings, context: Any) -> smtplib.SMTP:
@@ -397,14 +388,14 @@ def test_a_session_that_cannot_be_reopened_raises(smtp_server: SmtpServer) -> No
 
     clock = FakeClock()
     sender = SmtpSender(
-        smtp_server.settings(), env={}, connection_factory=once, sleep=clock.sleep, clock=clock
+        smtp.settings(), env={}, connection_factory=once, sleep=clock.sleep, clock=clock
     )
     with sender:
         assert sender._smtp is not None
         sender._smtp.close()  # the server hung up under us, and does not come back
         with pytest.raises(DeliveryError, match="cannot open"):
             sender.send(_message())
-    assert smtp_server.handler.received == []
+    assert smtp.handler.received == []
 
 
 # --------------------------------------------------------------------------------------------

@@ -97,14 +97,6 @@ def test_no_contact_or_disabled_means_no_notice(now: datetime) -> None:
 # Sending, cycle after cycle
 
 
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.controller.start()
-    yield server
-    server.controller.stop()
-
-
 def settings_for(tmp_path: Path, smtp: SmtpServer) -> config.Settings:
     text = f"""
 site:

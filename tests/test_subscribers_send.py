@@ -37,14 +37,6 @@ STATIC = "editor@network.example.org"
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.controller.start()
-    yield server
-    server.controller.stop()
-
-
-@pytest.fixture
 def settings(tmp_path: Path, smtp: SmtpServer) -> config.Settings:
     text = FEEDS_YAML.format(port=smtp.port).replace(
         "      language: fr\n", f"      language: fr\n      recipients: [{STATIC}]\n", 1

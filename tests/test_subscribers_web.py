@@ -62,14 +62,6 @@ class Clock:
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.controller.start()
-    yield server
-    server.controller.stop()
-
-
-@pytest.fixture
 def feeds_yaml(tmp_path: Path, smtp: SmtpServer) -> Path:
     path = tmp_path / "feeds.yaml"
     path.write_text(FEEDS_YAML.format(port=smtp.port), encoding="utf-8")
