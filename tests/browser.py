@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import subprocess
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -32,6 +33,16 @@ CHROMEDRIVER = Path("/usr/bin/chromedriver")
 PAGE_WIDTHS = (1280, 375)  # a desktop, a phone
 MAIL_WIDTH = 600
 TALLEST = 8000  # a full-page screenshot stops there
+# headless, and no traffic of chromium's own (updates, sync, metrics): only the test's pages
+QUIET = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
 
 
 def require_browser() -> Any:
@@ -59,13 +70,7 @@ def chromium(profile: Path, accept_language: str) -> Any:
     options.binary_location = str(CHROMIUM)
     options.add_experimental_option("prefs", {"intl.accept_languages": accept_language})
     for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
+        *QUIET,
         "--window-size=1000,1300",
         f"--user-data-dir={profile / 'chromium-profile'}",
         f"--lang={accept_language.split(',')[0]}",
@@ -88,6 +93,19 @@ def running_chromium(
         yield driver
     finally:
         driver.quit()
+
+
+def dump_dom(url: str, profile: Path, *flags: str, timeout: float = 90) -> tuple[str, str]:
+    """The page at ``url`` as headless chromium leaves it after its scripts ran
+    (``--dump-dom``, no Selenium), and chromium's stderr for a failure message."""
+    done = subprocess.run(
+        [str(CHROMIUM), *QUIET, f"--user-data-dir={profile}", *flags, "--dump-dom", url],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return done.stdout, done.stderr[-2000:]
 
 
 class Served:
