@@ -43,7 +43,7 @@ def require_seeds() -> Path:
 # Whole modules that belong to the slow loop: the hostile corpus, fuzzing, and the tests that
 # start, kill and race real processes.
 SLOW_MODULES = frozenset({"test_hostile", "test_fuzz", "test_crash", "test_locks"})
-SLOW_SOURCE_MARKS = ("subprocess.", "sys.executable")
+SLOW_SOURCE_MARKS = ("subprocess.", "sys.executable", "multiprocessing.", "ProcessPoolExecutor(")
 BROWSER_FIXTURES = frozenset({"browser", "french_browser"})  # chromium (tests/browser.py)
 
 
