@@ -144,10 +144,16 @@ class Console:
     ticks: Ticks = field(default_factory=Ticks)
     trusted: list[str] = field(default_factory=list)
     store: SqlStore | None = None
+    _read: tuple[str, config.Settings] | None = None  # the file's text, and its settings
 
     @property
     def settings(self) -> config.Settings:
-        settings = config.load(self.path)
+        """The settings as the file says now (the console may rewrite it); parsed again only
+        when its text changed, since tests ask for them at every step."""
+        text = self.path.read_text(encoding="utf-8")
+        if self._read is None or self._read[0] != text:
+            self._read = (text, config.load(self.path))
+        settings = self._read[1]
         if self.trusted:
             web_settings = config.WebSettings(trusted_proxies=self.trusted)
             settings = settings.model_copy(update={"web": web_settings})
