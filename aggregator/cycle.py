@@ -25,7 +25,7 @@ from datetime import datetime
 
 from aggregator.clock import Clock, utc_now
 from aggregator.config import Settings
-from aggregator.dedupe import StoryIndex, StoryKey
+from aggregator.dedupe import Joins, StoryIndex, StoryKey, update_stories
 from aggregator.errors import LockedError, StorageError, one_line
 from aggregator.ingest.decide import (
     NOTHING_PARSED,
@@ -93,6 +93,7 @@ class _Pending:
     update: SourceUpdate
     done: asyncio.Future[tuple[int, int]] | None
     stories: list[StoryKey] = field(default_factory=list)
+    keys: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # of its posts
 
 
 @dataclass
@@ -116,6 +117,7 @@ class _Cycle:
     store_was_empty: bool = False
     written: StoryIndex = field(default_factory=lambda: StoryIndex())
     written_stories: int = 0  # in ``written``
+    joins: Joins = field(default_factory=Joins)  # stories this cycle joined (dedupe)
     pending_posts: int = 0
     documents: asyncio.Semaphore = field(default_factory=asyncio.Semaphore)  # set by run()
     held_bytes: int = 0  # of the fetched documents not processed yet
@@ -175,6 +177,7 @@ class _Cycle:
         update: SourceUpdate,
         keys: Mapping[str, tuple[str, str]],
         tokens: Mapping[str, tuple[str, str]],
+        seen: Mapping[str, datetime],
     ) -> tuple[int, int]:
         """Write one source's update, batched with other sources' in one transaction.
 
@@ -187,21 +190,15 @@ class _Cycle:
         """
         self.keys.update(keys)
         self.tokens.update(tokens)
-        stories = []
-        for post in update.posts:
-            key = keys.get(post.id)
-            if key is not None:
-                story = StoryKey(
-                    post.id, post.source_id, key[0], key[1], post.language,
-                    post.published, post.first_seen,
-                )  # fmt: skip
-                stories.append(story)
-                self.unwritten.add(story)
-        stateless = not (update.posts or update.merges)
+        self.joins.record(update.joins, seen)
+        stories = update_stories(update.posts, update.merges, keys, seen)
+        for story in stories:  # aliases too: a post matching one joins its story
+            self.unwritten.add(story)
+        stateless = not (update.posts or update.merges or update.joins)
         done: asyncio.Future[tuple[int, int]] | None = None
         if not stateless:
             done = asyncio.get_running_loop().create_future()
-        self.pending.append(_Pending(update, done, stories))
+        self.pending.append(_Pending(update, done, stories, keys))
         self.pending_posts += len(update.posts) + len(update.merges)
         if done is None:
             self._maybe_flush()
@@ -253,7 +250,7 @@ class _Cycle:
 
     def _apply_one(self, item: _Pending) -> None:
         try:
-            count = self.store.apply_update(item.update)
+            count = self.store.apply_update(item.update, item.keys)
         except StorageError as exc:
             if item.done is None:  # nobody waits to report it: a state-only update
                 self._store_failed(item.update.source_id, exc)
@@ -295,7 +292,7 @@ class _Cycle:
                 if story.source_id != source_id and story.post_id not in seen:
                     seen.add(story.post_id)
                     found.append(story)
-        return found
+        return [self.joins.current(c) for c in found]
 
     def _known(
         self, source_id: str, ids: Sequence[str]
@@ -357,6 +354,7 @@ class _Cycle:
         # a state whose last_fetch is set (plan_update), so the lookup can only find nothing.
         looked_up = posts and state.last_fetch is not None
         known, aliases = self._known(source.id, ids) if looked_up else ({}, {})
+        aliases = {post: self.joins.resolve(story) for post, story in aliases.items()}
         keys = list(processed.story_keys) if processed else []
         fresh = [k for p, k in zip(posts, keys, strict=True) if p.id not in known]
         candidates = self._candidates(source.id, fresh) if fresh else []
@@ -371,10 +369,12 @@ class _Cycle:
                 processed.title,
                 processed.link,
             )
-        stored = Stored(known, aliases, tuple(candidates))
+        story_keys = dict(zip(ids, keys, strict=True))
+        stored = Stored(known, aliases, tuple(candidates), story_keys)
         update = plan_update(state, result, now, self.schedule, document, stored, self.rng)
         tokens = dict(zip(ids, processed.search_tokens, strict=True)) if processed else {}
-        new, updated = await self._apply(update, dict(zip(ids, keys, strict=True)), tokens)
+        seen = {c.primary: c.first_seen for c in candidates}
+        new, updated = await self._apply(update, story_keys, tokens, seen)
         failed = update.state.consecutive_failures > 0
         status = result.status
         if failed and status in (FetchStatus.OK, FetchStatus.NOT_MODIFIED):

@@ -289,6 +289,8 @@ class SourceUpdate:
     state: SourceState
     posts: tuple[Post, ...] = ()  # new or changed posts only
     merges: tuple[tuple[Post, str], ...] = ()  # (a duplicate of a stored story, its primary id)
+    # (primary demoted, primary kept): stored stories a new post showed to be one (dedupe)
+    joins: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -869,3 +869,60 @@ def test_html_part_fits_600_and_375_pixels_in_chromium(
             assert t["left"] >= 0, t
             assert t["right"] <= width, t
     assert m["table"] < 600  # at 375 the 600 px table adapted
+
+
+def test_a_topic_tagged_in_several_languages_shows_once_in_the_editions_language(
+    tmp_path: Path, now: datetime
+) -> None:
+    """#13 point 17: one label per topic.  An English post tagged "Résilience, Resiliencia"
+    shows "Resilience" in the all-languages edition (each post's own language), a French post
+    "Résilience"; the French edition labels every topic in French.  Other tags stay."""
+    from aggregator.present.topics import choose_topic_labels
+
+    english = replace(make_post(1, first_seen=now, topics=("resilience",)),
+                      tags=("Résilience", "Resiliencia", "Water"))  # fmt: skip
+    french = replace(make_post(2, first_seen=now, language="fr", topics=("resilience",)),
+                     tags=("Resilience", "Résilience"))  # fmt: skip
+    topics = {"resilience": ["Resilience", "Résilience", "Resiliencia"]}
+    declared = {"resilience": {"en": "Resilience", "fr": "Résilience", "es": "Resiliencia"}}
+    look = DigestLook(topics=choose_topic_labels(topics, declared, [english, french]))
+
+    def tag_lines(**edition: Any) -> tuple[list[str], str]:
+        settings = make_settings(tmp_path, **edition)
+        rendered = render_edition(settings, settings.edition("weekly"), [english, french],
+                                  {s.id: s for s in SOURCES}, date=now, look=look)  # fmt: skip
+        doc = lxml.html.fromstring(rendered.html)
+        return [t.text_content() for t in doc.cssselect(".item .tags")], rendered.text
+
+    shown, text = tag_lines()
+    assert sorted(shown) == ["Resilience, Water", "Résilience"]
+    assert "Resilience, Water - " in text and "Résilience - " in text
+    assert "Resiliencia" not in text
+    shown, _ = tag_lines(language="fr")
+    assert sorted(shown) == ["Résilience", "Résilience, Water"]
+
+
+def test_the_preview_file_shows_the_published_copies_of_site_images(tmp_path: Path) -> None:
+    """Only ``<img src>`` under ``base_url`` whose copy is published becomes a path relative
+    to the preview; a member's image, a missing copy or a path leaving the site stay."""
+    from aggregator.newsletter.ondisk import images_from_disk
+
+    site, previews = tmp_path / "public", tmp_path / "previews" / "digest"
+    (site / "images" / "a b").mkdir(parents=True)
+    (site / "images" / "a b" / "t.jpg").write_bytes(b"jpeg")
+    (site / "static").mkdir()
+    (site / "static" / "logo.png").write_bytes(b"png")
+    (tmp_path / "secret.txt").write_text("x")
+    page = (
+        f'<img src="{BASE}static/logo.png" alt="">'
+        f'<IMG width="120" src="{BASE}images/a%20b/t.jpg?v=2">'
+        f'<img src="{BASE}images/gone.jpg"><img src="https://member.example/p.jpg">'
+        f'<img src="{BASE}../secret.txt"><a href="{BASE}static/logo.png">site</a>'
+    )
+    out = images_from_disk(page, BASE, site, previews)
+    assert out == (
+        '<img src="../../public/static/logo.png" alt="">'
+        '<IMG width="120" src="../../public/images/a%20b/t.jpg">'
+        f'<img src="{BASE}images/gone.jpg"><img src="https://member.example/p.jpg">'
+        f'<img src="{BASE}../secret.txt"><a href="{BASE}static/logo.png">site</a>'
+    )

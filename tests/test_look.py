@@ -10,11 +10,14 @@ it links; the names and headings in French.
 
 from __future__ import annotations
 
+import email
+import email.policy
 import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 
 import lxml.etree
@@ -169,11 +172,19 @@ def site(
     return Site(
         path,
         settings.output_dir,
-        weekly.html_path.read_text(encoding="utf-8"),
-        hebdo.html_path.read_text(encoding="utf-8"),
+        _mailed_html(weekly.eml_path),  # as mailed: the preview file points at the disk
+        _mailed_html(hebdo.eml_path),
         posts,
         member,
     )
+
+
+def _mailed_html(eml: Path) -> str:
+    message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    part = message.get_body(("html",))
+    assert part is not None
+    return str(part.get_content())
 
 
 def _page(site: Site, name: str) -> lxml.html.HtmlElement:
@@ -211,6 +222,11 @@ def test_pages_and_digest_load_only_the_sites_own_image_copies(site: Site) -> No
     assert (site.out / thumbs[0].get("src").removeprefix("https://news.example.org/")).is_file()
     every = [i.get("src") for i in digest.iter("img")]
     assert all(src.startswith("https://news.example.org/") for src in every), every
+    # the preview file beside it shows the same copies from the disk
+    preview_file = next((site.out / "digest").glob("weekly-*.html"))
+    local = [i.get("src") for i in lxml.html.fromstring(preview_file.read_bytes()).iter("img")]
+    assert len(local) == len(every) and all(src.startswith("../") for src in local), local
+    assert all((preview_file.parent / src).is_file() for src in local), local
 
 
 def test_a_failing_image_costs_only_that_image(site: Site) -> None:
@@ -382,7 +398,8 @@ def test_french_readers_see_french_names_topics_and_dates(site: Site) -> None:
     assert [h.text_content() for h in digest.cssselect("h2")] == ["Logement"]
     assert "Actualités du réseau" in digest.cssselect(".site-title")[0].text_content()
     meta = digest.cssselect("td.item .meta")[0].text_content()
-    assert meta == "Housing - 19/11/2026"  # the member's own tag, the seeds' date
+    # the member's tag "Housing" spells the topic: its label in the edition's language
+    assert meta == "Logement - 19/11/2026"
     assert digest.cssselect("a.plus")[0].text_content() == "(+)"
     english = lxml.html.fromstring(site.digest_html)
     assert "Housing" in [h.text_content() for h in english.cssselect("h2")]

@@ -66,7 +66,8 @@ def _photo(seed: int) -> bytes:
 
 STORIES = {
     "uclg": [
-        ("en", "Local governments at the heart of the housing agenda", "Housing", 0),
+        # tagged in two languages, as members do: one topic, shown once ("Housing")
+        ("en", "Local governments at the heart of the housing agenda", "Housing|Vivienda", 0),
         ("fr", "Les gouvernements locaux au cœur de l’agenda du logement", "Logement", 0),
         ("es", "Los gobiernos locales en el centro de la agenda de vivienda", "Vivienda", 0),
         ("en", "Culture as the fourth pillar of sustainable cities", "Culture", 1),
@@ -106,7 +107,8 @@ def _feed(server: FixtureServer, sid: str) -> str:
         items.append(
             f"<item><title>{title}</title><link>{link}</link><guid>{link}</guid>"
             f"<pubDate>Thu, {19 - n} Nov 2026 10:00:00 GMT</pubDate>"
-            f"<category>{tag}</category><dc:language>{lang}</dc:language>"
+            + "".join(f"<category>{t}</category>" for t in tag.split("|"))
+            + f"<dc:language>{lang}</dc:language>"
             f"<description>{image} {EXCERPT[lang]}</description></item>"
         )
     body = (
@@ -167,6 +169,7 @@ class Network:
     digest_fr: str  # path under the site
     digest_en: str
     shots: Path
+    root: Path  # the output directory, where the preview files are
 
 
 @pytest.fixture(scope="module")
@@ -192,6 +195,7 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
             fr.html_path.relative_to(root).as_posix(),
             en.html_path.relative_to(root).as_posix(),
             screenshots(folder),
+            root,
         )
     finally:
         served.stop()
@@ -288,6 +292,32 @@ def test_screenshots_of_the_digest(network: Network, browser: Any) -> None:
             assert fits["scroll"] <= fits["inner"], (name, width, fits)
             # the thumbnails and the logo come from the site, never from a member's server
             assert fits["broken"] == [] and fits["foreign"] == [], fits
+
+
+def test_the_all_languages_digest_shows_one_label_per_topic(network: Network, browser: Any) -> None:
+    """The English post tagged "Housing" and "Vivienda" shows its topic once, in its own
+    language (the all-languages edition), as the page does."""
+    from selenium.webdriver.common.by import By
+
+    _shoot(browser, network.url + network.digest_en, 600, network.shots / "digest-en-tags-600.png")
+    tags = [t.text for t in browser.find_elements(By.CSS_SELECTOR, ".item .tags")]
+    assert "Housing" in tags and "Vivienda" in tags  # the English post, the Spanish one
+    assert not any("," in t for t in tags), tags
+    browser.get(network.url + "index.html")
+    assert "Housing, Vivienda" not in _visible_text(browser)
+
+
+def test_the_preview_file_opened_from_disk_shows_its_images(network: Network, browser: Any) -> None:
+    """``digest preview`` writes an .html a reviewer opens from disk: the logo and thumbnails
+    come from the published copies (relative paths), not from the site's address."""
+    for name, path in (("en", network.digest_en), ("fr", network.digest_fr)):
+        page = (network.root / path).resolve()
+        shot = network.shots / f"digest-{name}-file-600.png"
+        fits = _shoot(browser, page.as_uri(), 600, shot)
+        sources = browser.execute_script("return [].map.call(document.images, i => i.src)")
+        assert len(sources) >= 2, sources  # the logo and at least one thumbnail
+        assert all(src.startswith("file://") for src in sources), sources
+        assert fits["broken"] == [], fits
 
 
 def test_the_member_pages_follow_the_pages_language_under_the_same_header(

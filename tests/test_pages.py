@@ -115,6 +115,27 @@ def test_meta_lines_have_the_shape_of_the_seed_captures(tmp_path: Path, now: dat
     assert all(META_RE.match(line) for line in ours), ours
 
 
+def test_a_topic_tagged_in_two_languages_shows_one_label(tmp_path: Path, now: datetime) -> None:
+    """An English post tagged "Résilience, Resiliencia" shows its topic once, in English on
+    the all-languages pages (each post's own language) and in French on the French pages."""
+    english = make_post(1, language="en", source_id="uclg", tags=("Résilience", "Resiliencia"))
+    settings, store = build(tmp_path, [english, make_post(3, language="fr", source_id="cemr")])
+    labels = {"en": "Resilience", "fr": "Résilience", "es": "Resiliencia"}
+    topics = {**settings.topics, "resilience": list(labels.values())}
+    settings = settings.model_copy(
+        update={"topics": topics, "topic_labels": {"resilience": labels}}
+    )
+    publish_all(store, settings, now)
+    out = settings.output_dir
+
+    def tags(path: Path) -> list[str]:
+        return [text(t) for t in page(path).cssselect("article.post .tags")]
+
+    assert tags(out / "index.html") == ["Résilience", "Resilience"]  # the French post is newer
+    assert tags(out / "en" / "index.html") == ["Resilience"]
+    assert tags(out / "fr" / "index.html") == ["Résilience"]
+
+
 def test_one_page_set_per_language_with_localized_strings(tmp_path: Path, now: datetime) -> None:
     posts = [make_post(n) for n in range(9)]
     settings, store = build(tmp_path, posts, page_size=2)

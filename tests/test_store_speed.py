@@ -25,9 +25,10 @@ from aggregator.errors import StorageError
 from aggregator.models import Author, Link, Post, SourceState, SourceUpdate
 from aggregator.store import SqlStore
 from aggregator.store.engine import create_store_engine, migrate
-from aggregator.store.posts import POST_COLUMNS, _dumps_strings, post_row, story_lookup
+from aggregator.store.posts import POST_COLUMNS, _dumps_strings, post_row
 from aggregator.store.schema import post_topics, posts, sources
 from aggregator.store.sources import STATE_FIELDS
+from aggregator.store.stories import story_lookup
 from tests import test_store as _base
 from tests.stores import at_head
 from tests.test_store import OTHER, SOURCE, Backend, make_post, update
@@ -263,7 +264,8 @@ def test_story_lookup_uses_both_key_indexes_on_sqlite(store: SqlStore, backend: 
     with closing(sqlite3.connect(database)) as conn:
         plan = " | ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {statement}", params))
     assert "ix_posts_link_key" in plan and "ix_posts_title_key" in plan, plan
-    assert "SCAN posts" not in plan, plan
+    assert "ix_post_aliases_link_key" in plan and "ix_post_aliases_title_key" in plan, plan
+    assert "SCAN posts" not in plan and "SCAN post_aliases" not in plan, plan
 
 
 def test_lookup_failure_is_a_storage_error(store: SqlStore, backend: Backend) -> None:

@@ -21,7 +21,8 @@ Scheduling rules:
 * a 301/308 chain: the stored fetch URL becomes the new location (the fetcher only reports a
   permanent URL after every hop passed the address checks);
 * a post that another member already published (``dedupe``) is not stored twice: it becomes an
-  alias of the stored story, whose ``also_from`` names this source;
+  alias of the stored story, whose ``also_from`` names this source; a post that matches two
+  stored stories joins them (``SourceUpdate.joins``);
 * a failure is stored twice over: one English line (``last_error``, for logs and the CLI) and
   its kind with parameters (``last_error_kind``, ``last_error_params``), which each reader sees
   in their own language; the document's reason wins over the fetch's when a 200 is not a feed.
@@ -34,7 +35,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from aggregator.dedupe import StoryKey, find_duplicates
+from aggregator.dedupe import StoryKey, plan_merges
 from aggregator.errors import one_line
 from aggregator.models import (
     ErrorKind,
@@ -100,24 +101,27 @@ def split_duplicates(
     known: Mapping[str, tuple[str, datetime]],
     aliases: Mapping[str, str],
     candidates: Sequence[StoryKey],
-) -> tuple[tuple[Post, ...], tuple[tuple[Post, str], ...]]:
-    """Split posts to write into (own posts, merges into another source's story).
+    keys: Mapping[str, tuple[str, str]] | None = None,
+) -> tuple[tuple[Post, ...], tuple[tuple[Post, str], ...], tuple[tuple[str, str], ...]]:
+    """Split posts to write into (own posts, merges into another story, stories joined).
 
     A post already recorded as an alias stays one (its primary is kept); a post never seen
-    before is matched against the other sources' stored stories (``dedupe.match``); a post of
-    this source already stored as its own is never merged away.
+    before is matched against the other sources' stored stories, primaries and aliases alike
+    (``dedupe.plan_merges``), and may show two of them to be one; a post of this source
+    already stored as its own is never merged away by its own source.
     """
     own: list[Post] = []
     merges: list[tuple[Post, str]] = []
     fresh = [p for p in posts if p.id not in known and p.id not in aliases]
-    matched = find_duplicates(fresh, candidates) if candidates else {}
+    plan = plan_merges(fresh, candidates, keys=keys) if candidates and fresh else None
+    matched = plan.merges if plan is not None else {}
     for post in posts:
         primary = aliases.get(post.id) or matched.get(post.id)
         if primary is not None:
             merges.append((post, primary))
         else:
             own.append(post)
-    return tuple(own), tuple(merges)
+    return tuple(own), tuple(merges), plan.joins if plan is not None else ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +159,7 @@ class Stored:
     known: Mapping[str, tuple[str, datetime]] = field(default_factory=dict)
     aliases: Mapping[str, str] = field(default_factory=dict)
     candidates: tuple[StoryKey, ...] = ()
+    keys: Mapping[str, tuple[str, str]] | None = None  # post id -> its story keys (dedupe)
 
 
 NOTHING_PARSED = Document()
@@ -202,14 +207,16 @@ def plan_update(
         return SourceUpdate(state.source_id, healthy)
     posts = [keep_first_seen(p, stored.known) for p in document.posts]
     to_write = changed_posts(posts, stored.known)
-    own, merges = split_duplicates(to_write, stored.known, stored.aliases, stored.candidates)
+    own, merges, joins = split_duplicates(
+        to_write, stored.known, stored.aliases, stored.candidates, stored.keys
+    )
     healthy = replace(
         healthy,
         entries_seen=len(posts),
         title=document.title or healthy.title,
         link=document.link or healthy.link,
     )
-    return SourceUpdate(state.source_id, healthy, own, merges)
+    return SourceUpdate(state.source_id, healthy, own, merges, joins)
 
 
 NO_VALIDATORS_304 = "the server answered 304 Not Modified to a request without validators"

@@ -10,5 +10,7 @@ with a preview or a refusal saying why, moderation decisions, and owner notices 
   ``preview`` words the parser's warnings;
 * ``roster``: reads and edits ``feeds.yaml`` and OPML;
 * ``moderation``: approves (writes the source) or rejects (keeps the reason) a submission;
-* ``notify``: one email to a source's contact per change of state (failing, gone, moved, quiet).
+* ``notify``: one email to a source's contact per change of state (failing, gone, moved, quiet);
+  ``outcomes`` tells a member whether their proposed feed was accepted; ``letters`` is the one
+  frame both mails are built in.
 """

@@ -23,7 +23,6 @@ mail server that is down means the notice is tried again after the next cycle.
 from __future__ import annotations
 
 import enum
-import html
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -32,8 +31,9 @@ from datetime import datetime, timedelta
 from aggregator.config import Settings
 from aggregator.errors import DeliveryError
 from aggregator.i18n import Translator, describe_error, translator
+from aggregator.members.letters import member_letter
 from aggregator.models import ErrorKind, ErrorParams, Source, SourceState
-from aggregator.newsletter.mail import MailMessage, SenderFactory, SmtpSender, build_message
+from aggregator.newsletter.mail import MailMessage, SenderFactory, SmtpSender
 from aggregator.store.protocol import Store
 
 log = logging.getLogger(__name__)
@@ -280,19 +280,8 @@ def notice_message(notice: Notice, settings: Settings, now: datetime) -> MailMes
         url=settings.site.base_url,
     )
     closing = t.gettext("You receive this because this address is the contact for the feed.")
-    text = "\n\n".join([hello, about, *body, closing]) + "\n"
-    paragraphs = [f"{hello} {about}", *body, closing]
-    markup = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
-    smtp = settings.digest.smtp
-    return build_message(
-        from_address=smtp.from_address,
-        from_name=smtp.from_name,
-        reply_to=smtp.reply_to,
-        to=notice.contact,
-        subject=subject,
-        text=text,
-        html=f"<!DOCTYPE html><html><body>{markup}</body></html>",
-        date=now,
+    return member_letter(
+        settings, to=notice.contact, subject=subject, lines=[hello, about, *body, closing], now=now
     )
 
 

@@ -11,13 +11,13 @@ problem: the decision stands, and the caller shows the moderator that the mail d
 
 from __future__ import annotations
 
-import html
 from datetime import datetime
 
 from aggregator.config import Settings
 from aggregator.errors import DeliveryError
 from aggregator.i18n import translator
-from aggregator.newsletter.mail import MailMessage, SenderFactory, SmtpSender, build_message
+from aggregator.members.letters import member_letter
+from aggregator.newsletter.mail import MailMessage, SenderFactory, SmtpSender
 from aggregator.store.submissions import Submission
 
 __all__ = ["deliver", "outcome_message"]
@@ -49,19 +49,13 @@ def outcome_message(
         subject = t.gettext("Your feed was not accepted: %(site)s", site=site)
         body = [t.gettext("It was not accepted, for this reason:"), reason]
     closing = t.gettext("You receive this because you gave this address on the form.")
-    paragraphs = [f"{hello} {about}", *body, closing]
-    text = "\n\n".join([hello, about, *body, closing]) + "\n"
-    markup = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
-    smtp = settings.digest.smtp
-    return build_message(
-        from_address=smtp.from_address,
-        from_name=smtp.from_name,
-        reply_to=smtp.reply_to,
+    return member_letter(
+        settings,
         to=sub.contact,
         subject=subject,
-        text=text,
-        html=f'<!DOCTYPE html><html lang="{html.escape(t.language)}"><body>{markup}</body></html>',
-        date=now,
+        lines=[hello, about, *body, closing],
+        now=now,
+        language=t.language,
     )
 
 

@@ -11,8 +11,9 @@ nothing twice.
 
 ``digest`` holds the two entry points, ``preview`` and ``send``; ``editions`` picks the posts,
 ``render`` builds the email (premailer's only importer), ``prepare`` gives preview and send the
-same edition, ``audience`` picks the recipients (feeds.yaml's static list and the confirmed
-subscribers who chose the edition), ``delivery`` claims and mails, ``bulk`` splices each copy
-from one built message, ``confirmation`` is the double opt-in mail, and ``mail`` builds
-messages and speaks SMTP (smtplib's only importer).
+same edition, ``ondisk`` points the preview file's images at the published copies,
+``audience`` picks the recipients (feeds.yaml's static list and the confirmed subscribers who
+chose the edition), ``delivery`` claims and mails, ``bulk`` splices each copy from one built
+message, ``confirmation`` is the double opt-in mail, and ``mail`` builds messages and speaks
+SMTP (smtplib's only importer).
 """

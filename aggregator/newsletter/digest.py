@@ -18,6 +18,7 @@ from aggregator.files import write_atomic
 from aggregator.models import EditionRecord
 from aggregator.newsletter.delivery import SendReport, send_edition, send_test
 from aggregator.newsletter.mail import SenderFactory, SmtpSender
+from aggregator.newsletter.ondisk import images_from_disk
 from aggregator.newsletter.prepare import message_for, prepare
 from aggregator.secret import load_secret
 from aggregator.store.protocol import Store
@@ -43,6 +44,9 @@ class PreviewFiles:
 def preview(store: Store, settings: Settings, edition_name: str, now: datetime) -> PreviewFiles:
     """Write the edition's .html, .txt and .eml (a full message to a placeholder) for review.
 
+    The .eml is the message as mailed (absolute image URLs); the .html shows the images from
+    the published copies on disk, so that it opens from ``file://`` (``ondisk``).
+
     The edition is recorded so that the send that follows mails exactly what was reviewed;
     previewing again while it is unsent gives the same edition.  An empty window of a
     ``skip_empty`` edition is written out but not recorded, since a send would skip it.
@@ -58,7 +62,8 @@ def preview(store: Store, settings: Settings, edition_name: str, now: datetime) 
     out.mkdir(parents=True, exist_ok=True)
     stem = prepared.record.id.replace(":", "")
     paths = (out / f"{stem}.html", out / f"{stem}.txt", out / f"{stem}.eml")
-    write_atomic(paths[0], html.encode("utf-8"))
+    on_disk = images_from_disk(html, settings.site.base_url, settings.output_dir, out)
+    write_atomic(paths[0], on_disk.encode("utf-8"))
     write_atomic(paths[1], text.encode("utf-8"))
     write_atomic(paths[2], msg.as_bytes())
     record = replace(

@@ -64,8 +64,10 @@ def _item(
     site_url: str,
     look: DigestLook,
     tz: ZoneInfo,
+    edition_language: str | None = None,
 ) -> DigestItem:
-    """One post as the email shows it, named and dated in the edition's language and zone."""
+    """One post as the email shows it, named and dated in the edition's language and zone;
+    its topics labelled in the edition's language (the all-languages edition: the post's)."""
     names = look.names or Names(sources, {})
     organisation = names.organisation(post.source_id, lang)
     others = [names.short(s, lang) for s in post.also_from if s != post.source_id]
@@ -82,7 +84,7 @@ def _item(
         published=post.published,
         image=picture.thumb if picture else None,
         also_from=also,
-        tags=one_line(", ".join(t for t in post.tags if t.strip())),
+        tags=one_line(_tag_line(post, look, edition_language and lang)),
         day=numeric_date(post.published.astimezone(tz), lang),
         image_alt=picture.alt if picture else "",
         image_height=_thumb_height(picture) if picture else 0,
@@ -93,6 +95,12 @@ def _item(
         ),
         topic=look.topics.label(post.topics[0], lang) if look.topics and post.topics else "",
     )
+
+
+def _tag_line(post: Post, look: DigestLook, language: str | None) -> str:
+    if look.topics is None:
+        return ", ".join(t for t in post.tags if t.strip())
+    return look.topics.tag_line(post, language)
 
 
 def _thumb_height(picture: ImageView) -> int:
@@ -161,8 +169,9 @@ def render_edition(
     lang = base_lang(edition.language)
     site_url = settings.site.base_url
     look = look or DigestLook()
+    zone = ZoneInfo(edition.timezone)
     ordered = sorted(
-        (_item(p, sources, lang, site_url, look, ZoneInfo(edition.timezone)) for p in posts),
+        (_item(p, sources, lang, site_url, look, zone, edition.language) for p in posts),
         key=lambda i: (i.published, i.post_id),
         reverse=True,
     )

@@ -63,6 +63,18 @@ class TopicLabels:
             )
         return fold(tag) in forms
 
+    def tag_line(self, post: Post, language: str | None = None) -> str:
+        """A post's tags as its meta line shows them before the date.  A tag that only spells
+        one of its topics ("Résilience, Resiliencia" on a post about resilience) is that topic,
+        shown once with its label in ``language`` (an edition's or a page set's; None for the
+        all-languages ones: the post's own language).  Other tags are shown as the member
+        wrote them."""
+        shown = []
+        for tag in (clean_line(x) for x in post.tags):
+            key = next((k for k in post.topics if tag and self.spells(tag, k)), None)
+            shown.append(self.label(key, language or post.language) if key else tag)
+        return ", ".join(dict.fromkeys(label for label in shown if label))
+
     def table(self) -> str:
         """The whole choice as one stable string, for the memo's salt."""
         return repr(sorted(self.chosen.items()))

@@ -131,6 +131,7 @@ def post_view(
     tz: ZoneInfo,
     extras: Extras | None = None,
     prefix: str = "",
+    edition_language: str | None = None,
 ) -> PostView:
     """One post as the seeds lay it out; dates in the site's time zone, text made encodable,
     names in the page's language; ``prefix`` leads from the page to the output's root."""
@@ -138,7 +139,10 @@ def post_view(
     names = extras.names or Names(sources, {})
     t = translator(language)
     local = post.published.astimezone(tz)
-    tags = ", ".join(tag for tag in (clean_line(x) for x in post.tags) if tag)
+    if extras.topics is not None:  # a topic once, labelled in the page set's language
+        tags = extras.topics.tag_line(post, edition_language)
+    else:
+        tags = ", ".join(tag for tag in (clean_line(x) for x in post.tags) if tag)
     numeric = numeric_date(local, language)
     source_label = names.feed(post.source_id, language)
     organisation = (
@@ -288,7 +292,7 @@ def render_page_set(
     for number, chunk in enumerate(chunks, start=1):
         html = template.render(
             **shared,
-            posts=[post_view(p, sources, ui_lang, tz, extras, prefix) for p in chunk],
+            posts=[post_view(p, sources, ui_lang, tz, extras, prefix, language) for p in chunk],
             page=number,
             pages=len(chunks),
             newer=page_name(number - 1) if number > 1 else None,

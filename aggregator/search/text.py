@@ -15,6 +15,7 @@ This module owns PyStemmer.
 from __future__ import annotations
 
 import html
+import os
 import re
 import unicodedata
 from functools import lru_cache
@@ -81,25 +82,53 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
-_TOKENS: dict[str, dict[str, str]] = {}  # per language key: lower-case word -> token
-_TOKENS_MAX = 200_000
+# The speed path's one switch (docs/performance.md): AGGREGATOR_FAST_TOKENS=0 makes every
+# text go through ``reference_index_text``, the definition, word by word.
+FAST_TOKENS = os.environ.get("AGGREGATOR_FAST_TOKENS", "1") != "0"
+
+_PIECES: dict[str, dict[str, str]] = {}  # per language key: piece of text -> its tokens
+_PIECES_MAX = 100_000  # per language; then the dictionary starts again (memory stays bounded)
+_PIECE_MAX_CHARS = 48  # longer pieces (unspaced scripts, URLs) are worked out, not kept
 
 
 def index_text(language: str, text: str) -> str:
     """Plain text as the space-separated tokens FTS5 stores for it.
 
-    Every post of a cycle goes through here: a plain dict per language remembers each word's
-    token (lower-cased first, so ``Ville`` and ``ville`` share an entry), which halved the
-    cost of indexing against calling ``stem_word`` per word.
+    Equal to ``reference_index_text`` (``tests/test_search_text.py`` compares them), and
+    cheaper: every post of a cycle comes through here, and the reference's regular expression
+    walks each character (about 25 ns a character with the Unicode word test).  Here the text
+    is split at white space, which no word contains, and each piece (``Ville,``) is looked up
+    whole in a dictionary of the pieces already seen in that language, which holds its tokens
+    (``fr_vill``); ``str.split``, the look-ups and the join run in C.  Only a piece not seen
+    yet is lower-cased, split into words and stemmed.
     """
+    if not FAST_TOKENS:
+        return reference_index_text(language, text)
     key = language_key(language)
-    cache = _TOKENS.get(key)
-    if cache is None or len(cache) > _TOKENS_MAX:
-        cache = _TOKENS[key] = {}
-    found = _WORD.findall(text[:MAX_INDEXED_CHARS].lower())
-    get = cache.get
-    tokens = [get(w) or cache.setdefault(w, stem_word(key, w)) for w in found]
-    return " ".join(tokens)
+    pieces = text[:MAX_INDEXED_CHARS].split()
+    known = _PIECES.get(key)
+    if known is None or len(known) > _PIECES_MAX:
+        known = _PIECES[key] = {}
+    try:
+        return " ".join(filter(None, map(known.__getitem__, pieces)))
+    except KeyError:  # a piece not seen yet in this language
+        pass
+    found: dict[str, str] = {}
+    for piece in set(pieces):
+        tokens = known.get(piece)
+        if tokens is None:
+            tokens = " ".join([stem_word(key, w) for w in _WORD.findall(piece.lower())])
+            if len(piece) <= _PIECE_MAX_CHARS:
+                known[piece] = tokens
+        found[piece] = tokens
+    return " ".join(filter(None, map(found.__getitem__, pieces)))
+
+
+def reference_index_text(language: str, text: str) -> str:
+    """What ``index_text`` computes, by definition: the text lower-cased, split into words by
+    ``words``' rule, each word stemmed in the language (``stem_word``)."""
+    key = language_key(language)
+    return " ".join(stem_word(key, w) for w in _WORD.findall(text[:MAX_INDEXED_CHARS].lower()))
 
 
 def post_tokens(post: Post) -> tuple[str, str]:

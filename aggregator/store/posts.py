@@ -8,14 +8,13 @@ copied into ``post_topics`` so that filtering by topic uses an index.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Dialect,
     Row,
     Select,
     and_,
@@ -28,13 +27,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from aggregator.dedupe import StoryKey, link_key, title_key
+from aggregator.dedupe import link_key, title_key
 from aggregator.models import Author, Link, Post
 from aggregator.store import search as _search
 from aggregator.store.driver import insert_sql, marks, placeholder
 from aggregator.store.schema import (
     StoredTime,
-    from_stored,
     hidden_posts,
     post_aliases,
     post_fulltext,
@@ -231,24 +229,6 @@ _ALIASES_FULL = select(
     post_aliases.c.source_id == bindparam("source_id"),
     post_aliases.c.alias_id.in_(bindparam("ids", expanding=True)),
 )
-_CANDIDATE_COLUMNS = (
-    posts.c.id, posts.c.source_id, posts.c.link_key, posts.c.title_key,
-    posts.c.language, posts.c.published, posts.c.first_seen,
-)  # fmt: skip
-# One statement for both keys: SQLite answers the OR from both indexes.
-_BY_EITHER_KEY = select(*_CANDIDATE_COLUMNS).where(
-    posts.c.link_key.in_(bindparam("links", expanding=True))
-    | posts.c.title_key.in_(bindparam("titles", expanding=True)),
-    posts.c.source_id != bindparam("exclude"),
-)
-_BY_LINK_KEY = select(*_CANDIDATE_COLUMNS).where(
-    posts.c.link_key.in_(bindparam("keys", expanding=True)),
-    posts.c.source_id != bindparam("exclude"),
-)
-_BY_TITLE_KEY = select(*_CANDIDATE_COLUMNS).where(
-    posts.c.title_key.in_(bindparam("keys", expanding=True)),
-    posts.c.source_id != bindparam("exclude"),
-)
 _HASHES = select(posts.c.id, posts.c.content_hash).where(
     posts.c.id.in_(bindparam("ids", expanding=True))
 )
@@ -290,105 +270,6 @@ def alias_targets(conn: Connection, source_id: str, ids: Sequence[str]) -> dict[
         params = {"source_id": source_id, "ids": list(chunk)}
         found.update((row.alias_id, row.post_id) for row in conn.execute(_ALIASES, params))
     return found
-
-
-def story_candidates(
-    conn: Connection, link_keys: Sequence[str], title_keys: Sequence[str], exclude_source: str
-) -> list[StoryKey]:
-    """Stored posts of other sources sharing a link key or a (non-empty) title key."""
-    lookup = story_lookup(conn.dialect, link_keys, title_keys, exclude_source)
-    if lookup is not None:
-        return story_keys(conn.exec_driver_sql(*lookup).all())
-    links = [k for k in dict.fromkeys(link_keys) if k]
-    titles = [k for k in dict.fromkeys(title_keys) if k]
-    if len(links) <= CHUNK // 2 and len(titles) <= CHUNK // 2:
-        batches = [(_BY_EITHER_KEY, {"links": links, "titles": titles})]
-    else:
-        batches = [
-            (query, {"keys": list(chunk)})
-            for query, keys in ((_BY_LINK_KEY, links), (_BY_TITLE_KEY, titles))
-            for chunk in _chunks(keys)
-        ]
-    found: dict[str, StoryKey] = {}
-    for query, params in batches:
-        if not any(params.values()):
-            continue
-        for row in conn.execute(query, {**params, "exclude": exclude_source}):
-            found[row.id] = StoryKey(
-                row.id,
-                row.source_id,
-                row.link_key,
-                row.title_key,
-                row.language,
-                row.published,
-                row.first_seen,
-            )
-    return list(found.values())
-
-
-def story_lookup(
-    dialect: Dialect, link_keys: Sequence[str], title_keys: Sequence[str], exclude_source: str
-) -> tuple[str, tuple[str, ...]] | None:
-    """``story_candidates`` as one driver statement and its parameters (rows for
-    ``story_keys``), or None when the driver or the number of keys needs SQLAlchemy's path.
-
-    The cycle looks up once per source, where SQLAlchemy's expanding of the IN lists cost
-    more than the database answering them.  Each IN is answered from its own index (SQLite:
-    MULTI-INDEX OR; PostgreSQL: a BitmapOr).  No key at all is SQLAlchemy's path too: it
-    sends nothing.
-    """
-    mark = placeholder(dialect)
-    links = [k for k in dict.fromkeys(link_keys) if k]
-    titles = [k for k in dict.fromkeys(title_keys) if k]
-    if mark is None or not 0 < len(links) + len(titles) <= CHUNK:
-        return None
-    either = []
-    if links:
-        either.append(f"link_key IN ({marks(mark, len(links))})")
-    if titles:
-        either.append(f"title_key IN ({marks(mark, len(titles))})")
-    sql = (
-        "SELECT id, source_id, link_key, title_key, language, published, first_seen "
-        f"FROM posts WHERE ({' OR '.join(either)}) AND source_id != {mark}"
-    )
-    return sql, (*links, *titles, exclude_source)
-
-
-def story_keys(rows: Iterable[Sequence[Any]]) -> list[StoryKey]:
-    """The rows of a ``story_lookup`` statement, once per post."""
-    return list({
-        id_: StoryKey(
-            id_, source_id, link, title, language,
-            from_stored(published), from_stored(first_seen),
-        )
-        for id_, source_id, link, title, language, published, first_seen in rows
-    }.values())  # fmt: skip
-
-
-def merge_aliases(conn: Connection, merges: Sequence[tuple[Post, str]]) -> None:
-    """Record each duplicate as an alias of its primary and name its source on the primary."""
-    for duplicate, primary_id in merges:
-        conn.execute(delete(post_aliases).where(post_aliases.c.alias_id == duplicate.id))
-        conn.execute(
-            insert(post_aliases).values(
-                alias_id=duplicate.id,
-                post_id=primary_id,
-                source_id=duplicate.source_id,
-                content_hash=duplicate.content_hash,
-                first_seen=duplicate.first_seen,
-            )
-        )
-        row = conn.execute(
-            select(posts.c.source_id, posts.c.also_from).where(posts.c.id == primary_id)
-        ).one_or_none()
-        if row is None:
-            continue
-        also = list(json.loads(row.also_from))
-        if duplicate.source_id != row.source_id and duplicate.source_id not in also:
-            also.append(duplicate.source_id)
-            conn.execute(
-                update(posts).where(posts.c.id == primary_id).values(also_from=_dumps(also))
-            )
 
 
 def _stored_hashes(conn: Connection, ids: Sequence[str]) -> dict[str, str]:

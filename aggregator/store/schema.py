@@ -203,8 +203,15 @@ post_aliases = Table(
     Column("source_id", Text, nullable=False),
     Column("content_hash", Text, nullable=False, server_default=""),
     Column("first_seen", UTCDateTime, nullable=False),
+    # the alias's own story keys (0011): a later post matching it joins its story
+    Column("link_key", Text, nullable=False, server_default=""),
+    Column("title_key", Text, nullable=False, server_default=""),
+    Column("language", Text, nullable=False, server_default=""),
+    Column("published", UTCDateTime),
     Index(None, "post_id"),
     Index(None, "source_id"),
+    Index(None, "link_key"),
+    Index(None, "title_key"),
 )
 
 # One row per (post, topic): lets ``recent_posts(topic=…)`` use an index instead of scanning

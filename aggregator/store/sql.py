@@ -36,6 +36,7 @@ from aggregator.store import locks as _locks
 from aggregator.store import posts as _posts
 from aggregator.store import search as _search
 from aggregator.store import sources as _sources
+from aggregator.store import stories as _stories
 from aggregator.store import submissions as _submissions
 from aggregator.store import subscribers as _subscribers
 from aggregator.store.console import ConsoleMethods
@@ -153,8 +154,8 @@ class SqlStore(ConsoleMethods):
         with self._write(f"saving the update of source {update.source_id}") as conn:
             _sources.write_state(conn, update.state)
             counts = _posts.upsert_posts(conn, update.posts, story_keys)
-            if update.merges:
-                _posts.merge_aliases(conn, update.merges)
+            _stories.merge_aliases(conn, update.merges, story_keys)
+            _stories.join_stories(conn, update.joins)
             return counts
 
     def apply_updates(
@@ -171,13 +172,14 @@ class SqlStore(ConsoleMethods):
         """
         with self._write(f"saving the updates of {len(updates)} sources") as conn:
             _sources.write_states(conn, [update.state for update in updates])
-            if not any(update.posts or update.merges for update in updates):
+            if not any(update.posts or update.merges or update.joins for update in updates):
                 return [(0, 0)] * len(updates)
             batches = [u.posts for u in updates]
             counts = _posts.upsert_many(conn, batches, story_keys, search_tokens)
+            for update in updates:  # merges first: a join carries the aliases it finds along
+                _stories.merge_aliases(conn, update.merges, story_keys)
             for update in updates:
-                if update.merges:
-                    _posts.merge_aliases(conn, update.merges)
+                _stories.join_stories(conn, update.joins)
             return counts
 
     def alias_targets(self, source_id: str, ids: Sequence[str]) -> dict[str, str]:
@@ -190,13 +192,13 @@ class SqlStore(ConsoleMethods):
         """One driver statement outside SQLAlchemy's Connection when it can (the cycle asks
         once per source, and the Connection's own work was most of the cost)."""
         action = "looking up the same story from other sources"
-        lookup = _posts.story_lookup(self._engine.dialect, link_keys, title_keys, exclude_source)
+        lookup = _stories.story_lookup(self._engine.dialect, link_keys, title_keys, exclude_source)
         if lookup is None:
             with self._read(action) as conn:
-                return _posts.story_candidates(conn, link_keys, title_keys, exclude_source)
+                return _stories.story_candidates(conn, link_keys, title_keys, exclude_source)
         with self._driver_cursor(action) as cursor:
             cursor.execute(*lookup)
-            return _posts.story_keys(cursor.fetchall())
+            return _stories.story_keys(cursor.fetchall())
 
     def recent_posts(
         self,

@@ -41,10 +41,10 @@ __all__ = ["MEMBERS_KEY", "Discoverer", "MemberState"]
 FORM_WORKERS = 2  # threads for the member pages' blocking work (store, feeds.yaml)
 # Previews (fetch, parse, language detection of a member's feed: milliseconds of CPU each) run
 # one at a time in a process of their own (``ingest.workers.WorkerPool``, warmed like the
-# cycle's workers): in a thread they still shared the interpreter's lock with the event loop,
-# and 250 members previewing within their limits cut static serving to 29 % of its unloaded
-# rate.  Tests' discoverers, which record what they were asked, run in a thread instead
-# (``preview_process=False``).
+# cycle's workers, started when the form is first asked for): in a thread they still shared
+# the interpreter's lock with the event loop, and 250 members previewing within their limits
+# cut static serving to 29 % of its unloaded rate.  Tests' discoverers, which record what they
+# were asked, run in a thread instead (``preview_process=False``).
 PREVIEW_WORKERS = 1
 HEALTH_TTL_S = 60.0  # /sources is computed again at most this often (a cycle is minutes apart)
 _T = TypeVar("_T")
@@ -114,6 +114,19 @@ class MemberState:
             return await self._preview_process.run(run_discoverer, job)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._previews, run_discoverer, job)
+
+    def warm_previews(self) -> None:
+        """Start the preview process now (the form was asked for), so that it is warm by the
+        time the member sends it: started cold, the first preview waited for it."""
+        if self.preview_process:
+            self._previewer(self.settings)
+
+    def _previewer(self, settings: config.Settings) -> WorkerPool:
+        with self._lock:
+            if self._preview_process is None:
+                languages = tuple(settings.site.languages)
+                self._preview_process = WorkerPool(PREVIEW_WORKERS, languages, eager=True)
+            return self._preview_process
 
     def close_work(self) -> None:
         self._work.shutdown(wait=False, cancel_futures=True)

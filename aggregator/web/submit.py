@@ -63,6 +63,7 @@ def _submit_form(
 
 
 async def get_submit(request: web.Request) -> web.Response:
+    request.app[MEMBERS_KEY].warm_previews()
     return _submit_form(request, await csrf_token(request))
 
 
