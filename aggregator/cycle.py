@@ -2,8 +2,9 @@
 
 ``run_cycle`` is the update of every due source:
 
-    store.get_states -> Fetcher.fetch (async, bounded) -> process_document (process pool)
-    -> store.known_and_aliases -> decide.plan_update (pure) -> store.apply_updates (batched)
+    store.due_sources (batches) -> Fetcher.fetch (async, bounded) -> process_document
+    (process pool) -> store.known_and_aliases -> decide.plan_update (pure)
+    -> store.apply_updates (batched; a source's state is dropped once written)
 
 A failing source is an ``UpdateOutcome`` with its error; nothing a source does can abort the
 cycle.  The clock is a parameter (``clock``) so tests and the demo control time.
@@ -32,7 +33,6 @@ from aggregator.ingest.decide import (
     Document,
     Schedule,
     Stored,
-    is_due,
     plan_update,
 )
 from aggregator.ingest.fetch import Fetcher, body_digest, user_agent
@@ -56,6 +56,7 @@ from aggregator.publish.publisher import PublishReport, publish_all
 from aggregator.publish.websub import announce
 from aggregator.retention import tidy
 from aggregator.store import open_store
+from aggregator.store.due import due_sources
 from aggregator.store.patience import patient
 from aggregator.store.protocol import Store
 
@@ -78,6 +79,8 @@ RUNNERS_SPARE = STATE_BATCH  # runners beyond the documents in flight: those awa
 # Bytes of fetched documents held (waiting for a worker or in one): a fetch starts only below
 # it, so at most this plus the fetches under way (megabyte documents need a bound in bytes).
 HELD_BYTES = 32 * 2**20
+# Longest ``only`` counted in the store (``due_counts``) as a list of ids.
+COUNTED_ONLY = 500
 # Stories a first cycle keeps in memory instead of asking the (empty) store; beyond, it asks.
 WRITTEN_STORIES = 20_000
 
@@ -122,43 +125,47 @@ class _Cycle:
     documents: asyncio.Semaphore = field(default_factory=asyncio.Semaphore)  # set by run()
     held_bytes: int = 0  # of the fetched documents not processed yet
     room: asyncio.Condition = field(default_factory=asyncio.Condition)  # set by run()
-    running: int = 0  # sources not finished
+    running: int = 0  # sources taken by a runner and not finished
     waiting: int = 0  # of which, waiting for a batched write
     # sources whose update the store refused, and the first cause: one line each, one summary
     store_failures: int = 0
     first_store_error: str | None = None
 
     async def run(
-        self, sources: Sequence[Source], states: dict[str, SourceState]
+        self, due: Iterator[tuple[Source, SourceState]], total: int
     ) -> list[UpdateOutcome]:
+        """Update every source ``due`` yields (``total`` of them, to size the runners).
+
+        ``due`` reads the store a page at a time, and a source's state is dropped once its
+        update is written: what the cycle holds does not grow with the number of sources.
+        """
         fetch = self.settings.fetch
         bound = DOCUMENTS_PER_CONNECTION * fetch.concurrency
         self.documents = asyncio.Semaphore(bound)
         self.room = asyncio.Condition()
-        todo = iter(sources)  # shared: each runner takes the next source when it is free
         outcomes: list[UpdateOutcome] = []
         async with Fetcher(
             fetch, user_agent=user_agent(self.settings), allow=fetch.allow_private
         ) as f:
-            self.running = len(sources)
 
             async def runner() -> None:
-                for source in todo:
-                    outcomes.append(await self._one(f, source, states[source.id]))
+                for source, state in due:  # shared: each runner takes the next when it is free
+                    self.running += 1
+                    outcomes.append(await self._one(f, source, state))
                     if self.progress is not None:
                         self.progress(outcomes[-1])
 
             # runners, not a task per source: memory does not grow with the sources
-            runners = min(len(sources), bound + RUNNERS_SPARE)
+            runners = min(total, bound + RUNNERS_SPARE)
             try:
-                await asyncio.gather(*(runner() for _ in range(runners)))
+                await asyncio.gather(*(runner() for _ in range(max(runners, 1))))
             finally:
                 self._flush()
         if self.store_failures:
             log.error(
                 "store: %d of %d sources not saved; first cause: %s",
                 self.store_failures,
-                len(sources),
+                len(outcomes),
                 self.first_store_error,
             )
         return outcomes
@@ -428,28 +435,6 @@ def _log_outcome(o: UpdateOutcome) -> None:
     )
 
 
-def select_sources(
-    settings: Settings,
-    states: dict[str, SourceState],
-    now: datetime,
-    *,
-    only: Sequence[str] | None = None,
-    due_only: bool = False,
-) -> list[Source]:
-    """Enabled, not gone, and (for the scheduler) due; ``only`` restricts to some ids."""
-    chosen = []
-    for source in settings.source_list():
-        if not source.enabled or (only and source.id not in only):
-            continue
-        state = states[source.id]
-        if state.gone:
-            continue
-        if due_only and not is_due(state, now):
-            continue
-        chosen.append(source)
-    return chosen
-
-
 def run_cycle(
     settings: Settings,
     store: Store,
@@ -464,13 +449,14 @@ def run_cycle(
     """Fetch, parse, normalise and store every selected source; report one outcome each."""
     started = clock()
     store.sync_sources(settings.source_list())
-    states = store.get_states()
-    held = store.source_holds()  # disabled or removed in the console: not fetched
-    sources = select_sources(settings, states, started, only=only, due_only=due_only)
-    sources = [s for s in sources if s.id not in held]
-    unparsed = sum(1 for s in sources if states[s.id].body_hash is None)
+    due_at = started if due_only else None
+    wanted = frozenset(only or ())
+    ids = [s.id for s in settings.sources if s.enabled and (not only or s.id in wanted)]
+    # a queue bucket's thousands of ids are not bound in a count: an over-count only sizes runners
+    asked = only if only and len(only) <= COUNTED_ONLY else None
+    total, unparsed = store.due_counts(due_at=due_at, only=asked)
     pool = _pool(
-        len(sources),
+        total,
         workers,
         eager=unparsed >= POOL_THRESHOLD,
         languages=tuple(settings.site.languages),
@@ -483,7 +469,8 @@ def run_cycle(
         )
         cycle = _Cycle(settings, store, clock, pool, progress, rng or random.Random(), schedule)
         cycle.store_was_empty = store.count_posts() == 0
-        outcomes = asyncio.run(cycle.run(sources, states))
+        due = due_sources(store, ids, due_at)
+        outcomes = asyncio.run(cycle.run(due, total))
     finally:
         if pool is not None:
             pool.shutdown()

@@ -147,3 +147,35 @@ def test_cli_exits_non_zero_without_touching_the_store(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert f"{path}:3: site.bse_url: unknown setting" in proc.stderr
     assert not (tmp_path / "aggregator.sqlite3").exists()
+
+
+def test_a_date_where_a_name_belongs_names_its_line(tmp_path: Path) -> None:
+    """YAML reads an unquoted date as a timestamp: refused with its line like any mistake."""
+    text = GOOD.replace("    name: UCLG\n", "    name: 2026-12-07\n")
+    assert _problems(text, tmp_path) == [
+        f"{tmp_path / 'feeds.yaml'}:6: sources[0].name: Input should be a valid string"
+    ]
+
+
+def test_a_large_feeds_yaml_loads_every_source(tmp_path: Path) -> None:
+    """The packed copy made after parsing (``loading._marshalled``) keeps every value."""
+    lines = [GOOD.rstrip("\n")]
+    for i in range(300):
+        lines += [
+            f"  - id: m{i}",
+            f"    name: 'Commune {i} — Île'",
+            "    organisation: Réseau",
+            f"    url: https://m{i}.example.fr/feed",
+            "    tags: [communes, 'année 2026']",
+            "    enabled: true",
+        ]
+    path = tmp_path / "feeds.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    settings = config.load(path)
+    sources = settings.source_list()
+    assert len(sources) == 301
+    assert sources[300].name == "Commune 299 — Île" and sources[300].tags == (
+        "communes",
+        "année 2026",
+    )
+    assert sources[300].url == "https://m299.example.fr/feed" and sources[300].enabled

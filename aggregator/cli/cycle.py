@@ -26,8 +26,9 @@ from aggregator.cli.common import (
     setup_logging,
 )
 from aggregator.clock import utc_now
-from aggregator.cycle import fetch_and_publish, held_lock, select_sources
+from aggregator.cycle import fetch_and_publish, held_lock
 from aggregator.errors import LockedError
+from aggregator.ingest.decide import select_sources
 from aggregator.models import CycleReport, UpdateOutcome
 from aggregator.publish.publisher import publish_all
 from aggregator.retention import sweep_outputs

@@ -34,7 +34,9 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
+from aggregator.config import Settings
 from aggregator.dedupe import StoryKey, plan_merges
 from aggregator.errors import one_line
 from aggregator.models import (
@@ -43,6 +45,7 @@ from aggregator.models import (
     FetchResult,
     FetchStatus,
     Post,
+    Source,
     SourceState,
     SourceUpdate,
 )
@@ -55,6 +58,32 @@ def is_due(state: SourceState, now: datetime) -> bool:
     if state.gone:
         return False
     return state.next_fetch is None or state.next_fetch <= now
+
+
+def select_sources(
+    settings: Settings,
+    states: dict[str, SourceState],
+    now: datetime,
+    *,
+    only: Sequence[str] | None = None,
+    due_only: bool = False,
+) -> list[Source]:
+    """Enabled, not gone, and (for the scheduler) due; ``only`` restricts to some ids.
+
+    For callers holding every state already (the queue's planner, the command line's count);
+    the cycle itself reads the same selection from the store a page at a time
+    (``Store.due_sources``)."""
+    chosen = []
+    for source in settings.source_list():
+        if not source.enabled or (only and source.id not in only):
+            continue
+        state = states[source.id]
+        if state.gone:
+            continue
+        if due_only and not is_due(state, now):
+            continue
+        chosen.append(source)
+    return chosen
 
 
 def backoff_delay(
@@ -183,40 +212,43 @@ def plan_update(
     a later 304 can only ever confirm the last *good* state, never a broken one.
     """
     failed = result.status is FetchStatus.ERROR or document.error is not None
-    base = replace(state, last_fetch=now)
+    moved: dict[str, Any] = {}
     if result.permanent_url and result.permanent_url != state.url:
-        base = replace(base, url=result.permanent_url)
-    if result.status is FetchStatus.GONE:
-        return SourceUpdate(state.source_id, _gone(base, result, now))
+        moved["url"] = result.permanent_url
     if result.http_status == 304 and not _sent_validators(result):
         failed = True
         document = replace(
             document, error=NO_VALIDATORS_304, error_kind=ErrorKind.NO_VALIDATORS_304
         )
-    if failed:
+    if failed or result.status is FetchStatus.GONE:
+        base = replace(state, last_fetch=now, **moved)
+        if result.status is FetchStatus.GONE:
+            return SourceUpdate(state.source_id, _gone(base, result, now))
         return SourceUpdate(state.source_id, _failing(base, result, document, now, schedule, rng))
-    healthy = replace(
-        base,
-        consecutive_failures=0,
-        failing_since=None,
-        last_success=now,
-        next_fetch=schedule.cycle_started + timedelta(seconds=schedule.interval_s),
-    )
-    healthy = _with_caching(healthy, result, document.body_hash)
+    # One ``replace`` for the whole healthy state: on a cycle where most sources answer 304
+    # this is the work done per source, and each ``replace`` costs as much as the rest.
+    healthy = {
+        **moved,
+        "last_fetch": now,
+        "consecutive_failures": 0,
+        "failing_since": None,
+        "last_success": now,
+        "next_fetch": schedule.cycle_started + timedelta(seconds=schedule.interval_s),
+        **_caching(state, result, document.body_hash),
+    }
     if result.status is FetchStatus.NOT_MODIFIED:
-        return SourceUpdate(state.source_id, healthy)
+        return SourceUpdate(state.source_id, replace(state, **healthy))
     posts = [keep_first_seen(p, stored.known) for p in document.posts]
     to_write = changed_posts(posts, stored.known)
     own, merges, joins = split_duplicates(
         to_write, stored.known, stored.aliases, stored.candidates, stored.keys
     )
-    healthy = replace(
-        healthy,
+    healthy.update(
         entries_seen=len(posts),
-        title=document.title or healthy.title,
-        link=document.link or healthy.link,
+        title=document.title or state.title,
+        link=document.link or state.link,
     )
-    return SourceUpdate(state.source_id, healthy, own, merges, joins)
+    return SourceUpdate(state.source_id, replace(state, **healthy), own, merges, joins)
 
 
 NO_VALIDATORS_304 = "the server answered 304 Not Modified to a request without validators"
@@ -273,16 +305,15 @@ def _failing(
     )
 
 
-def _with_caching(state: SourceState, result: FetchResult, body_hash: str | None) -> SourceState:
-    """Keep validators verbatim; replace them only when the server sent new ones."""
-    return replace(
-        state,
-        etag=result.etag if result.etag is not None else state.etag,
-        last_modified=(
+def _caching(state: SourceState, result: FetchResult, body_hash: str | None) -> dict[str, Any]:
+    """The validators to keep: verbatim, replaced only when the server sent new ones."""
+    return {
+        "etag": result.etag if result.etag is not None else state.etag,
+        "last_modified": (
             result.last_modified if result.last_modified is not None else state.last_modified
         ),
-        body_hash=body_hash if body_hash is not None else state.body_hash,
-    )
+        "body_hash": body_hash if body_hash is not None else state.body_hash,
+    }
 
 
 def failing_for(state: SourceState, now: datetime) -> timedelta | None:

@@ -240,8 +240,13 @@ def _split_host(netloc: str) -> str:
     return host
 
 
+@functools.lru_cache(maxsize=4096)
 def _normalise_host(raw: str) -> tuple[str, IPAddress | None]:
-    """Lower-case, IDNA-encode and read IP literals; return the host and its IP if it is one."""
+    """Lower-case, IDNA-encode and read IP literals; return the host and its IP if it is one.
+
+    Remembered for the last few thousand hosts: a cycle checks every feed's URL, and many
+    feeds share a host (a platform, or the scale bench's 64 addresses).  A refusal raises,
+    and is never remembered."""
     if raw.startswith("[") or ":" in raw:
         return _ipv6_host(raw)
     if "%" in raw:

@@ -28,8 +28,8 @@ from functools import partial
 
 from aggregator import config
 from aggregator.clock import Clock, utc_now
-from aggregator.cycle import select_sources
 from aggregator.errors import AggregatorError
+from aggregator.ingest.decide import select_sources
 from aggregator.queue import tasks
 from aggregator.queue.app import BOUNCES, DIGEST, MAILBOX, Queue, build_app, ensure_schema
 from aggregator.queue.plan import (

@@ -6,7 +6,8 @@ imported nowhere else.
 
 Enters: frozen records (``SourceUpdate``, ``EditionRecord``, submissions, locks).  Leaves: frozen
 records (``SourceState``, ``Post``, ``StoryKey``...), never rows.  Each source's update is one
-transaction; Alembic migrations run when a store opens.
+transaction; Alembic migrations run when a store opens.  ``due.due_sources`` reads the sources
+a cycle fetches a batch at a time, so no caller holds every source's state at once.
 """
 
 from __future__ import annotations

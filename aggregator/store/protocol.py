@@ -47,6 +47,18 @@ class Store(ConsoleStore, Protocol):
 
     def get_states(self) -> dict[str, SourceState]: ...
 
+    def due_sources(
+        self, ids: Sequence[str], *, due_at: datetime | None = None
+    ) -> list[tuple[Source, SourceState]]:
+        """Those of ``ids`` (a batch of a few hundred) that a cycle fetches: enabled and
+        configured, not gone, not held in the console, due at ``due_at`` (None: due or not);
+        each with its configuration and its state, in no particular order."""
+
+    def due_counts(
+        self, *, due_at: datetime | None = None, only: Sequence[str] | None = None
+    ) -> tuple[int, int]:
+        """How many sources ``due_sources`` gives in all, and how many of them never parsed."""
+
     def set_state(self, state: SourceState) -> None: ...
 
     # --- posts ---------------------------------------------------------------------------

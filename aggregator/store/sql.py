@@ -131,6 +131,18 @@ class SqlStore(ConsoleMethods):
         with self._read("reading source states") as conn:
             return _sources.get_states(conn)
 
+    def due_sources(
+        self, ids: Sequence[str], *, due_at: datetime | None = None
+    ) -> list[tuple[Source, SourceState]]:
+        with self._read("reading the sources to fetch") as conn:
+            return _sources.due_of(conn, ids, due_at)
+
+    def due_counts(
+        self, *, due_at: datetime | None = None, only: Sequence[str] | None = None
+    ) -> tuple[int, int]:
+        with self._read("counting the sources to fetch") as conn:
+            return _sources.due_counts(conn, due_at, only)
+
     def set_state(self, state: SourceState) -> None:
         with self._write(f"saving the state of source {state.source_id}") as conn:
             _sources.write_state(conn, state)

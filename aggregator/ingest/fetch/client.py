@@ -15,6 +15,7 @@ What the client does not do for us, and this module does:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from collections.abc import AsyncIterator, Collection, Iterable
 from types import TracebackType
@@ -92,7 +93,9 @@ class Fetcher:
         }
         self._session: aiohttp.ClientSession | None = None
         self._global: asyncio.Semaphore | None = None
-        self._hosts: dict[str, asyncio.Semaphore] = {}
+        # host -> (its slots, fetches holding or awaiting them): dropped when that falls to 0,
+        # so a cycle over 35,000 members' hosts holds slots only for the hosts in flight
+        self._hosts: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}
 
     async def __aenter__(self) -> Fetcher:
         # limit=0: the semaphores below do the limiting, so queued fetches hold nothing
@@ -146,11 +149,21 @@ class Fetcher:
         except Exception as exc:  # a bug must not stop the cycle either
             return run.failed(*classify_error(exc, self._settings, run.url))
 
-    def _host_slot(self, host: str) -> asyncio.Semaphore:
-        slot = self._hosts.get(host)
-        if slot is None:
-            slot = self._hosts[host] = asyncio.Semaphore(self._settings.per_host)
-        return slot
+    @contextlib.asynccontextmanager
+    async def _host_slot(self, host: str) -> AsyncIterator[None]:
+        """Hold one of ``host``'s ``per_host`` slots for the block."""
+        entry = self._hosts.get(host)
+        if entry is None:
+            entry = self._hosts[host] = (asyncio.Semaphore(self._settings.per_host), [0])
+        slot, users = entry
+        users[0] += 1
+        try:
+            async with slot:
+                yield
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                del self._hosts[host]
 
 
 class _Run:
