@@ -8,6 +8,8 @@ are injected: ``Clock`` for datetimes, ``Ticks`` for the rate limiters' monotoni
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -25,6 +27,7 @@ from aggregator.store import SqlStore, open_store
 from aggregator.web.console import add_console_routes
 from aggregator.web.members import add_member_routes
 from aggregator.web.session import SECRET_ENV
+from tests.stores import at_head
 from tests.test_mail import FakeClock, SmtpServer
 
 PASSWORD = "correct horse battery staple"
@@ -141,10 +144,16 @@ class Console:
     ticks: Ticks = field(default_factory=Ticks)
     trusted: list[str] = field(default_factory=list)
     store: SqlStore | None = None
+    _read: tuple[str, config.Settings] | None = None  # the file's text, and its settings
 
     @property
     def settings(self) -> config.Settings:
-        settings = config.load(self.path)
+        """The settings as the file says now (the console may rewrite it); parsed again only
+        when its text changed, since tests ask for them at every step."""
+        text = self.path.read_text(encoding="utf-8")
+        if self._read is None or self._read[0] != text:
+            self._read = (text, config.load(self.path))
+        settings = self._read[1]
         if self.trusted:
             web_settings = config.WebSettings(trusted_proxies=self.trusted)
             settings = settings.model_copy(update={"web": web_settings})
@@ -152,7 +161,7 @@ class Console:
 
     def open_store(self) -> SqlStore:
         if self.store is None:
-            self.store = open_store(self.settings.storage_url)
+            self.store = open_store(at_head(self.settings.storage_url))
         return self.store
 
     def add_accounts(self) -> None:
@@ -197,3 +206,17 @@ def html_of(msg: EmailMessage) -> str:
 
 
 CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+@contextmanager
+def seeded_console(folder: Path, smtp: SmtpServer) -> Iterator[Console]:
+    """The console the tests sign in to: three UCLG posts and two CEMR ones, an account of
+    each role, mail to ``smtp``; its store closed on the way out."""
+    made = Console(feeds_yaml(folder / "feeds.yaml", smtp), smtp)
+    posts = [post(n) for n in range(1, 4)] + [post(n, "cemr") for n in range(1, 3)]
+    seed(made.open_store(), made.settings, posts)
+    made.add_accounts()
+    try:
+        yield made
+    finally:
+        made.close()

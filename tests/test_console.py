@@ -28,9 +28,9 @@ from tests.consoleapp import (
     ROLES,
     T0,
     Console,
-    feeds_yaml,
     post,
     seed,
+    seeded_console,
     text_of,
 )
 from tests.test_mail import SmtpServer
@@ -39,24 +39,9 @@ Body = Callable[[TestClient[Any, Any]], Awaitable[None]]
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.controller.start()
-    yield server
-    server.controller.stop()
-
-
-@pytest.fixture
 def console(tmp_path: Path, smtp: SmtpServer) -> Iterator[Console]:
-    made = Console(feeds_yaml(tmp_path / "feeds.yaml", smtp), smtp)
-    seed(
-        made.open_store(),
-        made.settings,
-        [post(n) for n in range(1, 4)] + [post(n, "cemr") for n in range(1, 3)],
-    )
-    made.add_accounts()
-    yield made
-    made.close()
+    with seeded_console(tmp_path, smtp) as made:
+        yield made
 
 
 def run(app: web.Application, body: Body) -> None:

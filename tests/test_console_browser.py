@@ -11,7 +11,6 @@ temporary directory.
 
 from __future__ import annotations
 
-import base64
 import importlib.util
 import json
 import os
@@ -23,9 +22,17 @@ import pytest
 
 from aggregator.publish.publisher import publish_all
 from aggregator.store.submissions import NewSubmission
-from tests.consoleapp import PASSWORD, ROLES, T0, Console, feeds_yaml, html_of, post, seed, text_of
+from tests.browser import MAIL_WIDTH, PAGE_WIDTHS, full_page, screenshots, serving
+from tests.consoleapp import (
+    PASSWORD,
+    ROLES,
+    T0,
+    Console,
+    html_of,
+    seeded_console,
+    text_of,
+)
 from tests.test_mail import SmtpServer
-from tests.test_members_browser import Served, chromium, screenshots
 
 pytestmark = pytest.mark.browser
 
@@ -42,40 +49,15 @@ def axe_script() -> str:
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.controller.start()
-    yield server
-    server.controller.stop()
-
-
-@pytest.fixture
 def console(tmp_path: Path, smtp: SmtpServer) -> Iterator[Console]:
-    made = Console(feeds_yaml(tmp_path / "feeds.yaml", smtp), smtp)
-    posts = [post(n) for n in range(1, 4)] + [post(n, "cemr") for n in range(1, 3)]
-    seed(made.open_store(), made.settings, posts)
-    made.add_accounts()
-    yield made
-    made.close()
+    with seeded_console(tmp_path, smtp) as made:
+        yield made
 
 
 @pytest.fixture
 def served(console: Console) -> Iterator[str]:
-    server = Served(console.app()).start()
-    try:
-        yield f"http://127.0.0.1:{server.port}"
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setenv("SE_AVOID_STATS", "true")
-    driver = chromium(tmp_path, "en-GB,en")
-    try:
-        yield driver
-    finally:
-        driver.quit()
+    with serving(console.app()) as server:
+        yield server.url
 
 
 class Look:
@@ -86,31 +68,9 @@ class Look:
         self.shots = shots
         self.axe = axe_script()
 
-    def width(self, width: int) -> None:
-        self.driver.execute_cdp_cmd(
-            "Emulation.setDeviceMetricsOverride",
-            {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 600},
-        )
-
     def shoot(self, name: str, width: int) -> Path:
         """A full-page screenshot at ``width`` (after the page reflowed to it)."""
-        self.width(width)
-        height = self.driver.execute_script(
-            "return Math.max(document.documentElement.scrollHeight, document.body.scrollHeight)"
-        )
-        tall = min(int(height), 8000)
-        self.driver.execute_cdp_cmd(  # the whole page in the viewport: frames are painted too
-            "Emulation.setDeviceMetricsOverride",
-            {"width": width, "height": tall, "deviceScaleFactor": 1, "mobile": width < 600},
-        )
-        clip = {"x": 0, "y": 0, "width": width, "height": tall, "scale": 1}
-        data = self.driver.execute_cdp_cmd(
-            "Page.captureScreenshot",
-            {"format": "png", "captureBeyondViewport": True, "clip": clip},
-        )
-        path = self.shots / f"{name}-{width}.png"
-        path.write_bytes(base64.b64decode(data["data"]))
-        return path
+        return full_page(self.driver, self.shots / f"{name}-{width}.png", width)
 
     def sideways(self) -> int:
         """How many pixels the page is wider than the window (0: nothing to scroll to)."""
@@ -136,7 +96,7 @@ class Look:
 
     def page(self, name: str) -> None:
         """Both widths: screenshots, no axe violation, nothing to scroll sideways on a phone."""
-        for width in (1280, 375):
+        for width in PAGE_WIDTHS:
             self.shoot(name, width)
             assert self.violations() == [], (name, width)
             assert self.sideways() <= 0, (name, width)
@@ -310,7 +270,7 @@ def test_curating_and_sending_an_edition(
     html = shots / "digest-sent.html"
     html.write_text(html_of(mail), encoding="utf-8")
     browser.get(html.as_uri())
-    look.shoot("digest-sent-mail", 600)
+    look.shoot("digest-sent-mail", MAIL_WIDTH)
 
 
 def test_every_console_page_at_1280_and_375_px(

@@ -12,6 +12,7 @@ from aggregator.newsletter import curation, scheduled
 from aggregator.newsletter.editions import DigestItem
 from aggregator.store import open_store
 from aggregator.store.curation import Curation
+from tests.stores import at_head
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -58,7 +59,7 @@ def test_a_hand_schedule_holds_back_the_cron_and_is_handed_out_once(tmp_path: Pa
     path = tmp_path / "feeds.yaml"
     path.write_text("digest:\n  editions:\n    - name: weekly\n", encoding="utf-8")
     settings = config.load(path)
-    store = open_store(settings.storage_url)
+    store = open_store(at_head(settings.storage_url))
     try:
         key = curation.issue_key("weekly", None)
         store.save_curation(Curation(key, "weekly", send_at=NOW + timedelta(hours=2), updated=NOW))

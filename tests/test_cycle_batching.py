@@ -15,6 +15,7 @@ from aggregator.cycle import STATE_BATCH, run_cycle
 from aggregator.demo.server import LoopbackFeedServer
 from aggregator.models import FetchStatus, Source, SourceState, SourceUpdate
 from aggregator.store import open_store
+from tests.stores import at_head
 
 RSS = (
     b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title>'
@@ -26,7 +27,7 @@ RSS = (
 
 
 def test_apply_updates_writes_every_state_and_a_placeholder(tmp_path: Path) -> None:
-    store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    store = open_store(at_head(f"sqlite:///{tmp_path / 'db.sqlite'}"))
     try:
         store.sync_sources([Source(id="a", name="A", organisation="O", url="https://a.example/")])
         when = datetime(2026, 6, 1, tzinfo=UTC)
@@ -70,7 +71,7 @@ def _cold_then_warm(tmp_path: Path, server: LoopbackFeedServer, count: int) -> N
     path = tmp_path / "feeds.yaml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     settings = config.load(path)
-    store = open_store(settings.storage_url)
+    store = open_store(at_head(settings.storage_url))
     start = datetime(2026, 6, 2, tzinfo=UTC)
     try:
         cold = run_cycle(settings, store, clock=lambda: start, workers=1)
@@ -105,7 +106,7 @@ def test_documents_over_the_held_bytes_bound_are_read_one_at_a_time_not_refused(
         (feeds / f"f{i}.rss").write_bytes(own)
     with LoopbackFeedServer(feeds) as server:
         _cold_then_warm(tmp_path, server, count)
-        store = open_store(f"sqlite:///{tmp_path / 'aggregator.sqlite3'}")
+        store = open_store(at_head(f"sqlite:///{tmp_path / 'aggregator.sqlite3'}"))
         try:
             assert store.count_posts() == count
         finally:

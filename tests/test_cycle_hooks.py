@@ -9,6 +9,7 @@ from aggregator import config
 from aggregator.cycle import fetch_and_publish
 from aggregator.store import open_store
 from tests.httpserver import FixtureServer
+from tests.stores import at_head
 
 RSS = (
     '<?xml version="1.0"?><rss version="2.0"><channel><title>A</title><link>https://a.example.org/</link>'
@@ -33,7 +34,7 @@ def test_the_hub_is_pinged_for_changed_feeds_only(
         encoding="utf-8",
     )
     settings = config.load(path)
-    store = open_store(settings.storage_url)
+    store = open_store(at_head(settings.storage_url))
     try:
         fetch_and_publish(settings, store, clock=lambda: now)
         first = len(http_server.hits("/hub"))

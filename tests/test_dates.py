@@ -25,6 +25,7 @@ from aggregator.ingest.dates import LANGUAGES, read_date
 from aggregator.models import Post
 from aggregator.store import open_store
 from tests.httpserver import FixtureServer
+from tests.stores import at_head
 
 
 def utc(*parts: int) -> datetime:
@@ -257,7 +258,7 @@ def stored_posts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Pos
             encoding="utf-8",
         )
         settings = config.load(feeds)
-        store = open_store(settings.storage_url)
+        store = open_store(at_head(settings.storage_url))
         try:
             report = run_cycle(settings, store, clock=lambda: NOW, workers=1)
             assert all(o.error is None for o in report.outcomes), report.outcomes

@@ -17,6 +17,7 @@ from aggregator.newsletter.digest import preview
 from aggregator.publish.publisher import publish_all
 from aggregator.store import open_store
 from tests.httpserver import FixtureServer
+from tests.stores import at_head
 
 
 def _post(pid: str, source: str, title: str, link: str, when: datetime, lang: str = "en") -> Post:
@@ -157,7 +158,7 @@ def test_a_story_from_three_sources_appears_once_everywhere_naming_all_three(
 ) -> None:
     title = STUDY_TITLE
     settings = config.load(_three_sources(http_server, tmp_path))
-    store = open_store(settings.storage_url)
+    store = open_store(at_head(settings.storage_url))
     try:
         for _ in range(2):  # a second cycle must not add a copy either
             run_cycle(settings, store, clock=lambda: now, only=["cemr"])
@@ -201,7 +202,7 @@ def test_a_first_cycle_merges_across_its_own_batched_writes(
     monkeypatch.setattr(app, "STATE_BATCH", 1)  # every source written in its own batch
     monkeypatch.setattr(app, "WRITTEN_STORIES", kept)
     settings = config.load(_three_sources(http_server, tmp_path))
-    store = open_store(settings.storage_url)
+    store = open_store(at_head(settings.storage_url))
     try:
         run_cycle(settings, store, clock=lambda: now)
         study = [p for p in store.recent_posts(100) if "platforma-dev.eu/news/study" in p.link]
@@ -232,7 +233,7 @@ def test_a_link_that_names_no_post_never_merges_across_sources(
     path = tmp_path / "feeds.yaml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     settings = config.load(path)
-    store = open_store(settings.storage_url)
+    store = open_store(at_head(settings.storage_url))
     try:
         report = run_cycle(settings, store, clock=lambda: now, workers=1)
         assert report.new_posts == 126

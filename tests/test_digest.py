@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import struct
-import subprocess
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -45,7 +43,9 @@ from aggregator.newsletter.render import CLIP_BYTES, UNSUBSCRIBE_TOKEN, render_e
 from aggregator.present.images import make_variants, stored
 from aggregator.store import open_store
 from aggregator.store.protocol import Store
+from tests.browser import CHROMIUM, dump_dom
 from tests.httpserver import FixtureServer
+from tests.stores import at_head
 from tests.test_mail import FakeClock, SmtpServer, free_port
 
 BASE = "https://news.network.example.org/"
@@ -183,7 +183,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     if request.param == "fake":
         yield FakeStore()
         return
-    real = open_store(f"sqlite:///{tmp_path / 'digest.sqlite3'}")
+    real = open_store(at_head(f"sqlite:///{tmp_path / 'digest.sqlite3'}"))
     real.sync_sources(SOURCES)
     yield real
     real.close()
@@ -279,14 +279,6 @@ def paced(settings: Any) -> SmtpSender:
     """A real SMTP sender whose rate limit sleeps on a fake clock."""
     clock = FakeClock()
     return SmtpSender(settings, env={}, sleep=clock.sleep, clock=clock)
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.controller.start()
-    yield server
-    server.controller.stop()
 
 
 def html_part(msg: EmailMessage) -> str:
@@ -749,10 +741,6 @@ def test_preview_of_an_empty_window_records_nothing(
 # A real browser
 
 
-CHROMIUM = shutil.which("chromium") or (
-    "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
-)
-
 _FRAME = """<!DOCTYPE html><html><body style="margin:0">
 <iframe id="f" src="/email.html" style="width:{width}px;height:30000px;border:0"></iframe>
 <script>
@@ -796,42 +784,26 @@ def _png(width: int, height: int) -> bytes:
 
 
 def _measure(server: FixtureServer, width: int, profile: Path) -> dict[str, Any]:
-    assert CHROMIUM is not None
     server.route(
         f"/frame{width}.html",
         _FRAME.format(width=width),
         headers={"Content-Type": "text/html; charset=utf-8"},
     )
-    out = subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--hide-scrollbars",
-            f"--user-data-dir={profile}",
-            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-            "--window-size=1024,800",
-            "--dump-dom",
-            server.url(f"/frame{width}.html"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
+    stdout, stderr = dump_dom(
+        server.url(f"/frame{width}.html"),
+        profile,
+        "--hide-scrollbars",
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+        "--window-size=1024,800",
     )
-    found = re.search(r'<pre id="measure">(.*?)</pre>', out.stdout, re.S)
-    assert found, out.stderr[-2000:]
+    found = re.search(r'<pre id="measure">(.*?)</pre>', stdout, re.S)
+    assert found, stderr
     data: dict[str, Any] = json.loads(lxml.html.fromstring(found.group(0)).text_content())
     return data
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
 def test_html_part_fits_600_and_375_pixels_in_chromium(
     tmp_path: Path, http_server: FixtureServer, now: datetime
 ) -> None:

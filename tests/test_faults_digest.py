@@ -1,7 +1,7 @@
 """The digest under races, crashes and SMTP faults (issue 17, points 2, 3 and 13).
 
 Real parts: ``digest send`` and ``digest list`` run as processes, the store is a SQLite file or
-a PostgreSQL schema, and mail goes to an aiosmtpd sink on 127.0.0.1 (or to a socket that
+a PostgreSQL schema, and mail goes to an aiosmtpd smtp on 127.0.0.1 (or to a socket that
 misbehaves the way a real server does: a closed port, a 421 greeting, silence).
 
 Point 2: a preview that read the ledger before a send recorded its edition saved its own
@@ -17,7 +17,7 @@ import asyncio
 import signal
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -44,14 +44,6 @@ def seed(store: SqlStore, count: int = 3) -> None:
     store.apply_update(SourceUpdate(SOURCE.id, SourceState(SOURCE.id, SOURCE.url), posts))
 
 
-@pytest.fixture
-def sink() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.controller.start()
-    yield server
-    server.controller.stop()
-
-
 class RacingStore:
     """The real store, with ``hook`` run once right after the first ``last_edition`` read:
     whatever it does happens between a preview's reading of the ledger and its write."""
@@ -71,8 +63,8 @@ class RacingStore:
         return getattr(self._store, name)
 
 
-def _received(sink: SmtpServer) -> list[str]:
-    return sorted(address for r in sink.handler.received for address in r.rcpt_tos)
+def _received(smtp: SmtpServer) -> list[str]:
+    return sorted(address for r in smtp.handler.received for address in r.rcpt_tos)
 
 
 # --------------------------------------------------------------------------------------------
@@ -80,9 +72,9 @@ def _received(sink: SmtpServer) -> list[str]:
 
 
 def test_a_preview_that_read_before_a_send_adds_no_second_window(
-    backend: Backend, tmp_path: Path, sink: SmtpServer
+    backend: Backend, tmp_path: Path, smtp: SmtpServer
 ) -> None:
-    feeds_yaml = write_config(tmp_path, backend.url, smtp=Smtp(sink.port), recipients=RECIPIENTS)
+    feeds_yaml = write_config(tmp_path, backend.url, smtp=Smtp(smtp.port), recipients=RECIPIENTS)
     store = backend.open()
     seed(store)
     settings = config.load(feeds_yaml)
@@ -101,15 +93,15 @@ def test_a_preview_that_read_before_a_send_adds_no_second_window(
     assert [e.sent for e in editions] == [True]  # one edition, sent; no second window
     again = run_cli(feeds_yaml, "digest", "send", "weekly")
     assert again.returncode == 0, again.stderr
-    assert _received(sink) == sorted(RECIPIENTS)  # nobody got the posts twice
+    assert _received(smtp) == sorted(RECIPIENTS)  # nobody got the posts twice
     store.close()
 
 
 def test_a_preview_never_turns_a_sent_edition_back_to_unsent(
-    backend: Backend, tmp_path: Path, sink: SmtpServer
+    backend: Backend, tmp_path: Path, smtp: SmtpServer
 ) -> None:
     """Same ``now``, so the same edition id: the old preview overwrote ``sent``."""
-    feeds_yaml = write_config(tmp_path, backend.url, smtp=Smtp(sink.port), recipients=RECIPIENTS)
+    feeds_yaml = write_config(tmp_path, backend.url, smtp=Smtp(smtp.port), recipients=RECIPIENTS)
     store = backend.open()
     seed(store)
     settings = config.load(feeds_yaml)
@@ -126,16 +118,16 @@ def test_a_preview_never_turns_a_sent_edition_back_to_unsent(
     assert edition is not None and edition.sent
     second = send(store, settings, "weekly", T0 + timedelta(minutes=5), smtp_factory=SmtpSender)
     assert second.empty  # nothing new: nothing mailed again
-    assert _received(sink) == sorted(RECIPIENTS)
+    assert _received(smtp) == sorted(RECIPIENTS)
     store.close()
 
 
 def test_a_send_that_lost_the_race_to_a_preview_sends_the_previewed_edition(
-    backend: Backend, tmp_path: Path, sink: SmtpServer
+    backend: Backend, tmp_path: Path, smtp: SmtpServer
 ) -> None:
     """The other order: a preview records the edition between a send's reading and its
     write; the send reads again and mails that edition, the one that was reviewed."""
-    feeds_yaml = write_config(tmp_path, backend.url, smtp=Smtp(sink.port), recipients=RECIPIENTS)
+    feeds_yaml = write_config(tmp_path, backend.url, smtp=Smtp(smtp.port), recipients=RECIPIENTS)
     store = backend.open()
     seed(store)
     settings = config.load(feeds_yaml)
@@ -151,7 +143,7 @@ def test_a_send_that_lost_the_race_to_a_preview_sends_the_previewed_edition(
     assert report.complete and report.edition is not None
     assert report.edition.id == previews[0].edition.id
     assert [e.id for e in store.list_editions()] == [report.edition.id]
-    assert _received(sink) == sorted(RECIPIENTS)
+    assert _received(smtp) == sorted(RECIPIENTS)
     store.close()
 
 

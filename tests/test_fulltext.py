@@ -23,6 +23,7 @@ from aggregator.store import SqlStore, open_store
 from tests.data.articles.pages import labelled_pages
 from tests.fulltext_labelled import measure
 from tests.httpserver import FixtureServer
+from tests.stores import at_head
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 SITE = "ville-de-saint-aubin-sur-loire"
@@ -87,7 +88,7 @@ def site(http_server: FixtureServer, tmp_path: Path) -> tuple[config.Settings, S
         encoding="utf-8",
     )
     settings = config.load(path)
-    store = open_store(settings.storage_url)
+    store = open_store(at_head(settings.storage_url))
     store.sync_sources([Source(id=SITE, name="Saint-Aubin", organisation="Ville", url=links[0])])
     posts = [
         post(n, teaser(p.expected), link, title=p.html.split("<title>")[1].split(" | ")[0])

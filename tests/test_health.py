@@ -21,6 +21,7 @@ from aggregator.models import ErrorKind, FetchStatus
 from aggregator.store import open_store
 from aggregator.store.protocol import Store
 from tests.httpserver import FixtureServer
+from tests.stores import at_head
 
 T0 = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
 RSS = (
@@ -51,7 +52,7 @@ def store_for(tmp_path: Path) -> Iterator[Callable[[config.Settings], Store]]:
     opened: list[Store] = []
 
     def open_for(settings: config.Settings) -> Store:
-        opened.append(open_store(settings.storage_url))
+        opened.append(open_store(at_head(settings.storage_url)))
         return opened[-1]
 
     yield open_for

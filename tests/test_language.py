@@ -8,11 +8,13 @@ written for this test, often shorter than what detection gets in practice (a tit
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -142,33 +144,62 @@ def fresh_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
     language.forget_model()
 
 
+@pytest.fixture(scope="module")
+def written_cache() -> tuple[dict[str, Path], list[tuple[str | None, float]]]:
+    """The cache of this test run (tests/conftest.py), as a first detection writes it, and
+    the answers read from it.  Uncompressing the shipped model costs about a second of CPU:
+    the tests below that only need a cache to be there copy this one instead."""
+    language.forget_model()
+    answers = _answers()  # from the run's cache, written first if this process has not yet
+    paths = language.cache_paths()
+    assert paths is not None and all(path.is_file() for path in paths.values())
+    language.forget_model()
+    return paths, answers
+
+
+def _copy_cache(written: dict[str, Path], folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in written.values():
+        shutil.copyfile(path, folder / path.name)
+
+
 def _answers() -> list[tuple[str | None, float]]:
     return [detect_with_confidence(text, SITE) for _, text in _labelled()]
 
 
-def _shipped_answers() -> list[tuple[str, float]]:
-    model = language._shipped_model()
+def _classified(model: Any) -> list[tuple[str, float]]:
     return [tuple(model.classify(language._sample(text))) for _, text in _labelled()]
 
 
-def test_the_cached_model_answers_exactly_as_the_shipped_one(fresh_cache: Path) -> None:
+def test_the_cached_model_answers_exactly_as_the_shipped_one(
+    fresh_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shipped: list[Any] = []  # the model uncompressed from py3langid's file, kept to compare
+
+    def uncompress() -> Any:
+        shipped.append(ship())
+        return shipped[-1]
+
+    ship = language._shipped_model
+    monkeypatch.setattr(language, "_shipped_model", uncompress)
     first = _answers()  # builds the model from the shipped file and writes the cache
+    assert len(shipped) == 1
     files = list(fresh_cache.glob("langid-*.npy"))
     assert len(files) == len(language._CACHE_ARRAYS)  # one file per array
     language.forget_model()
     second = _answers()  # read back from the cache
     assert second == first
+    assert len(shipped) == 1  # the shipped file was not read again
     cached = language._reader().model
-    assert [tuple(cached.classify(language._sample(text))) for _, text in _labelled()] == (
-        _shipped_answers()
-    )
+    assert _classified(cached) == _classified(shipped[0])
 
 
-def test_the_cached_tables_cost_only_what_detection_reads(fresh_cache: Path) -> None:
+def test_the_cached_tables_cost_only_what_detection_reads(
+    fresh_cache: Path, written_cache: tuple[dict[str, Path], list[Any]]
+) -> None:
     """The automaton is mapped: every worker shares the page cache's one copy.  Of the 57 MB
     probability table, a process holds only the rows of the features its texts had."""
-    _answers()  # writes the cache
-    language.forget_model()
+    _copy_cache(written_cache[0], fresh_cache)  # the cache a first detection writes
     model = language._reader().model
     assert isinstance(model.tk_nextmove, memoryview)
     assert isinstance(model.nb_ptc, language._Rows)
@@ -180,8 +211,11 @@ def test_the_cached_tables_cost_only_what_detection_reads(fresh_cache: Path) -> 
     assert model.nb_ptc.read == first  # read once, then kept
 
 
-def test_a_truncated_table_is_rebuilt_not_read_short(fresh_cache: Path) -> None:
-    expected = _answers()
+def test_a_truncated_table_is_rebuilt_not_read_short(
+    fresh_cache: Path, written_cache: tuple[dict[str, Path], list[Any]]
+) -> None:
+    written, expected = written_cache
+    _copy_cache(written, fresh_cache)
     (path,) = fresh_cache.glob("langid-*-ptc.npy")
     path.write_bytes(path.read_bytes()[:-568])  # the last row lost, the header intact
     language.forget_model()
@@ -190,8 +224,11 @@ def test_a_truncated_table_is_rebuilt_not_read_short(fresh_cache: Path) -> None:
     assert language._load_cached() is not None  # rewritten whole
 
 
-def test_a_damaged_cache_file_is_replaced_not_trusted(fresh_cache: Path) -> None:
-    expected = _answers()
+def test_a_damaged_cache_file_is_replaced_not_trusted(
+    fresh_cache: Path, written_cache: tuple[dict[str, Path], list[Any]]
+) -> None:
+    written, expected = written_cache
+    _copy_cache(written, fresh_cache)
     (path,) = fresh_cache.glob("langid-*-ptc.npy")
     path.write_bytes(b"\x93NUMPY not really a model")
     language.forget_model()

@@ -28,6 +28,7 @@ from aggregator.publish.publisher import publish_all
 from aggregator.store import open_store
 from aggregator.store.protocol import Store
 from tests.httpserver import FixtureServer
+from tests.stores import at_head
 
 NOW = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
 LABELLED = Path(__file__).resolve().parent / "data" / "language" / "labelled.jsonl"
@@ -115,7 +116,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[config.Sett
     try:
         serve(server)
         settings = config.load(write_config(tmp_path_factory.mktemp("site"), server))
-        store = open_store(settings.storage_url)
+        store = open_store(at_head(settings.storage_url))
         report = run_cycle(settings, store, clock=lambda: NOW, workers=1)
         assert [o.error for o in report.outcomes] == [None] * len(SOURCES)
         publish_all(store, settings, NOW)

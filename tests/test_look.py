@@ -37,6 +37,7 @@ from aggregator.present.machine import ArgosEngine, MachineTitles, machine_title
 from aggregator.present.siblings import find_siblings, variant_key
 from aggregator.store import open_store
 from tests.httpserver import FixtureServer
+from tests.stores import at_head
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 ALT = "The mayor opens the new tram line"
@@ -159,7 +160,7 @@ def site(
     feed = member.route("/feed.rss", _rss(items), headers={"Content-Type": "application/rss+xml"})
     path = _write_config(tmp_path_factory.mktemp("look"), feed, member.hostport)
     settings = config.load(path)
-    store = open_store(settings.storage_url)
+    store = open_store(at_head(settings.storage_url))
     try:
         report, _ = fetch_and_publish(settings, store, clock=lambda: NOW)
         assert [o.error for o in report.outcomes] == [None]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import re
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 from babel.messages.pofile import read_po
 from PIL import Image, ImageDraw
 
@@ -30,8 +28,17 @@ from aggregator.i18n import LOCALE_DIR
 from aggregator.newsletter.digest import preview
 from aggregator.store import open_store
 from aggregator.web.app import make_app
+from tests.browser import (
+    MAIL_WIDTH,
+    PAGE_WIDTHS,
+    Served,
+    full_page,
+    running_chromium,
+    screenshots,
+    viewport,
+)
 from tests.httpserver import FixtureServer
-from tests.test_members_browser import Served, chromium, screenshots
+from tests.test_mail import free_port
 
 pytestmark = pytest.mark.browser
 
@@ -156,25 +163,6 @@ sources:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class _OnPort(Served):
-    """``serve`` on a port chosen before the site was published (its ``base_url``)."""
-
-    def __init__(self, app: web.Application, port: int) -> None:
-        super().__init__(app)
-        self.wanted = port
-
-    async def _start(self) -> None:
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", self.wanted).start()
-        self.port = self.wanted
-
-
 @dataclass
 class Network:
     url: str  # where serve answers
@@ -188,7 +176,7 @@ class Network:
 def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
     folder = tmp_path_factory.mktemp("look-browser")
     member = FixtureServer().start()
-    port = _free_port()
+    port = free_port()
     # the site's address is where serve answers, so the digest's images and logo load too
     settings = config.load(_config(folder, member, f"http://127.0.0.1:{port}/"))
     store = open_store(settings.storage_url)
@@ -199,7 +187,7 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
         en = preview(store, settings, "weekly", NOW)
     finally:
         store.close()
-    served = _OnPort(make_app(settings), port).start()
+    served = Served(make_app(settings), port).start()  # the port its base_url names
     root = settings.output_dir
     try:
         yield Network(
@@ -216,11 +204,9 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
 
 @pytest.fixture(scope="module")
 def browser(network: Network, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    driver = chromium(tmp_path_factory.mktemp("chromium"), "fr-FR,fr")
-    try:
+    """One French chromium for the module's pages (tests/browser.py)."""
+    with running_chromium(tmp_path_factory.mktemp("chromium"), "fr-FR,fr") as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def _english_messages() -> list[str]:
@@ -264,36 +250,17 @@ def _fits(browser: Any) -> dict[str, Any]:
     )
 
 
-def _viewport(browser: Any, width: int, height: int) -> None:
-    """The page's viewport, as a phone or a desktop has it (a window may not grow past the
-    screen; the emulated viewport can)."""
-    metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 500}
-    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
-
-
 def _shoot(browser: Any, url: str, width: int, path: Path) -> dict[str, Any]:
     """The whole page at ``width``, saved to ``path``; what ``_fits`` measured there."""
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    _viewport(browser, width, 900)
-    browser.get(url)
-    height = browser.execute_script("return document.documentElement.scrollHeight")
-    _viewport(browser, width, min(int(height), 8000))  # every lazy image is in view now
-    WebDriverWait(browser, 20).until(
-        lambda b: b.execute_script(
-            "return [].every.call(document.images, function (i) { return i.complete; })"
-        )
-    )
-    fits = _fits(browser)
-    browser.save_screenshot(str(path))
-    return fits
+    full_page(browser, path, width, url)  # every lazy image in view, and loaded
+    return _fits(browser)
 
 
 def test_the_french_page_and_digest_show_no_english_word_of_ours(
     network: Network, browser: Any
 ) -> None:
     assert len(_english_messages()) > 100  # the check has teeth
-    _viewport(browser, 1280, 900)
+    viewport(browser, 1280, 900)
     browser.get(network.url + "fr/index.html")
     page = _visible_text(browser)
     assert "Suivre" in page and "Aussi en" in page and "Cités et Gouvernements Locaux" in page
@@ -309,7 +276,7 @@ def test_the_french_page_and_digest_show_no_english_word_of_ours(
 
 def test_screenshots_of_the_page_in_three_languages(network: Network, browser: Any) -> None:
     for lang in ("en", "fr", "es"):
-        for width in (1280, 375):
+        for width in PAGE_WIDTHS:
             shot = network.shots / f"page-{lang}-{width}.png"
             fits = _shoot(browser, f"{network.url}{lang}/index.html", width, shot)
             assert fits["scroll"] <= fits["inner"], (lang, width, fits)
@@ -319,7 +286,7 @@ def test_screenshots_of_the_page_in_three_languages(network: Network, browser: A
 
 def test_screenshots_of_the_digest(network: Network, browser: Any) -> None:
     for name, path in (("fr", network.digest_fr), ("en", network.digest_en)):
-        for width in (600, 375):
+        for width in (MAIL_WIDTH, 375):
             shot = network.shots / f"digest-{name}-{width}.png"
             fits = _shoot(browser, network.url + path, width, shot)
             assert fits["scroll"] <= fits["inner"], (name, width, fits)
@@ -364,7 +331,7 @@ def test_the_member_pages_follow_the_pages_language_under_the_same_header(
     title = browser.find_element(By.CSS_SELECTOR, ".masthead .site-title").text
     assert title == "Gouvernements locaux et régionaux – Actualités du réseau"
     browser.save_screenshot(str(network.shots / "submit-fr-1280.png"))
-    for width in (1280, 375):
+    for width in PAGE_WIDTHS:
         shot = network.shots / f"sources-es-{width}.png"
         fits = _shoot(browser, network.url + "sources?lang=es", width, shot)
         assert fits["scroll"] <= fits["inner"] and fits["broken"] == [], fits

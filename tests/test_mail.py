@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
+import ipaddress
 import smtplib
 import socket
 import ssl
-import subprocess
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -107,14 +105,6 @@ class SmtpServer:
         }
         values.update(overrides)
         return SmtpSettings(**values)
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.controller.start()
-    yield server
-    server.controller.stop()
 
 
 class FakeClock:
@@ -243,13 +233,13 @@ def test_one_line_flattens_controls() -> None:
 # SmtpSender against a real server
 
 
-def test_sends_over_a_real_smtp_session(smtp_server: SmtpServer) -> None:
+def test_sends_over_a_real_smtp_session(smtp: SmtpServer) -> None:
     msg = _message()
-    with quiet_sender(smtp_server.settings()) as sender:
+    with quiet_sender(smtp.settings()) as sender:
         result = sender.send(msg)
     assert result.ok
     assert result.message_id == msg["Message-ID"]
-    (got,) = smtp_server.handler.received
+    (got,) = smtp.handler.received
     assert got.mail_from == "news@network.example.org"
     assert got.rcpt_tos == ["ana@example.org"]
     parsed = got.parsed()
@@ -260,27 +250,27 @@ def test_sends_over_a_real_smtp_session(smtp_server: SmtpServer) -> None:
 
 
 def test_a_refused_recipient_is_a_value_and_the_next_one_still_goes(
-    smtp_server: SmtpServer,
+    smtp: SmtpServer,
 ) -> None:
-    smtp_server.handler.refuse.add("ghost@example.org")
-    with quiet_sender(smtp_server.settings()) as sender:
+    smtp.handler.refuse.add("ghost@example.org")
+    with quiet_sender(smtp.settings()) as sender:
         refused = sender.send(_message(to="ghost@example.org"))
         accepted = sender.send(_message(to="ana@example.org"))
     assert not refused.ok
     assert refused.code == 550
     assert refused.error == "550 no such user"
     assert accepted.ok
-    assert [r.rcpt_tos for r in smtp_server.handler.received] == [["ana@example.org"]]
-    assert smtp_server.handler.sessions == 1
+    assert [r.rcpt_tos for r in smtp.handler.received] == [["ana@example.org"]]
+    assert smtp.handler.sessions == 1
 
 
-def test_rate_limit_paces_sends_without_real_waiting(smtp_server: SmtpServer) -> None:
+def test_rate_limit_paces_sends_without_real_waiting(smtp: SmtpServer) -> None:
     clock = FakeClock()
-    with quiet_sender(smtp_server.settings(rate_per_minute=30), clock) as sender:
+    with quiet_sender(smtp.settings(rate_per_minute=30), clock) as sender:
         for name in ("a", "b", "c"):
             assert sender.send(_message(to=f"{name}@example.org")).ok
     assert clock.sleeps == [pytest.approx(2.0), pytest.approx(2.0)]
-    assert len(smtp_server.handler.received) == 3
+    assert len(smtp.handler.received) == 3
 
 
 def test_credentials_come_from_the_environment() -> None:
@@ -365,9 +355,9 @@ def test_security_modes_negotiate_tls_before_login(security: str, expected: list
     assert log == expected
 
 
-def test_starttls_against_a_server_without_it_fails_clearly(smtp_server: SmtpServer) -> None:
+def test_starttls_against_a_server_without_it_fails_clearly(smtp: SmtpServer) -> None:
     with pytest.raises(DeliveryError, match="cannot open an SMTP session"):
-        quiet_sender(smtp_server.settings(security="starttls")).open()
+        quiet_sender(smtp.settings(security="starttls")).open()
 
 
 def test_nothing_listening_is_a_delivery_error() -> None:
@@ -376,18 +366,18 @@ def test_nothing_listening_is_a_delivery_error() -> None:
         quiet_sender(settings).open()
 
 
-def test_a_session_lost_between_messages_is_reopened(smtp_server: SmtpServer) -> None:
-    sender = quiet_sender(smtp_server.settings())
+def test_a_session_lost_between_messages_is_reopened(smtp: SmtpServer) -> None:
+    sender = quiet_sender(smtp.settings())
     with sender:
         assert sender._smtp is not None
         sender._smtp.close()  # the server hung up under us, before this message began
         result = sender.send(_message())
     assert result.ok
-    assert len(smtp_server.handler.received) == 1
-    assert smtp_server.handler.sessions == 2
+    assert len(smtp.handler.received) == 1
+    assert smtp.handler.sessions == 2
 
 
-def test_a_session_that_cannot_be_reopened_raises(smtp_server: SmtpServer) -> None:
+def test_a_session_that_cannot_be_reopened_raises(smtp: SmtpServer) -> None:
     opened: list[int] = []
 
     def once(settings: SmtpSettings, context: Any) -> smtplib.SMTP:
@@ -398,14 +388,14 @@ def test_a_session_that_cannot_be_reopened_raises(smtp_server: SmtpServer) -> No
 
     clock = FakeClock()
     sender = SmtpSender(
-        smtp_server.settings(), env={}, connection_factory=once, sleep=clock.sleep, clock=clock
+        smtp.settings(), env={}, connection_factory=once, sleep=clock.sleep, clock=clock
     )
     with sender:
         assert sender._smtp is not None
         sender._smtp.close()  # the server hung up under us, and does not come back
         with pytest.raises(DeliveryError, match="cannot open"):
             sender.send(_message())
-    assert smtp_server.handler.received == []
+    assert smtp.handler.received == []
 
 
 # --------------------------------------------------------------------------------------------
@@ -414,18 +404,40 @@ def test_a_session_that_cannot_be_reopened_raises(smtp_server: SmtpServer) -> No
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("the openssl command is not installed")
+    """A throwaway self-signed certificate for 127.0.0.1, made in-process (no openssl run)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    start = datetime.now(UTC) - timedelta(hours=1)  # the TLS library checks it against its clock
+    issued = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
     where = tmp_path_factory.mktemp("tls")
-    cert, key = where / "cert.pem", where / "key.pem"
-    subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-    return cert, key
+    cert, key_file = where / "cert.pem", where / "key.pem"
+    cert.write_bytes(issued.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert, key_file
 
 
 def _tls_contexts(certificate: tuple[Path, Path]) -> tuple[ssl.SSLContext, ssl.SSLContext]:

@@ -1,12 +1,9 @@
 """End to end in a real browser: a member submits a feed on the web form, an operator approves
 it from the command line, a cycle fetches it, and its posts are in the combined Atom feed.
 
-Browser: Debian's /usr/bin/chromium driven by Debian's /usr/bin/chromedriver through Selenium
-(never a downloaded driver), headless, with a throwaway profile and background traffic off.
-Without them the test is skipped, except when AGGREGATOR_REQUIRE_BROWSER=1 (CI): then a missing
-browser is a failure, so a broken CI image cannot pass silently.  Screenshots of the form, the
-preview and the confirmation go to ``AGGREGATOR_SCREENSHOTS`` (else the test's temporary
-directory), for a person to look at.
+The browser (the ``browser`` and ``french_browser`` fixtures) and the server are those of
+tests/browser.py.  Screenshots of the form, the preview and the confirmation go to
+``AGGREGATOR_SCREENSHOTS`` (else the test's temporary directory), for a person to look at.
 
 The feed is served on 127.0.0.1, which a member submission must never reach.  The test gets
 there only through ``add_member_routes(..., discoverer=...)``, a Python argument that no
@@ -15,11 +12,7 @@ setting or request can reach (``loopback_discoverer`` in test_members_web.py).
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
-import threading
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +23,7 @@ import pytest
 from aiohttp import web
 from click.testing import CliRunner
 
+import tests.browser
 from aggregator import config
 from aggregator.cli.main import main
 from aggregator.cycle import run_cycle
@@ -37,110 +31,14 @@ from aggregator.models import ErrorKind
 from aggregator.publish.publisher import publish_all
 from aggregator.store import open_store
 from aggregator.web.members import add_member_routes
+from tests.browser import Served, require_browser, screenshots
 from tests.httpserver import FixtureServer
 from tests.test_discover import RSS, feed, quiet
 from tests.test_members_web import loopback_discoverer
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 ATOM_NS = {"a": "http://www.w3.org/2005/Atom"}
 
 pytestmark = pytest.mark.browser
-
-
-def require_browser() -> Any:
-    """The selenium ``webdriver`` module, or skip (fail when AGGREGATOR_REQUIRE_BROWSER=1)."""
-    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
-    try:
-        from selenium import webdriver
-    except ImportError:
-        missing.append("the selenium package")
-        webdriver = None
-    if missing:
-        reason = f"browser test needs {', '.join(missing)}"
-        if os.environ.get("AGGREGATOR_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"AGGREGATOR_REQUIRE_BROWSER=1 but {reason}")
-        pytest.skip(reason)
-    return webdriver
-
-
-class Served:
-    """An aiohttp application on 127.0.0.1 (ephemeral port), in a thread with its own loop."""
-
-    def __init__(self, app: web.Application) -> None:
-        self.app = app
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.runner = web.AppRunner(app, access_log=None)
-        self.port = 0
-
-    async def _start(self) -> None:
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", 0).start()
-        self.port = self.runner.addresses[0][1]
-
-    def start(self) -> Served:
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
-        return self
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
-
-
-def chromium(tmp_path: Path, accept_language: str) -> Any:
-    """Headless chromium whose requests carry ``accept_language``."""
-    webdriver = require_browser()
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    options.add_experimental_option("prefs", {"intl.accept_languages": accept_language})
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1000,1300",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-        f"--lang={accept_language.split(',')[0]}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(30)
-    return driver
-
-
-@pytest.fixture
-def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setenv("SE_AVOID_STATS", "true")  # belt and braces: no Selenium Manager calls
-    driver = chromium(tmp_path, "en-GB,en")
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-@pytest.fixture
-def french_browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setenv("SE_AVOID_STATS", "true")
-    driver = chromium(tmp_path, "fr-FR,fr")
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-def screenshots(tmp_path: Path) -> Path:
-    shots = Path(os.environ.get("AGGREGATOR_SCREENSHOTS") or tmp_path / "screenshots")
-    shots.mkdir(parents=True, exist_ok=True)
-    return shots
 
 
 def test_member_submits_operator_approves_and_posts_reach_the_combined_feed(
@@ -314,7 +212,7 @@ def test_a_french_member_reads_the_form_its_refusals_and_the_sources_in_french(
 def test_missing_browser_fails_instead_of_skipping_when_required(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(f"{__name__}.CHROMIUM", tmp_path / "no-chromium")
+    monkeypatch.setattr(tests.browser, "CHROMIUM", tmp_path / "no-chromium")
     monkeypatch.setenv("AGGREGATOR_REQUIRE_BROWSER", "1")
     with pytest.raises(pytest.fail.Exception, match="AGGREGATOR_REQUIRE_BROWSER=1"):
         require_browser()

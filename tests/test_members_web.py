@@ -34,6 +34,7 @@ from aggregator.web.members import add_member_routes
 from aggregator.web.ratelimit import TokenBucket
 from aggregator.web.session import SECRET_ENV, SECRET_FILE, SESSION_COOKIE
 from tests.httpserver import FixtureServer
+from tests.stores import at_head
 from tests.test_discover import RSS, feed, fixture_text, quiet
 
 CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
@@ -85,7 +86,7 @@ def feeds_yaml(http_server: FixtureServer, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def store(feeds_yaml: Path) -> Iterator[SqlStore]:
-    opened = open_store(config.load(feeds_yaml).storage_url)
+    opened = open_store(at_head(config.load(feeds_yaml).storage_url))
     yield opened
     opened.close()
 
@@ -311,6 +312,7 @@ def test_invalid_fields_and_oversized_input_are_refused_without_fetching(
     run_app(member_app(feeds_yaml, now, discoverer=recorder), body)
 
 
+@pytest.mark.slow  # the production wiring reads previews in a process it starts
 def test_member_submission_of_loopback_is_refused_even_though_the_operator_allows_it(
     http_server: FixtureServer, feeds_yaml: Path, now: datetime
 ) -> None:
@@ -392,6 +394,7 @@ async def operator_discover(url: str, settings: config.Settings, now: datetime) 
     return await discover.discover_async(url, settings, member=False, now=now)
 
 
+@pytest.mark.slow  # starts the preview process
 def test_a_preview_read_in_the_preview_process_shows_the_feed(
     http_server: FixtureServer, feeds_yaml: Path, store: SqlStore, now: datetime
 ) -> None:
@@ -638,8 +641,9 @@ def test_an_expired_form_or_preview_is_explained_in_the_visitors_language(
     run_app(member_app(feeds_yaml, now), body)
 
 
-def test_a_refusal_is_worded_in_the_members_language(
-    http_server: FixtureServer, feeds_yaml: Path, now: datetime
+@pytest.mark.slow  # the production wiring reads previews in a process it starts
+def test_a_production_refusal_is_worded_in_the_members_language(
+    http_server: FixtureServer, feeds_yaml: Path
 ) -> None:
     feed_url = http_server.route("/news/feed.xml", feed(title="Loop", self_url="x"), headers=RSS)
 
@@ -652,6 +656,11 @@ def test_a_refusal_is_worded_in_the_members_language(
         ]
 
     run_app(make_app(config.load(feeds_yaml)), production)
+
+
+def test_a_refusal_is_worded_in_the_members_language(
+    http_server: FixtureServer, feeds_yaml: Path, now: datetime
+) -> None:
     missing = http_server.url("/missing.xml")
     http_server.route(
         "/", fixture_text("page-with-link.html"), headers={"Content-Type": "text/html"}

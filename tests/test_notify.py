@@ -17,6 +17,7 @@ from aggregator import config
 from aggregator.members.notify import Condition, notices, send_notices
 from aggregator.models import Post, Source, SourceState, SourceUpdate
 from aggregator.store import SqlStore, open_store
+from tests.stores import at_head
 from tests.test_mail import SmtpServer
 
 FAILING_DAYS = 3
@@ -96,14 +97,6 @@ def test_no_contact_or_disabled_means_no_notice(now: datetime) -> None:
 # Sending, cycle after cycle
 
 
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.controller.start()
-    yield server
-    server.controller.stop()
-
-
 def settings_for(tmp_path: Path, smtp: SmtpServer) -> config.Settings:
     text = f"""
 site:
@@ -134,7 +127,7 @@ sources:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SqlStore]:
-    opened = open_store(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+    opened = open_store(at_head(f"sqlite:///{tmp_path / 'store.sqlite3'}"))
     yield opened
     opened.close()
 

@@ -30,6 +30,7 @@ from aggregator.web.app import make_app
 from aggregator.web.loopback import LoopbackServer
 from aggregator.web.state import MEMBERS_KEY
 from tests.httpserver import FixtureServer
+from tests.stores import at_head
 from tests.test_health import PAGE, RSS, _write_config
 
 T0 = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
@@ -60,7 +61,7 @@ def cycled(tmp_path: Path, http_server: FixtureServer) -> config.Settings:
     http_server.route("/down.xml", b"oops", status=500)
     path = _write_config(tmp_path, http_server, ["/ok.xml", "/page.html", "/down.xml"], 60)
     settings = config.load(path)
-    store = open_store(settings.storage_url)
+    store = open_store(at_head(settings.storage_url))
     try:
         fetch_and_publish(settings, store, clock=lambda: T0)
     finally:
@@ -212,7 +213,7 @@ def test_text_logs_have_iso_times_and_failures_at_warning(
     settings = config.load(_write_config(tmp_path, http_server, ["/down.xml"], 60))
     stream = io.StringIO()
     logs.configure(False, "text", stream)
-    store = open_store(settings.storage_url)
+    store = open_store(at_head(settings.storage_url))
     try:
         fetch_and_publish(settings, store, clock=lambda: T0)
     finally:

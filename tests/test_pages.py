@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -25,10 +24,10 @@ from aggregator.config import Settings
 from aggregator.publish.outputs import clean_line
 from aggregator.publish.pages import _safe_http
 from aggregator.publish.publisher import publish_all
+from tests.browser import CHROMIUM, dump_dom
 from tests.conftest import require_seeds
 from tests.test_publish import BASE_URL, build, make_post
 
-CHROMIUM = Path("/usr/bin/chromium")
 META_RE = re.compile(r"^(?:\S.* )?- \d{2}/\d{2}/\d{4}$")
 
 
@@ -312,23 +311,9 @@ def test_contrast_helper_can_fail() -> None:
 def measure(html_dir: Path, name: str, profile: Path) -> dict[str, object]:
     probe = html_dir / f"probe-{name}"
     probe.write_text(PROBE.format(src=name), encoding="utf-8")
-    args = [
-        str(CHROMIUM),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--allow-file-access-from-files",
-        f"--user-data-dir={profile}",
-        "--dump-dom",
-        probe.as_uri(),
-    ]
-    done = subprocess.run(args, capture_output=True, timeout=60, check=False)
-    match = re.search(rb'<pre id="probe">(.*?)</pre>', done.stdout, re.S)
-    assert match, done.stderr[-2000:]
+    stdout, stderr = dump_dom(probe.as_uri(), profile, "--allow-file-access-from-files", timeout=60)
+    match = re.search(r'<pre id="probe">(.*?)</pre>', stdout, re.S)
+    assert match, stderr
     raw = lxml.html.fromstring(match.group(0)).text_content()
     assert raw != "pending", "the probe did not run"
     result: dict[str, object] = json.loads(raw)

@@ -17,6 +17,7 @@ from aggregator.models import EditionRecord, Post, Source, SourceState, SourceUp
 from aggregator.retention import cutoff, expire
 from aggregator.store import SqlStore, open_store
 from tests.httpserver import FixtureServer
+from tests.stores import at_head
 
 PG_URL = os.environ.get("AGGREGATOR_TEST_PG_URL")
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -27,7 +28,7 @@ OTHER = Source(id="cemr", name="CEMR", organisation="CEMR", url="https://cemr.ex
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
     if request.param == "sqlite":
-        opened = open_store(f"sqlite:///{tmp_path / 'r.sqlite3'}")
+        opened = open_store(at_head(f"sqlite:///{tmp_path / 'r.sqlite3'}"))
         opened.sync_sources([SRC, OTHER])
         yield opened
         opened.close()
@@ -160,7 +161,7 @@ def test_a_post_its_feed_still_lists_is_not_deleted_and_not_seen_as_new_again(
         encoding="utf-8",
     )
     settings = config.load(path)
-    store = open_store(settings.storage_url)
+    store = open_store(at_head(settings.storage_url))
     try:
         first, _ = fetch_and_publish(settings, store, clock=lambda: T0)
         assert first.new_posts == 2

@@ -19,8 +19,9 @@ from aggregator import config
 from aggregator.publish.publisher import publish_all
 from aggregator.store import open_store
 from aggregator.web.app import make_app
+from tests.browser import Served, screenshots, serving
 from tests.search_labelled import fill
-from tests.test_members_browser import Served, chromium, screenshots
+from tests.stores import at_head
 from tests.test_publish import atom_schema
 from tests.test_search_web import FEEDS_YAML
 
@@ -28,36 +29,23 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def french_reader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setenv("SE_AVOID_STATS", "true")
-    driver = chromium(tmp_path, "fr-FR,fr")
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-@pytest.fixture
 def site(tmp_path: Path) -> Iterator[Served]:
     path = tmp_path / "feeds.yaml"
     path.write_text(FEEDS_YAML, encoding="utf-8")
     settings = config.load(path)
-    with open_store(settings.storage_url) as store:
+    with open_store(at_head(settings.storage_url)) as store:
         fill(store)
         publish_all(store, settings, datetime(2026, 11, 21, tzinfo=UTC))
-    served = Served(make_app(settings)).start()
-    try:
+    with serving(make_app(settings)) as served:
         yield served
-    finally:
-        served.stop()
 
 
 def test_a_french_query_finds_a_plural_with_an_accent_and_the_feed_validates(
-    french_reader: Any, site: Served, tmp_path: Path
+    french_browser: Any, site: Served, tmp_path: Path
 ) -> None:
     from selenium.webdriver.common.by import By
 
-    base = f"http://127.0.0.1:{site.port}"
+    french_reader, base = french_browser, site.url
     shots = screenshots(tmp_path)
     french_reader.set_window_size(1280, 1000)
     french_reader.get(f"{base}/fr/index.html")

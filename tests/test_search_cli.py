@@ -12,6 +12,7 @@ from aggregator import config
 from aggregator.cli.main import main
 from aggregator.store import open_store
 from tests.search_labelled import fill
+from tests.stores import at_head
 from tests.test_search_web import FEEDS_YAML
 
 
@@ -19,7 +20,7 @@ from tests.test_search_web import FEEDS_YAML
 def feeds_yaml(tmp_path: Path) -> Path:
     path = tmp_path / "feeds.yaml"
     path.write_text(FEEDS_YAML, encoding="utf-8")
-    with open_store(config.load(path).storage_url) as store:
+    with open_store(at_head(config.load(path).storage_url)) as store:
         fill(store)
     return path
 

@@ -24,7 +24,7 @@ from tests.test_store import Backend, backend  # noqa: F401  (the fixture)
 
 @pytest.fixture
 def labelled(backend: Backend) -> Iterator[SqlStore]:  # noqa: F811
-    opened = backend.open()
+    opened = backend.at_head().open()
     fill(opened)
     yield opened
     opened.close()

@@ -19,6 +19,7 @@ from aggregator import config
 from aggregator.store import open_store
 from aggregator.web.app import make_app
 from tests.search_labelled import fill
+from tests.stores import at_head
 from tests.test_publish import atom_schema
 
 NOW = datetime(2026, 11, 21, tzinfo=UTC)
@@ -40,7 +41,7 @@ def settings(tmp_path: Path) -> config.Settings:
     path = tmp_path / "feeds.yaml"
     path.write_text(FEEDS_YAML, encoding="utf-8")
     loaded = config.load(path)
-    with open_store(loaded.storage_url) as store:
+    with open_store(at_head(loaded.storage_url)) as store:
         fill(store)
     return loaded
 

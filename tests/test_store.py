@@ -40,6 +40,7 @@ from aggregator.models import (
 )
 from aggregator.store import SCHEMA_VERSION, SqlStore, open_store
 from aggregator.store.engine import MIGRATIONS_DIR, create_store_engine
+from tests.stores import migrated_sqlite
 
 PG_URL = os.environ.get("AGGREGATOR_TEST_PG_URL")
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -50,9 +51,18 @@ class Backend:
     name: str
     url: str
     raw: Callable[[str], list[tuple[Any, ...]]]  # run one SQL statement, committed
+    path: Path | None = None  # SQLite's file (it does not exist until opened)
 
     def open(self) -> SqlStore:
         return open_store(self.url)
+
+    def at_head(self) -> Backend:
+        """The empty database made one at the code's schema, for tests that are not about
+        migrating: on SQLite a copy of a file migrated once per process (tests/stores.py);
+        on PostgreSQL the first ``open`` migrates the test's schema."""
+        if self.path is not None:
+            migrated_sqlite(self.path)
+        return self
 
 
 def _sqlite_backend(tmp_path: Path) -> Backend:
@@ -62,7 +72,7 @@ def _sqlite_backend(tmp_path: Path) -> Backend:
         with sqlite3.connect(path) as conn:
             return conn.execute(sql).fetchall()
 
-    return Backend("sqlite", f"sqlite:///{path}", raw)
+    return Backend("sqlite", f"sqlite:///{path}", raw, path)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -92,7 +102,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
 
 @pytest.fixture
 def store(backend: Backend) -> Iterator[SqlStore]:
-    opened = backend.open()
+    opened = backend.at_head().open()
     opened.sync_sources([SOURCE, OTHER])
     yield opened
     opened.close()

@@ -30,6 +30,7 @@ from aggregator.store.schema import post_topics, posts, sources
 from aggregator.store.sources import STATE_FIELDS
 from aggregator.store.stories import story_lookup
 from tests import test_store as _base
+from tests.stores import at_head
 from tests.test_store import OTHER, SOURCE, Backend, make_post, update
 
 # The per-backend fixtures of the store suite, under their own names.
@@ -84,7 +85,7 @@ def reference(backend: Backend) -> Iterator[SqlStore]:
         schema = url.rsplit("%3D", 1)[1]
         backend.raw(f"CREATE SCHEMA {schema}_ref")
         url = f"{url}_ref"
-    engine = create_store_engine(url)
+    engine = create_store_engine(at_head(url))
     migrate(engine)
     opened = SqlStore(engine)
     opened.sync_sources([SOURCE, OTHER])

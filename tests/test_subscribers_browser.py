@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import urllib.request
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -26,45 +25,14 @@ from aggregator.store import open_store
 from aggregator.store.subscribers import Status
 from aggregator.subscribers.tokens import Tokens
 from aggregator.web.members import add_member_routes
+from tests.browser import MAIL_WIDTH, Served, screenshots, shoot
 from tests.test_digest import SOURCES, add, make_post
 from tests.test_mail import SmtpServer, free_port
-from tests.test_members_browser import Served, chromium, screenshots
 from tests.test_subscribers_send import paced
 from tests.test_subscribers_web import SECRET, Clock
 
 pytestmark = pytest.mark.browser
 ADDRESS = "claire.dubois@ville.example"
-
-
-class ServedOn(Served):
-    """``Served`` on a port chosen before the app starts (the site's base_url names it)."""
-
-    def __init__(self, app: web.Application, port: int) -> None:
-        super().__init__(app)
-        self.wanted = port
-
-    async def _start(self) -> None:
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", self.wanted).start()
-        self.port = self.wanted
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.controller.start()
-    yield server
-    server.controller.stop()
-
-
-@pytest.fixture
-def french_browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setenv("SE_AVOID_STATS", "true")
-    driver = chromium(tmp_path, "fr-FR,fr")
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def heading(browser: Any, text: str) -> None:
@@ -74,13 +42,6 @@ def heading(browser: Any, text: str) -> None:
     from selenium.webdriver.support.ui import WebDriverWait
 
     WebDriverWait(browser, 15).until(ec.text_to_be_present_in_element((By.TAG_NAME, "h1"), text))
-
-
-def shoot(browser: Any, shots: Path, name: str) -> None:
-    for width in (1280, 375):
-        browser.set_window_size(width, 1100)
-        browser.save_screenshot(str(shots / f"{name}-{width}.png"))
-    browser.set_window_size(1280, 1100)
 
 
 async def _css(_: web.Request) -> web.FileResponse:
@@ -117,7 +78,7 @@ def test_a_french_reader_signs_up_confirms_receives_and_leaves_in_one_click(
     app = web.Application()
     add_member_routes(app, settings, clock=clock, env={"AGGREGATOR_SECRET": SECRET})
     app.router.add_get("/static/site.css", _css)
-    served = ServedOn(app, port).start()
+    served = Served(app, port).start()
     base = f"http://127.0.0.1:{port}"
     try:
         browser.get(f"{base}/subscribe")
@@ -155,9 +116,8 @@ def test_a_french_reader_signs_up_confirms_receives_and_leaves_in_one_click(
         html = str(digest.get_body(("html",)).get_content())  # type: ignore[union-attr]
         assert 'lang="fr"' in html and "Les villes" in html and "Se désabonner" in html
         (tmp_path / "digest.html").write_text(html, encoding="utf-8")
-        browser.set_window_size(600, 1100)
         browser.get((tmp_path / "digest.html").as_uri())
-        browser.save_screenshot(str(shots / "subscribe-5-digest-600.png"))
+        shoot(browser, shots, "subscribe-5-digest", (MAIL_WIDTH,))
 
         one_click = digest["List-Unsubscribe"].split(",")[0].strip("<> ")
         assert one_click.startswith(f"{base}/unsubscribe?t=") and ADDRESS not in one_click

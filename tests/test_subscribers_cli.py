@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from aggregator import config
 from aggregator.cli.main import main
+from tests.stores import at_head
 
 FEEDS = """\
 site:
@@ -32,6 +34,7 @@ subscribers:
 def feeds(tmp_path: Path) -> Path:
     path = tmp_path / "feeds.yaml"
     path.write_text(FEEDS, encoding="utf-8")
+    at_head(config.load(path).storage_url)
     return path
 
 

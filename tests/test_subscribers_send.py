@@ -27,20 +27,13 @@ from aggregator.subscribers.bounces import Kind, classify, process_inbox
 from aggregator.subscribers.mailbox import open_inbox
 from aggregator.subscribers.service import leave
 from aggregator.subscribers.tokens import Purpose, Tokens
+from tests.stores import at_head
 from tests.test_digest import SOURCES, add, make_post
 from tests.test_mail import FakeClock, SmtpServer
 from tests.test_subscribers_web import FEEDS_YAML, SECRET, assert_no_address
 
 DATA = Path(__file__).parent / "data" / "bounces"
 STATIC = "editor@network.example.org"
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.controller.start()
-    yield server
-    server.controller.stop()
 
 
 @pytest.fixture
@@ -56,7 +49,7 @@ def settings(tmp_path: Path, smtp: SmtpServer) -> config.Settings:
 
 @pytest.fixture
 def store(settings: config.Settings) -> Iterator[SqlStore]:
-    opened = open_store(settings.storage_url)
+    opened = open_store(at_head(settings.storage_url))
     opened.sync_sources(SOURCES)
     yield opened
     opened.close()

@@ -15,6 +15,7 @@ from aggregator.store import SCHEMA_VERSION, open_store
 from aggregator.store.engine import MIGRATIONS_DIR, create_store_engine
 from aggregator.store.subscribers import Status, Subscriber
 from aggregator.subscribers import rules, staff
+from tests.stores import at_head
 from tests.test_store import T0, Backend, backend  # noqa: F401 - the fixture
 
 SETTINGS = config.Settings.model_validate(
@@ -71,7 +72,7 @@ def test_the_migration_keeps_every_ledger_row(backend: Backend) -> None:  # noqa
 
 
 def test_export_forget_and_a_reimport_that_does_not_resubscribe(backend: Backend) -> None:  # noqa: F811
-    with open_store(backend.url) as store:
+    with open_store(at_head(backend.url)) as store:
         csv_text = (
             "address,language,editions\n"
             "Marie.Dupont@ville.example,fr,hebdo\n"
@@ -123,7 +124,7 @@ def test_export_forget_and_a_reimport_that_does_not_resubscribe(backend: Backend
 def test_forget_erases_the_address_from_the_digest_ledger(backend: Backend) -> None:  # noqa: F811
     from aggregator.models import EditionRecord
 
-    with open_store(backend.url) as store:
+    with open_store(at_head(backend.url)) as store:
         staff.add(store, SETTINGS, "ana@city.example", T0, language="en", note="form")
         record = EditionRecord(
             id="weekly-x",
@@ -150,7 +151,7 @@ def test_whoever_left_is_never_re_added_by_staff_or_import(
     backend: Backend,  # noqa: F811
     status: Status,
 ) -> None:
-    with open_store(backend.url) as store:
+    with open_store(at_head(backend.url)) as store:
         sub = staff.add(store, SETTINGS, "ana@city.example", T0, language="en", note="form")
         assert isinstance(sub, Subscriber)
         change = {

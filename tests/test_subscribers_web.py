@@ -22,6 +22,7 @@ from aggregator.store import SqlStore, open_store
 from aggregator.store.subscribers import Status
 from aggregator.subscribers.tokens import Purpose, Tokens
 from aggregator.web.members import add_member_routes
+from tests.stores import at_head
 from tests.test_mail import SmtpServer
 from tests.test_members_web import CSRF_RE, run_app
 
@@ -61,14 +62,6 @@ class Clock:
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.controller.start()
-    yield server
-    server.controller.stop()
-
-
-@pytest.fixture
 def feeds_yaml(tmp_path: Path, smtp: SmtpServer) -> Path:
     path = tmp_path / "feeds.yaml"
     path.write_text(FEEDS_YAML.format(port=smtp.port), encoding="utf-8")
@@ -82,7 +75,7 @@ def settings(feeds_yaml: Path) -> config.Settings:
 
 @pytest.fixture
 def store(settings: config.Settings) -> Iterator[SqlStore]:
-    opened = open_store(settings.storage_url)
+    opened = open_store(at_head(settings.storage_url))
     yield opened
     opened.close()
 

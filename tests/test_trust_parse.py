@@ -49,6 +49,7 @@ from aggregator.store.protocol import Store
 from aggregator.web.members import add_member_routes
 from tests.conftest import DATA
 from tests.httpserver import FixtureServer
+from tests.stores import at_head
 from tests.test_discover import fixture_text, quiet
 from tests.test_members_web import DRAFT_RE, csrf_of, form, loopback_discoverer
 
@@ -97,7 +98,7 @@ def stores() -> Iterator[list[Store]]:
 def cycle(path: Path, now: datetime, stores: list[Store]) -> tuple[Any, list[Post]]:
     """One cycle over the config at ``path``: its outcome for Riverside and the posts stored."""
     settings = config.load(path)
-    store = open_store(settings.storage_url)
+    store = open_store(at_head(settings.storage_url))
     stores.append(store)
     report = run_cycle(settings, store, clock=lambda: now, workers=1)
     posts = store.recent_posts(100, source_id="riverside")

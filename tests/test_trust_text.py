@@ -38,6 +38,7 @@ from aggregator.newsletter.digest import preview
 from aggregator.publish.publisher import publish_all
 from aggregator.store import open_store
 from tests.httpserver import FixtureServer
+from tests.stores import at_head
 from tests.test_hostile import eml_problems, json_problems, page_problems, xml_problems
 
 DATA = Path(__file__).resolve().parent / "data" / "trust_text"
@@ -96,7 +97,7 @@ def published(tmp_path_factory: pytest.TempPathFactory, server: FixtureServer) -
     """One cycle over every document, every output published, the digest previewed."""
     path = _feeds_yaml(tmp_path_factory.mktemp("trust-text"), server)
     settings = config.load(path)
-    store = open_store(settings.storage_url)
+    store = open_store(at_head(settings.storage_url))
     try:
         report = run_cycle(settings, store, clock=lambda: NOW, workers=1)
         assert [o.error for o in report.outcomes] == [None] * len(SOURCES), report.outcomes

@@ -24,6 +24,7 @@ from aggregator.models import (
     Post,
     SourceState,
 )
+from tests.stores import at_head
 
 HOUR = 3600.0
 DAY = 24 * HOUR
@@ -178,7 +179,7 @@ def test_a_digest_window_closes_where_a_running_cycle_began(tmp_path: Path, now:
     from aggregator.jobs import digest_now
     from aggregator.store import open_store
 
-    store = open_store(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    store = open_store(at_head(f"sqlite:///{tmp_path / 'db.sqlite3'}"))
     try:
         assert digest_now(store, lambda: now) == now
         started = now - timedelta(minutes=5)
