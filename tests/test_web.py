@@ -299,3 +299,34 @@ def test_a_request_line_over_8_kib_gets_400_and_one_log_line(
     for record in records:
         assert record.exc_info is None and record.levelno < logging.ERROR
         assert "\n" not in record.getMessage() and "answered 400" in record.getMessage()
+
+
+def test_before_the_first_publish_the_pages_have_their_logo_and_colours(
+    tmp_path: Path,
+) -> None:
+    """``serve`` answers the member pages from its start; before a cycle has published, their
+    stylesheet, colours and logo come from what publish would copy, not a 404."""
+    settings, _ = build(tmp_path, [])
+    assert not (settings.output_dir / "static").exists()
+    with Served(settings) as served:
+        status, headers, page = served.get("/subscribe")
+        assert status == 200
+        assert b'src="/static/logo.svg"' in page and b'href="/static/brand.css"' in page
+        for path in ("/static/logo.svg", "/static/site.css", "/static/brand.css"):
+            status, headers, body = served.get(path)
+            assert status == 200, path
+            assert body, path
+        assert headers["Content-Type"].startswith("text/css")
+        assert b"--brand:" in body
+        assert served.get("/static/../feeds.yaml")[0] == 404
+        assert served.get("/static/nothing.svg")[0] == 404
+    assert not (settings.output_dir / "static").exists()  # serving wrote nothing
+
+
+def test_the_member_pages_show_the_networks_own_logo(tmp_path: Path) -> None:
+    settings, _ = build(tmp_path, [])
+    site = settings.site.model_copy(update={"logo": "images/network.png"})
+    with Served(settings.model_copy(update={"site": site})) as served:
+        status, _, page = served.get("/subscribe")
+    assert status == 200
+    assert b'src="/images/network.png"' in page

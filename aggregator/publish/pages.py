@@ -284,7 +284,7 @@ def render_page_set(
         "nav": _language_nav(settings, language, ui_lang, prefix),
         "css": f"{prefix}static/site.css",
         "brand_css": f"{prefix}static/brand.css",
-        "logo": _logo(site.logo, site.base_url, prefix),
+        "logo": site_logo(site.logo, site.base_url, prefix),
         "home": f"{prefix}{directory}index.html",
         "members": _member_links(prefix, ui_lang),
     }
@@ -307,7 +307,7 @@ def _member_links(prefix: str, lang: str) -> dict[str, str]:
     return {name: f"{prefix}{name}?lang={lang}" for name in ("subscribe", "submit", "sources")}
 
 
-def _logo(logo: str | None, base_url: str, prefix: str) -> str:
+def site_logo(logo: str | None, base_url: str, prefix: str) -> str:
     """The network's logo from our own site (``site.logo``, relative to the site's root or on
     it), else the mark shipped with the stylesheet: a page never loads a third party's file."""
     if logo and not _safe_http(logo) and not logo.startswith(("/", "//")) and ":" not in logo:

@@ -22,6 +22,8 @@ from aiohttp import web
 
 from aggregator.clock import Clock, utc_now
 from aggregator.config import Settings
+from aggregator.i18n.templating import TEMPLATES_DIR
+from aggregator.publish.publisher import brand_css
 from aggregator.web.access import AccessLogger, access_logger
 from aggregator.web.console import add_console_routes
 from aggregator.web.health import add_health_routes
@@ -29,15 +31,35 @@ from aggregator.web.limits import LIMITS_KEY, MAX_BODY_BYTES, Limits, guard, ser
 from aggregator.web.logs import quiet_bad_requests
 from aggregator.web.members import add_member_routes
 from aggregator.web.security import CSP, DIGEST_CSP, SECURITY_HEADERS
+from aggregator.web.state import MEMBERS_KEY
 from aggregator.web.static import find_file, send_file
 
 OUTPUT_KEY = web.AppKey("output_root", Path)
+STATIC_PREFIX = "static/"
+SHIPPED_STATIC = (TEMPLATES_DIR / "static").resolve()  # what publish copies to static/
 
 
 async def _serve_file(request: web.Request) -> web.StreamResponse:
     tail = request.match_info.get("tail", "")
-    path = find_file(request.app[OUTPUT_KEY], tail)
+    try:
+        path = find_file(request.app[OUTPUT_KEY], tail)
+    except web.HTTPNotFound:
+        if not tail.startswith(STATIC_PREFIX):
+            raise
+        return _shipped(request, tail.removeprefix(STATIC_PREFIX))
     return send_file(path, {"Cache-Control": _cache_control(request.path)})
+
+
+def _shipped(request: web.Request, name: str) -> web.StreamResponse:
+    """A page's stylesheet or logo before the first publish has copied it to the output
+    directory: the member pages and the console are served from the start, and looked broken
+    (no logo, no colours) until a cycle had published."""
+    if name == "brand.css":
+        css = brand_css(request.app[MEMBERS_KEY].settings)
+        return web.Response(
+            text=css, content_type="text/css", headers={"Cache-Control": "no-cache"}
+        )
+    return send_file(find_file(SHIPPED_STATIC, name), {"Cache-Control": "no-cache"})
 
 
 def _cache_control(path: str) -> str:

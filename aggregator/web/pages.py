@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from aggregator.i18n import Translator, render, translator
+from aggregator.publish.pages import site_logo
 from aggregator.web.language import LANGUAGE, language_switch, offered_languages, switch_target
 from aggregator.web.state import MEMBERS_KEY
 
@@ -38,6 +39,7 @@ def _layout(request: web.Request, language: str) -> dict[str, Any]:
     return {
         "site_title": settings.site.title_in(language),
         "css": "/static/site.css",
+        "logo": site_logo(settings.site.logo, settings.site.base_url, "/"),
         "switch": language_switch(offered_languages(settings), language, switch_target(request)),
     }
 
