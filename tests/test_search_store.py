@@ -4,9 +4,11 @@ follows every write, hide and expiry at once."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -191,3 +193,86 @@ def test_the_migration_indexes_posts_already_stored(backend: Backend) -> None:  
     with open_store(backend.url) as store:
         assert store.schema_revision() == SCHEMA_VERSION
         assert ids(store, "election liste") == ["old-1"]
+    if backend.name == "sqlite":  # the copied index forgets exactly: its fingerprints hold
+        store.unindex_posts(["old-1"])
+        assert backend.raw("SELECT count(*) FROM search_orphans") == [(0,)]
+        assert _sqlite_terms(backend, "fr_elect") == 0
+
+
+# --------------------------------------------------------------------------------------------
+# SQLite's contentless index (revision 0011): forgetting takes the tokens it was given
+
+
+def _sqlite_terms(lite: Backend, term: str) -> int:
+    """How many documents the FTS5 index itself holds ``term`` in (fts5vocab)."""
+    assert lite.path is not None
+    with sqlite3.connect(lite.path) as conn:
+        conn.execute("CREATE VIRTUAL TABLE temp.vocab USING fts5vocab(main, search_fts, 'row')")
+        found = conn.execute("SELECT doc FROM temp.vocab WHERE term = ?", (term,)).fetchall()
+        conn.execute("INSERT INTO search_fts (search_fts) VALUES ('integrity-check')")
+    return int(found[0][0]) if found else 0
+
+
+@pytest.fixture
+def sqlite_labelled(tmp_path: Path) -> Iterator[tuple[Backend, SqlStore]]:
+    path = tmp_path / "store.sqlite3"
+
+    def raw(sql: str) -> list[tuple[object, ...]]:
+        with sqlite3.connect(path) as conn:
+            return conn.execute(sql).fetchall()
+
+    lite = Backend("sqlite", f"sqlite:///{path}", raw, path).at_head()
+    opened = lite.open()
+    fill(opened)
+    yield lite, opened
+    opened.close()
+
+
+def test_every_write_leaves_the_index_holding_exactly_the_stored_posts(
+    sqlite_labelled: tuple[Backend, SqlStore],
+) -> None:
+    """Updates, hides, full text and expiry forget the old words themselves: the index's own
+    vocabulary loses them (no dead entries), and nothing is left as an orphan."""
+    lite, store = sqlite_labelled
+    assert _sqlite_terms(lite, "fr_canicul") == 1
+    post = article_post(0, ARTICLES[0])
+    state = SourceState(post.source_id, "https://x.example/feed")
+    changed = replace(post, title="Swimming pool", content_html="<p>Pool.</p>", content_hash="b")
+    store.apply_update(SourceUpdate(post.source_id, state, (changed,)))
+    assert _sqlite_terms(lite, "en_afford") == 0  # the first version's words are gone
+    assert _sqlite_terms(lite, "en_swim") == 1
+    store.unindex_posts(["fr-canicule"])
+    assert _sqlite_terms(lite, "fr_canicul") == 0
+    store.expire_posts(T0 + timedelta(days=1), keep_ids=[])
+    assert lite.raw("SELECT count(*) FROM search_docs") == [(0,)]
+    assert lite.raw("SELECT count(*) FROM search_fts_docsize") == [(0,)]
+    assert lite.raw("SELECT count(*) FROM search_orphans") == [(0,)]
+
+
+def test_words_that_changed_since_indexing_leave_an_orphan_never_a_corrupt_index(
+    sqlite_labelled: tuple[Backend, SqlStore],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A new stemmer makes a stored post's words come out differently: the index cannot be
+    handed the tokens it holds, so the document stays in it unreachable; no reader finds it,
+    counts leave it out, and a rebuild clears it."""
+    lite, store = sqlite_labelled
+    import aggregator.store.search as store_search
+
+    real = store_search.index_text
+    monkeypatch.setattr(store_search, "index_text", lambda lang, text: real(lang, text) + " x")
+    store.unindex_posts(["fr-canicule"])
+    monkeypatch.undo()
+    assert "could not be taken out of the index" in caplog.text
+    assert lite.raw("SELECT count(*) FROM search_orphans") == [(1,)]
+    assert _sqlite_terms(lite, "fr_canicul") == 1  # still in the index itself
+    for sort in ("relevance", "date"):
+        found = store.search_posts(SearchRequest(parse_query("canicule"), sort=sort))
+        assert (found.total, found.posts) == (0, ())
+    assert store.index_posts(["fr-canicule"]) == 1  # indexed again under a new document
+    assert ids(store, "canicule", languages=("fr",)) == ["fr-canicule"]
+    store.rebuild_search_index()
+    assert lite.raw("SELECT count(*) FROM search_orphans") == [(0,)]
+    assert _sqlite_terms(lite, "fr_canicul") == 1
+    assert ids(store, "canicule", languages=("fr",)) == ["fr-canicule"]

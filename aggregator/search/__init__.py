@@ -19,6 +19,7 @@ from aggregator.search.highlight import highlight
 from aggregator.search.query import Query, Term, fts_match, parse_query, tsquery_text
 from aggregator.search.records import SORTS, SearchRequest, SearchResults
 from aggregator.search.text import (
+    body_text,
     document_text,
     fold,
     index_text,
@@ -26,6 +27,7 @@ from aggregator.search.text import (
     post_text,
     post_tokens,
     stem_word,
+    tokens_digest,
 )
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "SearchRequest",
     "SearchResults",
     "Term",
+    "body_text",
     "document_text",
     "fold",
     "fts_match",
@@ -44,5 +47,6 @@ __all__ = [
     "post_text",
     "post_tokens",
     "stem_word",
+    "tokens_digest",
     "tsquery_text",
 ]

@@ -34,7 +34,7 @@ from aggregator.store.schema import metadata
 
 #: The Alembic revision this code writes and reads.  A database at a revision the code does not
 #: know (written by a newer release) is refused instead of being misread.
-SCHEMA_VERSION = "0010"
+SCHEMA_VERSION = "0011"
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 15_000

@@ -100,6 +100,7 @@ def record(
     if article is None:
         return
     content_html, excerpt = article
+    _search.unindex(conn, [post.id])  # while the row still holds what was indexed
     conn.execute(
         update(posts)
         .where(posts.c.id == post.id)

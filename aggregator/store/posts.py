@@ -351,6 +351,7 @@ def upsert_many(
     if new:
         _insert_posts(conn, list(new.values()), keys)
     if changed:
+        _search.unindex(conn, list(changed))  # while the rows still hold what was indexed
         rows = [
             {f"_{k}": v for k, v in post_row(p, keys).items() if k != "first_seen"}
             for p in changed.values()

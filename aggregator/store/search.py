@@ -2,7 +2,15 @@
 
 SQLite: an FTS5 table (``search_fts``: title, body) of the tokens ``aggregator.search``
 makes (folded, stemmed in the post's language, prefixed with it), and ``search_docs``
-mapping its integer rowids to post ids.  PostgreSQL: ``post_search``, one ``tsvector`` per
+mapping its integer rowids to post ids, with a fingerprint of each document's tokens.
+The FTS5 table is contentless (revision 0011): it keeps the index, not a second copy of
+every post's tokens, which had made up most of what a cycle wrote (about 3 KB a post) and a
+fifth of the cycle's own CPU time.  The price: the index can only forget a document when it
+is handed the tokens it was given.  They are recomputed from the stored post, and used only
+when their fingerprint matches the stored one; otherwise (the stemmer changed between
+versions, a row was rewritten before it was taken out) the document stays in the index,
+unreachable, listed in ``search_orphans`` and left out of every query until ``aggregator
+search --reindex`` rebuilds the index.  PostgreSQL: ``post_search``, one ``tsvector`` per
 post built with the text search configuration of the post's language (``search_fr``…:
 ``unaccent`` then the Snowball stemmer, migration 0007), a GIN index over it.
 
@@ -16,6 +24,8 @@ query time (``_TAKEN_DOWN_DOCS``); ``rebuild`` (migration 0007, ``aggregator sea
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -25,13 +35,18 @@ from sqlalchemy.engine import Connection
 from aggregator.models import Post
 from aggregator.search import (
     SearchRequest,
+    body_text,
     fts_match,
+    index_text,
     language_key,
     post_text,
     post_tokens,
+    tokens_digest,
     tsquery_text,
 )
 from aggregator.store.schema import StoredTime, stored_time
+
+log = logging.getLogger(__name__)
 
 CHUNK = 500
 TITLE_WEIGHT = 4.0  # a word in the title counts as much as four in the body (bm25 weights)
@@ -77,10 +92,10 @@ def unindex(conn: Connection, ids: Sequence[str]) -> None:
         if conn.dialect.name == "postgresql":
             conn.execute(_PG_DELETE, {"ids": list(chunk)})
             continue
-        docs = [r[0] for r in conn.execute(_SQLITE_DOCS, {"ids": list(chunk)})]
-        if docs:
-            conn.execute(_SQLITE_DELETE_FTS, {"docs": docs})
-            conn.execute(_SQLITE_DELETE_DOCS, {"docs": docs})
+        found = conn.execute(_SQLITE_DOCS, {"ids": list(chunk)}).all()
+        if found:
+            _forget_sqlite(conn, {str(r[1]): (int(r[0]), int(r[2])) for r in found})
+            conn.execute(_SQLITE_DELETE_DOCS, {"docs": [r[0] for r in found]})
 
 
 def rebuild(conn: Connection, batches: Iterable[Sequence[Post]]) -> int:
@@ -91,8 +106,9 @@ def rebuild(conn: Connection, batches: Iterable[Sequence[Post]]) -> int:
     if conn.dialect.name == "postgresql":
         conn.execute(text("DELETE FROM post_search"))
     else:
-        conn.execute(text("DELETE FROM search_fts"))
+        conn.execute(text("INSERT INTO search_fts (search_fts) VALUES ('delete-all')"))
         conn.execute(text("DELETE FROM search_docs"))
+        conn.execute(text("DELETE FROM search_orphans"))
     count = 0
     for batch in batches:
         index(conn, batch)
@@ -103,12 +119,9 @@ def rebuild(conn: Connection, batches: Iterable[Sequence[Post]]) -> int:
 _HIDDEN_AMONG = text("SELECT post_id FROM hidden_posts WHERE post_id IN :ids").bindparams(
     bindparam("ids", expanding=True)
 )
-_SQLITE_DOCS = text("SELECT doc FROM search_docs WHERE post_id IN :ids").bindparams(
-    bindparam("ids", expanding=True)
-)
-_SQLITE_DELETE_FTS = text("DELETE FROM search_fts WHERE rowid IN :docs").bindparams(
-    bindparam("docs", expanding=True)
-)
+_SQLITE_DOCS = text(
+    "SELECT doc, post_id, tokens_digest FROM search_docs WHERE post_id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
 _SQLITE_DELETE_DOCS = text("DELETE FROM search_docs WHERE doc IN :docs").bindparams(
     bindparam("docs", expanding=True)
 )
@@ -117,32 +130,85 @@ _PG_DELETE = text("DELETE FROM post_search WHERE post_id = ANY(:ids)")
 
 def _index_sqlite(conn: Connection, batch: Sequence[Post], tokens: Tokens) -> None:
     """Reuse a post's row number when it has one (an update), else take the next."""
-    known: dict[str, int] = {}
+    known: dict[str, tuple[int, int]] = {}  # post id -> (doc, digest of its indexed tokens)
     for chunk in _chunks([p.id for p in batch]):
         found = conn.exec_driver_sql(
-            f"SELECT post_id, doc FROM search_docs WHERE post_id IN ({','.join('?' * len(chunk))})",
+            "SELECT post_id, doc, tokens_digest FROM search_docs "
+            f"WHERE post_id IN ({','.join('?' * len(chunk))})",
             tuple(chunk),
         )
-        known.update((r[0], r[1]) for r in found)
-    if known:
-        conn.exec_driver_sql(
-            "DELETE FROM search_fts WHERE rowid = ?", [(d,) for d in known.values()]
-        )
+        known.update((r[0], (r[1], r[2])) for r in found)
     next_doc = int(
         conn.exec_driver_sql("SELECT coalesce(max(doc), 0) FROM search_docs").scalar_one()
     )
-    fresh: list[tuple[int, str]] = []
+    fresh: list[tuple[int, str, int]] = []
     rows: list[tuple[int, str, str]] = []
+    stale: dict[str, tuple[int, int]] = {}
     for post in batch:
-        doc = known.get(post.id)
-        if doc is None:
-            next_doc += 1
-            doc = next_doc
-            fresh.append((doc, post.id))
-        rows.append((doc, *(tokens.get(post.id) or post_tokens(post))))
+        title, body = tokens.get(post.id) or post_tokens(post)
+        digest = tokens_digest(title, body)
+        previous = known.get(post.id)
+        if previous is not None:
+            if previous[1] == digest:
+                continue  # indexed with these very tokens already
+            stale[post.id] = previous
+        next_doc += 1
+        fresh.append((next_doc, post.id, digest))
+        rows.append((next_doc, title, body))
+    if stale:  # normally none: a rewritten post is taken out (``unindex``) before its row is
+        _forget_sqlite(conn, stale)
+        conn.exec_driver_sql(
+            "DELETE FROM search_docs WHERE doc = ?", [(doc,) for doc, _ in stale.values()]
+        )
     if fresh:
-        conn.exec_driver_sql("INSERT INTO search_docs (doc, post_id) VALUES (?, ?)", fresh)
-    conn.exec_driver_sql("INSERT INTO search_fts (rowid, title, body) VALUES (?, ?, ?)", rows)
+        conn.exec_driver_sql(
+            "INSERT INTO search_docs (doc, post_id, tokens_digest) VALUES (?, ?, ?)", fresh
+        )
+        conn.exec_driver_sql("INSERT INTO search_fts (rowid, title, body) VALUES (?, ?, ?)", rows)
+
+
+_STORED_TEXT = (
+    "SELECT id, language, title, content_html, excerpt, tags, authors FROM posts WHERE id IN "
+)
+
+
+def _forget_sqlite(conn: Connection, docs: Mapping[str, tuple[int, int]]) -> None:
+    """Take these documents (post id -> (doc, digest)) out of the contentless index.
+
+    FTS5 forgets a document given exactly the tokens it indexed; they are recomputed from
+    the stored post and used only when their digest is the stored one.  Any other document
+    becomes an orphan (module docstring): out of every result, until a rebuild.
+    """
+    exact: list[tuple[int, str, str]] = []
+    for chunk in _chunks(list(docs)):
+        marks = ",".join("?" * len(chunk))
+        for row in conn.exec_driver_sql(f"{_STORED_TEXT}({marks})", tuple(chunk)):
+            post_id, language, title, content_html, excerpt, tags, authors = row
+            body = body_text(content_html, excerpt, json.loads(tags), _names(authors))
+            doc, digest = docs[post_id]
+            title_tokens, body_tokens = index_text(language, title), index_text(language, body)
+            if tokens_digest(title_tokens, body_tokens) == digest:
+                exact.append((doc, title_tokens, body_tokens))
+    if exact:
+        conn.exec_driver_sql(
+            "INSERT INTO search_fts (search_fts, rowid, title, body) VALUES ('delete', ?, ?, ?)",
+            exact,
+        )
+    orphans = {doc for doc, _ in docs.values()} - {doc for doc, _, _ in exact}
+    if orphans:
+        log.warning(
+            "search: %d documents could not be taken out of the index (their words have "
+            "changed since they were indexed); they are left out of results until "
+            "`aggregator search --reindex`",
+            len(orphans),
+        )
+        conn.exec_driver_sql(
+            "INSERT OR IGNORE INTO search_orphans (doc) VALUES (?)", [(d,) for d in orphans]
+        )
+
+
+def _names(authors: str) -> list[str]:
+    return [str(a.get("name", "")) for a in json.loads(authors) if isinstance(a, dict)]
 
 
 _PG_INSERT = (
@@ -257,6 +323,8 @@ def _sqlite_relevance(
         )
     if _takedowns(conn):
         within += f" AND search_fts.rowid NOT IN ({_TAKEN_DOWN_DOCS})"
+    if conn.exec_driver_sql("SELECT EXISTS (SELECT 1 FROM search_orphans)").scalar_one():
+        within += " AND search_fts.rowid NOT IN (SELECT doc FROM search_orphans)"
     params["match"] = match
     where = f"FROM search_fts WHERE search_fts MATCH :match{within}"
     total = int(conn.execute(text(f"SELECT count(*) {where}"), params).scalar_one())

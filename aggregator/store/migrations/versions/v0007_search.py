@@ -45,13 +45,14 @@ def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
         _postgresql(bind)
+        rebuild(bind, all_posts(bind))
     else:
         op.execute("CREATE TABLE search_docs (doc INTEGER PRIMARY KEY, post_id TEXT NOT NULL UNIQUE)")
         op.execute(
             "CREATE VIRTUAL TABLE search_fts USING fts5(title, body, "
             "tokenize = \"unicode61 remove_diacritics 0 tokenchars '_'\")"
         )
-    rebuild(bind, all_posts(bind))
+        _fill_sqlite(bind)
     op.create_table(
         "post_fulltext",
         sa.Column("post_id", sa.Text(), nullable=False),
@@ -66,6 +67,30 @@ def upgrade() -> None:
     )
     op.create_index("ix_post_fulltext_source_id_fetched", "post_fulltext", ["source_id", "fetched"])
 
+
+
+def _fill_sqlite(bind: sa.Connection) -> None:
+    """Index the stored posts in this revision's tables (the store's own indexing code
+    writes the tables of the newest revision, revision 0011's)."""
+    from aggregator.search import post_tokens
+    from aggregator.store.posts import all_posts
+
+    hidden = {str(r[0]) for r in bind.exec_driver_sql("SELECT post_id FROM hidden_posts")}
+    doc = 0
+    for batch in all_posts(bind):
+        rows = []
+        for post in batch:
+            if post.id in hidden:
+                continue
+            doc += 1
+            rows.append((doc, post.id, *post_tokens(post)))
+        bind.exec_driver_sql(
+            "INSERT INTO search_docs (doc, post_id) VALUES (?, ?)", [r[:2] for r in rows]
+        )
+        bind.exec_driver_sql(
+            "INSERT INTO search_fts (rowid, title, body) VALUES (?, ?, ?)",
+            [(r[0], *r[2:]) for r in rows],
+        )
 
 
 def _unaccent_schema(bind: sa.Connection) -> str | None:
