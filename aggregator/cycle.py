@@ -51,6 +51,7 @@ from aggregator.models import (
     UpdateOutcome,
 )
 from aggregator.ops.cycles import record_of, write_record
+from aggregator.ops.heap import give_back
 from aggregator.present.imagefetch import fetch_images
 from aggregator.publish.publisher import PublishReport, publish_all
 from aggregator.publish.websub import announce
@@ -474,6 +475,7 @@ def run_cycle(
     finally:
         if pool is not None:
             pool.shutdown()
+        give_back()  # what the cycle freed goes back to the system, not to the next cycle
     return CycleReport(started, clock(), tuple(sorted(outcomes, key=lambda o: o.source_id)))
 
 

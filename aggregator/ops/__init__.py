@@ -8,4 +8,5 @@ verdict as a plain record, and log records with ISO 8601 times and their zone, a
 
 - ``cycles``: write and read the last cycle's record; judge health (pure, ``now`` passed in).
 - ``logs``: one logging setup for every command (text or JSON; ``AGGREGATOR_LOG_FORMAT``).
+- ``heap``: freed memory handed back to the system after each cycle (glibc's ``malloc_trim``).
 """

@@ -18,6 +18,7 @@ import errno
 import ipaddress
 import socket
 from collections.abc import Collection
+from functools import lru_cache
 from typing import Any
 
 import aiohttp
@@ -68,7 +69,10 @@ def _is_ip(host: str) -> bool:
     return True
 
 
+@lru_cache(maxsize=4096)
 def _canonical_ip(ip: str) -> str:
+    """``ip`` as ``ipaddress`` spells it; remembered, as it is asked at every connection (a
+    tenth of a warm cycle's CPU went to parsing the same few addresses again)."""
     try:
         return str(ipaddress.ip_address(ip.split("%")[0]))
     except ValueError:
