@@ -58,40 +58,89 @@ _Job = TypeVar("_Job")
 _Result = TypeVar("_Result")
 
 
+#: Documents waiting for the one worker of a lazy pool, once it is up, before the pool opens
+#: its other workers: about a tenth of a second of work, a queue that one worker busy half
+#: the time almost never builds by chance (the hourly cycle's case), and that a cycle with
+#: many changed feeds builds within its first second.
+BACKLOG = 16
+
+
 class WorkerPool:
     """``count`` worker processes for ``process_document``, warmed for the site's languages.
 
     Jobs are handed to the processes from one helper thread: starting a worker blocks until the
     fork server has finished warming up (about half a second, once per process), and the
     cycle's event loop must go on fetching meanwhile instead of waiting for it.
+
+    An ``eager`` pool (a cycle expecting many documents: sources never read) starts every
+    worker at once.  Otherwise documents go to one worker until ``BACKLOG`` of them wait for
+    it once it has started (its start-up, half a second, does not count); then the other
+    workers start too.  The hourly cycle of a large network reads a few changed feeds among
+    thousands of 304s: one worker keeps up with them, where a second one (39 MiB at 10,000
+    sources) used to start anyway, as soon as a document arrived while another was read.
+    The first worker is a pool of its own: one executor of several processes starts another
+    whenever none looks idle, a race its own result notices can lose.
     """
 
     def __init__(self, count: int, languages: tuple[str, ...], *, eager: bool = False) -> None:
-        self._processes = ProcessPoolExecutor(
-            max_workers=count,
-            mp_context=multiprocessing.get_context("forkserver"),
-            initializer=start_worker,
-            initargs=(os.getpid(), languages),
-        )
+        self._count = max(count, 1)
+        self._languages = languages
+        self._executors = [self._executor(1)]
+        self._sizes = [1]  # processes of each executor
+        self._in_flight = [0]
+        self._up = False  # a first job came back: the first worker is running
         self._submitter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aggregator-jobs")
         # The fork server is checked and started by the helper thread too, before it hands
         # over any job (processes start at the first submission): the loop starts fetching.
         self._submitter.submit(_prepare_or_log, languages)
         if eager:  # start every worker now, not one per submitted document
-            for _ in range(count):
-                self._submitter.submit(self._processes.submit, warm_up, languages)
+            self._widen()
+            for executor, size in zip(self._executors, self._sizes, strict=True):
+                for _ in range(size):
+                    self._submitter.submit(executor.submit, warm_up, languages)
+
+    def _executor(self, count: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=count,
+            mp_context=multiprocessing.get_context("forkserver"),
+            initializer=start_worker,
+            initargs=(os.getpid(), self._languages),
+        )
+
+    def _widen(self) -> None:
+        """Start using the other workers: documents arrive faster than one worker reads them."""
+        if len(self._executors) == 1 and self._count > 1:
+            self._executors.append(self._executor(self._count - 1))
+            self._sizes.append(self._count - 1)
+            self._in_flight.append(0)
+
+    def _choose(self) -> int:
+        """The executor with the fewest jobs per process (the first while it is alone)."""
+        if len(self._executors) == 1:
+            if self._up and self._in_flight[0] > BACKLOG:
+                self._widen()
+            else:
+                return 0
+        return min(range(2), key=lambda i: (self._in_flight[i] / self._sizes[i], i))
 
     async def run(self, function: Callable[[_Job], _Result], job: _Job) -> _Result:
         """``function(job)`` in a worker process, awaited without blocking the event loop."""
-        loop = asyncio.get_running_loop()
-        submitted = await loop.run_in_executor(
-            self._submitter, self._processes.submit, function, job
-        )
-        return await asyncio.wrap_future(submitted)
+        chosen = self._choose()
+        executor = self._executors[chosen]
+        self._in_flight[chosen] += 1
+        try:
+            loop = asyncio.get_running_loop()
+            submitted = await loop.run_in_executor(self._submitter, executor.submit, function, job)
+            result = await asyncio.wrap_future(submitted)
+        finally:
+            self._in_flight[chosen] -= 1
+        self._up = True
+        return result
 
     def shutdown(self) -> None:
         self._submitter.shutdown(wait=True, cancel_futures=True)
-        self._processes.shutdown(wait=True, cancel_futures=True)
+        for executor in self._executors:
+            executor.shutdown(wait=True, cancel_futures=True)
 
 
 ORPHAN_CHECK_S = 0.5  # how often a worker looks for the process that made its pool
