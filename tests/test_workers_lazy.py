@@ -22,8 +22,8 @@ def worker_pid(_job: int) -> int:
 
 
 def worker_pid_after_work(_job: int) -> int:
-    """About 30 ms of CPU, so that a queue lasts long enough for a second worker to start."""
-    sum(range(1_500_000))
+    """About 10 ms of CPU: a queue of them lasts long enough for a second worker to start."""
+    sum(range(500_000))
     return os.getpid()
 
 
@@ -44,8 +44,8 @@ def test_a_few_documents_at_once_use_one_worker_and_a_queue_opens_the_others() -
         few, burst = asyncio.run(both())
     finally:
         pool.shutdown()
-    assert len(few) == 1  # fourteen documents at once, under the backlog: one process
-    assert few < burst and len(burst) == 2  # a queue of 48: the second one too
+    assert len(few) == 1  # BACKLOG - 2 documents at once: one process
+    assert few < burst and len(burst) == 2  # a queue of 3 BACKLOG: the second one too
 
 
 def test_an_eager_pool_starts_every_worker() -> None:

@@ -58,11 +58,12 @@ _Job = TypeVar("_Job")
 _Result = TypeVar("_Result")
 
 
-#: Documents waiting for the one worker of a lazy pool, once it is up, before the pool opens
-#: its other workers: about a tenth of a second of work, a queue that one worker busy half
-#: the time almost never builds by chance (the hourly cycle's case), and that a cycle with
-#: many changed feeds builds within its first second.
-BACKLOG = 16
+#: Documents sent to the one worker of a lazy pool once it was up, and waiting for it, before
+#: the pool starts its other workers: about half a second of work.  One worker busy half the
+#: time (the hourly cycle: a changed feed in twenty) still meets bursts of 17 now and then,
+#: as fetches end together; a cycle with many changed feeds queues 64 within a tenth of a
+#: second.
+BACKLOG = 64
 
 
 class WorkerPool:
@@ -73,13 +74,14 @@ class WorkerPool:
     cycle's event loop must go on fetching meanwhile instead of waiting for it.
 
     An ``eager`` pool (a cycle expecting many documents: sources never read) starts every
-    worker at once.  Otherwise documents go to one worker until ``BACKLOG`` of them wait for
-    it once it has started (its start-up, half a second, does not count); then the other
-    workers start too.  The hourly cycle of a large network reads a few changed feeds among
-    thousands of 304s: one worker keeps up with them, where a second one (39 MiB at 10,000
-    sources) used to start anyway, as soon as a document arrived while another was read.
-    The first worker is a pool of its own: one executor of several processes starts another
-    whenever none looks idle, a race its own result notices can lose.
+    worker at once.  Otherwise documents go to one worker until more than ``BACKLOG`` of those
+    sent once it was up wait for it (what queued during its start-up, half a second in which
+    a cycle fetches hundreds of sources, does not count); then the other workers start too.
+    The hourly cycle of a large network reads a few changed feeds among thousands of 304s:
+    one worker keeps up with them, where a second one (39 MiB at 10,000 sources) used to
+    start anyway, as soon as a document arrived while another was read.  The first worker is
+    a pool of its own: an executor of several processes starts another whenever none looks
+    idle, a race its own result notices can lose.
     """
 
     def __init__(self, count: int, languages: tuple[str, ...], *, eager: bool = False) -> None:
@@ -89,6 +91,7 @@ class WorkerPool:
         self._sizes = [1]  # processes of each executor
         self._in_flight = [0]
         self._up = False  # a first job came back: the first worker is running
+        self._late = 0  # jobs of the first worker submitted once it was up, not back yet
         self._submitter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aggregator-jobs")
         # The fork server is checked and started by the helper thread too, before it hands
         # over any job (processes start at the first submission): the loop starts fetching.
@@ -117,7 +120,7 @@ class WorkerPool:
     def _choose(self) -> int:
         """The executor with the fewest jobs per process (the first while it is alone)."""
         if len(self._executors) == 1:
-            if self._up and self._in_flight[0] > BACKLOG:
+            if self._late > BACKLOG:
                 self._widen()
             else:
                 return 0
@@ -128,12 +131,15 @@ class WorkerPool:
         chosen = self._choose()
         executor = self._executors[chosen]
         self._in_flight[chosen] += 1
+        late = chosen == 0 and self._up  # what queued during the start-up does not count
+        self._late += late
         try:
             loop = asyncio.get_running_loop()
             submitted = await loop.run_in_executor(self._submitter, executor.submit, function, job)
             result = await asyncio.wrap_future(submitted)
         finally:
             self._in_flight[chosen] -= 1
+            self._late -= late
         self._up = True
         return result
 
