@@ -87,8 +87,10 @@ class WorkerPool:
     def __init__(self, count: int, languages: tuple[str, ...], *, eager: bool = False) -> None:
         self._count = max(count, 1)
         self._languages = languages
-        self._executors = [self._executor(1)]
-        self._sizes = [1]  # processes of each executor
+        # eager: one executor of every worker, which hands each job to whichever is free
+        first = self._count if eager else 1
+        self._executors = [self._executor(first)]
+        self._sizes = [first]  # processes of each executor
         self._in_flight = [0]
         self._up = False  # a first job came back: the first worker is running
         self._late = 0  # jobs of the first worker submitted once it was up, not back yet
@@ -97,10 +99,8 @@ class WorkerPool:
         # over any job (processes start at the first submission): the loop starts fetching.
         self._submitter.submit(_prepare_or_log, languages)
         if eager:  # start every worker now, not one per submitted document
-            self._widen()
-            for executor, size in zip(self._executors, self._sizes, strict=True):
-                for _ in range(size):
-                    self._submitter.submit(executor.submit, warm_up, languages)
+            for _ in range(first):
+                self._submitter.submit(self._executors[0].submit, warm_up, languages)
 
     def _executor(self, count: int) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
@@ -112,7 +112,7 @@ class WorkerPool:
 
     def _widen(self) -> None:
         """Start using the other workers: documents arrive faster than one worker reads them."""
-        if len(self._executors) == 1 and self._count > 1:
+        if len(self._executors) == 1 and self._sizes[0] < self._count:
             self._executors.append(self._executor(self._count - 1))
             self._sizes.append(self._count - 1)
             self._in_flight.append(0)
@@ -120,7 +120,7 @@ class WorkerPool:
     def _choose(self) -> int:
         """The executor with the fewest jobs per process (the first while it is alone)."""
         if len(self._executors) == 1:
-            if self._late > BACKLOG:
+            if self._late > BACKLOG and self._sizes[0] < self._count:
                 self._widen()
             else:
                 return 0
@@ -131,7 +131,7 @@ class WorkerPool:
         chosen = self._choose()
         executor = self._executors[chosen]
         self._in_flight[chosen] += 1
-        late = chosen == 0 and self._up  # what queued during the start-up does not count
+        late = chosen == 0 and self._up and len(self._executors) == 1  # start-up not counted
         self._late += late
         try:
             loop = asyncio.get_running_loop()
