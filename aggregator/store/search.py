@@ -129,7 +129,9 @@ _PG_DELETE = text("DELETE FROM post_search WHERE post_id = ANY(:ids)")
 
 
 def _index_sqlite(conn: Connection, batch: Sequence[Post], tokens: Tokens) -> None:
-    """Reuse a post's row number when it has one (an update), else take the next."""
+    """Index each post under the next row number; one already indexed with the same tokens is
+    left as it is, one indexed with others is forgotten first.  Row numbers order the matches
+    that relevance ranks (``RANKED_NEWEST``): a post indexed again counts as recent."""
     known: dict[str, tuple[int, int]] = {}  # post id -> (doc, digest of its indexed tokens)
     for chunk in _chunks([p.id for p in batch]):
         found = conn.exec_driver_sql(
