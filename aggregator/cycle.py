@@ -125,6 +125,7 @@ class _Cycle:
     pending_posts: int = 0
     documents: asyncio.Semaphore = field(default_factory=asyncio.Semaphore)  # set by run()
     held_bytes: int = 0  # of the fetched documents not processed yet
+    processed: int = 0  # documents parsed and normalised (in a worker or here)
     room: asyncio.Condition = field(default_factory=asyncio.Condition)  # set by run()
     running: int = 0  # sources taken by a runner and not finished
     waiting: int = 0  # of which, waiting for a batched write
@@ -411,6 +412,7 @@ class _Cycle:
         self, source: Source, result: FetchResult, now: datetime
     ) -> ProcessedDocument:
         job = document_job(source, result, self.settings, now)
+        self.processed += 1
         if self.pool is None:
             return process_document(job)
         return await self.pool.run(process_document, job)
@@ -462,6 +464,7 @@ def run_cycle(
         eager=unparsed >= POOL_THRESHOLD,
         languages=tuple(settings.site.languages),
     )
+    cycle: _Cycle | None = None
     try:
         schedule = Schedule(
             interval_s=settings.site.fetch_interval_minutes * 60,
@@ -475,7 +478,11 @@ def run_cycle(
     finally:
         if pool is not None:
             pool.shutdown()
-        give_back()  # what the cycle freed goes back to the system, not to the next cycle
+        # What a cycle that read documents freed goes back to the system, not to the next
+        # cycle.  A cycle of 304s frees little, and the full collection would walk every
+        # object of the process for nothing (63 ms, a fifth of a warm cycle of 1,000 sources).
+        if cycle is None or cycle.processed:
+            give_back()
     return CycleReport(started, clock(), tuple(sorted(outcomes, key=lambda o: o.source_id)))
 
 

@@ -91,7 +91,7 @@ def test_normalised_posts_carry_the_reference_hash() -> None:
 @settings(max_examples=300, deadline=None)
 @given(
     content=st.text(
-        alphabet=st.one_of(st.sampled_from('ab<p>é"\\\n\t\x01\x1f\u2028\ud800'), st.characters()),
+        alphabet=st.one_of(st.sampled_from('ab<p>é"\\\n\r\t\x01\x1f\u2028\ud800'), st.characters()),
         max_size=400,
     ),
     title=st.text(max_size=40),

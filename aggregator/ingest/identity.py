@@ -140,24 +140,33 @@ def _material(
 
 
 _CONTENT = MATERIAL_ORDER.index("content_html")
-# The bytes JSON escapes inside a string (ensure_ascii off): quote, backslash, C0 controls.  In
-# UTF-8 they never occur inside a multi-byte character, so a byte search finds exactly them.
-_JSON_ESCAPED_BYTES = bytes([*range(0x20), ord('"'), ord("\\")])
+# The bytes JSON writes as a \u00XX escape inside a string (ensure_ascii off): the C0 controls but
+# tab, line feed and carriage return.  In UTF-8 they never occur inside a multi-byte
+# character, so a byte search finds exactly them.
+_JSON_U_ESCAPED = bytes(b for b in range(0x20) if b not in b"\t\n\r")
+# What JSON writes for the other characters it escapes; the backslash first, so that the
+# backslashes the others add are not doubled again.
+_JSON_SHORT_ESCAPES = (
+    (b"\\", b"\\\\"), (b'"', b'\\"'), (b"\n", b"\\n"), (b"\r", b"\\r"), (b"\t", b"\\t"),
+)  # fmt: skip
 
 
 def _digest(material: list[object]) -> str:
     """sha256 of the material's compact JSON.
 
-    The content is most of the bytes and rarely needs escaping; when it needs none (and
-    ``SPLICED_HASH`` is on), its UTF-8 is hashed as it is between the encoded fields before
-    and after it: the same bytes as the whole JSON text, without the encoder's per-character
-    string escaping.
+    The content is most of the bytes.  Unless it holds a control character JSON writes as a
+    ``\\u`` escape (and when ``SPLICED_HASH`` is on), its UTF-8 is escaped by byte replacement
+    (quotes, which nearly every sanitized content holds in its attributes, backslashes, line
+    breaks and tabs) and hashed between the encoded fields before and after it: the same bytes
+    as the whole JSON text, without the encoder's walk over every character.
     """
     content = material[_CONTENT]
-    # most sanitized content quotes an attribute: one character search rules it out cheaply
-    if SPLICED_HASH and isinstance(content, str) and '"' not in content:
+    if SPLICED_HASH and isinstance(content, str):
         raw = content.encode("utf-8", "surrogatepass")
-        if len(raw.translate(None, _JSON_ESCAPED_BYTES)) == len(raw):
+        if len(raw.translate(None, _JSON_U_ESCAPED)) == len(raw):
+            for char, escaped in _JSON_SHORT_ESCAPES:
+                if char in raw:
+                    raw = raw.replace(char, escaped)
             head = _HASH_JSON.encode(material[:_CONTENT])[:-1] + ',"'
             tail = '",' + _HASH_JSON.encode(material[_CONTENT + 1 :])[1:]
             digest = hashlib.sha256(head.encode("utf-8", "surrogatepass"))

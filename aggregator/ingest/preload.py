@@ -2,7 +2,8 @@
 
 Importing it imports and warms what every worker needs (parsers, sanitizer, the whole language
 model and the site's languages read in it), so that workers forked from the server start with
-them loaded.
+them loaded, and names the parent's main module as this server's own, so that workers do not
+run it again (``_stand_in_for_main``).
 
 ``workers`` starts the server only after checking that it finds the parent's copy of the
 package; should it find another all the same, this module warms nothing and points the package
@@ -15,6 +16,7 @@ import gc
 import json
 import os
 import sys
+from importlib.machinery import ModuleSpec
 from pathlib import Path
 
 import aggregator
@@ -34,6 +36,23 @@ def _redirect_package(root: str) -> None:
         del sys.modules[name]
 
 
+def _stand_in_for_main(main_path: object, main_name: object) -> None:
+    """Make workers take this server's ``__main__`` for the parent's, already run.
+
+    A worker started by the fork server runs the parent's main module again
+    (``multiprocessing.spawn.prepare``) unless the ``__main__`` it inherits has the same file
+    or module name.  That module is the whole command line, which workers never use (see
+    ``aggregator.ingest.workers.parent_main``): naming it here spares every worker its
+    imports.  An object pickled by reference to ``__main__`` would not be found in a worker;
+    no job holds one.
+    """
+    main = sys.modules["__main__"]
+    if isinstance(main_path, str) and main_path:
+        main.__file__ = main_path
+    if isinstance(main_name, str) and main_name:
+        main.__spec__ = ModuleSpec(main_name, None)
+
+
 def _preload() -> None:
     try:
         wanted = json.loads(os.environ.get(_ENV, ""))
@@ -41,6 +60,7 @@ def _preload() -> None:
         languages = tuple(str(code) for code in wanted["languages"])
     except (ValueError, KeyError, TypeError):
         return
+    _stand_in_for_main(wanted.get("main_path"), wanted.get("main_name"))
     if str(Path(aggregator.__file__ or "").resolve().parent.parent) != root:
         _redirect_package(root)
         return

@@ -35,10 +35,37 @@ _TRACKING_EXACT = frozenset(
 )  # fmt: skip
 _TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hmb_", "ga_", "__s")
 
+# An absolute web address that ``urljoin`` gives back unchanged whatever the base: the scheme
+# in lower case, a host of letters, digits, dots and hyphens, a number for a port, a path from
+# "/" without parameters (";"), a query and a fragment that are not empty, and no white space
+# or control character anywhere.  ``urljoin`` returns such an address as it is (another
+# scheme than the base's) or split and put back together (the same scheme), which gives the
+# same text; most links in feeds are written so, and each is joined more than once.
+_PLAIN_ABSOLUTE = re.compile(
+    r"https?://[A-Za-z0-9.-]+(?::[0-9]+)?(?:/[^\x00-\x20\x7f?#;]*)?"
+    r"(?:\?[^\x00-\x20\x7f#]+)?(?:#[^\x00-\x20\x7f]+)?"
+)
+
 
 def _is_tracking(name: str) -> bool:
     low = name.lower()
     return low in _TRACKING_EXACT or low.startswith(_TRACKING_PREFIXES)
+
+
+def plain_absolute(url: str) -> bool:
+    """Whether every ``urljoin`` (and feedparser's) gives ``url`` back as it is."""
+    return _PLAIN_ABSOLUTE.fullmatch(url) is not None
+
+
+def join_url(base: str, url: str) -> str:
+    """``urljoin(base, url)``, without parsing both when ``url`` is a plain absolute address.
+
+    The same result by definition (``tests/test_urls_join.py`` compares them on generated
+    addresses); feedparser's ``_urljoin`` also gives such an address back unchanged.
+    """
+    if _PLAIN_ABSOLUTE.fullmatch(url):
+        return url
+    return urljoin(base, url)
 
 
 def _clean(raw: str) -> str:
@@ -60,7 +87,7 @@ def absolute_url(url: str | None, base: str | None = None) -> str | None:
     if not cleaned or len(cleaned) > _MAX_URL:
         return None
     try:
-        if base:
+        if base and not _PLAIN_ABSOLUTE.fullmatch(cleaned):  # else the join gives it back
             base_clean = _clean(base)
             if urlsplit(base_clean).scheme.lower() in WEB_SCHEMES:
                 cleaned = urljoin(base_clean, cleaned)

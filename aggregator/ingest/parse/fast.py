@@ -38,6 +38,7 @@ from aggregator.ingest.parse.feedparser_adapter import (
     safe_absolute_uri,
 )
 from aggregator.ingest.parse.fields import SCAN_MIN_CHARS
+from aggregator.ingest.urls import plain_absolute
 
 __all__ = ["ENABLED", "SWITCH_ENV", "read_fast"]
 
@@ -88,7 +89,12 @@ _ATOM_ENTRY_ONCE = frozenset({_A_TITLE, _A_ID, _A_UPDATED, _A_PUBLISHED, _A_SUMM
 
 
 # Pure; an entry's link is resolved as its link, its id and again when mapped.
-_fp_join = lru_cache(maxsize=4096)(feedparser_urljoin)
+_fp_join_parsed = lru_cache(maxsize=4096)(feedparser_urljoin)
+
+
+def _fp_join(base: str, value: str) -> str:
+    """feedparser's join; a plain absolute address comes back as it is without parsing."""
+    return value if plain_absolute(value) else _fp_join_parsed(base, value)
 
 
 class _Unsupported(Exception):

@@ -14,8 +14,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
-from urllib.parse import urljoin
 
+from aggregator.ingest.urls import join_url
 from aggregator.models import Author, ParsedEntry
 
 __all__ = [
@@ -104,14 +104,11 @@ def absolute(base: str, href: object) -> str | None:
     return _absolute_text(base, text)
 
 
-_join = lru_cache(maxsize=4096)(urljoin)
-
-
 @lru_cache(maxsize=4096)
 def _absolute_text(base: str, text: str) -> str:
     """Pure and cached: an entry's link is resolved as its main link and again among links."""
     try:
-        return strip_unsafe_chars(_join(base, text))
+        return strip_unsafe_chars(join_url(base, text))
     except ValueError:
         return text
 
