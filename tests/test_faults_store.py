@@ -129,7 +129,8 @@ def test_a_full_disk_under_the_store_gives_one_line_per_source_and_a_summary(
         http_server.route(
             path, rss(path.strip("/")[:3], items), headers={"Content-Type": "text/xml"}
         )
-    with mounted_tmpfs(tmp_path / "small", "size=700k") as small:
+    # room for the new store (16 KiB pages, and its write-ahead log) and little more
+    with mounted_tmpfs(tmp_path / "small", "size=3000k") as small:
         feeds_yaml = locks_config(small, http_server, paths)
         run_cli(feeds_yaml, "feeds", "pending")  # the database created while there is room
         fetch = start_fetch(feeds_yaml)

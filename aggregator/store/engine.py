@@ -9,6 +9,13 @@ foreign keys on, and a busy timeout so a second writer waits instead of failing.
 transaction handling is switched off so that we emit ``BEGIN`` ourselves: writes take
 ``BEGIN IMMEDIATE``, which reserves the write lock up front and so avoids the "database is
 locked" failure SQLite returns when a read transaction later tries to write.
+
+A new SQLite file gets 16 KiB pages (``PAGE_SIZE``, decision 33) instead of 4 KiB: a post's
+row, its content included, is about 4 KB, just over what a 4 KiB page holds, so each spilled
+onto an overflow page of its own; with larger pages rows share pages and the many indexes on
+posts split less.  Writing a cold cycle's 20,000 posts costs about a fifth less CPU (1.6-2.0 s
+against 1.4-1.6 s, interleaved) for a store 5 % larger.  The setting only takes effect before
+the file's first table: existing stores keep their pages.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ SCHEMA_VERSION = "0011"
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 15_000
+PAGE_SIZE = 16_384  # bytes; see the module docstring
 WRITE_OPTION = "aggregator_write"  # execution option: this connection will write
 _PG_MIGRATION_LOCK = 0x61676772  # pg_advisory_xact_lock key held while migrating ("aggr")
 
@@ -90,6 +98,8 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        # a no-op once the file holds a table; before WAL, which fixes the page size too
+        cursor.execute(f"PRAGMA page_size = {PAGE_SIZE}")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
