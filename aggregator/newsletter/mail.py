@@ -49,10 +49,12 @@ _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 # Building
 
 
+_CONTROLS_TO_SPACES = dict.fromkeys((*range(32), 127), " ")
+
+
 def one_line(text: str) -> str:
     """Feed text made safe for a header: CR, LF, tabs and other controls become single spaces."""
-    cleaned = "".join(" " if (ord(c) < 32 or c == "\x7f") else c for c in text)
-    return " ".join(cleaned.split())
+    return " ".join(text.translate(_CONTROLS_TO_SPACES).split())
 
 
 def _checked(name: str, value: str) -> str:

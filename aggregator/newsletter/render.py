@@ -19,6 +19,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -394,15 +395,58 @@ def _render_text(
     return re.sub(r"\n{4,}", "\n\n\n", text).strip() + "\n"
 
 
+class _Inliner(Premailer):  # type: ignore[misc]  # premailer ships no type hints
+    """Premailer, reading each stylesheet once per process.
+
+    Premailer caches cssutils' parse of a stylesheet, but still walks and serializes every
+    rule of it again for each email (about 6 ms of a 100-item digest): the template's
+    stylesheet is the same for every edition with the same colours, so its rules are kept,
+    keyed by their text.  They are plain (specificity, selector, declarations) tuples, and the
+    media rules left over are the parsed sheet's own objects, which premailer's cache already
+    shares between emails.
+    """
+
+    def _parse_style_rules(self, css_body: str, ruleset_index: int) -> tuple[list[Any], list[Any]]:
+        key = (css_body, ruleset_index, self.disable_validation, self.exclude_pseudoclasses)
+        found = _PARSED_RULES.get(key)
+        if found is None:
+            if len(_PARSED_RULES) >= _PARSED_RULES_MAX:
+                _PARSED_RULES.clear()
+            found = _PARSED_RULES[key] = super()._parse_style_rules(css_body, ruleset_index)
+        rules, leftover = found
+        return list(rules), list(leftover)
+
+    def _css_rules_to_string(self, rules: list[Any]) -> str:
+        """The <style> text of the rules left over (media queries), kept like the rules:
+        premailer rewrites each of their declarations through cssutils for every email."""
+        key = tuple(rule if isinstance(rule, tuple) else id(rule) for rule in rules)
+        text = _LEFTOVER_CSS.get(key)
+        if text is None:
+            if len(_LEFTOVER_CSS) >= _PARSED_RULES_MAX:
+                _LEFTOVER_CSS.clear()
+            text = _LEFTOVER_CSS[key] = str(super()._css_rules_to_string(rules))
+        return text
+
+
+_PARSED_RULES: dict[tuple[str, int, bool, bool], tuple[list[Any], list[Any]]] = {}
+_PARSED_RULES_MAX = 64  # stylesheets (one per colour scheme in practice)
+# The leftover rules' text, by the rules (media rules by identity: they are the objects kept
+# in _PARSED_RULES, alive as long as their entry)
+_LEFTOVER_CSS: dict[tuple[object, ...], str] = {}
+
+
 def inline_css(html: str) -> str:
     """Copy the template's <style> rules into style attributes; never fetch anything.
 
     ``allow_network=False`` because premailer's defaults fetch any ``<link rel=stylesheet>``
     and ``@import`` they meet.  Media queries cannot be inlined and stay in a <style> block
-    as a progressive enhancement; nothing depends on them.
+    as a progressive enhancement; nothing depends on them.  The stylesheet qualifies each
+    class with its element (``td.item``): premailer finds a rule's elements with an XPath
+    query over the whole email, and a name test before the class test made that three times
+    faster (39 -> 12 ms for the 37 rules of a 100-item digest).
     """
     return str(
-        Premailer(
+        _Inliner(
             html,
             allow_network=False,
             allow_loading_external_files=False,
