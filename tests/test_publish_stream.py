@@ -17,6 +17,7 @@ from aggregator.files import IN_FLIGHT_PER_WORKER, BatchWriter
 from aggregator.models import Link, Post, SourceState, SourceUpdate
 from aggregator.publish import archives, atom_fast
 from aggregator.publish import memo as memo_module
+from aggregator.publish import site as site_module
 from aggregator.publish.pages import MAX_PAGES
 from aggregator.publish.publisher import publish_all
 from aggregator.publish.site import entry_id
@@ -289,3 +290,37 @@ def test_hidden_posts_held_sources_and_undated_backlogs_as_the_reference(
     combined = (settings.output_dir / "feed.atom").read_text()
     assert combined.count("Post 10") == 3  # three of the nine undated posts on top
     assert "Post 30:" not in combined + (settings.output_dir / "index.html").read_text()
+
+
+def test_archive_entries_kept_for_the_members_editions_change_no_byte(
+    tmp_path: Path, now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Archive pages keep their newest entries for the members' editions written after them
+    (``site.SpareEntries``): fewer entries serialized, the same files as with none kept."""
+    written: list[str] = []
+    real = atom_fast.entry_xml
+
+    def counting(site: Any, post: Post) -> str:
+        written.append(post.id)
+        return real(site, post)
+
+    monkeypatch.setattr(atom_fast, "entry_xml", counting)
+    posts = _posts(63)
+    where = Backend("sqlite", f"sqlite:///{tmp_path / 'kept.sqlite3'}", lambda sql: [])
+    settings, store = _opened(where, tmp_path / "kept", posts)
+    try:
+        publish_all(store, settings, now)
+    finally:
+        store.close()
+    kept = len(written)
+    written.clear()
+    monkeypatch.setattr(site_module, "SPARE_ENTRY_BYTES", 0)  # nothing kept
+    where = Backend("sqlite", f"sqlite:///{tmp_path / 'none.sqlite3'}", lambda sql: [])
+    none_settings, store = _opened(where, tmp_path / "none", posts)
+    try:
+        publish_all(store, none_settings, now)
+    finally:
+        store.close()
+    assert _files(settings.output_dir) == _files(none_settings.output_dir)
+    assert kept < len(written)  # members' entries came from the archive pages
+    assert len(set(written)) < len(written) and len(set(written)) == len(posts)

@@ -33,7 +33,7 @@ def help_with(job: HelperJob) -> tuple[list[str], list[str]]:
         )  # fmt: skip
         with BatchWriter() as files:
             out = Writer(job.root, files)
-            write_pages(store, site, out, (job.ends, job.numbers))
+            write_pages(store, site, out, (job.ends, job.numbers), spare=False)
     finally:
         store.close()
     written = [str(p.relative_to(job.root)) for p in out.written]

@@ -179,14 +179,22 @@ def write_archives(store: Store, site: Site, out: Writer, plan: ArchivePlan) -> 
 
 
 def write_pages(
-    store: Store, site: Site, out: Writer, pages: tuple[Sequence[ArchiveKey], Sequence[int]]
+    store: Store,
+    site: Site,
+    out: Writer,
+    pages: tuple[Sequence[ArchiveKey], Sequence[int]],
+    *,
+    spare: bool = True,
 ) -> None:
-    """Render and write the pages ``numbers`` (of the pages ending at ``ends``), in order."""
+    """Render and write the pages ``numbers`` (of the pages ending at ``ends``), in order.
+
+    ``spare``: keep the newest entries for the members' editions (``SpareEntries``); not
+    when the newest pages are another process's."""
     ends, numbers = pages
     count = len(ends)
     for number, members in _pages(store, ends, numbers):
         following = archive_path(number + 1) if number < count else None
-        out.put(archive_path(number), _archive_page(site, number, members, following))
+        out.put(archive_path(number), _archive_page(site, number, members, following, spare))
 
 
 @dataclass(frozen=True)
@@ -228,7 +236,7 @@ def write_pages_on_both_cores(
         assert helper.stdin is not None
         helper.stdin.write(pickle.dumps(job))  # our own child, reading our own records
         helper.stdin.close()
-        write_pages(store, site, out, (ends, numbers[:half]))
+        write_pages(store, site, out, (ends, numbers[:half]), spare=False)
     finally:
         assert helper.stdout is not None
         with helper.stdout:
@@ -288,7 +296,9 @@ def _linked_forward(
         return _archive_page(site, number, members, following)
 
 
-def _archive_page(site: Site, number: int, members: Sequence[Post], following: str | None) -> bytes:
+def _archive_page(
+    site: Site, number: int, members: Sequence[Post], following: str | None, spare: bool = False
+) -> bytes:
     spec = FeedSpec(archive_path(number), f"{site.settings.site.title} (archive {number})")
     return atom_document(
         site,
@@ -298,7 +308,8 @@ def _archive_page(site: Site, number: int, members: Sequence[Post], following: s
         prev_archive=archive_path(number - 1) if number > 1 else None,
         current="feed.atom",
         next_archive=following,
-        remember=False,  # each post is on one page: nothing to share
+        remember=False,  # each post is on one page; the members' editions may share some
+        spare=spare,
     )
 
 

@@ -173,12 +173,14 @@ def reference_entry(site: Site, post: Post) -> bytes:
     return b"  " + etree.tostring(element, encoding="utf-8") + b"\n"
 
 
-def entry_bytes(site: Site, post: Post, remember: bool = True) -> bytes:
+def entry_bytes(site: Site, post: Post, remember: bool = True, spare: bool = False) -> bytes:
     """One post's atom:entry, serialized once per publish and spliced into every document.
 
     Only the shared editions' entries are ``remember``-ed: they are few and each is in several
-    documents, where archive pages and members' editions together hold every stored post."""
-    cached = site.entries.get(post.id)
+    documents, where archive pages and members' editions together hold every stored post.
+    An archive page's entries are kept as ``spare`` ones, the newest within a budget
+    (``site.SpareEntries``), for the members' editions written after them."""
+    cached = site.entries.get(post.id) or site.spare_entries.get(post.id)
     if cached is None:
         if atom_fast.ENABLED:
             cached = atom_fast.entry_xml(site, post).encode("utf-8")
@@ -186,6 +188,8 @@ def entry_bytes(site: Site, post: Post, remember: bool = True) -> bytes:
             cached = reference_entry(site, post)
         if remember:
             site.entries[post.id] = cached
+        elif spare:
+            site.spare_entries.keep(post.id, cached)
     return cached
 
 
@@ -226,13 +230,15 @@ def atom_document(
     current: str | None = None,
     next_archive: str | None = None,
     remember: bool = True,
+    spare: bool = False,
 ) -> bytes:
     """Serialize one Atom document; ``posts`` are written in the given order.
 
     The feed's ``updated`` is its newest entry's, never the clock, so an unchanged edition
     keeps its bytes.  ``next_archive`` comes last among the links, where
     ``archives.with_next_archive`` adds it to a page written before its successor existed.
-    ``remember``: keep the entries for the next documents (see ``entry_bytes``).
+    ``remember``: keep the entries for the next documents; ``spare``: keep the newest of
+    them within a budget (see ``entry_bytes``).
     """
     updated = max((utc(p.updated) for p in posts), default=None) or site.empty_updated()
     fg = _feed_generator(site, spec, updated)
@@ -246,7 +252,7 @@ def atom_document(
     fg.lgfeed.archive = archive
     head: bytes = fg.atom_str(pretty=True)
     cut = head.rindex(b"</feed>")
-    entries = (entry_bytes(site, p, remember) for p in posts)
+    entries = (entry_bytes(site, p, remember, spare) for p in posts)
     return b"".join([head[:cut], *entries, head[cut:]])
 
 
