@@ -292,35 +292,46 @@ def test_hidden_posts_held_sources_and_undated_backlogs_as_the_reference(
     assert "Post 30:" not in combined + (settings.output_dir / "index.html").read_text()
 
 
-def test_archive_entries_kept_for_the_members_editions_change_no_byte(
+def test_archive_entries_and_posts_kept_for_later_documents_change_no_byte(
     tmp_path: Path, now: datetime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Archive pages keep their newest entries for the members' editions written after them
-    (``site.SpareEntries``): fewer entries serialized, the same files as with none kept."""
+    """Archive pages keep their newest entries and posts for the editions and pages written
+    after them (``site.SpareEntries``, ``site.SparePosts``): fewer entries serialized, fewer
+    rows read again, the same files as with nothing kept."""
     written: list[str] = []
-    real = atom_fast.entry_xml
+    real_entry = atom_fast.entry_xml
+    read: list[str] = []
+    real_read = SqlStore.posts_by_ids
 
-    def counting(site: Any, post: Post) -> str:
+    def counting_entry(site: Any, post: Post) -> str:
         written.append(post.id)
-        return real(site, post)
+        return real_entry(site, post)
 
-    monkeypatch.setattr(atom_fast, "entry_xml", counting)
+    def counting_read(store: SqlStore, ids: Sequence[str]) -> Any:
+        read.extend(ids)
+        return real_read(store, ids)
+
+    monkeypatch.setattr(atom_fast, "entry_xml", counting_entry)
+    monkeypatch.setattr(SqlStore, "posts_by_ids", counting_read)
     posts = _posts(63)
-    where = Backend("sqlite", f"sqlite:///{tmp_path / 'kept.sqlite3'}", lambda sql: [])
-    settings, store = _opened(where, tmp_path / "kept", posts)
-    try:
-        publish_all(store, settings, now)
-    finally:
-        store.close()
-    kept = len(written)
-    written.clear()
-    monkeypatch.setattr(site_module, "SPARE_ENTRY_BYTES", 0)  # nothing kept
-    where = Backend("sqlite", f"sqlite:///{tmp_path / 'none.sqlite3'}", lambda sql: [])
-    none_settings, store = _opened(where, tmp_path / "none", posts)
-    try:
-        publish_all(store, none_settings, now)
-    finally:
-        store.close()
-    assert _files(settings.output_dir) == _files(none_settings.output_dir)
-    assert kept < len(written)  # members' entries came from the archive pages
-    assert len(set(written)) < len(written) and len(set(written)) == len(posts)
+    changed = replace(posts[-5], also_from=("s2",))  # merged: always read from the store
+    posts[-5] = changed
+    results = []
+    for name, budget in (("kept", None), ("none", 0)):
+        if budget is not None:
+            monkeypatch.setattr(site_module, "SPARE_ENTRY_BYTES", budget)
+            monkeypatch.setattr(site_module, "SPARE_POST_BYTES", budget)
+        written.clear()
+        read.clear()
+        where = Backend("sqlite", f"sqlite:///{tmp_path / name}.sqlite3", lambda sql: [])
+        settings, store = _opened(where, tmp_path / name, posts)
+        try:
+            publish_all(store, settings, now)
+        finally:
+            store.close()
+        results.append((_files(settings.output_dir), len(written), list(read)))
+    (kept_files, kept_written, kept_read), (none_files, none_written, none_read) = results
+    assert kept_files == none_files
+    assert kept_written < none_written  # editions' entries came from the archive pages
+    assert len(kept_read) < len(none_read)  # and their posts too
+    assert changed.id in kept_read  # a merged post is read again (its also_from may change)

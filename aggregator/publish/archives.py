@@ -188,13 +188,16 @@ def write_pages(
 ) -> None:
     """Render and write the pages ``numbers`` (of the pages ending at ``ends``), in order.
 
-    ``spare``: keep the newest entries for the members' editions (``SpareEntries``); not
-    when the newest pages are another process's."""
+    ``spare``: keep the newest entries and posts for the editions and pages written next
+    (``SpareEntries``, ``SparePosts``); not when the newest pages are another process's."""
     ends, numbers = pages
     count = len(ends)
     for number, members in _pages(store, ends, numbers):
         following = archive_path(number + 1) if number < count else None
         out.put(archive_path(number), _archive_page(site, number, members, following, spare))
+        if spare:
+            for post in members:
+                site.spare_posts.keep(post)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from aggregator.models import Post
 from aggregator.present.siblings import Sibling, find_siblings, variant_key
 from aggregator.present.topics import ENOUGH_POSTS, choose_topic_labels
 from aggregator.publish.editions import FeedSpec, crowd_overflow
-from aggregator.publish.site import Site, iso, utc
+from aggregator.publish.site import Site, SparePosts, iso, utc
 from aggregator.store.protocol import Store
 from aggregator.store.publishing import Overview, PostStamp, Selection
 
@@ -114,9 +114,21 @@ def _whole(post: Post) -> str:
     return hashlib.sha1(raw, usedforsecurity=False).hexdigest()
 
 
-def posts_of(store: Store, stamps: Sequence[PostStamp]) -> list[Post]:
-    """The stamped posts, whole, in the stamps' order (a post deleted meanwhile is left out)."""
-    found = {p.id: p for p in store.posts_by_ids([s.id for s in stamps])}
+def posts_of(
+    store: Store, stamps: Sequence[PostStamp], kept: SparePosts | None = None
+) -> list[Post]:
+    """The stamped posts, whole, in the stamps' order (a post deleted meanwhile is left out);
+    those ``kept`` unchanged since the archive pages read them are not read again."""
+    found: dict[str, Post] = {}
+    if kept is not None:
+        for stamp in stamps:
+            post = kept.fresh(stamp.id, stamp.content_hash, stamp.first_seen)
+            # merged now or then (``fresh`` checks the kept post): its row is read again
+            if post is not None and stamp.also_from in ("", "[]"):
+                found[stamp.id] = post
+    missing = [s.id for s in stamps if s.id not in found]
+    if missing:
+        found.update((p.id, p) for p in store.posts_by_ids(missing))
     return [found[s.id] for s in stamps if s.id in found]
 
 

@@ -160,7 +160,7 @@ class _Feeds:
         if kept is not None:
             self.out.keep(kept)
             return
-        if self.out.put(relative, build(posts_of(self.store, stamps))):
+        if self.out.put(relative, build(posts_of(self.store, stamps, self.site.spare_posts))):
             assert self.changed is not None
             self.changed.append(self.site.url(relative))
         self.memo.remember(relative, fp, [relative])
@@ -189,7 +189,9 @@ def _write_pages(
     removed: list[Path] = []
     limit = MAX_PAGES * site.settings.site.page_size
     sets = {
-        language: posts_of(store, chosen(store, _set_selection(language), limit, held))
+        language: posts_of(
+            store, chosen(store, _set_selection(language), limit, held), site.spare_posts
+        )
         for language in page_sets(site.settings)
     }
     shown = {p.id: p for posts in sets.values() for p in posts}.values()

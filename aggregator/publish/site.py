@@ -30,6 +30,7 @@ from aggregator.store.protocol import Store
 
 ATOM_TYPE = "application/atom+xml"
 SPARE_ENTRY_BYTES = 16 * 2**20  # archive pages' entries kept for the members' editions
+SPARE_POST_BYTES = 16 * 2**20  # and their posts, for the editions and the pages
 RSS_TYPE = "application/rss+xml"
 JSON_TYPE = "application/feed+json"
 GENERATOR_NAME = "localgov-aggregator"
@@ -103,6 +104,40 @@ class SpareEntries:
             self._size -= len(self._entries.popitem(last=False)[1])
 
 
+class SparePosts:
+    """The posts the archive pages read, the newest kept while about ``SPARE_POST_BYTES``.
+
+    A streaming publish reads every post once for the archive pages, oldest first, then
+    reads the newest again for the editions and the HTML pages (9,900 rows at 10,000 posts).
+    Those are mostly the last the archive stream read: kept, they are taken from here when
+    their stamp says they are unchanged since (``fresh``), and read otherwise.
+    """
+
+    __slots__ = ("_posts", "_size")
+
+    def __init__(self) -> None:
+        self._posts: OrderedDict[str, tuple[Post, int]] = OrderedDict()
+        self._size = 0
+
+    def keep(self, post: Post) -> None:
+        size = len(post.content_html) + len(post.excerpt) + len(post.title) + 512
+        self._posts[post.id] = (post, size)
+        self._size += size
+        while self._size > SPARE_POST_BYTES and self._posts:
+            self._size -= self._posts.popitem(last=False)[1][1]
+
+    def fresh(self, post_id: str, content_hash: str, first_seen: datetime) -> Post | None:
+        """The kept post, if its hash and first sighting are still these and no other member
+        published it too (``also_from``: then the store's row is read)."""
+        found = self._posts.get(post_id)
+        if found is None:
+            return None
+        post = found[0]
+        if post.content_hash != content_hash or post.first_seen != first_seen or post.also_from:
+            return None
+        return post
+
+
 @dataclass(frozen=True)
 class Site:
     """The store's contents as one publish sees them, with per-publish caches.
@@ -121,6 +156,7 @@ class Site:
     entries: dict[str, bytes] = field(default_factory=dict)  # post id -> atom:entry bytes
     # archive pages' entries, the newest kept up to SPARE_ENTRY_BYTES (``SpareEntries``)
     spare_entries: SpareEntries = field(default_factory=lambda: SpareEntries())
+    spare_posts: SparePosts = field(default_factory=lambda: SparePosts())  # and their posts
     source_infos: dict[str, dict[str, str]] = field(default_factory=dict)
     source_xml: dict[str, str] = field(default_factory=dict)  # for the fast entry writer
     digests: dict[str, str] = field(default_factory=dict)  # post id -> memo digest
