@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -162,7 +163,8 @@ def test_workers_give_the_same_posts_with_the_warm_fork_server_switched_off(
 
 
 # A parent whose main module is a script: it notes each run of itself, by the name it runs
-# under ("__main__" in the parent, "__mp_main__" where multiprocessing runs it again).
+# under ("__main__" in the parent, "__mp_main__" where multiprocessing runs it again).  Like
+# run.py it defines nothing of its own; JOB_SCRIPT hands the pool a function it defines.
 MAIN_SCRIPT = """
 import asyncio, json, os, sys
 with open(os.environ["RUNS_LOG"], "a") as log:
@@ -170,26 +172,22 @@ with open(os.environ["RUNS_LOG"], "a") as log:
 if __name__ == "__main__":
     from aggregator.ingest.workers import WorkerPool
     pool = WorkerPool(2, ("en",), eager=True)
-    async def jobs():
-        return await asyncio.gather(*(pool.run(len, "x" * n) for n in range(8)))
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
     try:
-        print(json.dumps(asyncio.run(jobs())))
+        jobs = asyncio.gather(*(pool.run(JOB, "x" * n) for n in range(8)))
+        print(json.dumps(loop.run_until_complete(jobs)))
     finally:
         pool.shutdown()
 """
-
-
-@pytest.mark.slow  # starts a fork server and two workers
-@pytest.mark.parametrize(
-    ("switch", "started_as"), [("1", "script"), ("1", "module"), ("0", "script")]
+PLAIN_SCRIPT = MAIN_SCRIPT.replace("JOB", "len")
+JOB_SCRIPT = MAIN_SCRIPT.replace("JOB", "size").replace(
+    "if __name__", "def size(text):\n    return len(text)\n\nif __name__"
 )
-def test_workers_do_not_run_the_parents_main_module_again(
-    tmp_path: Path, switch: str, started_as: str
-) -> None:
-    """``run.py`` imports the whole command line: each worker of each cycle ran it again, 1.3 s
-    of CPU and 1,080 modules, unless the warm fork server stands in for it (``python
-    parent.py`` and ``python -m parent`` alike)."""
-    (tmp_path / "parent.py").write_text(MAIN_SCRIPT, encoding="utf-8")
+
+
+def _run_parent(tmp_path: Path, script: str, switch: str, started_as: str) -> tuple[Any, list[str]]:
+    (tmp_path / "parent.py").write_text(script, encoding="utf-8")
     runs = tmp_path / "runs.log"
     env = {
         "RUNS_LOG": str(runs),
@@ -207,9 +205,33 @@ def test_workers_do_not_run_the_parents_main_module_again(
         env=env,
         cwd=workers.package_root(),
     )
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == list(range(8))
-    names = runs.read_text(encoding="utf-8").split()
+    return json.loads(done.stdout.strip().splitlines()[-1]), runs.read_text().split()
+
+
+@pytest.mark.slow  # starts a fork server and two workers
+@pytest.mark.parametrize(
+    ("switch", "started_as"), [("1", "script"), ("1", "module"), ("0", "script")]
+)
+def test_workers_do_not_run_the_parents_main_module_again(
+    tmp_path: Path, switch: str, started_as: str
+) -> None:
+    """``run.py`` imports the whole command line: each worker of each cycle ran it again, 1.3 s
+    of CPU and 1,080 modules, unless the warm fork server stands in for it (``python
+    parent.py`` and ``python -m parent`` alike)."""
+    results, names = _run_parent(tmp_path, PLAIN_SCRIPT, switch, started_as)
+    assert results == list(range(8))
     if switch == "1":
         assert names == ["__main__"]  # the parent only
     else:  # the reference behaviour: multiprocessing runs it again in each worker
         assert names[0] == "__main__" and "__mp_main__" in names[1:]
+
+
+@pytest.mark.slow  # starts a fork server and two workers
+def test_a_main_module_with_its_own_job_function_is_run_again_in_the_workers(
+    tmp_path: Path,
+) -> None:
+    """A script that hands the pool a function of its own (``bench/load.py``'s previews)
+    needs its module in the workers: they find it, as multiprocessing always made them."""
+    results, names = _run_parent(tmp_path, JOB_SCRIPT, "1", "script")
+    assert results == list(range(8))
+    assert names[0] == "__main__" and "__mp_main__" in names[1:]

@@ -31,12 +31,14 @@ import multiprocessing
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import suppress
 from pathlib import Path
+from types import ModuleType
 from typing import TypeVar
 
 import aggregator
@@ -229,23 +231,38 @@ def _prepare_fork_server(languages: tuple[str, ...]) -> None:
 
 def parent_main() -> dict[str, str]:
     """How a worker started from here would find this process's main module (``main_path``
-    for a script, ``main_name`` for ``python -m``), as multiprocessing tells it.
+    for a script, ``main_name`` for ``python -m``), as multiprocessing tells it; nothing when
+    the workers need that module.
 
     multiprocessing runs the parent's main module again in every worker it does not fork from
     the parent itself, so that an object pickled by reference to ``__main__`` can be found
-    there.  Jobs here only ever refer to ``aggregator`` functions, and the main module is the
-    whole command line: ``run.py`` and the ``aggregator`` script import the CLI, 1,080 more
-    modules, about 1.3 s of CPU and their memory in each worker of each cycle.  The preloading
-    fork server (``aggregator.ingest.preload``) stands in for it instead.
+    there.  ``run.py`` and the ``aggregator`` script define nothing (they import the CLI and
+    call it) and are the whole command line: 1,080 more modules, about 1.3 s of CPU and their
+    memory in each worker of each cycle.  For such a module the preloading fork server
+    (``aggregator.ingest.preload``) stands in instead.  A main module that defines functions
+    or classes of its own (a script handing one of them to the pool, as ``bench/load.py`` does
+    with its preview function) is run again in the workers, as multiprocessing would.
     """
     from multiprocessing import spawn
 
+    main = sys.modules.get("__main__")
+    if main is None or _defines_objects(main):
+        return {}
     data = spawn.get_preparation_data("aggregator-worker")
     found = {
         "main_path": data.get("init_main_from_path"),
         "main_name": data.get("init_main_from_name"),
     }
     return {key: str(value) for key, value in found.items() if value}
+
+
+def _defines_objects(module: ModuleType) -> bool:
+    """Whether ``module`` defines a function or class (which a job could refer to)."""
+    return any(
+        getattr(value, "__module__", None) == module.__name__
+        for value in vars(module).values()
+        if callable(value)
+    )
 
 
 def package_root() -> Path:
