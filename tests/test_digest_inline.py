@@ -7,7 +7,6 @@ the stylesheet as written before (bare classes) and plain premailer must give th
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -22,20 +21,7 @@ from tests.test_digest import _render, make_post
 
 def _plain_premailer(html: str) -> str:
     """``inline_css`` as it was: premailer itself, each email from scratch."""
-    return str(
-        Premailer(
-            html,
-            allow_network=False,
-            allow_loading_external_files=False,
-            base_url=None,
-            disable_link_rewrites=True,
-            remove_classes=False,
-            strip_important=False,
-            disable_validation=True,
-            disable_basic_attributes=["width", "height"],
-            cssutils_logging_level=logging.CRITICAL,
-        ).transform(pretty_print=False)
-    )
+    return str(Premailer(html, **render.PREMAILER_OPTIONS).transform(pretty_print=False))
 
 
 def _unqualified(html: str) -> str:
