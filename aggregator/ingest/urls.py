@@ -63,9 +63,7 @@ def join_url(base: str, url: str) -> str:
     The same result by definition (``tests/test_urls_join.py`` compares them on generated
     addresses); feedparser's ``_urljoin`` also gives such an address back unchanged.
     """
-    if _PLAIN_ABSOLUTE.fullmatch(url):
-        return url
-    return urljoin(base, url)
+    return url if plain_absolute(url) else urljoin(base, url)
 
 
 def _clean(raw: str) -> str:
@@ -87,7 +85,7 @@ def absolute_url(url: str | None, base: str | None = None) -> str | None:
     if not cleaned or len(cleaned) > _MAX_URL:
         return None
     try:
-        if base and not _PLAIN_ABSOLUTE.fullmatch(cleaned):  # else the join gives it back
+        if base and not plain_absolute(cleaned):  # else the join gives it back
             base_clean = _clean(base)
             if urlsplit(base_clean).scheme.lower() in WEB_SCHEMES:
                 cleaned = urljoin(base_clean, cleaned)

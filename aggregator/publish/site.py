@@ -20,6 +20,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Generic, TypeVar
 from urllib.parse import quote, urlsplit
 
 from aggregator.config import Settings
@@ -31,6 +32,7 @@ from aggregator.store.protocol import Store
 ATOM_TYPE = "application/atom+xml"
 SPARE_ENTRY_BYTES = 16 * 2**20  # archive pages' entries kept for the members' editions
 SPARE_POST_BYTES = 16 * 2**20  # and their posts, for the editions and the pages
+_V = TypeVar("_V")
 RSS_TYPE = "application/rss+xml"
 JSON_TYPE = "application/feed+json"
 GENERATOR_NAME = "localgov-aggregator"
@@ -78,33 +80,61 @@ def iso(value: datetime) -> str:
     return utc(value).isoformat()
 
 
-class SpareEntries:
+class _NewestKept(Generic[_V]):
+    """Values by post id, the newest kept while their sizes add up to at most the budget; the
+    oldest are let go first.  Subclasses say what a value costs and which budget applies."""
+
+    __slots__ = ("_kept", "_size")
+
+    def __init__(self) -> None:
+        self._kept: OrderedDict[str, tuple[_V, int]] = OrderedDict()
+        self._size = 0
+
+    def _budget(self) -> int:
+        raise NotImplementedError
+
+    def _cost(self, value: _V) -> int:
+        raise NotImplementedError
+
+    def _found(self, post_id: str) -> _V | None:
+        found = self._kept.get(post_id)
+        return None if found is None else found[0]
+
+    def _keep(self, post_id: str, value: _V) -> None:
+        cost = self._cost(value)
+        self._kept[post_id] = (value, cost)
+        self._size += cost
+        budget = self._budget()
+        while self._size > budget and self._kept:
+            self._size -= self._kept.popitem(last=False)[1][1]
+
+
+class SpareEntries(_NewestKept[bytes]):
     """Archive pages' entries, the newest kept while they fit in ``SPARE_ENTRY_BYTES``.
 
     Archive pages are written oldest first and before the members' editions, which hold each
     member's newest posts: those are then mostly among the last entries the pages wrote, and
     are serialized once instead of twice (5,000 of the 15,000 entries of a first publish from
     10,000 posts).  Every post being on one archive page, keeping them all would hold the
-    whole store in memory at 700,000 posts; the oldest are let go first.
+    whole store in memory at 700,000 posts.
     """
 
-    __slots__ = ("_entries", "_size")
+    __slots__ = ()
 
-    def __init__(self) -> None:
-        self._entries: OrderedDict[str, bytes] = OrderedDict()
-        self._size = 0
+    def _budget(self) -> int:
+        return SPARE_ENTRY_BYTES
+
+    def _cost(self, value: bytes) -> int:
+        return len(value)
 
     def get(self, post_id: str) -> bytes | None:
-        return self._entries.get(post_id)
+        return self._found(post_id)
 
     def keep(self, post_id: str, entry: bytes) -> None:
-        self._entries[post_id] = entry
-        self._size += len(entry)
-        while self._size > SPARE_ENTRY_BYTES and self._entries:
-            self._size -= len(self._entries.popitem(last=False)[1])
+        self._keep(post_id, entry)
 
 
-class SparePosts:
+class SparePosts(_NewestKept[Post]):
     """The posts the archive pages read, the newest kept while about ``SPARE_POST_BYTES``.
 
     A streaming publish reads every post once for the archive pages, oldest first, then
@@ -113,29 +143,24 @@ class SparePosts:
     their stamp says they are unchanged since (``fresh``), and read otherwise.
     """
 
-    __slots__ = ("_posts", "_size")
+    __slots__ = ()
 
-    def __init__(self) -> None:
-        self._posts: OrderedDict[str, tuple[Post, int]] = OrderedDict()
-        self._size = 0
+    def _budget(self) -> int:
+        return SPARE_POST_BYTES
+
+    def _cost(self, value: Post) -> int:
+        return len(value.content_html) + len(value.excerpt) + len(value.title) + 512
 
     def keep(self, post: Post) -> None:
-        size = len(post.content_html) + len(post.excerpt) + len(post.title) + 512
-        self._posts[post.id] = (post, size)
-        self._size += size
-        while self._size > SPARE_POST_BYTES and self._posts:
-            self._size -= self._posts.popitem(last=False)[1][1]
+        self._keep(post.id, post)
 
     def fresh(self, post_id: str, content_hash: str, first_seen: datetime) -> Post | None:
         """The kept post, if its hash and first sighting are still these and no other member
         published it too (``also_from``: then the store's row is read)."""
-        found = self._posts.get(post_id)
-        if found is None:
+        post = self._found(post_id)
+        if post is None or post.content_hash != content_hash:
             return None
-        post = found[0]
-        if post.content_hash != content_hash or post.first_seen != first_seen or post.also_from:
-            return None
-        return post
+        return None if post.first_seen != first_seen or post.also_from else post
 
 
 @dataclass(frozen=True)
