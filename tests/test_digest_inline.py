@@ -11,17 +11,22 @@ import re
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from premailer import Premailer
 
 from aggregator.newsletter import render
-from tests.test_digest import _render, make_post
+from aggregator.newsletter.look import DigestLook
+from aggregator.present.images import Stored
+from tests.test_digest import SOURCES, make_post, make_settings
 
 
 def _plain_premailer(html: str) -> str:
-    """``inline_css`` as it was: premailer itself, each email from scratch."""
-    return str(Premailer(html, **render.PREMAILER_OPTIONS).transform(pretty_print=False))
+    """``inline_css`` as it was: premailer itself, each email from scratch, copying CSS
+    floats of images into ``align`` as premailer does by default."""
+    options = {**render.PREMAILER_OPTIONS, "align_floating_images": True}
+    return str(Premailer(html, **options).transform(pretty_print=False))
 
 
 def _unqualified(html: str) -> str:
@@ -51,13 +56,92 @@ def test_inlining_gives_premailers_html_byte_for_byte(
         return inlined
 
     monkeypatch.setattr(render, "inline_css", spy)
-    first = _render(tmp_path, posts, now).html
-    again = _render(tmp_path, posts, now).html  # the stylesheet's rules from the cache
+    # the site's stored thumbnails of the odd posts' images
+    look = DigestLook(
+        images={
+            p.image: Stored(f"{n:024x}", 800, 600, (160, 320))
+            for n, p in enumerate(posts)
+            if p.image
+        }
+    )
+    settings = make_settings(tmp_path)
+
+    def html() -> str:
+        sources = {s.id: s for s in SOURCES}
+        edition = settings.edition("weekly")
+        return render.render_edition(settings, edition, posts, sources, date=now, look=look).html
+
+    first = html()
+    again = html()  # the stylesheet's rules from the cache
     assert first == again
     [(raw, inlined), (raw_again, inlined_again)] = captured
     assert raw == raw_again and inlined == inlined_again
     used = set(re.findall(r'class="([\w-]+)"', raw))
     assert {"item", "item-title", "tags", "excerpt", "meta", "footer"} <= used, used
     assert "td.item {" in raw and "\n.item {" not in raw.split("@media")[0]
+    assert inlined.count("<img ") >= 7  # the logo and six thumbnails, all styled
     assert inlined == _plain_premailer(raw)
     assert _plain_premailer(_unqualified(raw)) == inlined  # qualified or not: the same styles
+
+
+def _edition(tmp_path: Path, now: datetime, count: int) -> list[Any]:
+    """``count`` posts of three members, some titles long, excerpts of 60 to 600 characters,
+    every third with a thumbnail: an edition that crosses Gmail's clip somewhere."""
+    words = "Cities & regions share what works: housing, climate, water, “transport”. "
+    posts = []
+    for n in range(count):
+        source = ("uclg", "cemr", "platforma")[n % 3]
+        title = f"Post {n}: " + ("a long title about local finance " * (n % 4)) + "<budget>"
+        excerpt = words * (1 + n % 8)
+        post = make_post(n, first_seen=now - timedelta(hours=n), source=source, title=title,
+                         excerpt=excerpt, topics=("climate",) if n % 2 else ())  # fmt: skip
+        posts.append(
+            replace(post, image=f"https://{source}.example.org/{n}.jpg" if n % 3 == 0 else None)
+        )
+    return posts
+
+
+def _render_all(tmp_path: Path, now: datetime, posts: list[Any], clip: int) -> Any:
+    settings = make_settings(tmp_path)
+    look = DigestLook(
+        images={
+            p.image: Stored(f"{i:024x}", 640, 480, (160,)) for i, p in enumerate(posts) if p.image
+        }
+    )
+    sources = {s.id: s for s in SOURCES}
+    edition = settings.edition("weekly")
+    return render.render_edition(
+        settings, edition, posts, sources, date=now, look=look, clip_bytes=clip
+    )
+
+
+@pytest.mark.parametrize("count", [1, 7, 40, 120])
+@pytest.mark.parametrize("clip", [12_000, 30_000, 60_000, 100_000])
+def test_inlining_only_the_items_that_can_fit_changes_no_byte(
+    tmp_path: Path, now: datetime, monkeypatch: pytest.MonkeyPatch, count: int, clip: int
+) -> None:
+    """Premailer styles the items that may fit under the clip, not the ones moved to the site;
+    the email, its text part, its notes and its posts are those of inlining everything, whatever
+    the first guess (too few items, just enough, too many)."""
+    posts = _edition(tmp_path, now, count)
+    inlined: list[int] = []
+    original = render.inline_css
+
+    def counting(html: str) -> str:
+        inlined.append(html.count("<!--i:"))
+        return original(html)
+
+    monkeypatch.setattr(render, "inline_css", counting)
+    chosen = _render_all(tmp_path, now, posts, clip)
+    first = list(inlined)
+    monkeypatch.setattr(render, "_first_guess", lambda raw, n, budget: n)
+    inlined.clear()
+    everything = _render_all(tmp_path, now, posts, clip)
+    assert inlined == [count]
+    assert chosen == everything
+    kept = len(everything.post_ids)
+    if kept < count // 2:  # most items move to the site: premailer styled fewer in all
+        assert sum(first) < count and len(first) <= 2, (first, kept)
+    for wrong in (0, 1, kept, kept + 1, count - 1):
+        monkeypatch.setattr(render, "_first_guess", lambda raw, n, budget, g=wrong: g)
+        assert _render_all(tmp_path, now, posts, clip) == everything, wrong
