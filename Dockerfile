@@ -44,7 +44,9 @@ COPY --from=build /opt/aggregator /opt/aggregator
 COPY aggregator /app/aggregator
 COPY templates /app/templates
 COPY run.py /app/run.py
-RUN python3 -m compileall -q /app/aggregator
+# bytecode and the compiled translation catalogs, kept while the code is still writable
+RUN python3 -m compileall -q /app/aggregator \
+ && python3 -c "from aggregator.i18n.catalogs import compile_catalogs; compile_catalogs()"
 USER aggregator
 WORKDIR /data
 VOLUME ["/data", "/var/cache/aggregator"]

@@ -2,9 +2,13 @@
 
 Why compile here rather than ship ``.mo`` files: a fresh clone and ``pip install -e .`` must show
 French and Spanish without a build step, and a ``.mo`` left over from an older ``.po`` would show
-stale words without anyone noticing.  Babel reads a ``.po`` of this size in a few milliseconds,
-once per process and language.  Fuzzy entries are left out, as ``msgfmt`` leaves them out, so a
-guess a translator has not confirmed falls back to English.
+stale words without anyone noticing.  Babel's reading of a ``.po`` costs about 27 ms a language,
+in every process that speaks to people (a publish, a digest, each CLI command), so the compiled
+bytes are kept as Python keeps bytecode: in ``__pycache__`` beside the ``.po``, named by a digest
+of the ``.po`` and of Babel's version, which a changed catalog cannot match.  Where the package
+is read-only the catalog is compiled in memory each time, as before.  Fuzzy entries are left
+out, as ``msgfmt`` leaves them out, so a guess a translator has not confirmed falls back to
+English.
 
 ``Translator`` is what Python code holds: ``gettext``/``ngettext`` with
 ``%(name)s`` parameters (the same convention as the templates' newstyle ``_()``), and the
@@ -13,12 +17,16 @@ language's dates and numbers.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import os
+import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 
+import babel
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
@@ -44,13 +52,57 @@ def translations(language: str) -> Translations:
 
 
 def _compile(language: str) -> Translations:
-    """Read the .po with Babel and load it as a .mo held in memory."""
-    with catalog_path(language).open("rb") as handle:
-        catalog = read_po(handle, locale=language, domain=DOMAIN)
+    """The language's .mo, from the cache when it was compiled from this very .po."""
+    source = catalog_path(language).read_bytes()
+    cached = compiled_path(language, source)
+    try:
+        compiled = cached.read_bytes()
+    except OSError:
+        compiled = _mo_bytes(language, source)
+        _keep(cached, compiled)
+    return Translations(io.BytesIO(compiled), domain=DOMAIN)
+
+
+def compile_catalogs() -> list[Path]:
+    """Compile and keep every language's catalog (an image build does this once, as it runs
+    ``compileall``, so that its read-only code still starts without compiling)."""
+    for language in LANGUAGES:
+        translations(language)
+    return [compiled_path(lang, catalog_path(lang).read_bytes()) for lang in LANGUAGES]
+
+
+def compiled_path(language: str, source: bytes) -> Path:
+    """Where the .mo compiled from ``source`` (a .po's bytes) is kept."""
+    key = hashlib.blake2b(source, digest_size=12, person=babel.__version__.encode()[:16])
+    return catalog_path(language).parent / "__pycache__" / f"{DOMAIN}.{key.hexdigest()}.mo"
+
+
+def _mo_bytes(language: str, source: bytes) -> bytes:
+    """Read the .po with Babel and write it as a .mo in memory."""
+    catalog = read_po(io.BytesIO(source), locale=language, domain=DOMAIN)
     buffer = io.BytesIO()
     write_mo(buffer, catalog, use_fuzzy=False)
-    buffer.seek(0)
-    return Translations(buffer, domain=DOMAIN)
+    return buffer.getvalue()
+
+
+def _keep(path: Path, compiled: bytes) -> None:
+    """Write the .mo whole (a reader never meets half of one) and drop older ones; a
+    read-only package keeps nothing."""
+    try:
+        path.parent.mkdir(exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
+    except OSError:
+        return
+    temporary = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(compiled)
+        temporary.replace(path)
+        for older in path.parent.glob(f"{DOMAIN}.*.mo"):
+            if older != path:
+                older.unlink(missing_ok=True)
+    except OSError:
+        temporary.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True, slots=True)
