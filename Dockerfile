@@ -44,9 +44,10 @@ COPY --from=build /opt/aggregator /opt/aggregator
 COPY aggregator /app/aggregator
 COPY templates /app/templates
 COPY run.py /app/run.py
-# bytecode and the compiled translation catalogs, kept while the code is still writable
+# bytecode, the compiled translation catalogs and templates, kept while the code is writable
 RUN python3 -m compileall -q /app/aggregator \
- && python3 -c "from aggregator.i18n.catalogs import compile_catalogs; compile_catalogs()"
+ && python3 -c "from aggregator.i18n.catalogs import compile_catalogs; compile_catalogs()" \
+ && python3 -c "from aggregator.i18n.templating import compile_templates; compile_templates()"
 USER aggregator
 WORKDIR /data
 VOLUME ["/data", "/var/cache/aggregator"]

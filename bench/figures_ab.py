@@ -1,5 +1,6 @@
 """``python bench/figures_ab.py OLD NEW [--rounds 3] [--sources 1000]``: every figure of
-``bench/run.py``'s 1,000-source run, for two checkouts, measured in turns.
+``bench/run.py``'s 1,000-source run, for two checkouts, measured in turns
+(``--phases publish,digest``: only those).
 
 ``bench/run.py`` measures one checkout; a figure from another day's run says as much about
 the shared machine as about the code (the same cold cycle takes 7 to 9 s from one hour to the
@@ -77,9 +78,13 @@ def main() -> None:
     parser.add_argument("new", type=Path)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sources", type=int, default=1000)
+    parser.add_argument("--phases", default=",".join(PHASES), help="comma-separated subset")
     args = parser.parse_args()
     checkouts = {"old": args.old.resolve(), "new": args.new.resolve()}
-    phases = [p for p in PHASES if all(p in _phases_of(c) for c in checkouts.values())]
+    wanted = set(args.phases.split(","))
+    phases = [
+        p for p in PHASES if p in wanted and all(p in _phases_of(c) for c in checkouts.values())
+    ]
     runs: dict[str, list[dict[str, Any]]] = {"old": [], "new": []}
     with tempfile.TemporaryDirectory(prefix="figures-corpus-") as tmp:
         corpus = Path(tmp)
