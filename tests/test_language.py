@@ -17,9 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aggregator.ingest import language
-from aggregator.ingest.language import detect, detect_with_confidence, normalise_tag
+from aggregator.ingest.language import (
+    detect,
+    detect_with_confidence,
+    has_letters,
+    normalise_tag,
+)
 from aggregator.ingest.normalise import choose_language
 from aggregator.ingest.workers import package_root
 
@@ -313,3 +320,16 @@ def test_choose_language(
     entry: str | None, feed: str | None, text: str, source: str, expected: str
 ) -> None:
     assert choose_language(entry, feed, text, SITE, source) == expected
+
+
+@given(st.text(max_size=600), st.integers(min_value=-2, max_value=300))
+@settings(max_examples=400, deadline=None)
+def test_has_letters_counts_as_a_whole_count_would(text: str, count: int) -> None:
+    """``has_letters`` stops reading early; its answer is the whole count's."""
+    assert has_letters(text, count) == (sum(map(str.isalpha, text)) >= count)
+
+
+def test_a_long_post_is_answered_from_its_first_lines() -> None:
+    text = "Le conseil municipal a voté le budget. " * 200
+    assert has_letters(text, 40) and not has_letters("Le conseil municipal", 40)
+    assert has_letters("1234 … 5678 " * 500 + "abc", 3) and not has_letters("1234 " * 500, 1)

@@ -457,6 +457,21 @@ def detect_with_confidence(text: str, site: Sequence[str]) -> tuple[str | None, 
     return tag, share / (share + rival)
 
 
+def has_letters(text: str, count: int) -> bool:
+    """Whether ``text`` holds at least ``count`` letters (``str.isalpha``), reading no more of
+    it than it takes: counting a whole 3,000-character post cost 50 µs, a tenth of its
+    normalising, where the answer is nearly always in its first lines."""
+    if count <= 0:
+        return True
+    step = max(64, 4 * count)
+    found = 0
+    for start in range(0, len(text), step):
+        found += sum(map(str.isalpha, text[start : start + step]))
+        if found >= count:
+            return True
+    return False
+
+
 def _sample(text: str) -> str:
     """At most ``MAX_DETECT_CHARS`` characters of ``text``, cut at a space when there is one."""
     if len(text) <= MAX_DETECT_CHARS:

@@ -34,7 +34,12 @@ from aggregator.ingest.bylines import choose_authors, split_byline
 from aggregator.ingest.dates import as_utc
 from aggregator.ingest.identity import post_hash, post_id, sane_guids
 from aggregator.ingest.images import NO_PRIVATE_HOSTS, is_public_image
-from aggregator.ingest.language import MIN_CONFIDENCE, detect_with_confidence, normalise_tag
+from aggregator.ingest.language import (
+    MIN_CONFIDENCE,
+    detect_with_confidence,
+    has_letters,
+    normalise_tag,
+)
 from aggregator.ingest.netguard import AddressPolicy
 from aggregator.ingest.plaintext import fold, plain_line
 from aggregator.ingest.sanitize import (
@@ -286,11 +291,12 @@ def choose_language(
         feed_declared = configured  # an operator's statement outside the site: a declaration
     if feed_declared and feed_declared not in site:
         return feed_declared
-    detected, confidence = detect_with_confidence(text, languages)
     if feed_declared:
-        letters = sum(map(str.isalpha, text))
-        strong = confidence >= OVERRIDE_CONFIDENCE and letters >= OVERRIDE_MIN_LETTERS
-        return detected if detected and strong else feed_declared
+        if not has_letters(text, OVERRIDE_MIN_LETTERS):
+            return feed_declared  # too short to overrule a declaration: not even detected
+        detected, confidence = detect_with_confidence(text, languages)
+        return detected if detected and confidence >= OVERRIDE_CONFIDENCE else feed_declared
+    detected, confidence = detect_with_confidence(text, languages)
     if detected and confidence >= MIN_CONFIDENCE:
         return detected
     return configured or "en"
