@@ -3,7 +3,7 @@
 Importing it imports and warms what every worker needs (parsers, sanitizer, the whole language
 model and the site's languages read in it), so that workers forked from the server start with
 them loaded, and names the parent's main module as this server's own, so that workers do not
-run it again (``_stand_in_for_main``).
+run it again (``_stand_in_for_main``), or runs it once when workers need it (``_run_main``).
 
 ``workers`` starts the server only after checking that it finds the parent's copy of the
 package; should it find another all the same, this module warms nothing and points the package
@@ -36,6 +36,19 @@ def _redirect_package(root: str) -> None:
         del sys.modules[name]
 
 
+def _run_main(main_path: object) -> None:
+    """Run the parent's main script here, once, as each worker would (see
+    ``aggregator.ingest.workers.parent_main``): workers forked from this server then find it
+    already run, under the path they would run it from."""
+    if isinstance(main_path, str) and main_path:
+        from multiprocessing import spawn
+
+        try:
+            spawn.import_main_path(main_path)
+        except Exception:  # each worker then runs it, as without this server, and meets this
+            return
+
+
 def _stand_in_for_main(main_path: object, main_name: object) -> None:
     """Make workers take this server's ``__main__`` for the parent's, already run.
 
@@ -60,10 +73,13 @@ def _preload() -> None:
         languages = tuple(str(code) for code in wanted["languages"])
     except (ValueError, KeyError, TypeError):
         return
-    _stand_in_for_main(wanted.get("main_path"), wanted.get("main_name"))
+    if wanted.get("main") == "stand_in":
+        _stand_in_for_main(wanted.get("main_path"), wanted.get("main_name"))
     if str(Path(aggregator.__file__ or "").resolve().parent.parent) != root:
         _redirect_package(root)
-        return
+        return  # a script the workers need is left to them: it may import this copy
+    if wanted.get("main") == "run":
+        _run_main(wanted.get("main_path"))
     from aggregator.ingest.process import warm_up
 
     warm_up(languages)

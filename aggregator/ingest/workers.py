@@ -231,29 +231,35 @@ def _prepare_fork_server(languages: tuple[str, ...]) -> None:
 
 def parent_main() -> dict[str, str]:
     """How a worker started from here would find this process's main module (``main_path``
-    for a script, ``main_name`` for ``python -m``), as multiprocessing tells it; nothing when
-    the workers need that module.
+    for a script, ``main_name`` for ``python -m``), as multiprocessing tells it, and what the
+    fork server does with it (``main``: ``stand_in`` or ``run``); nothing when it can do
+    nothing for the workers.
 
     multiprocessing runs the parent's main module again in every worker it does not fork from
     the parent itself, so that an object pickled by reference to ``__main__`` can be found
     there.  ``run.py`` and the ``aggregator`` script define nothing (they import the CLI and
     call it) and are the whole command line: 1,080 more modules, about 1.3 s of CPU and their
     memory in each worker of each cycle.  For such a module the preloading fork server
-    (``aggregator.ingest.preload``) stands in instead.  A main module that defines functions
-    or classes of its own (a script handing one of them to the pool, as ``bench/load.py`` does
-    with its preview function) is run again in the workers, as multiprocessing would.
+    (``aggregator.ingest.preload``) stands in.  A script that defines functions or classes of
+    its own (handing one of them to the pool, as ``bench/load.py`` does with its preview
+    function; ``bench/run.py`` defines its phases) is needed by the workers: the fork server
+    runs it once and its workers inherit it, where each would run it again (multiprocessing's
+    own preloading of ``__main__`` does that, but Python 3.11's fork server is never told the
+    script's path).  A module started with ``python -m`` that defines objects is left to
+    multiprocessing: each worker runs it.
     """
     from multiprocessing import spawn
 
     main = sys.modules.get("__main__")
-    if main is None or _defines_objects(main):
+    if main is None:
         return {}
     data = spawn.get_preparation_data("aggregator-worker")
-    found = {
-        "main_path": data.get("init_main_from_path"),
-        "main_name": data.get("init_main_from_name"),
-    }
-    return {key: str(value) for key, value in found.items() if value}
+    path, name = data.get("init_main_from_path"), data.get("init_main_from_name")
+    if not _defines_objects(main):
+        found = {"main_path": path, "main_name": name}
+        named = {key: str(value) for key, value in found.items() if value}
+        return {**named, "main": "stand_in"} if named else {}
+    return {"main_path": str(path), "main": "run"} if path else {}
 
 
 def _defines_objects(module: ModuleType) -> bool:
