@@ -145,3 +145,14 @@ def test_inlining_only_the_items_that_can_fit_changes_no_byte(
     for wrong in (0, 1, kept, kept + 1, count - 1):
         monkeypatch.setattr(render, "_first_guess", lambda raw, n, budget, g=wrong: g)
         assert _render_all(tmp_path, now, posts, clip) == everything, wrong
+
+
+def test_the_stylesheet_styles_an_item_by_its_ancestors_only() -> None:
+    """What lets premailer skip the items that move to the site (``render._inline_within``):
+    no rule outside ``@media`` depends on an element's siblings or position."""
+    template = (Path(__file__).parents[1] / "templates" / "digest.html").read_text()
+    style = template.split("<style>", 1)[1].split("</style>", 1)[0].split("@media", 1)[0]
+    selectors = [rule.split("{", 1)[0] for rule in style.split("}") if "{" in rule]
+    assert len(selectors) > 30
+    for selector in selectors:
+        assert not re.search(r"[+~>]|:(first|last|nth|only)-", selector), selector
