@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -31,6 +29,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
+from aggregator.files import write_atomic
 from aggregator.i18n import formats
 from aggregator.i18n.languages import DEFAULT_LANGUAGE, LANGUAGES, supported
 
@@ -86,23 +85,15 @@ def _mo_bytes(language: str, source: bytes) -> bytes:
 
 
 def _keep(path: Path, compiled: bytes) -> None:
-    """Write the .mo whole (a reader never meets half of one) and drop older ones; a
-    read-only package keeps nothing."""
+    """Write the .mo whole (``files.write_atomic``: a reader never meets half of one) and drop
+    older ones; a read-only package keeps nothing."""
     try:
-        path.parent.mkdir(exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-    except OSError:
-        return
-    temporary = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(compiled)
-        temporary.replace(path)
+        write_atomic(path, compiled)
         for older in path.parent.glob(f"{DOMAIN}.*.mo"):
             if older != path:
                 older.unlink(missing_ok=True)
     except OSError:
-        temporary.unlink(missing_ok=True)
+        return
 
 
 @dataclass(frozen=True, slots=True)

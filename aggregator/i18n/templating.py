@@ -15,8 +15,7 @@ cache, since the code jinja generates does not depend on the language.
 
 from __future__ import annotations
 
-import os
-import tempfile
+import contextlib
 from collections.abc import Callable
 from datetime import date, datetime
 from functools import lru_cache
@@ -32,6 +31,7 @@ from jinja2 import (
 )
 from jinja2.bccache import Bucket
 
+from aggregator.files import write_atomic
 from aggregator.i18n import formats
 from aggregator.i18n.catalogs import translations
 from aggregator.i18n.languages import LANGUAGES, supported
@@ -65,18 +65,8 @@ class _SharedBytecode(BytecodeCache):
 
     def dump_bytecode(self, bucket: Bucket) -> None:
         code = self._code[bucket.key] = bucket.bytecode_to_string()
-        try:
-            self._directory.mkdir(exist_ok=True)
-            fd, name = tempfile.mkstemp(dir=self._directory, prefix=".", suffix=".tmp")
-        except OSError:
-            return
-        temporary = Path(name)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(code)
-            temporary.replace(self._directory / f"{bucket.key}.jinja")
-        except OSError:
-            temporary.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a folder that cannot be written keeps nothing
+            write_atomic(self._directory / f"{bucket.key}.jinja", code)
 
 
 _BYTECODE = _SharedBytecode(TEMPLATES_DIR / "__pycache__")
