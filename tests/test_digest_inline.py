@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from datetime import datetime, timedelta
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -152,7 +153,31 @@ def test_the_stylesheet_styles_an_item_by_its_ancestors_only() -> None:
     no rule outside ``@media`` depends on an element's siblings or position."""
     template = (Path(__file__).parents[1] / "templates" / "digest.html").read_text()
     style = template.split("<style>", 1)[1].split("</style>", 1)[0].split("@media", 1)[0]
-    selectors = [rule.split("{", 1)[0] for rule in style.split("}") if "{" in rule]
-    assert len(selectors) > 30
+    style = re.sub(r"\{\{.*?\}\}", "#000", style)  # the colours jinja writes in
+    selectors = [rule.split("{", 1)[0].strip() for rule in style.split("}") if "{" in rule]
+    assert len(selectors) > 30 and "td.item" in selectors
     for selector in selectors:
         assert not re.search(r"[+~>]|:(first|last|nth|only)-", selector), selector
+
+
+def test_a_members_text_cannot_pass_for_a_marker(
+    tmp_path: Path, now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An image's alt text reaches the inlined email with its "<" as it is: one reading
+    "<!--/i-->" must neither cut an item short nor change which items fit."""
+    forged = "<!--/i--> <!--/e--> <!--/s--> <!--i:0--> photo"
+    posts = [
+        replace(
+            post,
+            image=f"{n}.jpg",
+            content_html=f'<p><img src="{n}.jpg" alt="{escape(forged)}"></p>',
+        )
+        for n, post in enumerate(_edition(tmp_path, now, 40))
+    ]
+    chosen = _render_all(tmp_path, now, posts, 30_000)
+    monkeypatch.setattr(render, "_first_guess", lambda raw, n, budget: n)
+    assert _render_all(tmp_path, now, posts, 30_000) == chosen
+    kept = len(chosen.post_ids)
+    assert 0 < kept < 40
+    assert chosen.html.count("photo") == sum(1 for p in posts[:kept] if p.image) > 0
+    assert render.MARK not in chosen.html

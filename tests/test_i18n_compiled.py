@@ -31,10 +31,19 @@ def _words(language: str) -> dict[object, object]:
     return dict(catalogs.translations(language)._catalog)
 
 
-def test_a_kept_catalog_gives_the_words_of_the_po(locale: Path) -> None:
+def test_a_kept_catalog_gives_the_words_of_the_po(
+    locale: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     compiled = _words("fr")  # compiled from the .po, then kept
     [kept] = (locale / "fr" / "LC_MESSAGES" / "__pycache__").glob("messages.*.mo")
-    assert _words("fr") == compiled  # read back from what was kept
+    reference = catalogs._mo_bytes
+
+    def refuse(language: str, source: bytes) -> bytes:
+        raise AssertionError("compiled again")
+
+    monkeypatch.setattr(catalogs, "_mo_bytes", refuse)
+    assert _words("fr") == compiled  # read back from what was kept, not compiled
+    monkeypatch.setattr(catalogs, "_mo_bytes", reference)
     assert compiled["Subscribe"] == "S’abonner"
     assert len(compiled) > 300
     assert kept.read_bytes() == catalogs._mo_bytes("fr", (locale / "fr" / PO).read_bytes())
@@ -65,3 +74,12 @@ def test_an_image_build_keeps_every_catalog_compiled(locale: Path) -> None:
     assert {path.parent.parent.parent.name for path in kept} == {"en", "fr", "es"}
     assert all(path.is_file() for path in kept)
     assert "compile_catalogs()" in (Path(__file__).parents[1] / "Dockerfile").read_text()
+
+
+def test_a_damaged_kept_catalog_is_compiled_again_and_replaced(locale: Path) -> None:
+    compiled = _words("es")
+    [kept] = (locale / "es" / "LC_MESSAGES" / "__pycache__").glob("messages.*.mo")
+    whole = kept.read_bytes()
+    kept.write_bytes(whole[:100])  # cut short, as a full disk might have left it
+    assert _words("es") == compiled
+    assert kept.read_bytes() == whole

@@ -12,7 +12,9 @@ from jinja2 import Environment, FileSystemLoader
 from aggregator.i18n import templating
 
 
-def _environment(templates: Path, kept: Path) -> tuple[Environment, list[str]]:
+def _environment(
+    templates: Path, kept: Path, tag: str = "t1", autoescape: bool = False
+) -> tuple[Environment, list[str]]:
     """A fresh environment (as in a new process), counting what it compiles."""
     compiled: list[str] = []
 
@@ -23,8 +25,9 @@ def _environment(templates: Path, kept: Path) -> tuple[Environment, list[str]]:
 
     env = Counting(
         loader=FileSystemLoader(str(templates)),
-        bytecode_cache=templating._SharedBytecode(kept),
+        bytecode_cache=templating._SharedBytecode(kept, tag),
         auto_reload=False,
+        autoescape=autoescape,
     )
     return env, compiled
 
@@ -71,3 +74,39 @@ def test_a_directory_that_cannot_be_written_keeps_nothing(templates: Path) -> No
 def test_an_image_build_compiles_every_template() -> None:
     assert templating.compile_templates() >= 40
     assert "compile_templates()" in (Path(__file__).parents[1] / "Dockerfile").read_text()
+
+
+def test_code_compiled_under_other_settings_is_never_loaded(templates: Path) -> None:
+    """Jinja checks kept code against the template only: code compiled without autoescape,
+    loaded by an environment with it, would write a member's markup as it is."""
+    kept = templates / "__pycache__"
+    plain, _ = _environment(templates, kept, tag="plain")
+    assert plain.get_template("hello.html").render(name="<b>") == "Hello <b>!"
+    escaping, compiled = _environment(templates, kept, tag="escaping", autoescape=True)
+    assert escaping.get_template("hello.html").render(name="<b>") == "Hello &lt;b&gt;!"
+    assert compiled == ["hello.html"]
+    assert [p.name.split(".")[1] for p in kept.glob("*.jinja")] == ["escaping"]
+    assert templating.code_tag("3.1.6", b"x") != templating.code_tag("3.1.7", b"x")
+    assert templating.code_tag("3.1.6", b"x") != templating.code_tag("3.1.6", b"y")
+
+
+def test_a_damaged_file_is_compiled_again_and_replaced(templates: Path) -> None:
+    kept = templates / "__pycache__"
+    _environment(templates, kept)[0].get_template("hello.html").render(name="Lyon")
+    [code] = kept.glob("*.jinja")
+    whole = code.read_bytes()
+    code.write_bytes(whole[:40])
+    env, compiled = _environment(templates, kept)
+    assert env.get_template("hello.html").render(name="Lyon") == "Hello Lyon!"
+    assert compiled == ["hello.html"] and code.read_bytes() == whole
+
+
+def test_the_publish_salt_reads_templates_not_their_compiled_code(templates: Path) -> None:
+    """Any process may compile a template at any time: the outputs' salt must not move."""
+    before = templating.template_files(templates)
+    _environment(templates, templates / "__pycache__")[0].get_template("hello.html").render()
+    (templates / "__pycache__" / ".tmp-1-x.part").write_bytes(b"half")
+    assert templating.template_files(templates) == before == [templates / "hello.html"]
+    assert templating.template_files() and all(
+        "__pycache__" not in p.parts for p in templating.template_files()
+    )

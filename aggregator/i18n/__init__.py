@@ -21,7 +21,7 @@ from aggregator.i18n.languages import (
     preferred_language,
     supported,
 )
-from aggregator.i18n.templating import TEMPLATES_DIR, environment, render
+from aggregator.i18n.templating import TEMPLATES_DIR, environment, render, template_files
 
 __all__ = [
     "DEFAULT_LANGUAGE",
@@ -41,5 +41,6 @@ __all__ = [
     "preferred_language",
     "render",
     "supported",
+    "template_files",
     "translator",
 ]

@@ -5,7 +5,8 @@ French and Spanish without a build step, and a ``.mo`` left over from an older `
 stale words without anyone noticing.  Babel's reading of a ``.po`` costs about 27 ms a language,
 in every process that speaks to people (a publish, a digest, each CLI command), so the compiled
 bytes are kept as Python keeps bytecode: in ``__pycache__`` beside the ``.po``, named by a digest
-of the ``.po`` and of Babel's version, which a changed catalog cannot match.  Where the package
+of the ``.po``, Babel's version and how it was compiled, which a changed catalog cannot match (a
+damaged file is compiled again).  Where the package
 is read-only the catalog is compiled in memory each time, as before.  Fuzzy entries are left
 out, as ``msgfmt`` leaves them out, so a guess a translator has not confirmed falls back to
 English.
@@ -55,8 +56,8 @@ def _compile(language: str) -> Translations:
     source = catalog_path(language).read_bytes()
     cached = compiled_path(language, source)
     try:
-        compiled = cached.read_bytes()
-    except OSError:
+        return Translations(io.BytesIO(cached.read_bytes()), domain=DOMAIN)
+    except Exception:  # not kept yet, or damaged (a bad magic number, a short file): compile
         compiled = _mo_bytes(language, source)
         _keep(cached, compiled)
     return Translations(io.BytesIO(compiled), domain=DOMAIN)
@@ -72,8 +73,13 @@ def compile_catalogs() -> list[Path]:
 
 def compiled_path(language: str, source: bytes) -> Path:
     """Where the .mo compiled from ``source`` (a .po's bytes) is kept."""
-    key = hashlib.blake2b(source, digest_size=12, person=babel.__version__.encode()[:16])
+    how = f"{babel.__version__}\0{_COMPILED_AS}\0".encode()
+    key = hashlib.blake2b(how + source, digest_size=12)
     return catalog_path(language).parent / "__pycache__" / f"{DOMAIN}.{key.hexdigest()}.mo"
+
+
+# How _mo_bytes compiles: change it with _mo_bytes, so that no .mo compiled the old way is read.
+_COMPILED_AS = "read_po, write_mo without fuzzy entries"
 
 
 def _mo_bytes(language: str, source: bytes) -> bytes:

@@ -16,12 +16,14 @@ cache, since the code jinja generates does not depend on the language.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Callable
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import jinja2
 from jinja2 import (
     BytecodeCache,
     Environment,
@@ -44,32 +46,55 @@ class _SharedBytecode(BytecodeCache):
 
     In memory for the environments of one process; on disk in ``templates/__pycache__`` (as
     Python keeps bytecode) so that the next process does not compile them again, which cost a
-    publish, a digest or a page server's first request about 40 ms.  Jinja names a file by the
-    template and checks the code it holds against the template's source and its own version,
-    so an edited template is compiled again; where the directory cannot be written, nothing is
-    kept on disk.
+    publish, a digest or a page server's first request about 40 ms.  Jinja checks the code a
+    file holds against the template's source (an edited template is compiled again), but not
+    against the settings it was compiled with (autoescape, the i18n extension) nor jinja's
+    release: the file name carries ``tag``, a digest of both (``code_tag``), so code compiled
+    under other settings is never loaded.  A file that cannot be read back is compiled again
+    and replaced; where the directory cannot be written, nothing is kept on disk.
     """
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, tag: str) -> None:
         self._code: dict[str, bytes] = {}
         self._directory = directory
+        self._tag = tag
+
+    def _path(self, key: str) -> Path:
+        return self._directory / f"{key}.{self._tag}.jinja"
 
     def load_bytecode(self, bucket: Bucket) -> None:
         code = self._code.get(bucket.key)
         if code is None:
             try:
-                code = (self._directory / f"{bucket.key}.jinja").read_bytes()
+                code = self._path(bucket.key).read_bytes()
             except OSError:
                 return
-        bucket.bytecode_from_string(code)  # resets the bucket when the source changed
+        try:
+            bucket.bytecode_from_string(code)  # resets the bucket when the source changed
+        except Exception:  # a damaged file: compiled again, and replaced, by the caller
+            bucket.reset()
 
     def dump_bytecode(self, bucket: Bucket) -> None:
         code = self._code[bucket.key] = bucket.bytecode_to_string()
+        path = self._path(bucket.key)
         with contextlib.suppress(OSError):  # a folder that cannot be written keeps nothing
-            write_atomic(self._directory / f"{bucket.key}.jinja", code)
+            write_atomic(path, code)
+            for older in self._directory.glob(f"{bucket.key}.*.jinja"):
+                if older != path:  # compiled under other settings
+                    older.unlink(missing_ok=True)
 
 
-_BYTECODE = _SharedBytecode(TEMPLATES_DIR / "__pycache__")
+def code_tag(jinja_version: str, settings_source: bytes) -> str:
+    """What compiled template code depends on besides the template: jinja's release and the
+    code that sets the environments up (this module)."""
+    return hashlib.blake2b(
+        jinja_version.encode() + b"\0" + settings_source, digest_size=8
+    ).hexdigest()
+
+
+_BYTECODE = _SharedBytecode(
+    TEMPLATES_DIR / "__pycache__", code_tag(jinja2.__version__, Path(__file__).read_bytes())
+)
 
 
 def environment(language: str | None = None) -> Environment:
@@ -108,6 +133,17 @@ def _bound(
 
 
 _NOT_TEMPLATES = ("static", "__pycache__")  # folders of templates/ that hold no template
+
+
+def template_files(root: Path = TEMPLATES_DIR) -> list[Path]:
+    """The templates and static files outputs are made from, for whoever must notice a change
+    (publish's output salt); not the compiled code in ``__pycache__``, which any process may
+    write at any time."""
+    return sorted(
+        path
+        for path in root.rglob("*")
+        if "__pycache__" not in path.relative_to(root).parts and path.is_file()
+    )
 
 
 def compile_templates() -> int:

@@ -39,14 +39,22 @@ def _redirect_package(root: str) -> None:
 def _run_main(main_path: object) -> None:
     """Run the parent's main script here, once, as each worker would (see
     ``aggregator.ingest.workers.parent_main``): workers forked from this server then find it
-    already run, under the path they would run it from."""
+    already run, under the path they would run it from.  What the script makes at module level
+    is then inherited by every worker, as with multiprocessing's own preloading of
+    ``__main__``; a script that fails here (or exits) is left to each worker, as before."""
     if isinstance(main_path, str) and main_path:
-        from multiprocessing import spawn
+        from multiprocessing import process, spawn
 
+        # as multiprocessing marks a worker while it runs the main module: a script that would
+        # start processes outside its ``if __name__ == "__main__"`` fails instead of forking
+        current = process.current_process()
+        current._inheriting = True  # type: ignore[attr-defined]
         try:
             spawn.import_main_path(main_path)
-        except Exception:  # each worker then runs it, as without this server, and meets this
+        except (Exception, SystemExit):  # each worker then runs it, as without this server
             return
+        finally:
+            del current._inheriting  # type: ignore[attr-defined]
 
 
 def _stand_in_for_main(main_path: object, main_name: object) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import html as html_lib
 import logging
 import re
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -159,13 +160,14 @@ def render_edition(
     curation: Curation | None = None,
     look: DigestLook | None = None,
 ) -> RenderedDigest:
-    """Render both parts of an edition and inline its CSS once, under Gmail's clip.
+    """Render both parts of an edition and inline its CSS, under Gmail's clip.
 
     ``posts`` are shown newest published first; ``over_cap`` counts matching posts already
     left out by ``max_items``, which the "more on the site" link includes.  ``curation``: the
     order, featured item, note and subject staff chose for this issue (``curation``).  Fitting under
     the clip edits the inlined HTML through comment markers the templates leave around each
-    item, excerpt and section, so premailer (the slow part) runs once whatever the size.
+    item, excerpt and section, so premailer (the slow part) styles each item at most once or
+    twice, and not the items that cannot fit (``_inline_within``).
     """
     lang = base_lang(edition.language)
     site_url = settings.site.base_url
@@ -208,17 +210,22 @@ def render_edition(
 
 
 # Markers the digest templates put in comments; premailer keeps comments where they stand.
-_MARK_ITEM = re.compile(r"<!--i:(\d+)-->.*?<!--/i-->\n?", re.S)
-_MARK_EXCERPT = re.compile(r"<!--e-->(.*?)<!--/e-->", re.S)
-_MARK_SECTION = re.compile(r"<!--s-->(.*?)<!--/s-->\n?", re.S)
-_MARK_MORE = re.compile(r"<!--m-->.*?<!--/m-->\n?", re.S)
-_MARK_COUNT = re.compile(r"<!--c-->\d*<!--/c-->")
-_MARK_ANY = re.compile(r"<!--(?:/?[isemc]|i:\d+)-->")
+# Each carries this process's random mark: a member's text can hold "<!--/i-->", and the
+# serializer premailer uses writes an attribute's "<" as it is (an image's alt text), where it
+# would pass for a marker; nobody outside the process can guess the mark.
+MARK = secrets.token_hex(6)
+_MARK_ITEM = re.compile(rf"<!--i:(\d+):{MARK}-->.*?<!--/i:{MARK}-->\n?", re.S)
+_MARK_EXCERPT = re.compile(rf"<!--e:{MARK}-->(.*?)<!--/e:{MARK}-->", re.S)
+_MARK_SECTION = re.compile(rf"<!--s:{MARK}-->(.*?)<!--/s:{MARK}-->\n?", re.S)
+_MARK_MORE = re.compile(rf"<!--m:{MARK}-->.*?<!--/m:{MARK}-->\n?", re.S)
+_MARK_COUNT = re.compile(rf"<!--c:{MARK}-->\d*<!--/c:{MARK}-->")
+_MARK_ANY = re.compile(rf"<!--(?:/?[isemc]|i:\d+):{MARK}-->")
 
 
 def _shorter_excerpt(match: re.Match[str]) -> str:
     text = html_lib.unescape(match.group(1))
-    return f"<!--e-->{html_lib.escape(_shorten(text, SHORT_EXCERPT), quote=False)}<!--/e-->"
+    short = html_lib.escape(_shorten(text, SHORT_EXCERPT), quote=False)
+    return f"<!--e:{MARK}-->{short}<!--/e:{MARK}-->"
 
 
 def _fitting(html: str, count: int, budget: int) -> int:
@@ -304,7 +311,7 @@ def _without_items(html: str, keep: int) -> str:
 def _drop_items(html: str, keep: int) -> str:
     html = _without_items(html, keep)
     # a section whose every item moved to the site loses its heading too
-    return _MARK_SECTION.sub(lambda m: m.group(0) if "<!--i:" in m.group(1) else "", html)
+    return _MARK_SECTION.sub(lambda m: m.group(0) if _MARK_ITEM.search(m.group(1)) else "", html)
 
 
 def _finish(html: str, more: int) -> str:
@@ -419,6 +426,7 @@ def _context(
         "unsubscribe_href": UNSUBSCRIBE_TOKEN,
         "preferences_href": PREFERENCES_TOKEN,
         "wrap": wrap,
+        "mark": MARK,
     }
 
 

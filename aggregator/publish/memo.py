@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from aggregator import __version__
-from aggregator.i18n import TEMPLATES_DIR, catalog_files
+from aggregator.i18n import catalog_files, template_files
 from aggregator.models import Post
 from aggregator.publish import atom_fast
 from aggregator.publish.outputs import BatchWriter, write_atomic
@@ -135,9 +135,8 @@ def salt(site: Site) -> str:
     for path in _CODE_FILES:
         with contextlib.suppress(OSError):  # an install without sources still has __version__
             digest.update(path.read_bytes())
-    for path in sorted(TEMPLATES_DIR.rglob("*")):
-        if path.is_file():
-            digest.update(path.name.encode() + path.read_bytes())
+    for path in template_files():
+        digest.update(path.name.encode() + path.read_bytes())
     digest.update(site.settings.model_dump_json().encode())
     digest.update(site.topics.table().encode())  # labels chosen from the posts' own tags
     for sid in sorted(site.sources):
