@@ -241,3 +241,51 @@ def test_a_main_module_with_its_own_job_function_is_found_by_the_workers(
         assert names == ["__main__", "__mp_main__"]
     else:
         assert names[0] == "__main__" and "__mp_main__" in names[1:]
+
+
+def _pipe_sizes(executor: Any) -> list[int]:
+    import fcntl
+
+    return [
+        fcntl.fcntl(getattr(executor, name)._reader.fileno(), fcntl.F_GETPIPE_SZ)
+        for name in ("_call_queue", "_result_queue")
+    ]
+
+
+def test_a_pools_pipes_hold_whole_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A document's result (about 150 KB) crossed a 64 KiB pipe in three writes, the worker
+    waiting on the cycle's process for each: the pool's job and result pipes hold 1 MiB."""
+    monkeypatch.setattr(workers, "_prepare_or_log", lambda languages: None)  # no fork server
+    pool = workers.WorkerPool(2, ("en",))
+    try:
+        assert _pipe_sizes(pool._executors[0]) == [workers.PIPE_BYTES] * 2
+    finally:
+        pool.shutdown()
+
+
+def test_pipes_left_as_they_are_where_they_cannot_be_widened(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another Python's executor without those queues, or a system whose limit is lower: the
+    pipes keep their size and the pool works as before."""
+    import fcntl
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    class Elsewhere:  # an executor that names its queues otherwise
+        pass
+
+    assert workers.widen_pipes(Elsewhere()) == []  # type: ignore[arg-type]
+    executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("forkserver"))
+    try:
+        before = _pipe_sizes(executor)
+
+        def refused(fd: int, cmd: int, arg: int = 0) -> int:
+            raise PermissionError("above /proc/sys/fs/pipe-max-size")
+
+        monkeypatch.setattr(fcntl, "fcntl", refused)
+        assert workers.widen_pipes(executor) == []
+        monkeypatch.undo()
+        assert _pipe_sizes(executor) == before
+    finally:
+        executor.shutdown()
