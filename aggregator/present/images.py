@@ -7,11 +7,13 @@ manifest's records, and ``ImageView`` (``src``, ``srcset``, width, height, alt) 
 and the digest.  Readers' browsers and mail clients only ever load these copies: a member's
 server never learns who reads, and a member's broken or hostile image costs only that image.
 
-Pillow (imported here and nowhere else) reads only JPEG, PNG, GIF and WebP, whatever the
-server's ``Content-Type`` says, so an HTML page served as ``image/jpeg`` is refused; the pixel
-count is checked from the header before any pixel is decoded, so a small file that would
-inflate to gigabytes (a decompression bomb) is refused too.  Every variant is re-encoded, which
-also drops metadata (EXIF locations, comments) and anything appended to the file.
+Pillow (imported here and nowhere else, and only once an image is made: a cycle's process, whose
+peak memory is while it fetches, does without its 2 MiB until then) reads only JPEG, PNG, GIF
+and WebP, whatever the server's ``Content-Type`` says, so an HTML page served as
+``image/jpeg`` is refused; the pixel count is checked from the header before any pixel is
+decoded, so a small file that would inflate to gigabytes (a decompression bomb) is refused
+too.  Every variant is re-encoded, which also drops metadata (EXIF locations, comments) and
+anything appended to the file.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+if TYPE_CHECKING:
+    from PIL import Image
 
 WIDTHS = (160, 320, 640)  # a thumbnail, a phone's column, a desktop column (2x where it helps)
 MAX_PIXELS = 40_000_000  # width x height read from the header; about 160 MB once decoded
@@ -80,6 +84,8 @@ class ImageView:
 
 def make_variants(data: bytes) -> Made:
     """The original's variants, each at most its own width; raises ``ImageRefused``."""
+    from PIL import ImageOps
+
     key = hashlib.sha256(data).hexdigest()[:24]
     with _opened(data) as image:
         image = ImageOps.exif_transpose(image) or image
@@ -98,6 +104,8 @@ class _opened:
         self.image: Image.Image | None = None
 
     def __enter__(self) -> Image.Image:
+        from PIL import Image, UnidentifiedImageError
+
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             try:
@@ -131,6 +139,8 @@ def _reason(exc: BaseException) -> str:
 
 def _flatten(image: Image.Image) -> Image.Image:
     """RGB on white: transparent PNGs and GIFs read as the member's site shows them."""
+    from PIL import Image
+
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
         rgba = image.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))
@@ -140,6 +150,8 @@ def _flatten(image: Image.Image) -> Image.Image:
 
 
 def _encode(image: Image.Image, width: int) -> bytes:
+    from PIL import Image
+
     if image.width > width:
         height = max(1, round(image.height * width / image.width))
         image = image.resize((width, height), Image.Resampling.LANCZOS)
