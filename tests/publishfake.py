@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 
 from aggregator.i18n import base_language
@@ -91,8 +91,11 @@ class ListPublishReads:
         ]
         return self._batched(found)
 
-    def sibling_candidates(self, link_keys: Sequence[str], links: Sequence[str]) -> list[Post]:
-        return list(self.posts)  # every post: the store's narrower choice must agree
+    def sibling_candidates(
+        self, link_keys: Sequence[str], links: Sequence[str], held: Collection[str] = ()
+    ) -> list[Post]:
+        # every post not held: the store's narrower choice must agree
+        return [p for p in self.posts if p.id not in held]
 
     def posts_by_ids(self, ids: Sequence[str]) -> list[Post]:
         wanted = set(ids)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from lxml import etree
 
+from aggregator.dedupe import link_key
 from aggregator.files import IN_FLIGHT_PER_WORKER, BatchWriter
 from aggregator.models import Link, Post, SourceState, SourceUpdate
 from aggregator.publish import archives, atom_fast
@@ -335,3 +336,26 @@ def test_archive_entries_and_posts_kept_for_later_documents_change_no_byte(
     assert kept_written < none_written  # editions' entries came from the archive pages
     assert len(kept_read) < len(none_read)  # and their posts too
     assert changed.id in kept_read  # a merged post is read again (its also_from may change)
+
+
+def test_the_language_versions_look_up_does_not_read_the_shown_posts_again(
+    backend: Backend,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The pages' shown posts match their own link keys: read again whole, they were half of
+    a first publish's HTML pages' time.  Those the caller holds are left out; the others, a
+    post's other language version among them, are still read."""
+    posts = _posts(12)
+    _, store = _opened(backend, tmp_path, posts)
+    try:
+        keys = sorted({link_key(p.link) for p in posts})
+        links = sorted(p.link for p in posts)
+        everything = store.sibling_candidates(keys, links)
+        assert {p.id for p in everything} == {p.id for p in posts}
+        shown = {p.id for p in posts[:-1]}  # the Spanish version is not on the page
+        found = store.sibling_candidates(keys, links, held=shown)
+        assert [p.id for p in found] == [posts[-1].id]
+        assert found[0].content_html == posts[-1].content_html
+        assert store.sibling_candidates(keys, links, held={p.id for p in posts}) == []
+    finally:
+        store.close()

@@ -158,7 +158,7 @@ def siblings_of(
             links.update(key.format(lang) for lang in segments)
         links.update(t.href for t in post.translations if t.href)
     keys = sorted({_key(link) for link in links} - {""})
-    for post in store.sibling_candidates(keys, sorted(links)):
+    for post in store.sibling_candidates(keys, sorted(links), held=posts.keys()):
         posts.setdefault(post.id, post)
     ordered = sorted(posts.values(), key=lambda p: (utc(p.published), p.id), reverse=True)
     found = find_siblings(ordered, order)

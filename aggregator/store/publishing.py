@@ -17,7 +17,7 @@ only an output whose fingerprint changed reads its posts whole.  The iterators (
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -95,9 +95,12 @@ class PublishStore(Protocol):
     def archive_posts(self, after: ArchiveKey | None, until: ArchiveKey | None) -> Iterator[Post]:
         """Posts with ``after < (first_seen, id) <= until`` (None: unbounded), in that order."""
 
-    def sibling_candidates(self, link_keys: Sequence[str], links: Sequence[str]) -> list[Post]:
+    def sibling_candidates(
+        self, link_keys: Sequence[str], links: Sequence[str], held: Collection[str] = ()
+    ) -> list[Post]:
         """Posts whose ``link_key`` is one of ``link_keys``, or whose translations name one of
-        ``links``: where another language version of a shown post can be."""
+        ``links``: where another language version of a shown post can be; those in ``held``
+        (the caller has them) are not read."""
 
 
 class PublishMethods:
@@ -145,9 +148,11 @@ class PublishMethods:
             for rows in _stream(conn, query.order_by(posts.c.first_seen, posts.c.id)):
                 yield from map(_full_post, rows)
 
-    def sibling_candidates(self, link_keys: Sequence[str], links: Sequence[str]) -> list[Post]:
+    def sibling_candidates(
+        self, link_keys: Sequence[str], links: Sequence[str], held: Collection[str] = ()
+    ) -> list[Post]:
         with self._read("reading other language versions") as conn:
-            return sibling_candidates(conn, link_keys, links)
+            return sibling_candidates(conn, link_keys, links, held)
 
 
 # --------------------------------------------------------------------------------------------
@@ -373,10 +378,11 @@ def _light_post(r: Row[Any]) -> Post:
 
 
 def sibling_candidates(
-    conn: Connection, link_keys: Sequence[str], links: Sequence[str]
+    conn: Connection, link_keys: Sequence[str], links: Sequence[str], held: Collection[str] = ()
 ) -> list[Post]:
     """Found by the ``link_key`` index, then by one pass over the posts that state translations
-    (few: only multilingual members' feeds carry them)."""
+    (few: only multilingual members' feeds carry them).  The shown posts are found too (their
+    own link keys): read again whole, they were half of a first publish's HTML pages' time."""
     ids: dict[str, None] = {}
     keys = list(dict.fromkeys(link_keys))
     for start in range(0, len(keys), _posts.CHUNK):
@@ -391,4 +397,4 @@ def sibling_candidates(
         for row in rows:
             if any(t.get("href") in wanted for t in json.loads(row.translations)):
                 ids[row.id] = None
-    return _posts.posts_by_ids(conn, list(ids))
+    return _posts.posts_by_ids(conn, [pid for pid in ids if pid not in held])
