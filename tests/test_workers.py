@@ -16,7 +16,8 @@ from tests.httpserver import FixtureServer
 PROBE = (
     "import gc, json, sys\n"
     "import aggregator.ingest.preload\n"
-    "loaded = sorted(n for n in sys.modules if n.startswith(('aggregator', 'apscheduler')))\n"
+    "kept = ('aggregator', 'apscheduler', 'jinja2', 'babel')\n"
+    "loaded = sorted(n for n in sys.modules if n.startswith(kept))\n"
     "print(json.dumps(loaded + ['frozen'] * bool(gc.get_freeze_count())))\n"
 )
 
@@ -51,6 +52,9 @@ def test_the_preload_warms_the_workers_modules(tmp_path: Path) -> None:
     # and the scheduler library, which workers never use, is not part of every worker
     assert "frozen" in loaded
     assert not [name for name in loaded if name.startswith("apscheduler")]
+    # nor what speaks to people: templates and translation catalogs (2 MiB of the fork server)
+    assert not [n for n in loaded if n.startswith(("jinja2", "babel.messages", "babel.support"))]
+    assert "aggregator.i18n.calendar_names" in loaded  # the date reader's month names
 
 
 def test_a_copy_that_is_not_the_parents_warms_nothing_and_points_at_the_parents(
