@@ -466,8 +466,8 @@ def run_cycle(
     )
     cycle: _Cycle | None = None
     # the collections that give memory back after the cycle (give_back) walk only what the
-    # cycle made: what existed before it is frozen until the block ends (fewer_collections)
-    with fewer_collections():
+    # cycle made: what existed before it is collected, then frozen until the block ends
+    with fewer_collections(collect_first=True):
         try:
             schedule = Schedule(
                 interval_s=settings.site.fetch_interval_minutes * 60,

@@ -156,3 +156,38 @@ def test_blocks_inside_blocks_or_side_by_side_restore_once_at_the_end() -> None:
     assert gc.get_freeze_count() > 0
     outer.__exit__(None, None, None)
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+def test_garbage_made_before_a_cycle_is_freed_by_its_give_back() -> None:
+    """What the steps before a cycle dropped (a publish, the articles, the images) would be
+    frozen with the rest and miss the cycle's ``give_back``: it is collected first."""
+    freed: list[str] = []
+    node = _Node()
+    weakref.finalize(node, freed.append, "before")
+    del node
+    with fewer_collections(collect_first=True):
+        assert freed == ["before"]
+    young = _Node()  # a publish collects the young generations first
+    weakref.finalize(young, freed.append, "young")
+    del young
+    with fewer_collections():
+        assert freed == ["before", "young"]
+
+
+def test_someone_elses_freeze_and_a_collector_switched_off_are_left_as_they_are() -> None:
+    before = gc.get_threshold()
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with fewer_collections():
+            pass
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+    try:
+        gc.set_threshold(0)
+        with fewer_collections():
+            assert gc.get_threshold()[0] == 0
+        assert gc.get_threshold()[0] == 0
+    finally:
+        gc.set_threshold(*before)

@@ -38,6 +38,10 @@ HOSTILE = [
     "",
     "   \n\t ",
     "!!! ... ¿¡ «» — –",
+    # marks that NFKD folds to a space: their token ends with one (the Greek iota subscript,
+    # an Arabic harakat presentation form), last in the text and between words
+    "مرحبا \ufe70",
+    "a\u037a b \u037a \ufc5e مرحبا",
 ]
 
 

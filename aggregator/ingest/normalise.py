@@ -475,6 +475,7 @@ def normalise(
         _texts(entry, markup, content)
         for entry, markup, content in zip(entries, prepared, contents, strict=True)
     ]
+    del prepared  # a copy of every entry's markup, as large as the document's content
     drafts = [
         _draft(entry, base, link, link_ok, guid, content, text, ctx)
         for entry, base, link, link_ok, guid, content, text in zip(

@@ -34,7 +34,9 @@ CYCLE_YOUNG_THRESHOLD = 10_000
 
 
 @contextmanager
-def fewer_collections(young: int = CYCLE_YOUNG_THRESHOLD) -> Iterator[None]:
+def fewer_collections(
+    *, collect_first: bool = False, young: int = CYCLE_YOUNG_THRESHOLD
+) -> Iterator[None]:
     """Run the block with the cyclic garbage collector running less often and walking less.
 
     A cycle's process unpickles every post the workers send (about 20 container objects
@@ -44,15 +46,25 @@ def fewer_collections(young: int = CYCLE_YOUNG_THRESHOLD) -> Iterator[None]:
     (modules, settings, the cycle's state): 0.3 s of a cold cycle's 3 s in that process at
     1,000 sources.  Here what exists when the block starts is frozen (``gc.freeze``: no
     collection walks it) and the young generation is collected every ``young`` allocations;
-    both are put back when the block ends, however it ends, and ``give_back`` then collects
-    the whole heap once.
+    both are put back when the last block ends (a publish inside a cycle, a console's publish
+    in another thread), however it ends.
+
+    Garbage frozen with the rest would wait for a collection after the block, so it is
+    collected first: the whole heap with ``collect_first`` (a cycle, whose ``give_back`` in
+    the block must then find everything freeable), else the young generations, where what the
+    steps just before left lies.  A freeze made by someone else is left to them, and a
+    collector switched off (threshold 0) stays off.
     """
     with _LOCK:
         _DEPTH[0] += 1
         if _DEPTH[0] == 1:  # the first to enter sets, the last to leave restores
             _SAVED[:] = gc.get_threshold()
-            gc.freeze()
-            gc.set_threshold(max(young, _SAVED[0]), *_SAVED[1:])
+            _FROZEN[0] = gc.get_freeze_count() == 0
+            if _FROZEN[0]:
+                gc.collect() if collect_first else gc.collect(1)
+                gc.freeze()
+            if _SAVED[0]:
+                gc.set_threshold(max(young, _SAVED[0]), *_SAVED[1:])
     try:
         yield
     finally:
@@ -60,14 +72,16 @@ def fewer_collections(young: int = CYCLE_YOUNG_THRESHOLD) -> Iterator[None]:
             _DEPTH[0] -= 1
             if _DEPTH[0] == 0:
                 gc.set_threshold(*_SAVED)
-                gc.unfreeze()
+                if _FROZEN[0]:
+                    gc.unfreeze()
 
 
-# fewer_collections' blocks under way in this process (a publish inside a cycle, or a cycle
-# and a console's publish in two threads) and the thresholds the first one found
+# fewer_collections' blocks under way in this process, the thresholds the first one found and
+# whether it froze the heap
 _LOCK = threading.Lock()
 _DEPTH = [0]
 _SAVED: list[int] = []
+_FROZEN = [False]
 
 
 def give_back() -> bool:
