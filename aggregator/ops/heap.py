@@ -7,8 +7,7 @@ every later cycle measured with it, kept the first cycle's footprint: at 10,000 
 warm and steady cycles after a cold one peaked 38 MiB higher than after ``malloc_trim``
 (``bench/run.py --scale --scale-sizes 10000``, 2026-12-07: 245.9 -> 207.5 MiB warm,
 295.0 -> 257.8 MiB steady).  ``give_back`` collects cyclic garbage first, so that what it
-held is free too, then asks glibc to return every free page (``malloc_trim(0)``).  A cycle
-calls it inside ``fewer_collections``, so that collection walks only what the cycle made.
+held is free too, then asks glibc to return every free page (``malloc_trim(0)``).
 
 Linux with glibc only; elsewhere (musl, macOS) it collects and does nothing more.
 """
@@ -34,9 +33,7 @@ CYCLE_YOUNG_THRESHOLD = 10_000
 
 
 @contextmanager
-def fewer_collections(
-    *, collect_first: bool = False, young: int = CYCLE_YOUNG_THRESHOLD
-) -> Iterator[None]:
+def fewer_collections(young: int = CYCLE_YOUNG_THRESHOLD) -> Iterator[None]:
     """Run the block with the cyclic garbage collector running less often and walking less.
 
     A cycle's process unpickles every post the workers send (about 20 container objects
@@ -49,11 +46,11 @@ def fewer_collections(
     both are put back when the last block ends (a publish inside a cycle, a console's publish
     in another thread), however it ends.
 
-    Garbage frozen with the rest would wait for a collection after the block, so it is
-    collected first: the whole heap with ``collect_first`` (a cycle, whose ``give_back`` in
-    the block must then find everything freeable), else the young generations, where what the
-    steps just before left lies.  A freeze made by someone else is left to them, and a
-    collector switched off (threshold 0) stays off.
+    Garbage frozen with the rest waits for a collection after the block: the young
+    generations, where what the steps just before left lies, are collected first, and a cycle
+    that read documents collects the whole heap after its block (``give_back``), as it always
+    did; a cycle of 304s, as before, does not.  A freeze made by someone else is left to them,
+    and a collector switched off (threshold 0) stays off.
     """
     with _LOCK:
         _DEPTH[0] += 1
@@ -61,7 +58,7 @@ def fewer_collections(
             _SAVED[:] = gc.get_threshold()
             _FROZEN[0] = gc.get_freeze_count() == 0
             if _FROZEN[0]:
-                gc.collect() if collect_first else gc.collect(1)
+                gc.collect(1)
                 gc.freeze()
             if _SAVED[0]:
                 gc.set_threshold(max(young, _SAVED[0]), *_SAVED[1:])
