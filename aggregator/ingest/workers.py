@@ -177,7 +177,7 @@ def widen_pipes(executor: ProcessPoolExecutor) -> list[int]:
         reader = getattr(getattr(executor, name, None), "_reader", None)
         if reader is None:
             continue
-        with suppress(OSError, ValueError):  # above a lowered pipe-max-size: left as it is
+        with suppress(OSError, ValueError, AttributeError):  # a lower limit, another reader
             sizes.append(fcntl.fcntl(reader.fileno(), resize, PIPE_BYTES))
     return sizes
 
