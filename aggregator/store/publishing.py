@@ -349,13 +349,9 @@ def undated_crowds(conn: Connection, keep: int) -> list[PostStamp]:
         query = select(*_STAMP, posts.c.also_from).where(
             visible, undated, posts.c.first_seen.in_(chunk)
         )
-        found.extend(_stamp(row) for row in conn.execute(query))
+        found.extend(starmap(PostStamp, conn.execute(query).all()))
     found.sort(key=lambda s: (s.first_seen, s.id), reverse=True)  # newest first: equal dates
     return found
-
-
-def _stamp(row: Any) -> PostStamp:
-    return PostStamp(row.id, row.source_id, row.first_seen, row.content_hash, row.also_from)
 
 
 def _light_post(r: Row[Any]) -> Post:

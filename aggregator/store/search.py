@@ -74,7 +74,7 @@ def index(conn: Connection, batch: Sequence[Post], tokens: Tokens | None = None)
     latest = list({p.id: p for p in batch}.values())
     hidden: set[str] = set()
     # staff hide few posts: one plain probe first, not a look-up of every id of every batch
-    if conn.exec_driver_sql(_ANY_HIDDEN).first() is not None:
+    if conn.exec_driver_sql(_ANY_HIDDEN_POST).first() is not None:
         for chunk in _chunks([p.id for p in latest]):
             hidden.update(str(r[0]) for r in conn.execute(_HIDDEN_AMONG, {"ids": list(chunk)}))
     if hidden:
@@ -118,7 +118,7 @@ def rebuild(conn: Connection, batches: Iterable[Sequence[Post]]) -> int:
     return count
 
 
-_ANY_HIDDEN = "SELECT post_id FROM hidden_posts LIMIT 1"
+_ANY_HIDDEN_POST = "SELECT post_id FROM hidden_posts LIMIT 1"
 _HIDDEN_AMONG = text("SELECT post_id FROM hidden_posts WHERE post_id IN :ids").bindparams(
     bindparam("ids", expanding=True)
 )
